@@ -1,0 +1,70 @@
+# kilowatch: `make demo` runs the live demo, `make test` runs everything CI runs.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+KW := $(BIN)/kilowatch
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
+KAFKA4_VERSION ?= 4.1.1
+# Kafka 4.x runs on its own ports and state folder so it never meets the 3.9 broker.
+KAFKA4_ENV := KILOWATCH_KAFKA_VERSION=$(KAFKA4_VERSION) KILOWATCH_KAFKA_BOOTSTRAP=127.0.0.1:19192 \
+	KILOWATCH_KAFKA_CONTROLLER_PORT=19193 KILOWATCH_STATE_DIR=.state/kafka4 \
+	KILOWATCH_POSTGRES_PORT=15433 KILOWATCH_REDIS_PORT=16380
+
+.PHONY: help venv lint typecheck schemas unit integration test test-kafka4 bench demo infra-up infra-down \
+	infra-status clean
+
+help:
+	@echo "make demo   - set up everything and run the live anomaly demo (Ctrl-C stops it)"
+	@echo "make test   - lint, types, schemas, unit and integration tests on real Kafka/PostgreSQL/Redis"
+	@echo "make bench  - throughput / latency / state-size benchmarks -> bench/results/"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+schemas: venv
+	$(KW) schemas export --check
+
+unit: venv
+	$(BIN)/pytest -q tests/unit
+
+# Starts the services it needs and stops only those it started (scripts/with-infra).
+integration: venv
+	scripts/with-infra $(BIN)/pytest -q tests/integration
+
+test: lint typecheck schemas unit integration test-kafka4
+
+# The faust app test suite on Kafka 4.x (tables, changelog, recovery, rebalancing).
+test-kafka4: venv
+	$(KAFKA4_ENV) scripts/with-infra $(BIN)/pytest -q tests/integration -m kafka4
+
+bench: venv
+	scripts/with-infra $(BIN)/python -m bench.run
+
+demo: venv
+	scripts/with-infra $(BIN)/python -m stream_app.demo
+
+infra-up: venv
+	$(KW) infra up
+
+infra-down: venv
+	$(KW) infra down
+
+infra-status: venv
+	$(KW) infra status
+
+clean:
+	-$(KW) infra down
+	rm -rf .state .mypy_cache .ruff_cache .pytest_cache

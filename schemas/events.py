@@ -1,0 +1,174 @@
+"""Payload models of every topic. Timestamps are timezone-aware UTC; floats are finite."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ASSET_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
+MAX_COVARIATES = 32
+# Namespace of deterministic anomaly event ids (uuid5); never change it, consumers de-duplicate by id.
+EVENT_NAMESPACE = uuid.UUID("6f1c3f0e-2d7a-5b7e-9a53-6b696c6f7761")
+
+AnomalyKind = Literal["spike", "dip", "sustained_high", "sustained_low", "pattern_shift", "flatline"]
+
+
+def _to_utc(v: datetime) -> datetime:
+    """Naive timestamps are taken as UTC; offset timestamps are converted to UTC."""
+    return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
+
+
+def _finite(v: float) -> float:
+    if not math.isfinite(v):
+        raise ValueError("must be a finite number (NaN and infinity are rejected)")
+    return v
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_to_utc)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=True), AfterValidator(_finite)]
+AssetId = Annotated[str, Field(pattern=ASSET_ID_PATTERN, description="Meter / asset identifier; the topic key.")]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Reading(_Event):
+    """One meter reading. Unknown top-level numeric fields (``temp``, ``production``...) become covariates."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True, title="Reading")
+
+    asset_id: AssetId
+    timestamp: UtcDatetime = Field(description="ISO 8601; naive = UTC, offsets converted to UTC.")
+    value: FiniteFloat = Field(strict=True, description="Consumption (or any metered quantity) at `timestamp`.")
+    unit: str | None = Field(None, max_length=16, description="e.g. kWh, kW, MW.")
+    covariates: dict[
+        Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")], FiniteFloat
+    ] = Field(default_factory=dict, description="Exogenous values sent with the reading (temp, production ...).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_covariates(cls, data: Any) -> Any:
+        """Devices send covariates as top-level fields; fold them into ``covariates``."""
+        if not isinstance(data, dict):
+            return data
+        known = {"asset_id", "timestamp", "value", "unit", "covariates"}
+        extra = {k: v for k, v in data.items() if k not in known}
+        if not extra:
+            return data
+        cov = dict(data.get("covariates") or {})
+        for k, v in extra.items():
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise ValueError(f"unknown field {k!r}: extra fields must be numeric covariates")
+            cov[k] = v
+        if len(cov) > MAX_COVARIATES:
+            raise ValueError(f"at most {MAX_COVARIATES} covariates per reading")
+        return {**{k: v for k, v in data.items() if k in known}, "covariates": cov}
+
+    @field_validator("covariates")
+    @classmethod
+    def _bounded(cls, v: dict[str, float]) -> dict[str, float]:
+        if len(v) > MAX_COVARIATES:
+            raise ValueError(f"at most {MAX_COVARIATES} covariates per reading")
+        return v
+
+
+class ForecastPointModel(_Event):
+    model_config = ConfigDict(frozen=True, extra="forbid", title="ForecastPoint")
+
+    timestamp: UtcDatetime
+    predicted_value: FiniteFloat
+    lower: FiniteFloat
+    upper: FiniteFloat
+
+
+class Forecast(_Event):
+    """A forecast of one asset for the next ``len(points)`` steps."""
+
+    asset_id: AssetId
+    issued_at: UtcDatetime = Field(description="Timestamp of the last reading the forecast used.")
+    model_id: str = Field(description="Model family, e.g. online-seasonal, lightgbm.")
+    model_version: str
+    points: list[ForecastPointModel] = Field(min_length=1)
+
+
+class Anomaly(_Event):
+    """A flagged reading. ``event_id`` is deterministic so consumers can de-duplicate redeliveries."""
+
+    event_id: uuid.UUID = Field(description="uuid5 of asset_id, timestamp and detector.")
+    asset_id: AssetId
+    timestamp: UtcDatetime
+    value: FiniteFloat
+    expected: FiniteFloat
+    lower: FiniteFloat
+    upper: FiniteFloat
+    score: float = Field(ge=0.0, le=1.0, description="Calibrated: on normal data P(score >= s) is about 1 - s.")
+    type: AnomalyKind
+    reason: str = Field(description='Human explanation, e.g. "Exceeds predicted value by 45%".')
+    detector: str
+    model_version: str
+    detected_at: UtcDatetime = Field(description="Wall-clock time the worker scored the reading.")
+
+
+class ScoreRecord(_Event):
+    """Every scored reading (optional audit stream, setting ``emit_scores``)."""
+
+    asset_id: AssetId
+    timestamp: UtcDatetime
+    value: FiniteFloat
+    expected: FiniteFloat
+    score: float = Field(ge=0.0, le=1.0)
+    status: Literal["scored", "late", "duplicate"]
+    is_anomaly: bool
+    partition: int = Field(ge=0)
+    offset: int = Field(ge=0)
+
+
+class TrainingRequest(_Event):
+    """Ask for a new model version of one asset."""
+
+    request_id: uuid.UUID
+    asset_id: AssetId
+    model_type: str = Field(min_length=1, max_length=64)
+    params: dict[str, Any] = Field(default_factory=dict)
+    data_url: str | None = Field(None, max_length=2048, description="http(s):// or file:// CSV; None = history.")
+    requested_at: UtcDatetime
+
+
+class ModelUpdated(_Event):
+    """A model version became active (promotion or rollback); every worker swaps to it."""
+
+    asset_id: AssetId
+    model_id: str
+    model_version: str
+    model_type: str
+    artifact_uri: str
+    action: Literal["promoted", "rolled_back"]
+    updated_at: UtcDatetime
+
+
+class DeadLetter(_Event):
+    """A message that could not be used, with where it came from and why."""
+
+    source_topic: str
+    partition: int
+    offset: int
+    key: str | None = Field(description="Message key, UTF-8 (undecodable bytes replaced).")
+    payload: str = Field(description="The raw payload: UTF-8 text, or base64 when not UTF-8.")
+    payload_encoding: Literal["utf-8", "base64"]
+    error: str
+    received_at: UtcDatetime
+
+
+def anomaly_event_id(asset_id: str, timestamp: datetime, detector: str) -> uuid.UUID:
+    """Deterministic id: the same reading scored twice (redelivery, restart) yields the same event."""
+    ts = _to_utc(timestamp).isoformat()
+    return uuid.uuid5(EVENT_NAMESPACE, f"{asset_id}|{ts}|{detector}")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,112 @@
+"""``kilowatch schemas export [--check]``: JSON Schema per payload and an AsyncAPI 3 document.
+
+The generated files are checked in; ``--check`` (run by ``make test``) fails when they are stale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from schemas.events import Anomaly, DeadLetter, Forecast, ModelUpdated, Reading, ScoreRecord, TrainingRequest
+from stream_app.settings import Settings, TopicKind
+
+GENERATED = Path(__file__).parent / "generated"
+
+# topic kind -> (payload model, who publishes, who consumes, description)
+TOPICS: dict[TopicKind, tuple[type[BaseModel], str]] = {
+    "readings": (Reading, "Meter readings from devices (or POST /readings); key = asset_id."),
+    "forecasts": (Forecast, "Forecast of the next steps, every K readings of an asset; key = asset_id."),
+    "anomalies": (Anomaly, "Flagged readings; key = asset_id; de-duplicate by event_id."),
+    "scores": (ScoreRecord, "Every scored reading (when emit_scores is on); key = asset_id."),
+    "training-requests": (TrainingRequest, "Requests to train a new model version; key = asset_id."),
+    "model-updates": (ModelUpdated, "A model version became active; key = asset_id; compacted."),
+    "dead-letters": (DeadLetter, "Messages that could not be used, with the reason; key = original key."),
+}
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    return {model.__name__: model.model_json_schema(mode="serialization") for model, _ in TOPICS.values()}
+
+
+def asyncapi(settings: Settings) -> dict[str, Any]:
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    for kind, (model, description) in TOPICS.items():
+        name = model.__name__
+        channel = kind.replace("-", "_")
+        messages[name] = {
+            "name": name,
+            "contentType": "application/json",
+            "payload": {"$ref": f"#/components/schemas/{name}"},
+        }
+        channels[channel] = {
+            "address": settings.topic(kind),
+            "description": description,
+            "messages": {name: {"$ref": f"#/components/messages/{name}"}},
+            "bindings": {"kafka": {"partitions": settings.topic_partitions, "bindingVersion": "0.5.0"}},
+        }
+        operations[f"receive_{channel}"] = {
+            "action": "receive",
+            "channel": {"$ref": f"#/channels/{channel}"},
+        }
+    schemas: dict[str, Any] = {}
+    for name, schema in json_schemas().items():
+        defs = schema.pop("$defs", {})
+        schemas.update(defs)
+        schemas[name] = schema
+    text = json.dumps(schemas).replace("#/$defs/", "#/components/schemas/")
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "kilowatch event streams",
+            "version": "1.0.0",
+            "description": "Topics of kilowatch; names are <topic_prefix>.<kind> (default prefix shown).",
+        },
+        "defaultContentType": "application/json",
+        "servers": {"local": {"host": settings.kafka_bootstrap, "protocol": "kafka"}},
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": messages, "schemas": json.loads(text)},
+    }
+
+
+def render(settings: Settings) -> dict[str, str]:
+    files = {
+        f"{name}.schema.json": json.dumps(schema, indent=2, sort_keys=True) + "\n"
+        for name, schema in json_schemas().items()
+    }
+    files["asyncapi.yaml"] = yaml.safe_dump(asyncapi(settings), sort_keys=False, width=110)
+    return files
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("schemas", help="export JSON Schema and AsyncAPI documents")
+    p.add_argument("action", choices=["export"])
+    p.add_argument("--check", action="store_true", help="fail if the checked-in files are stale")
+    p.add_argument("--out", type=Path, default=GENERATED)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    # Document the defaults, not whatever this shell's environment says.
+    files = render(Settings.model_construct())
+    stale = [n for n, text in files.items() if not (args.out / n).exists() or (args.out / n).read_text() != text]
+    if args.check:
+        if stale:
+            print(f"stale schema files (run `kilowatch schemas export`): {', '.join(stale)}", file=sys.stderr)
+            return 1
+        print(f"{len(files)} schema files are current")
+        return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (args.out / name).write_text(text)
+    print(f"wrote {len(files)} files to {args.out}")
+    return 0

@@ -1,0 +1,76 @@
+"""Build the faust worker app from settings: topics, the state table, agents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from stream_app.pipeline import ScoringPipeline
+from stream_app.settings import Settings
+
+
+@dataclass
+class WorkerContext:
+    """Everything the agents share; built once per worker process."""
+
+    settings: Settings
+    pipeline: ScoringPipeline
+    readings_topic: Any
+    readings_topic_name: str
+    anomalies_topic: Any
+    forecasts_topic: Any
+    scores_topic: Any
+    dead_letters_topic: Any
+    state_table: Any
+
+
+def create_app(settings: Settings, worker_id: str = "w1") -> tuple[faust.App, WorkerContext]:
+    """A faust app whose agents score readings. ``worker_id`` names its local RocksDB directory."""
+    datadir = settings.worker_dir / worker_id
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.app_id,
+        broker=settings.kafka_broker_url,
+        store=settings.store,
+        datadir=str(datadir),
+        web_enabled=False,
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_every=10_000,
+        broker_commit_interval=1.0,
+        producer_linger_ms=5,
+        producer_max_batch_size=256 * 1024,
+        stream_buffer_maxsize=8192,
+        stream_wait_empty=False,
+        value_serializer="raw",
+        key_serializer="raw",
+        table_standby_replicas=0,
+    )
+    raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+    readings_name = settings.topic("readings")
+    ctx = WorkerContext(
+        settings=settings,
+        pipeline=ScoringPipeline(settings),
+        readings_topic=app.topic(readings_name, **raw),
+        readings_topic_name=readings_name,
+        anomalies_topic=app.topic(settings.topic("anomalies"), **raw),
+        forecasts_topic=app.topic(settings.topic("forecasts"), **raw),
+        scores_topic=app.topic(settings.topic("scores"), **raw),
+        dead_letters_topic=app.topic(settings.topic("dead-letters"), **raw),
+        state_table=app.Table(
+            "asset-state",
+            default=None,
+            partitions=settings.topic_partitions,
+            help="Per-asset ring of state records, key <asset>|<slot>",
+            key_type=bytes,
+            value_type=bytes,
+        ),
+    )
+    from agents import readings
+
+    readings.register(app, ctx)
+    return app, ctx

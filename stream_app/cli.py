@@ -1,0 +1,60 @@
+"""The ``kilowatch`` console script: one sub-command per module, each registering itself.
+
+Each command module exposes ``register(subparsers)``; the handler receives the parsed args and the
+one ``Settings`` object built here from the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable
+
+from stream_app.errors import KilowatchError
+from stream_app.settings import Settings
+
+# Modules that contribute sub-commands (imported lazily so `kilowatch infra` does not import faust).
+COMMAND_MODULES: tuple[str, ...] = (
+    "stream_app.infra.cli",
+    "stream_app.worker",
+    "stream_app.replay",
+    # "stream_app.evaluation.cli",
+    # "stream_app.simulate",
+    "schemas.export",
+)
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kilowatch", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(name)
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    settings = Settings()
+    handler: Handler = args.handler
+    try:
+        return handler(args, settings)
+    except KilowatchError as exc:
+        print(f"kilowatch: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

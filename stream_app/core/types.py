@@ -1,0 +1,35 @@
+"""Value types shared by the core, the agents and the offline tools."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+AnomalyType = Literal["spike", "dip", "sustained_high", "sustained_low", "pattern_shift", "flatline"]
+# scored: in time order, learned unless flagged; late: older than the asset's newest reading (scored, never
+# learned, never flagged); duplicate: same timestamp and value as the newest reading (a redelivery, skipped).
+ReadingStatus = Literal["scored", "late", "duplicate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What scoring one reading yields. ``score`` is calibrated in [0, 1]."""
+
+    ts: float  # epoch seconds, UTC
+    value: float
+    expected: float
+    lower: float
+    upper: float
+    score: float
+    is_anomaly: bool
+    kind: AnomalyType | None  # set when is_anomaly
+    reason: str  # human text, e.g. "Exceeds predicted value by 45%"; "" when normal
+    status: ReadingStatus = "scored"
+
+
+@dataclass(frozen=True, slots=True)
+class ForecastPoint:
+    ts: float
+    value: float
+    lower: float
+    upper: float

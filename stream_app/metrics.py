@@ -1,0 +1,34 @@
+"""Every Prometheus metric kilowatch exports, declared once.
+
+Label sets are bounded: no per-asset label (assets can number in the tens of thousands).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+READINGS = Counter(
+    "kilowatch_readings_total",
+    "Readings consumed, by outcome (scored, late, duplicate, dead_lettered).",
+    ["outcome"],
+)
+ANOMALIES = Counter("kilowatch_anomalies_total", "Anomaly events emitted, by type.", ["type"])
+FORECASTS = Counter("kilowatch_forecasts_total", "Forecast events emitted.")
+BATCH_SECONDS = Histogram(
+    "kilowatch_batch_processing_seconds",
+    "Wall time to score one micro-batch (decode, state, model, encode).",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+BATCH_SIZE = Histogram(
+    "kilowatch_batch_size", "Readings per micro-batch.", buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000)
+)
+PRODUCE_TO_ANOMALY_SECONDS = Histogram(
+    "kilowatch_produce_to_anomaly_seconds",
+    "From the reading's Kafka timestamp to the anomaly event being handed to the producer.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+CACHED_ASSETS = Gauge("kilowatch_cached_assets", "Assets whose model state this worker holds in memory.")
+STATE_LOADS = Counter("kilowatch_state_loads_total", "Asset states rebuilt from the table (cache misses).")
+CHANGELOG_BYTES = Counter(
+    "kilowatch_state_changelog_bytes_total", "Bytes of state records written (key + value) to the changelog."
+)

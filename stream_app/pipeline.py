@@ -1,0 +1,220 @@
+"""The scoring pipeline: raw messages in, events and state records out. No Kafka, no asyncio.
+
+The faust agent moves bytes in and out; tests drive this class directly with real data.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+from datetime import UTC, datetime
+
+from schemas.events import Anomaly, DeadLetter, Forecast, ForecastPointModel, ScoreRecord, anomaly_event_id
+from stream_app.core.decode import decode_reading, raw_payload_text
+from stream_app.core.online import OnlineDetector, OnlineParams
+from stream_app.core.types import Verdict
+from stream_app.errors import InvalidReading
+from stream_app.settings import Settings
+from stream_app.state import (
+    AssetEntry,
+    CorruptRecord,
+    encode_record,
+    find_in_ring,
+    restore_entry,
+    slot_key,
+    verdict_from_record,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """One consumed message, as the agent hands it over."""
+
+    key: bytes | None
+    value: bytes | None
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(slots=True)
+class Emit:
+    """Events to produce: (key, JSON bytes) per output topic."""
+
+    anomalies: list[tuple[bytes, bytes]] = field(default_factory=list)
+    forecasts: list[tuple[bytes, bytes]] = field(default_factory=list)
+    dead_letters: list[tuple[bytes | None, bytes]] = field(default_factory=list)
+    scores: list[tuple[bytes, bytes]] = field(default_factory=list)
+    # (index of the message in the batch, table key, record): written in the message's partition.
+    writes: list[tuple[int, bytes, bytes]] = field(default_factory=list)
+    outcomes: dict[str, int] = field(default_factory=dict)
+    anomaly_types: list[str] = field(default_factory=list)
+
+    def count(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+class StateStore(Protocol):
+    """The table as the pipeline sees it. ``index`` is the batch position of the message on whose
+    behalf the read happens: the table reads that message's partition."""
+
+    def records(self, asset_id: str, index: int) -> Iterable[bytes]:
+        """All ring records of an asset (empty for an asset never seen)."""
+
+    def get(self, key: bytes, index: int) -> bytes | None:
+        """One record."""
+
+
+def _dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+class ScoringPipeline:
+    """Decode → per-asset state → score → events. Holds the in-process model cache."""
+
+    def __init__(self, settings: Settings, detector: OnlineDetector | None = None) -> None:
+        self.params = OnlineParams.from_settings(settings)
+        self.detector = detector or OnlineDetector(self.params)
+        self.window = settings.window_size
+        self.max_bytes = settings.max_payload_bytes
+        self.forecast_every = settings.forecast_every
+        self.horizon = settings.forecast_horizon
+        self.emit_scores = settings.emit_scores
+        self.max_future_s = settings.max_clock_skew_s
+        self.cache: dict[str, AssetEntry] = {}
+        self.model_version = f"{self.detector.name}/{self.detector.version}"
+
+    # --- cache management -----------------------------------------------------------------------
+    def drop_partitions(self, partitions: Iterable[int]) -> int:
+        """Forget assets of revoked partitions: another worker owns (and updates) them now."""
+        gone = set(partitions)
+        stale = [a for a, e in self.cache.items() if e.partition in gone]
+        for a in stale:
+            del self.cache[a]
+        return len(stale)
+
+    def _entry(self, asset_id: str, partition: int, index: int, store: StateStore) -> AssetEntry:
+        entry = self.cache.get(asset_id)
+        if entry is None or entry.partition != partition:
+            records = list(store.records(asset_id, index))
+            if records:
+                entry = restore_entry(records, self.params, partition)
+            else:
+                entry = AssetEntry(state=self.detector.new_state(), partition=partition)
+            self.cache[asset_id] = entry
+        return entry
+
+    # --- the batch step ---------------------------------------------------------------------------
+    def process(self, batch: Sequence[RawMessage], store: StateStore, now: float | None = None) -> Emit:
+        out = Emit()
+        wall = time.time() if now is None else now
+        detected_at = _dt(wall)
+        for i, msg in enumerate(batch):
+            try:
+                reading = decode_reading(msg.key, msg.value, max_bytes=self.max_bytes)
+                ts = reading.timestamp.timestamp()
+                if ts > wall + self.max_future_s:
+                    raise InvalidReading(f"timestamp: {reading.timestamp.isoformat()} is in the future")
+                entry = self._entry(reading.asset_id, msg.partition, i, store)
+            except (InvalidReading, CorruptRecord) as exc:
+                out.dead_letters.append((msg.key, self._dead_letter(msg, str(exc), detected_at)))
+                out.count("dead_lettered")
+                continue
+            self._score(reading.asset_id, ts, reading.value, entry, msg, i, out, detected_at, store)
+        return out
+
+    def _score(
+        self,
+        asset_id: str,
+        ts: float,
+        value: float,
+        entry: AssetEntry,
+        msg: RawMessage,
+        index: int,
+        out: Emit,
+        detected_at: datetime,
+        store: StateStore,
+    ) -> None:
+        key = asset_id.encode()
+        state = entry.state
+        seen = find_in_ring(state, ts, value) if ts <= state.newest_ts else None
+        stored = store.get(slot_key(asset_id, seen, self.window), index) if seen is not None else None
+        if stored is not None:
+            # A redelivery (crash or rebalance before the offset commit) of a reading this asset
+            # already absorbed: re-emit its stored verdict (same event_id), never learn it twice.
+            verdict = verdict_from_record(stored)
+        else:
+            verdict = self.detector.score_one(state, ts, value)
+            if verdict.status == "scored":
+                record = encode_record(verdict, state.record())
+                out.writes.append((index, slot_key(asset_id, state.seq, self.window), record))
+                if (state.seq + 1) % self.forecast_every == 0:
+                    out.forecasts.append((key, self._forecast(asset_id, entry, ts)))
+        out.count(verdict.status)
+        if verdict.is_anomaly and verdict.kind is not None:
+            out.anomalies.append((key, self._anomaly(asset_id, verdict, detected_at)))
+            out.anomaly_types.append(verdict.kind)
+        if self.emit_scores:
+            out.scores.append((key, self._score_record(asset_id, verdict, msg)))
+
+    # --- event builders ---------------------------------------------------------------------------
+    def _anomaly(self, asset_id: str, v: Verdict, detected_at: datetime) -> bytes:
+        ts = _dt(v.ts)
+        assert v.kind is not None
+        return Anomaly(
+            event_id=anomaly_event_id(asset_id, ts, self.detector.name),
+            asset_id=asset_id,
+            timestamp=ts,
+            value=v.value,
+            expected=v.expected,
+            lower=v.lower,
+            upper=v.upper,
+            score=v.score,
+            type=v.kind,
+            reason=v.reason,
+            detector=self.detector.name,
+            model_version=self.model_version,
+            detected_at=detected_at,
+        ).model_dump_json().encode()
+
+    def _forecast(self, asset_id: str, entry: AssetEntry, ts: float) -> bytes:
+        points = self.detector.forecast(entry.state, self.horizon)
+        return Forecast(
+            asset_id=asset_id,
+            issued_at=_dt(ts),
+            model_id=self.detector.name,
+            model_version=self.model_version,
+            points=[
+                ForecastPointModel(timestamp=_dt(p.ts), predicted_value=p.value, lower=p.lower, upper=p.upper)
+                for p in points
+            ],
+        ).model_dump_json().encode()
+
+    def _score_record(self, asset_id: str, v: Verdict, msg: RawMessage) -> bytes:
+        return ScoreRecord(
+            asset_id=asset_id,
+            timestamp=_dt(v.ts),
+            value=v.value,
+            expected=v.expected,
+            score=v.score,
+            status=v.status,
+            is_anomaly=v.is_anomaly,
+            partition=msg.partition,
+            offset=msg.offset,
+        ).model_dump_json().encode()
+
+    @staticmethod
+    def _dead_letter(msg: RawMessage, error: str, received_at: datetime) -> bytes:
+        text, encoding = raw_payload_text(msg.value)
+        return DeadLetter(
+            source_topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+            key=msg.key.decode("utf-8", "replace") if msg.key is not None else None,
+            payload=text,
+            payload_encoding=encoding,  # type: ignore[arg-type]
+            error=error,
+            received_at=received_at,
+        ).model_dump_json().encode()

@@ -1,0 +1,118 @@
+"""Per-asset state as the worker keeps it: the core model state plus the recent verdicts.
+
+Persistence (why it looks like this): every reading writes exactly one small record to a
+changelog-backed table, keyed ``<asset>|<seq % window>`` — a ring buffer spread over keys. A reading
+therefore costs one compact changelog message (~0.3 kB) however long the window is, instead of
+republishing the whole window (faust sends the full value of a key on every update). Records are
+``struct``-packed, never pickled, so a changelog cannot carry code.
+
+Each record = verdict header (this module) + the core record (``AssetState.record()``). The
+header lets a redelivered reading (after a crash or rebalance the consumer resumes from the last
+committed offset) re-emit the *same* anomaly instead of being scored twice.
+"""
+
+from __future__ import annotations
+
+import struct
+from bisect import bisect_left
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from stream_app.core.online import OnlineParams
+from stream_app.core.window import AssetState
+from stream_app.core.types import AnomalyType, Verdict
+from stream_app.errors import KilowatchError
+
+KINDS: tuple[AnomalyType | None, ...] = (
+    None,
+    "spike",
+    "dip",
+    "sustained_high",
+    "sustained_low",
+    "pattern_shift",
+    "flatline",
+)
+_KIND_CODE = {k: i for i, k in enumerate(KINDS)}
+_HEADER = struct.Struct("<BddddddB")  # version, ts, value, expected, lower, upper, score, kind
+_HEADER_VERSION = 1
+
+
+class CorruptRecord(KilowatchError):
+    """A state record in the table cannot be decoded."""
+
+
+@dataclass(slots=True)
+class AssetEntry:
+    """What the worker caches per asset."""
+
+    state: AssetState
+    partition: int
+
+
+def find_in_ring(state: AssetState, ts: float, value: float) -> int | None:
+    """Seq of the ring reading with this timestamp and value, if any (a redelivered reading).
+
+    Only in-order readings enter the ring, so its timestamps increase with seq: bisect over them.
+    """
+    n = len(state)
+    if n == 0 or ts > state.newest_ts:
+        return None
+    w = state.window_size
+    first = state.seq - n + 1
+    ring_ts = state.ts
+
+    class _View:
+        def __len__(self) -> int:
+            return n
+
+        def __getitem__(self, k: int) -> float:
+            return ring_ts[(first + k) % w]
+
+    k = bisect_left(_View(), ts)  # type: ignore[call-overload]
+    if k < n and ring_ts[(first + k) % w] == ts and state.values[(first + k) % w] == value:
+        return first + k
+    return None
+
+
+def slot_key(asset_id: str, seq: int, window: int) -> bytes:
+    return f"{asset_id}|{seq % window}".encode()
+
+
+def encode_record(v: Verdict, core_record: bytes) -> bytes:
+    header = _HEADER.pack(
+        _HEADER_VERSION, v.ts, v.value, v.expected, v.lower, v.upper, v.score, _KIND_CODE[v.kind]
+    )
+    return header + core_record
+
+
+def split_record(record: bytes) -> tuple[bytes, bytes]:
+    if len(record) < _HEADER.size or record[0] != _HEADER_VERSION:
+        raise CorruptRecord(f"state record of {len(record)} bytes has an unknown layout")
+    return record[: _HEADER.size], record[_HEADER.size :]
+
+
+def verdict_from_record(record: bytes) -> Verdict:
+    """Rebuild the stored verdict of a reading (used to re-emit on redelivery)."""
+    _, ts, value, expected, lower, upper, score, kind_code = _HEADER.unpack(split_record(record)[0])
+    kind = KINDS[kind_code] if kind_code < len(KINDS) else None
+    flagged = kind is not None
+    reason = describe(kind, value, expected) if flagged else ""
+    return Verdict(ts, value, expected, lower, upper, score, flagged, kind, reason, "duplicate")
+
+
+def describe(kind: AnomalyType | None, value: float, expected: float) -> str:
+    """Reason text for a stored verdict (the live path uses the detector's own text)."""
+    if kind == "flatline":
+        return "Value stuck at a constant level"
+    if expected == 0:
+        return "Higher than expected" if value > expected else "Lower than expected"
+    pct = abs(value - expected) / abs(expected) * 100
+    if value >= expected:
+        return f"Exceeds predicted value by {pct:.0f}%"
+    return f"Below predicted value by {pct:.0f}%"
+
+
+def restore_entry(records: Iterable[bytes], params: OnlineParams, partition: int) -> AssetEntry:
+    """Rebuild an asset's cache entry from its ring records (any order)."""
+    state = AssetState.restore((split_record(rec)[1] for rec in records), params)
+    return AssetEntry(state=state, partition=partition)

@@ -1,0 +1,32 @@
+"""``kilowatch worker``: create topics, then run one faust worker in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+from stream_app.settings import Settings
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("worker", help="run a stream worker (scoring agents)")
+    p.add_argument("--worker-id", default="w1", help="names the worker's local RocksDB directory")
+    p.add_argument("--loglevel", default="info")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from faust.worker import Worker
+
+    from stream_app.app import create_app
+    from stream_app.topics import ensure_topics
+
+    ensure_topics(settings)
+    app, _ctx = create_app(settings, worker_id=args.worker_id)
+    logging.getLogger(__name__).info(
+        "worker %s: kafka %s, topics %s.*", args.worker_id, settings.kafka_bootstrap, settings.topic_prefix
+    )
+    worker = Worker(app, loglevel=args.loglevel, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()
+    return 0

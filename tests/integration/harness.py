@@ -1,0 +1,152 @@
+"""Real-process helpers for integration tests: worker subprocesses and topic readers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from stream_app.kafka_io import producer
+from stream_app.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+KILOWATCH = str(Path(sys.executable).parent / "kilowatch")
+
+
+def test_settings(tmp_path: Path, **overrides: Any) -> tuple[Settings, dict[str, str]]:
+    """Settings for one test: its own topics, consumer group and state folder; plus the env for
+    worker subprocesses that makes them build the same settings."""
+    tag = uuid.uuid4().hex[:8]
+    values: dict[str, Any] = {
+        "topic_prefix": f"it-{tag}",
+        "app_id": f"it-{tag}-worker",
+        "state_dir": str(tmp_path / "state"),
+        "emit_scores": True,
+        "topic_partitions": 4,
+        "batch_within": 0.02,
+    }
+    values.update(overrides)
+    env = dict(os.environ)
+    env.update({f"KILOWATCH_{k.upper()}": str(v) for k, v in values.items()})
+    base = Settings()
+    return base.model_copy(update={k: (Path(v) if k == "state_dir" else v) for k, v in values.items()}), env
+
+
+class Worker:
+    """A `kilowatch worker` process, killable for real."""
+
+    def __init__(self, env: dict[str, str], worker_id: str, log_dir: Path) -> None:
+        self.worker_id = worker_id
+        self.log_path = log_dir / f"worker-{worker_id}.log"
+        self.log = open(self.log_path, "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [KILOWATCH, "worker", "--worker-id", worker_id],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+        )
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no final commit."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(30)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.log.close()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def tail(self, n: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+
+
+def produce(settings: Settings, messages: Iterable[tuple[bytes | None, bytes | None]]) -> int:
+    prod = producer(settings)
+    topic = settings.topic("readings")
+    n = 0
+    for key, value in messages:
+        while True:
+            try:
+                prod.produce(topic, key=key, value=value)
+                break
+            except BufferError:
+                prod.poll(0.05)
+        n += 1
+    assert prod.flush(60) == 0
+    return n
+
+
+class TopicReader:
+    """Reads a whole topic from the beginning, accumulating decoded JSON values."""
+
+    def __init__(self, settings: Settings, kind: str) -> None:
+        self.topic = settings.topic(kind)  # type: ignore[arg-type]
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": settings.kafka_bootstrap,
+                "group.id": f"reader-{uuid.uuid4().hex[:8]}",
+                "enable.auto.commit": False,
+            }
+        )
+        self.consumer.assign(
+            [TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in range(settings.topic_partitions)]
+        )
+        self.items: list[dict[str, Any]] = []
+
+    def poll(self, seconds: float = 0.5) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            batch = self.consumer.consume(10_000, timeout=0.2)
+            for m in batch:
+                if m.error():
+                    if m.error().code() == KafkaError._PARTITION_EOF:
+                        continue
+                    raise RuntimeError(m.error())
+                self.items.append(orjson.loads(m.value()))
+
+    def wait_for(self, done: Callable[[list[dict[str, Any]]], bool], timeout: float, what: str,
+                 workers: Iterable[Worker] = ()) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.poll(1.0)
+            if done(self.items):
+                return self.items
+            for w in workers:
+                if not w.alive():
+                    raise AssertionError(f"worker {w.worker_id} died:\n{w.tail()}")
+        logs = "\n".join(w.tail() for w in workers)
+        raise AssertionError(f"timed out waiting for {what}: have {len(self.items)} on {self.topic}\n{logs}")
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def group_assignment(settings: Settings) -> dict[str, set[int]]:
+    """Members of the worker's consumer group and the readings partitions each one holds."""
+    client = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    desc = client.describe_consumer_groups([settings.app_id])[settings.app_id].result(timeout=10)
+    out: dict[str, set[int]] = {}
+    for m in desc.members:
+        parts = {tp.partition for tp in m.assignment.topic_partitions if tp.topic == settings.topic("readings")}
+        out[m.member_id] = parts
+    return out
