@@ -116,3 +116,22 @@ def restore_entry(records: Iterable[bytes], params: OnlineParams, partition: int
     """Rebuild an asset's cache entry from its ring records (any order)."""
     state = AssetState.restore((split_record(rec)[1] for rec in records), params)
     return AssetEntry(state=state, partition=partition)
+
+
+class InMemoryStore:
+    """A ``StateStore`` in a dict: for offline runs and tests (the worker uses the faust table)."""
+
+    def __init__(self, window: int) -> None:
+        self.data: dict[bytes, bytes] = {}
+        self.window = window
+
+    def records(self, asset_id: str, index: int) -> Iterable[bytes]:
+        keys = (f"{asset_id}|{s}".encode() for s in range(self.window))
+        return [self.data[k] for k in keys if k in self.data]
+
+    def get(self, key: bytes, index: int) -> bytes | None:
+        return self.data.get(key)
+
+    def apply(self, writes: Iterable[tuple[int, bytes, bytes]]) -> None:
+        for _, key, record in writes:
+            self.data[key] = record

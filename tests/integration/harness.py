@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 KILOWATCH = str(Path(sys.executable).parent / "kilowatch")
 
 
-def test_settings(tmp_path: Path, **overrides: Any) -> tuple[Settings, dict[str, str]]:
+def isolated_settings(tmp_path: Path, **overrides: Any) -> tuple[Settings, dict[str, str]]:
     """Settings for one test: its own topics, consumer group and state folder; plus the env for
     worker subprocesses that makes them build the same settings."""
     tag = uuid.uuid4().hex[:8]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from pathlib import Path
 
 import orjson
@@ -13,7 +12,7 @@ import pytest
 from schemas.events import Anomaly, DeadLetter, Forecast, ScoreRecord
 from stream_app.pipeline import RawMessage, ScoringPipeline
 from stream_app.settings import Settings
-from stream_app.state import CorruptRecord, split_record
+from stream_app.state import CorruptRecord, InMemoryStore, split_record
 
 TOPIC = "t.readings"
 
@@ -26,28 +25,14 @@ def steel(data_dir: Path, n: int) -> pd.DataFrame:
 def messages(df: pd.DataFrame, asset: str, partition: int = 0, start_offset: int = 0) -> list[RawMessage]:
     ts = pd.to_datetime(df["timestamp"]).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     return [
-        RawMessage(asset.encode(), orjson.dumps({"timestamp": t, "value": v}), TOPIC, partition, start_offset + i)
+        RawMessage(
+            asset.encode(), orjson.dumps({"timestamp": t, "value": v}), TOPIC, partition, start_offset + i
+        )
         for i, (t, v) in enumerate(zip(ts, df["value"], strict=True))
     ]
 
 
-class MemoryTable:
-    """What the faust table gives the pipeline: records by key, last write wins."""
-
-    def __init__(self, window: int) -> None:
-        self.data: dict[bytes, bytes] = {}
-        self.window = window
-
-    def records(self, asset_id: str, index: int) -> Iterable[bytes]:
-        keys = [f"{asset_id}|{s}".encode() for s in range(self.window)]
-        return [self.data[k] for k in keys if k in self.data]
-
-    def get(self, key: bytes, index: int) -> bytes | None:
-        return self.data.get(key)
-
-    def apply(self, writes: list[tuple[int, bytes, bytes]]) -> None:
-        for _, k, v in writes:
-            self.data[k] = v
+MemoryTable = InMemoryStore
 
 
 @pytest.fixture
@@ -72,15 +57,27 @@ def test_malformed_readings_are_dead_lettered_with_reasons(settings: Settings, d
         (b"plant-1", b'{"timestamp": "2018-01-01T00:00:00Z", "value": NaN}', "not valid JSON"),
         (b"plant-1", b'{"timestamp": "2018-01-01T00:00:00Z", "value": 1e999}', "infinity"),
         (b"plant-1", b'{"timestamp": "2018-01-01T00:00:00Z", "value": 1, "temp": 1e400}', "infinity"),
-        (b"plant-1", b'{"timestamp": "2018-01-01T00:00:00Z", "value": "abc"}', "value: Input should be a valid number"),
+        (
+            b"plant-1",
+            b'{"timestamp": "2018-01-01T00:00:00Z", "value": "abc"}',
+            "value: Input should be a valid number",
+        ),
         (b"plant-1", b'{"timestamp": "yesterday", "value": 1.0}', "timestamp:"),
         (b"plant-1", b'{"timestamp": "2018-01-01T00:00:00Z", "value": 1, "x": "y"}', "unknown field 'x'"),
-        (b"plant-1", b'[1, 2]', "must be a JSON object"),
+        (b"plant-1", b"[1, 2]", "must be a JSON object"),
         (b"plant-1", b"\xff\xfe\x00", "not valid JSON"),
         (None, b'{"timestamp": "2018-01-01T00:00:00Z", "value": 1}', "asset_id: missing"),
-        (b"plant-1", b'{"asset_id": "plant-2", "timestamp": "2018-01-01T00:00:00Z", "value": 1}', "message key"),
+        (
+            b"plant-1",
+            b'{"asset_id": "plant-2", "timestamp": "2018-01-01T00:00:00Z", "value": 1}',
+            "message key",
+        ),
         (b"plant-1", b'{"timestamp": "2999-01-01T00:00:00Z", "value": 1}', "in the future"),
-        (b"plant-1", b'{"timestamp": "2018-01-01T00:00:00Z", "value": 1, "pad": "' + b"x" * 70000 + b'"}', "exceeds"),
+        (
+            b"plant-1",
+            b'{"timestamp": "2018-01-01T00:00:00Z", "value": 1, "pad": "' + b"x" * 70000 + b'"}',
+            "exceeds",
+        ),
         (b"plant-1", None, "tombstone"),
     ]
     msgs = list(good)
