@@ -86,10 +86,13 @@ def register(app: faust.App, ctx: Any) -> None:
         # faust pauses the stream whenever more than 100 produced messages wait in its buffer; one
         # micro-batch legitimately produces a state record (and maybe a score) per reading.
         app.producer.buffer.max_messages = 4 * settings.batch_size + 100
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
+        batches = stream.take_events(settings.batch_size, within=settings.batch_within)  # type: ignore[attr-defined]
+        async for events in batches:
             started = time.perf_counter()
             batch = [
-                RawMessage(e.message.key, e.message.value, e.message.topic, e.message.partition, e.message.offset)
+                RawMessage(
+                    e.message.key, e.message.value, e.message.topic, e.message.partition, e.message.offset
+                )
                 for e in events
             ]
             out = pipeline.process(batch, TableStore(events))
@@ -103,8 +106,10 @@ def register(app: faust.App, ctx: Any) -> None:
                 oldest = min(e.message.timestamp for e in events)
                 metrics.PRODUCE_TO_ANOMALY_SECONDS.observe(max(0.0, now - oldest))
 
-    @app.on_partitions_revoked.connect
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
-        dropped = pipeline.drop_partitions(tp.partition for tp in revoked if tp.topic == ctx.readings_topic_name)
+        dropped = pipeline.drop_partitions(
+            tp.partition for tp in revoked if tp.topic == ctx.readings_topic_name
+        )
         if dropped:
             log.info("dropped %d cached assets of revoked partitions", dropped)

@@ -30,7 +30,9 @@ def _finite(v: float) -> float:
 
 UtcDatetime = Annotated[datetime, AfterValidator(_to_utc)]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=True), AfterValidator(_finite)]
-AssetId = Annotated[str, Field(pattern=ASSET_ID_PATTERN, description="Meter / asset identifier; the topic key.")]
+AssetId = Annotated[
+    str, Field(pattern=ASSET_ID_PATTERN, description="Meter / asset identifier; the topic key.")
+]
 
 
 class _Event(BaseModel):
@@ -44,11 +46,13 @@ class Reading(_Event):
 
     asset_id: AssetId
     timestamp: UtcDatetime = Field(description="ISO 8601; naive = UTC, offsets converted to UTC.")
-    value: FiniteFloat = Field(strict=True, description="Consumption (or any metered quantity) at `timestamp`.")
+    value: FiniteFloat = Field(
+        strict=True, description="Consumption (or any metered quantity) at `timestamp`."
+    )
     unit: str | None = Field(None, max_length=16, description="e.g. kWh, kW, MW.")
-    covariates: dict[
-        Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")], FiniteFloat
-    ] = Field(default_factory=dict, description="Exogenous values sent with the reading (temp, production ...).")
+    covariates: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")], FiniteFloat] = Field(
+        default_factory=dict, description="Exogenous values sent with the reading (temp, production ...)."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -106,7 +110,9 @@ class Anomaly(_Event):
     expected: FiniteFloat
     lower: FiniteFloat
     upper: FiniteFloat
-    score: float = Field(ge=0.0, le=1.0, description="Calibrated: on normal data P(score >= s) is about 1 - s.")
+    score: float = Field(
+        ge=0.0, le=1.0, description="Calibrated: on normal data P(score >= s) is about 1 - s."
+    )
     type: AnomalyKind
     reason: str = Field(description='Human explanation, e.g. "Exceeds predicted value by 45%".')
     detector: str
@@ -135,7 +141,9 @@ class TrainingRequest(_Event):
     asset_id: AssetId
     model_type: str = Field(min_length=1, max_length=64)
     params: dict[str, Any] = Field(default_factory=dict)
-    data_url: str | None = Field(None, max_length=2048, description="http(s):// or file:// CSV; None = history.")
+    data_url: str | None = Field(
+        None, max_length=2048, description="http(s):// or file:// CSV; None = history."
+    )
     requested_at: UtcDatetime
 
 

@@ -98,7 +98,9 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     # Document the defaults, not whatever this shell's environment says.
     files = render(Settings.model_construct())
-    stale = [n for n, text in files.items() if not (args.out / n).exists() or (args.out / n).read_text() != text]
+    stale = [
+        n for n, text in files.items() if not (args.out / n).exists() or (args.out / n).read_text() != text
+    ]
     if args.check:
         if stale:
             print(f"stale schema files (run `kilowatch schemas export`): {', '.join(stale)}", file=sys.stderr)

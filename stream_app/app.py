@@ -50,7 +50,12 @@ def create_app(settings: Settings, worker_id: str = "w1") -> tuple[faust.App, Wo
         key_serializer="raw",
         table_standby_replicas=0,
     )
-    raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+    raw: dict[str, Any] = {
+        "key_type": bytes,
+        "value_type": bytes,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+    }
     readings_name = settings.topic("readings")
     ctx = WorkerContext(
         settings=settings,

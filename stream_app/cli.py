@@ -20,8 +20,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "stream_app.infra.cli",
     "stream_app.worker",
     "stream_app.replay",
-    # "stream_app.evaluation.cli",
-    # "stream_app.simulate",
+    "stream_app.evaluation.cli",
+    "stream_app.simulate",
     "schemas.export",
 )
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 from datetime import UTC, datetime
+from typing import Protocol
 
 from schemas.events import Anomaly, DeadLetter, Forecast, ForecastPointModel, ScoreRecord, anomaly_event_id
 from stream_app.core.decode import decode_reading, raw_payload_text
@@ -163,58 +163,76 @@ class ScoringPipeline:
     def _anomaly(self, asset_id: str, v: Verdict, detected_at: datetime) -> bytes:
         ts = _dt(v.ts)
         assert v.kind is not None
-        return Anomaly(
-            event_id=anomaly_event_id(asset_id, ts, self.detector.name),
-            asset_id=asset_id,
-            timestamp=ts,
-            value=v.value,
-            expected=v.expected,
-            lower=v.lower,
-            upper=v.upper,
-            score=v.score,
-            type=v.kind,
-            reason=v.reason,
-            detector=self.detector.name,
-            model_version=self.model_version,
-            detected_at=detected_at,
-        ).model_dump_json().encode()
+        return (
+            Anomaly(
+                event_id=anomaly_event_id(asset_id, ts, self.detector.name),
+                asset_id=asset_id,
+                timestamp=ts,
+                value=v.value,
+                expected=v.expected,
+                lower=v.lower,
+                upper=v.upper,
+                score=v.score,
+                type=v.kind,
+                reason=v.reason,
+                detector=self.detector.name,
+                model_version=self.model_version,
+                detected_at=detected_at,
+            )
+            .model_dump_json()
+            .encode()
+        )
 
     def _forecast(self, asset_id: str, entry: AssetEntry, ts: float) -> bytes:
         points = self.detector.forecast(entry.state, self.horizon)
-        return Forecast(
-            asset_id=asset_id,
-            issued_at=_dt(ts),
-            model_id=self.detector.name,
-            model_version=self.model_version,
-            points=[
-                ForecastPointModel(timestamp=_dt(p.ts), predicted_value=p.value, lower=p.lower, upper=p.upper)
-                for p in points
-            ],
-        ).model_dump_json().encode()
+        return (
+            Forecast(
+                asset_id=asset_id,
+                issued_at=_dt(ts),
+                model_id=self.detector.name,
+                model_version=self.model_version,
+                points=[
+                    ForecastPointModel(
+                        timestamp=_dt(p.ts), predicted_value=p.value, lower=p.lower, upper=p.upper
+                    )
+                    for p in points
+                ],
+            )
+            .model_dump_json()
+            .encode()
+        )
 
     def _score_record(self, asset_id: str, v: Verdict, msg: RawMessage) -> bytes:
-        return ScoreRecord(
-            asset_id=asset_id,
-            timestamp=_dt(v.ts),
-            value=v.value,
-            expected=v.expected,
-            score=v.score,
-            status=v.status,
-            is_anomaly=v.is_anomaly,
-            partition=msg.partition,
-            offset=msg.offset,
-        ).model_dump_json().encode()
+        return (
+            ScoreRecord(
+                asset_id=asset_id,
+                timestamp=_dt(v.ts),
+                value=v.value,
+                expected=v.expected,
+                score=v.score,
+                status=v.status,
+                is_anomaly=v.is_anomaly,
+                partition=msg.partition,
+                offset=msg.offset,
+            )
+            .model_dump_json()
+            .encode()
+        )
 
     @staticmethod
     def _dead_letter(msg: RawMessage, error: str, received_at: datetime) -> bytes:
         text, encoding = raw_payload_text(msg.value)
-        return DeadLetter(
-            source_topic=msg.topic,
-            partition=msg.partition,
-            offset=msg.offset,
-            key=msg.key.decode("utf-8", "replace") if msg.key is not None else None,
-            payload=text,
-            payload_encoding=encoding,  # type: ignore[arg-type]
-            error=error,
-            received_at=received_at,
-        ).model_dump_json().encode()
+        return (
+            DeadLetter(
+                source_topic=msg.topic,
+                partition=msg.partition,
+                offset=msg.offset,
+                key=msg.key.decode("utf-8", "replace") if msg.key is not None else None,
+                payload=text,
+                payload_encoding=encoding,
+                error=error,
+                received_at=received_at,
+            )
+            .model_dump_json()
+            .encode()
+        )

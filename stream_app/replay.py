@@ -89,5 +89,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     t0 = time.perf_counter()
     n = publish(settings, args.asset, payloads(df, args.asset), args.rate)
     dt = time.perf_counter() - t0
-    print(f"published {n} readings of {args.asset} to {settings.topic('readings')} in {dt:.1f} s", file=sys.stderr)
+    print(
+        f"published {n} readings of {args.asset} to {settings.topic('readings')} in {dt:.1f} s",
+        file=sys.stderr,
+    )
     return 0

@@ -40,7 +40,9 @@ class Settings(BaseSettings):
 
     # --- Kafka ---------------------------------------------------------------------------------------
     kafka_bootstrap: str = Field("127.0.0.1:19092", description="Bootstrap servers (host:port[,host:port]).")
-    kafka_version: str = Field("3.9.1", description="Apache Kafka version for the local broker (3.9.x or 4.x).")
+    kafka_version: str = Field(
+        "3.9.1", description="Apache Kafka version for the local broker (3.9.x or 4.x)."
+    )
     kafka_controller_port: int = Field(19093, description="KRaft controller port of the local broker.")
     kafka_heap: str = Field("-Xms256m -Xmx512m", description="JVM heap options for the local broker.")
     topic_prefix: str = Field("kilowatch", description="Common prefix of every topic name.")
@@ -65,10 +67,14 @@ class Settings(BaseSettings):
     app_id: str = Field("kilowatch-worker", description="Faust app id (consumer group and table prefix).")
     worker_web_port: int = Field(16066, description="Faust web port of the worker (0 = choose a free one).")
     worker_web_host: str = Field("127.0.0.1", description="Bind address of the worker's web server.")
-    store: str = Field("rocksdb://", description="Faust table store (rocksdb:// or memory:// for unit tests).")
+    store: str = Field(
+        "rocksdb://", description="Faust table store (rocksdb:// or memory:// for unit tests)."
+    )
     batch_size: int = Field(1000, ge=1, description="Micro-batch size of the scoring agent.")
     batch_within: float = Field(0.05, gt=0, description="Longest wait (s) to fill a micro-batch.")
-    max_payload_bytes: int = Field(64 * 1024, ge=64, description="Readings larger than this are dead-lettered.")
+    max_payload_bytes: int = Field(
+        64 * 1024, ge=64, description="Readings larger than this are dead-lettered."
+    )
     emit_scores: bool = Field(
         False, description="Also publish every scored reading to the scores topic (audit, dashboards)."
     )
@@ -85,7 +91,9 @@ class Settings(BaseSettings):
     )
     forecast_every: int = Field(24, ge=1, description="Emit a forecast every K scored readings of an asset.")
     forecast_horizon: int = Field(24, ge=1, le=10_000, description="Steps ahead in each forecast.")
-    anomaly_threshold: float = Field(0.995, gt=0, lt=1, description="Score at or above which a point is flagged.")
+    anomaly_threshold: float = Field(
+        0.995, gt=0, lt=1, description="Score at or above which a point is flagged."
+    )
     warmup: int = Field(32, ge=4, description="Readings an asset needs before it can be flagged.")
     interval_level: float = Field(0.95, gt=0, lt=1, description="Coverage of forecast lower/upper bounds.")
 

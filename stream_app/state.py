@@ -14,13 +14,12 @@ committed offset) re-emit the *same* anomaly instead of being scored twice.
 from __future__ import annotations
 
 import struct
-from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from stream_app.core.online import OnlineParams
-from stream_app.core.window import AssetState
 from stream_app.core.types import AnomalyType, Verdict
+from stream_app.core.window import AssetState
 from stream_app.errors import KilowatchError
 
 KINDS: tuple[AnomalyType | None, ...] = (
@@ -52,25 +51,16 @@ class AssetEntry:
 def find_in_ring(state: AssetState, ts: float, value: float) -> int | None:
     """Seq of the ring reading with this timestamp and value, if any (a redelivered reading).
 
-    Only in-order readings enter the ring, so its timestamps increase with seq: bisect over them.
+    Only in-order readings enter the ring, so timestamps fall as we walk back from the newest;
+    redeliveries are recent, so the walk is short. Only called for readings not newer than the ring.
     """
-    n = len(state)
-    if n == 0 or ts > state.newest_ts:
-        return None
     w = state.window_size
-    first = state.seq - n + 1
-    ring_ts = state.ts
-
-    class _View:
-        def __len__(self) -> int:
-            return n
-
-        def __getitem__(self, k: int) -> float:
-            return ring_ts[(first + k) % w]
-
-    k = bisect_left(_View(), ts)  # type: ignore[call-overload]
-    if k < n and ring_ts[(first + k) % w] == ts and state.values[(first + k) % w] == value:
-        return first + k
+    for seq in range(state.seq, state.seq - len(state), -1):
+        slot_ts = state.ts[seq % w]
+        if slot_ts < ts:
+            return None
+        if slot_ts == ts:
+            return seq if state.values[seq % w] == value else None
     return None
 
 

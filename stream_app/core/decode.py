@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Literal
 
 import orjson
 from pydantic import ValidationError
@@ -47,7 +48,7 @@ def decode_reading(key: bytes | None, payload: bytes | None, *, max_bytes: int) 
         raise InvalidReading(_describe(exc)) from None
 
 
-def raw_payload_text(payload: bytes | None) -> tuple[str, str]:
+def raw_payload_text(payload: bytes | None) -> tuple[str, Literal["utf-8", "base64"]]:
     """The payload as stored in a dead letter: UTF-8 text when possible, else base64."""
     if payload is None:
         return "", "utf-8"
