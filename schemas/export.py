@@ -15,9 +15,10 @@ import yaml
 from pydantic import BaseModel
 
 from schemas.events import Anomaly, DeadLetter, Forecast, ModelUpdated, Reading, ScoreRecord, TrainingRequest
-from stream_app.settings import Settings, TopicKind
+from stream_app.settings import Settings, TopicKind, settings_reference
 
 GENERATED = Path(__file__).parent / "generated"
+SETTINGS_DOC = Path(__file__).parent.parent / "docs" / "settings.md"
 
 # topic kind -> (payload model, who publishes, who consumes, description)
 TOPICS: dict[TopicKind, tuple[type[BaseModel], str]] = {
@@ -98,17 +99,17 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     # Document the defaults, not whatever this shell's environment says.
     files = render(Settings.model_construct())
-    stale = [
-        n for n, text in files.items() if not (args.out / n).exists() or (args.out / n).read_text() != text
-    ]
+    targets = {args.out / n: text for n, text in files.items()}
+    targets[SETTINGS_DOC] = settings_reference()
+    stale = [str(p) for p, text in targets.items() if not p.exists() or p.read_text() != text]
     if args.check:
         if stale:
             print(f"stale schema files (run `kilowatch schemas export`): {', '.join(stale)}", file=sys.stderr)
             return 1
-        print(f"{len(files)} schema files are current")
+        print(f"{len(targets)} generated files are current")
         return 0
-    args.out.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (args.out / name).write_text(text)
-    print(f"wrote {len(files)} files to {args.out}")
+    for path, text in targets.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    print(f"wrote {len(targets)} files ({args.out}, {SETTINGS_DOC})")
     return 0

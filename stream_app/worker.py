@@ -23,6 +23,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from stream_app.topics import ensure_topics
 
     ensure_topics(settings)
+    if settings.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port, addr=settings.bind_host)
     app, _ctx = create_app(settings, worker_id=args.worker_id)
     logging.getLogger(__name__).info(
         "worker %s: kafka %s, topics %s.*", args.worker_id, settings.kafka_bootstrap, settings.topic_prefix

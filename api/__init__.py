@@ -1,0 +1,1 @@
+"""REST API (FastAPI): not built yet — see the issue "The API layer"."""
