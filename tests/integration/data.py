@@ -43,7 +43,9 @@ def steel_assets(data_dir: Path, n_assets: int, n_rows: int, faults_every: int =
         lo = k * stride
         series = AssetSeries(f"plant-{k}", ts[lo : lo + n_rows], values[lo : lo + n_rows])
         if faults_every:
-            series.values, series.faults = inject_faults(series.values, rng_seed=k, every=faults_every, start=400)
+            series.values, series.faults = inject_faults(
+                series.values, rng_seed=k, every=faults_every, start=400
+            )
         out.append(series)
     return out
 

@@ -124,8 +124,13 @@ class TopicReader:
                     raise RuntimeError(m.error())
                 self.items.append(orjson.loads(m.value()))
 
-    def wait_for(self, done: Callable[[list[dict[str, Any]]], bool], timeout: float, what: str,
-                 workers: Iterable[Worker] = ()) -> list[dict[str, Any]]:
+    def wait_for(
+        self,
+        done: Callable[[list[dict[str, Any]]], bool],
+        timeout: float,
+        what: str,
+        workers: Iterable[Worker] = (),
+    ) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.poll(1.0)
@@ -147,6 +152,8 @@ def group_assignment(settings: Settings) -> dict[str, set[int]]:
     desc = client.describe_consumer_groups([settings.app_id])[settings.app_id].result(timeout=10)
     out: dict[str, set[int]] = {}
     for m in desc.members:
-        parts = {tp.partition for tp in m.assignment.topic_partitions if tp.topic == settings.topic("readings")}
+        parts = {
+            tp.partition for tp in m.assignment.topic_partitions if tp.topic == settings.topic("readings")
+        }
         out[m.member_id] = parts
     return out

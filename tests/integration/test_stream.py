@@ -52,7 +52,9 @@ def test_injected_faults_are_reported_within_three_readings(tmp_path: Path, data
     assert false_alarms < 0.02
 
 
-def test_malformed_messages_go_to_dead_letters_and_valid_ones_are_scored(tmp_path: Path, data_dir: Path) -> None:
+def test_malformed_messages_go_to_dead_letters_and_valid_ones_are_scored(
+    tmp_path: Path, data_dir: Path
+) -> None:
     settings, env = isolated_settings(tmp_path)
     ensure_topics(settings)
     good = interleave(steel_assets(data_dir, n_assets=2, n_rows=400))
@@ -60,11 +62,23 @@ def test_malformed_messages_go_to_dead_letters_and_valid_ones_are_scored(tmp_pat
         (b"plant-0", b"{oops", "not valid JSON"),
         (b"plant-0", b'{"timestamp": "2018-03-01T00:00:00Z"}', "value: Field required"),
         (b"plant-1", b'{"timestamp": "2018-03-01T00:00:00Z", "value": NaN}', "not valid JSON"),
-        (b"plant-1", b'{"timestamp": "2018-03-01T00:00:00Z", "value": "12,5"}', "value: Input should be a valid number"),
+        (
+            b"plant-1",
+            b'{"timestamp": "2018-03-01T00:00:00Z", "value": "12,5"}',
+            "value: Input should be a valid number",
+        ),
         (b"plant-0", b'{"timestamp": "31/02/2018", "value": 1.5}', "timestamp:"),
-        (b"plant-0", b'{"timestamp": "2018-03-01T00:00:00Z", "value": 1, "temp": "warm"}', "unknown field 'temp'"),
+        (
+            b"plant-0",
+            b'{"timestamp": "2018-03-01T00:00:00Z", "value": 1, "temp": "warm"}',
+            "unknown field 'temp'",
+        ),
         (None, b'{"timestamp": "2018-03-01T00:00:00Z", "value": 1}', "asset_id: missing"),
-        (b"plant-1", b'{"timestamp": "2018-03-01T00:00:00Z", "value": 1, "pad": "' + b"x" * 70_000 + b'"}', "exceeds"),
+        (
+            b"plant-1",
+            b'{"timestamp": "2018-03-01T00:00:00Z", "value": 1, "pad": "' + b"x" * 70_000 + b'"}',
+            "exceeds",
+        ),
         (b"plant-1", b"\x00\x01binary", "not valid JSON"),
         (b"bad id!", b'{"timestamp": "2018-03-01T00:00:00Z", "value": 1}', "asset_id:"),
     ]
@@ -116,7 +130,9 @@ def test_sigkilled_worker_restores_state_from_changelog_and_leaves_nothing_unsco
         # A different worker id: an empty local RocksDB, so state can only come from the changelog.
         second = Worker(env, "after-crash", tmp_path)
         try:
-            scores.wait_for(lambda items: len(by_reading(items)) >= total, 240, "all readings scored", [second])
+            scores.wait_for(
+                lambda items: len(by_reading(items)) >= total, 240, "all readings scored", [second]
+            )
             scores.poll(2.0)
         finally:
             second.stop()
@@ -133,7 +149,11 @@ def test_sigkilled_worker_restores_state_from_changelog_and_leaves_nothing_unsco
         for rec in records:
             # Identical to an uninterrupted run: the state was restored exactly, and redelivered
             # readings re-emit their stored verdict instead of being learned twice.
-            assert _close(rec["expected"], want["expected"]) and _close(rec["score"], want["score"]), (key, rec, want)
+            assert _close(rec["expected"], want["expected"]) and _close(rec["score"], want["score"]), (
+                key,
+                rec,
+                want,
+            )
     assert sum(1 for v in got.values() for r in v if r["status"] == "scored") == total
 
 

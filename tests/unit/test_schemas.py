@@ -15,7 +15,13 @@ from stream_app.settings import TOPIC_KINDS, Settings
 
 def test_device_payload_with_covariates_and_offset_timestamp() -> None:
     r = Reading.model_validate(
-        {"asset_id": "m1", "timestamp": "2025-07-03T12:00:00+02:00", "value": 120.5, "temp": 25.1, "production": 500}
+        {
+            "asset_id": "m1",
+            "timestamp": "2025-07-03T12:00:00+02:00",
+            "value": 120.5,
+            "temp": 25.1,
+            "production": 500,
+        }
     )
     assert r.timestamp == datetime(2025, 7, 3, 10, 0, tzinfo=UTC)
     assert r.covariates == {"temp": 25.1, "production": 500.0}
@@ -35,7 +41,10 @@ def test_naive_timestamp_is_utc() -> None:
         ({"asset_id": "m1", "timestamp": "2025-07-03T10:00:00Z", "value": True}, "value"),
         ({"asset_id": "m1", "timestamp": "03.07.2025", "value": 1.0}, "timestamp"),
         ({"asset_id": "has space", "timestamp": "2025-07-03T10:00:00Z", "value": 1.0}, "asset_id"),
-        ({"asset_id": "m1", "timestamp": "2025-07-03T10:00:00Z", "value": 1.0, "temp": float("nan")}, "covariates"),
+        (
+            {"asset_id": "m1", "timestamp": "2025-07-03T10:00:00Z", "value": 1.0, "temp": float("nan")},
+            "covariates",
+        ),
     ],
 )
 def test_invalid_readings_name_the_field(payload: dict, field: str) -> None:
