@@ -32,3 +32,6 @@ STATE_LOADS = Counter("kilowatch_state_loads_total", "Asset states rebuilt from 
 CHANGELOG_BYTES = Counter(
     "kilowatch_state_changelog_bytes_total", "Bytes of state records written (key + value) to the changelog."
 )
+STATE_CORRUPT = Counter(
+    "kilowatch_state_corrupt_total", "Asset states that could not be decoded and were started afresh."
+)

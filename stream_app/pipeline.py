@@ -5,6 +5,7 @@ The faust agent moves bytes in and out; tests drive this class directly with rea
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -12,8 +13,10 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from schemas.events import Anomaly, DeadLetter, Forecast, ForecastPointModel, ScoreRecord, anomaly_event_id
+from stream_app import metrics
 from stream_app.core.decode import decode_reading, raw_payload_text
 from stream_app.core.online import OnlineDetector, OnlineParams
+from stream_app.core.state_codec import StateCodecError
 from stream_app.core.types import Verdict
 from stream_app.errors import InvalidReading
 from stream_app.settings import Settings
@@ -67,6 +70,9 @@ class StateStore(Protocol):
         """One record."""
 
 
+log = logging.getLogger(__name__)
+
+
 def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
@@ -99,9 +105,15 @@ class ScoringPipeline:
         entry = self.cache.get(asset_id)
         if entry is None or entry.partition != partition:
             records = list(store.records(asset_id, index))
+            entry = None
             if records:
-                entry = restore_entry(records, self.params, partition)
-            else:
+                try:
+                    entry = restore_entry(records, self.params, partition)
+                except (CorruptRecord, StateCodecError) as exc:
+                    # Unreadable state must not stop the asset (or the agent): start it afresh, loudly.
+                    log.error("state of asset %s is unreadable, starting it afresh: %s", asset_id, exc)
+                    metrics.STATE_CORRUPT.inc()
+            if entry is None:
                 entry = AssetEntry(state=self.detector.new_state(), partition=partition)
             self.cache[asset_id] = entry
         return entry
@@ -118,7 +130,7 @@ class ScoringPipeline:
                 if ts > wall + self.max_future_s:
                     raise InvalidReading(f"timestamp: {reading.timestamp.isoformat()} is in the future")
                 entry = self._entry(reading.asset_id, msg.partition, i, store)
-            except (InvalidReading, CorruptRecord) as exc:
+            except InvalidReading as exc:
                 out.dead_letters.append((msg.key, self._dead_letter(msg, str(exc), detected_at)))
                 out.count("dead_lettered")
                 continue
@@ -139,16 +151,22 @@ class ScoringPipeline:
     ) -> None:
         key = asset_id.encode()
         state = entry.state
+        redelivered = msg.offset <= entry.last_offset
         seen = find_in_ring(state, ts, value) if ts <= state.newest_ts else None
         stored = store.get(slot_key(asset_id, seen, self.window), index) if seen is not None else None
         if stored is not None:
-            # A redelivery (crash or rebalance before the offset commit) of a reading this asset
-            # already absorbed: re-emit its stored verdict (same event_id), never learn it twice.
+            # Already absorbed — a redelivery after a crash or rebalance, or a device resending the
+            # same reading: re-emit the stored verdict (same event_id), never learn it twice.
             verdict = verdict_from_record(stored)
+        elif redelivered:
+            # Absorbed long ago (older than the window): its events went out then; nothing to redo.
+            out.count("duplicate")
+            return
         else:
             verdict = self.detector.score_one(state, ts, value)
             if verdict.status == "scored":
-                record = encode_record(verdict, state.record())
+                entry.last_offset = msg.offset
+                record = encode_record(verdict, msg.offset, state.record())
                 out.writes.append((index, slot_key(asset_id, state.seq, self.window), record))
                 if (state.seq + 1) % self.forecast_every == 0:
                     out.forecasts.append((key, self._forecast(asset_id, entry, ts)))

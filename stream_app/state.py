@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from stream_app.core.online import OnlineParams
+from stream_app.core.state_codec import decode_record
 from stream_app.core.types import AnomalyType, Verdict
 from stream_app.core.window import AssetState
 from stream_app.errors import KilowatchError
@@ -32,8 +33,9 @@ KINDS: tuple[AnomalyType | None, ...] = (
     "flatline",
 )
 _KIND_CODE = {k: i for i, k in enumerate(KINDS)}
-_HEADER = struct.Struct("<BddddddB")  # version, ts, value, expected, lower, upper, score, kind
-_HEADER_VERSION = 1
+# version, source offset, expected, lower, upper, score, kind; ts and value are in the core record.
+_HEADER = struct.Struct("<BqddddB")
+_HEADER_VERSION = 2
 
 
 class CorruptRecord(KilowatchError):
@@ -46,6 +48,9 @@ class AssetEntry:
 
     state: AssetState
     partition: int
+    # Highest readings-topic offset whose effect is in ``state``: anything at or below it is a
+    # redelivery (the consumer resumed from an older committed offset), never learned again.
+    last_offset: int = -1
 
 
 def find_in_ring(state: AssetState, ts: float, value: float) -> int | None:
@@ -68,10 +73,8 @@ def slot_key(asset_id: str, seq: int, window: int) -> bytes:
     return f"{asset_id}|{seq % window}".encode()
 
 
-def encode_record(v: Verdict, core_record: bytes) -> bytes:
-    header = _HEADER.pack(
-        _HEADER_VERSION, v.ts, v.value, v.expected, v.lower, v.upper, v.score, _KIND_CODE[v.kind]
-    )
+def encode_record(v: Verdict, offset: int, core_record: bytes) -> bytes:
+    header = _HEADER.pack(_HEADER_VERSION, offset, v.expected, v.lower, v.upper, v.score, _KIND_CODE[v.kind])
     return header + core_record
 
 
@@ -83,7 +86,9 @@ def split_record(record: bytes) -> tuple[bytes, bytes]:
 
 def verdict_from_record(record: bytes) -> Verdict:
     """Rebuild the stored verdict of a reading (used to re-emit on redelivery)."""
-    _, ts, value, expected, lower, upper, score, kind_code = _HEADER.unpack(split_record(record)[0])
+    header, core = split_record(record)
+    _, _offset, expected, lower, upper, score, kind_code = _HEADER.unpack(header)
+    _seq, ts, value, *_ = decode_record(core)
     kind = KINDS[kind_code] if kind_code < len(KINDS) else None
     flagged = kind is not None
     reason = describe(kind, value, expected) if flagged else ""
@@ -104,8 +109,10 @@ def describe(kind: AnomalyType | None, value: float, expected: float) -> str:
 
 def restore_entry(records: Iterable[bytes], params: OnlineParams, partition: int) -> AssetEntry:
     """Rebuild an asset's cache entry from its ring records (any order)."""
-    state = AssetState.restore((split_record(rec)[1] for rec in records), params)
-    return AssetEntry(state=state, partition=partition)
+    parts = [split_record(rec) for rec in records]
+    state = AssetState.restore((core for _, core in parts), params)
+    last_offset = max((_HEADER.unpack(h)[1] for h, _ in parts), default=-1)
+    return AssetEntry(state=state, partition=partition, last_offset=last_offset)
 
 
 class InMemoryStore:

@@ -152,3 +152,13 @@ def test_forecasts_every_k_readings_and_changelog_stays_small(settings: Settings
 def test_corrupt_state_record_is_rejected() -> None:
     with pytest.raises(CorruptRecord):
         split_record(b"\x09garbage")
+
+
+def test_unreadable_state_restarts_the_asset_instead_of_failing(settings: Settings, data_dir: Path) -> None:
+    msgs = messages(steel(data_dir, 300), "plant-1")
+    table = MemoryTable(settings.window_size)
+    run(ScoringPipeline(settings), table, msgs[:200])
+    table.data[b"plant-1|5"] = b"\x02" + b"\x00" * 7  # truncated record, e.g. written by a foreign tool
+    outs = run(ScoringPipeline(settings), table, msgs[200:])
+    assert sum(o.outcomes.get("scored", 0) for o in outs) == 100
+    assert not any(o.dead_letters for o in outs)
