@@ -1,0 +1,417 @@
+"""Online seasonal anomaly detector and forecaster: one reading in, one calibrated verdict out.
+
+Model.  Four cheap one-step predictors are combined with weights ``1 / error^2`` (EW mean absolute
+one-step error of each): the last learned value, an EWMA level, a *seasonal difference* (last learned
+value + median change between the same two phases in the previous seasons) and a *seasonal profile*
+(median of the same phase in previous seasons + an EW offset).  The seasonal predictors only start
+once the ring holds two seasons; the season length is inferred from the median timestamp step when
+``season_length == 0`` (daily: 15 min -> 96, 1 h -> 24, 30 min -> 48, 5 min -> 288; else none).
+
+Score.  The residual is normalised by a robust (winsorised) EW residual scale times the expected
+level relative to the typical level (load curves are noisier when the load is high), floored by a
+share of the long-run scale, and turned into a calibrated score ``1 - P(|Z| >= |z|)`` by a decayed
+histogram of past ``|z|`` with a learned power-law tail (the probability integral transform), so on
+normal data ``P(score >= s) ~= 1 - s``.  Two pattern scores can raise it (``online_evidence``): a
+*reverted excursion* (the previous reading jumped and this one came back: an isolated spike or dip,
+judged one reading late, as the product of both jumps' tail probabilities) and a *flatline* (exact
+repeats that this time of day makes improbable; reported once per run).  A reading is flagged when
+the score >= threshold after warm-up.  Kinds: spike/dip (one reading, or a reverted excursion),
+sustained_high/low (consecutive flagged readings on one side), flatline, pattern_shift (a flagged
+reading while the short-term residual scale is 3x the long-term one).
+
+Learning.  Flagged readings are never learned, and learned ones are clipped (Huber) to the
+prediction interval so one odd reading cannot drag the level.  A permanent change must not alarm
+forever: after ``accept_after`` consecutive flagged readings the detector accepts the new regime and
+learns them (still reporting them as flagged), so the alarms stop within a few more readings.  The
+first few readings of a flagged run also enter the calibration histogram: a calibration that never
+saw the tail it judges would shrink the tail and flag ever more.
+
+Ordering policy (per asset, by timestamp):
+
+* ``ts > newest``: ``status="scored"``; learned unless flagged.
+* ``ts == newest`` and the same value: ``status="duplicate"`` (a redelivery): skipped, state unchanged.
+* otherwise (``ts <= newest``): ``status="late"``: scored against the current one-step expectation,
+  never learned, never flagged; the state is unchanged.
+
+Only ``scored`` readings change the state, so the caller writes :meth:`AssetState.record` only then.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from stream_app.core import online_evidence as ev
+from stream_app.core import online_stats as st
+from stream_app.core.online_forecast import forecast as _forecast
+from stream_app.core.online_stats import (
+    E_LEVEL,
+    E_NAIVE,
+    E_SDIFF,
+    E_SMEAN,
+    FLAG_ALL,
+    LAST,
+    LAST_SEQ,
+    LEVEL,
+    LEVEL_ABS,
+    OFFSET,
+    P_CONT,
+    P_REVERT,
+    P_SAME,
+    PREV_NORM,
+    PREV_Z,
+    Q_INTERVAL,
+    RUN_LONG,
+    RUN_SAME,
+    SCALE,
+    SCALE_LONG,
+    SEASON,
+    STEP,
+)
+from stream_app.core.types import AnomalyType, ForecastPoint, Verdict
+from stream_app.core.window import AssetState
+from stream_app.errors import InvalidReading
+
+if TYPE_CHECKING:
+    from stream_app.settings import Settings
+
+# Smoothing rates (per learned reading); early readings use a running mean (rate >= 1/(n+1)).
+A_ERR = 1.0 / 48  # predictor errors
+A_LEVEL = 0.25
+A_OFFSET = 0.1
+A_SCALE = 1.0 / 16
+A_LONG = 1.0 / 1000
+A_SAME = 1.0 / 200
+A_ABS = 1.0 / 500  # typical absolute level
+MAX_SEASONS = 7  # previous seasons looked at by the seasonal predictors
+MIN_HIST_N = 8  # learned readings before residuals enter the calibration histogram
+LEVEL_FLOOR = 0.02  # share of the typical level added to the expected level in the scale ratio
+RATIO_MIN, RATIO_MAX = 0.02, 50.0
+FLOOR = 0.1  # the normaliser never drops below this share of the long-run residual scale
+WINSOR = 3.0  # a learned residual moves the scale at most like WINSOR scales
+CALIB_FLAGGED = 3  # the first readings of a flagged run still enter the calibration histogram
+HUBER = 1.5  # learned values are clipped to HUBER x the interval half-width around the expectation
+GATE_Z = 1.0  # |z| below which the previous reading cannot have been an excursion (skips work)
+RUN_DECAY = 1.0 - 1.0 / 2000  # memory of the longest run
+N_RATE = int(1.0 / A_SAME)  # repeat statistics use a running mean until this many readings
+TRANSIENT_GATE = 0.1  # a reading at least this improbable is an excursion (may revert next)
+A_REVERT = 1.0 / 50  # rate of the revert statistic (per excursion)
+MIN_REVERT = 0.01
+TINY = 1e-12
+SHIFT_NOISE = 1.4  # one-step changes of white noise are ~1.4x its mean absolute residual
+INFER_AT = 64  # readings seen before the step and season are inferred
+MIN_REGULAR = 0.95  # share of steps that must equal the median step for a season
+NAN = math.nan
+
+Preds = tuple[float, float, float, float]  # naive, level, seasonal difference, seasonal profile
+# (expected, scale ratio at this level, seasonal profile, predictions); NaN marks what is unavailable
+# before the ring holds two seasons.
+Ctx = tuple[float, float, float, Preds]
+
+
+@dataclass(frozen=True, slots=True)
+class OnlineParams:
+    """Knobs of the online detector (all in readings, except the probabilities)."""
+
+    window_size: int = 672
+    season_length: int = 0  # 0 = infer from timestamps
+    threshold: float = 0.995
+    warmup: int = 32
+    interval_level: float = 0.95
+    accept_after: int = 3  # consecutive flagged readings after which a new regime is learned
+
+    def __post_init__(self) -> None:
+        if self.window_size < 16:
+            raise ValueError("window_size must be >= 16")
+        if not 0.0 < self.threshold < 1.0 or not 0.0 < self.interval_level < 1.0:
+            raise ValueError("threshold and interval_level must lie in (0, 1)")
+        if self.season_length < 0 or self.warmup < 1 or self.accept_after < 1:
+            raise ValueError("season_length >= 0, warmup >= 1 and accept_after >= 1 required")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OnlineParams:
+        return cls(
+            window_size=settings.window_size,
+            season_length=settings.season_length,
+            threshold=settings.anomaly_threshold,
+            warmup=settings.warmup,
+            interval_level=settings.interval_level,
+        )
+
+
+class OnlineDetector:
+    """Causal per-reading scorer; all model state lives in :class:`AssetState`."""
+
+    name = "online-seasonal"
+    version = "1"
+
+    def __init__(self, params: OnlineParams) -> None:
+        self.params = params
+
+    def new_state(self) -> AssetState:
+        state = AssetState(self.params.window_size)
+        state.stats = st.fresh_stats()
+        state.stats[Q_INTERVAL] = st.quantile(state.stats, self.params.interval_level)
+        return state
+
+    def forecast(self, state: AssetState, horizon: int) -> list[ForecastPoint]:
+        """Forecast the next ``horizon`` steps (see ``online_forecast``); the state is unchanged."""
+        return _forecast(state, horizon, self.params.interval_level, lambda s, t: self._predict(s, t)[3])
+
+    # ------------------------------------------------------------------------------------------
+    @staticmethod
+    def _predict(state: AssetState, target: int) -> Ctx:
+        """Ensemble prediction for reading ``target`` (see :data:`Ctx`); the state is not modified."""
+        s = state.stats
+        last = s[LAST]
+        e_naive = s[E_NAIVE]
+        e_level = s[E_LEVEL]
+        p_level = s[LEVEL]
+        wn = 1.0 / (e_naive * e_naive + TINY) if e_naive >= 0 else 1.0
+        wl = 1.0 / (e_level * e_level + TINY) if e_level >= 0 else 1.0
+        num = wn * last + wl * p_level
+        den = wn + wl
+        p_sdiff = p_smean = prof = NAN
+        m = int(s[SEASON])
+        if m > 0 and target >= 2 * m:
+            w = state.window_size
+            vals = state.values
+            oldest = target - w if target > w else 0  # oldest index still in the ring (pre-push)
+            a = target - m
+            b = int(s[LAST_SEQ]) - m
+            diffs = []
+            same = []
+            for _ in range(MAX_SEASONS):
+                if a < oldest:
+                    break
+                va = vals[a % w]
+                same.append(va)
+                if b >= oldest:
+                    diffs.append(va - vals[b % w])
+                a -= m
+                b -= m
+            untrusted = 1.5 * (e_naive if e_naive > e_level else e_level)
+            k = len(diffs)
+            if k:
+                diffs.sort()
+                h = k >> 1
+                p_sdiff = last + (diffs[h] if k & 1 else 0.5 * (diffs[h - 1] + diffs[h]))
+                e = s[E_SDIFF]
+                e = e if e >= 0 else untrusted
+                ws = 1.0 / (e * e + TINY)
+                num += ws * p_sdiff
+                den += ws
+            k = len(same)
+            if k:
+                same.sort()
+                h = k >> 1
+                prof = same[h] if k & 1 else 0.5 * (same[h - 1] + same[h])
+                p_smean = prof + s[OFFSET]
+                e = s[E_SMEAN]
+                e = e if e >= 0 else untrusted
+                ws = 1.0 / (e * e + TINY)
+                num += ws * p_smean
+                den += ws
+        expected = num / den
+        # residuals of load curves grow with the load: normalise by the expected level relative to
+        # the typical level (plus a floor so series near zero are not judged by a vanishing scale)
+        ratio = 1.0
+        abar = s[LEVEL_ABS]
+        if abar > TINY:
+            ae = expected if expected >= 0 else -expected
+            ratio = (ae + LEVEL_FLOOR * abar) / ((1.0 + LEVEL_FLOOR) * abar)
+            ratio = RATIO_MIN if ratio < RATIO_MIN else (RATIO_MAX if ratio > RATIO_MAX else ratio)
+        return expected, ratio, prof, (last, p_level, p_sdiff, p_smean)
+
+    @staticmethod
+    def _normaliser(s: array, ratio: float) -> float:
+        """Residual scale at this phase, floored so a quiet spell cannot make every move huge."""
+        norm: float = s[SCALE] * ratio
+        floor: float = FLOOR * s[SCALE_LONG] * ratio
+        return norm if norm > floor else floor
+
+    def score_one(self, state: AssetState, ts: float, value: float) -> Verdict:
+        """Score one reading causally and (unless flagged or out of order) learn from it."""
+        if value - value != 0.0 or ts - ts != 0.0:  # NaN or infinite (cheaper than math.isfinite)
+            raise InvalidReading("timestamp and value must be finite numbers")
+        s = state.stats
+        seq = state.seq
+        if seq < 0:
+            return self._first(state, ts, value)
+        w = state.window_size
+        newest = seq % w
+        prev_value = state.values[newest]
+        params = self.params
+        if ts <= state.ts[newest]:
+            if ts == state.ts[newest] and value == prev_value:
+                return Verdict(ts, value, value, value, value, 0.0, False, None, "", "duplicate")
+            ctx = self._predict(state, seq + 1)
+            expected = ctx[0]
+            norm = self._normaliser(s, ctx[1])
+            resid = value - expected
+            z = abs(resid) / norm if norm > TINY else (math.inf if resid else 0.0)
+            half = s[Q_INTERVAL] * norm
+            score = 1.0 - st.tail_prob(s, z)
+            return Verdict(
+                ts, value, expected, expected - half, expected + half, score, False, None, "", "late"
+            )
+
+        target = seq + 1
+        if s[STEP] == 0.0 and target >= INFER_AT:
+            self._infer_season(state)
+        ctx = self._predict(state, target)
+        expected = ctx[0]
+        norm = s[SCALE] * ctx[1]
+        floor = FLOOR * s[SCALE_LONG] * ctx[1]
+        if norm < floor:
+            norm = floor
+        resid = value - expected
+        z = abs(resid) / norm if norm > TINY else (math.inf if resid else 0.0)
+        p = st.tail_prob(s, z)
+        zs = z if resid >= 0.0 else -z
+        best, which = p, "point"
+
+        # reverted excursion: the previous reading jumped away from its expectation (p < gate) and this
+        # one came back at least half way.  Evidence = p(previous) x P(revert), where P(revert) is how
+        # often excursions revert in this series: near 1 for white noise (no gain), small for load
+        # curves whose jumps persist (an isolated spike or drop-out there is telling).
+        prev_z, prev_norm = s[PREV_Z], s[PREV_NORM]
+        if (prev_z > GATE_Z or prev_z < -GATE_Z) and not state.flags[newest]:
+            prev_p = st.tail_prob(s, abs(prev_z))
+            if prev_p < TRANSIENT_GATE:
+                away = prev_z * prev_norm  # previous value - its expectation
+                back = value - prev_value
+                reverted = away * back < 0.0 and abs(value - prev_value + away) <= 0.5 * abs(away)
+                q = s[P_REVERT]
+                if reverted and target > params.warmup:
+                    pt = prev_p * (q if q > MIN_REVERT else MIN_REVERT)
+                    if pt < best:
+                        best, which = pt, "transient"
+                s[P_REVERT] = q + A_REVERT * ((1.0 if reverted else 0.0) - q)
+        s[PREV_Z], s[PREV_NORM] = zs, norm
+        # flatline: P(run of r repeats) = P(start) * P(continue)^(r-1); both learn from every reading,
+        # so a meter that legitimately holds its value (idle at zero) stops alarming after a while
+        # (RUN_SAME < 0 marks a run that has already been reported: one alarm per run)
+        prev_signed = s[RUN_SAME]
+        prev_run = prev_signed if prev_signed >= 0.0 else -prev_signed
+        same = value == prev_value
+        run_same = prev_run + 1.0 if same else 0.0
+        s[RUN_SAME] = -run_same if same and prev_signed < 0.0 else run_same
+        if run_same >= 2.0 and prev_signed >= 0.0:
+            pf = ev.flat_tail(state, target, run_same)
+            if pf < best:
+                best, which = pf, "flat"
+        s[RUN_LONG] *= RUN_DECAY
+        if not same and prev_run > s[RUN_LONG]:
+            s[RUN_LONG] = prev_run
+        rate = 1.0 / target if target < N_RATE else A_SAME
+        if prev_run >= 1.0:
+            s[P_CONT] += rate * ((1.0 if same else 0.0) - s[P_CONT])
+        else:
+            s[P_SAME] += rate * ((1.0 if same else 0.0) - s[P_SAME])
+        score = 1.0 - best
+
+        flagged = score >= params.threshold and target >= params.warmup
+        learn = True
+        kind: AnomalyType | None = None
+        reason = ""
+        if flagged:
+            s[FLAG_ALL] += 1.0
+            learn = s[FLAG_ALL] >= params.accept_after
+            same_dir = prev_z * zs > 0.0 and s[FLAG_ALL] >= 2.0
+            count = int(run_same) + 1 if which == "flat" else (int(s[FLAG_ALL]) if same_dir else 1)
+            prev = (prev_value, prev_value - prev_z * prev_norm) if which == "transient" else None
+            typical = SHIFT_NOISE * s[SCALE_LONG] * ctx[1]
+            shift = ev.recent_volatility(state, value) / typical if typical > TINY else 1.0
+            kind, reason = ev.describe(which, resid >= 0.0, value, expected, count, shift, prev)
+            if which == "flat":
+                s[RUN_SAME] = -run_same  # reported once: no further alarms for this run
+        else:
+            s[FLAG_ALL] = 0.0
+        half = s[Q_INTERVAL] * norm
+        if learn:
+            # Huber: the predictors take a clipped value unless a new regime is being accepted,
+            # so one surprising reading cannot drag the level (and hide the next ones).
+            lim = HUBER * half
+            clean = value
+            if not flagged:
+                clean = expected + lim if resid > lim else (expected - lim if resid < -lim else value)
+            self._learn(state, target, value, clean, ctx, z, flagged, params.interval_level)
+        elif s[FLAG_ALL] <= CALIB_FLAGGED and z == z:
+            st.hist_add(s, z)  # calibration must see the tail it is asked to judge (no censoring)
+        state.seq = target  # push (inlined): overwrite the oldest slot
+        i = target % w
+        state.ts[i] = ts
+        state.values[i] = value
+        state.flags[i] = 1 if flagged else 0
+        return Verdict(ts, value, expected, expected - half, expected + half, score, flagged, kind, reason)
+
+    def _first(self, state: AssetState, ts: float, value: float) -> Verdict:
+        s = state.stats
+        s[LAST] = s[LEVEL] = value
+        s[LAST_SEQ] = 0.0
+        s[st.N] = 1.0
+        state.push(ts, value, False)
+        return Verdict(ts, value, value, value, value, 0.0, False, None, "")
+
+    @staticmethod
+    def _learn(
+        state: AssetState,
+        target: int,
+        value: float,
+        clean: float,
+        ctx: Ctx,
+        z: float,
+        flagged: bool,
+        level: float,
+    ) -> None:
+        """Update predictors, errors, scales and the calibration histogram with one reading."""
+        s = state.stats
+        n = s[st.N]
+        inv = 1.0 / (n + 1.0)
+        expected, ratio, prof, (p_naive, p_level, p_sdiff, p_smean) = ctx
+        a = A_ERR if inv < A_ERR else inv
+        e = s[E_NAIVE]
+        s[E_NAIVE] = abs(value - p_naive) if e < 0 else e + a * (abs(value - p_naive) - e)
+        e = s[E_LEVEL]
+        s[E_LEVEL] = abs(value - p_level) if e < 0 else e + a * (abs(value - p_level) - e)
+        if p_sdiff == p_sdiff:
+            e = s[E_SDIFF]
+            s[E_SDIFF] = abs(value - p_sdiff) if e < 0 else e + A_ERR * (abs(value - p_sdiff) - e)
+        if p_smean == p_smean:
+            e = s[E_SMEAN]
+            s[E_SMEAN] = abs(value - p_smean) if e < 0 else e + A_ERR * (abs(value - p_smean) - e)
+            s[OFFSET] += A_OFFSET * (clean - prof - s[OFFSET])
+        la = s[LEVEL_ABS]
+        ac = clean if clean >= 0 else -clean
+        s[LEVEL_ABS] = ac if n < 1.0 else la + (A_ABS if inv < A_ABS else inv) * (ac - la)
+        s[LAST] = clean
+        s[LAST_SEQ] = float(target)
+        s[LEVEL] += (A_LEVEL if inv < A_LEVEL else inv) * (clean - s[LEVEL])
+        s[st.N] = n + 1.0
+        u = abs(value - expected) / ratio
+        sc = s[SCALE]
+        if n > MIN_HIST_N and u > WINSOR * sc:
+            u = WINSOR * sc
+        s[SCALE] = sc + (A_SCALE if inv < A_SCALE else inv) * (u - sc)
+        if flagged:  # an accepted regime change: follow it, but keep it out of the calibration
+            return
+        if n >= MIN_HIST_N and z == z:
+            st.hist_add(s, z)
+            if not int(n) & 7:
+                s[Q_INTERVAL] = st.quantile(s, level)
+        s[SCALE_LONG] += (A_LONG if inv < A_LONG else inv) * (u - s[SCALE_LONG])
+
+    def _infer_season(self, state: AssetState) -> None:
+        s = state.stats
+        ts, _, _ = state.ordered()
+        step, regular = st.infer_step(ts)
+        s[STEP] = step if step > 0 else -1.0
+        # seasons are counted in readings, so irregular timestamps have no usable season
+        auto = st.season_for_step(step, state.window_size) if regular >= MIN_REGULAR else -1
+        m = self.params.season_length or auto
+        if m and 2 * m > state.window_size:
+            m = -1
+        s[SEASON] = float(m)

@@ -1,0 +1,144 @@
+"""Layout of the fixed statistics vector of the online detector, and its small helpers.
+
+Every number the model needs between readings lives in one ``array('d')`` of ``STATS_LEN`` floats so
+that a reading's changelog record carries the whole model (see ``state_codec``).  The calibration
+histogram of normalised absolute residuals ``|z|`` occupies the tail of the vector.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from array import array
+from bisect import bisect_right
+
+from stream_app.core.state_codec import STATS_LEN
+
+# --- slots --------------------------------------------------------------------------------------
+STEP = 0  # median timestamp step in seconds (0 = not inferred yet)
+SEASON = 1  # readings per season (0 = not decided yet, -1 = no season)
+N = 2  # readings learned from
+LAST = 3  # newest learned value
+LAST_SEQ = 4  # seq of that value
+LEVEL = 5  # EWMA level
+OFFSET = 6  # EW mean of (value - seasonal profile)
+E_NAIVE = 7  # EW absolute one-step errors of the four predictors (-1 = not yet available)
+E_LEVEL = 8
+E_SDIFF = 9
+E_SMEAN = 10
+SCALE = 11  # winsorised EW mean of |residual| / level ratio on learned readings (the normaliser)
+SCALE_LONG = 12  # slow version of SCALE (normaliser floor, usual volatility for pattern shifts)
+P_SAME = 13  # EW probability that a reading repeats the previous value, given that one did not
+RUN_SAME = 14  # current number of consecutive exact repeats (negative once the run was reported)
+FLAG_ALL = 15  # consecutive flagged readings of either sign (regime acceptance)
+HIST_W = 16  # weight of the next histogram increment (grows instead of decaying all bins)
+LEVEL_ABS = 17  # slow EW mean of |learned value|: the typical level, for level-relative scaling
+PREV_Z = 18  # signed normalised residual of the previous in-order reading
+P_CONT = 19  # EW probability that a repeat continues (a reading repeats, given the previous one did)
+Q_INTERVAL = 20  # |z| quantile at the interval level (refreshed every 8 learned readings)
+PREV_NORM = 21  # residual normaliser of the previous in-order reading
+RUN_LONG = 22  # longest recent run of exact repeats (decays), what "normal" idling looks like
+TAIL = 23  # EW mean of ln(z / last edge) beyond the last edge: 1 / tail exponent (Hill estimator)
+P_REVERT = 24  # EW share of excursions (p < gate) that the next reading reverted
+HIST = 25  # first histogram bin
+N_BINS = STATS_LEN - HIST  # 7
+
+# Bin edges of |z| = |residual| / normaliser; the last bin is open-ended with a power-law tail.
+EDGES: tuple[float, ...] = (0.0, 0.5, 1.0, 1.8, 3.2, 6.0, 12.0)
+# Past the last edge the tail is a power law P(|Z| > z) ~ z^-alpha with alpha learned from the data
+# (Hill): residuals of bursty series are very heavy-tailed, those of smooth ones much less.
+TAIL_PRIOR = 0.5  # prior 1/alpha
+TAIL_RATE = 1.0 / 100  # EW rate of the tail estimate (per tail observation)
+MIN_TAIL = 0.1  # alpha <= 10
+HIST_MEMORY = 5000.0  # effective number of residuals the calibration remembers
+HIST_DECAY = 1.0 / (1.0 - 1.0 / HIST_MEMORY)
+PRIOR_WEIGHT = 30.0  # pseudo-count of the prior (|z| ~ Exp(1)) so early scores are sane
+
+assert len(EDGES) == N_BINS
+
+
+def fresh_stats() -> array:
+    """A new statistics vector: predictors unavailable, histogram at its prior."""
+    s = array("d", bytes(8 * STATS_LEN))
+    for i in (E_NAIVE, E_LEVEL, E_SDIFF, E_SMEAN):
+        s[i] = -1.0
+    s[HIST_W] = 1.0
+    s[P_CONT] = 0.3
+    s[TAIL] = TAIL_PRIOR
+    s[P_REVERT] = 0.5
+    for k in range(N_BINS):
+        hi = math.exp(-EDGES[k + 1]) if k + 1 < N_BINS else 0.0
+        s[HIST + k] = PRIOR_WEIGHT * (math.exp(-EDGES[k]) - hi)
+    return s
+
+
+def tail_prob(s: array, z: float) -> float:
+    """P(|Z| >= z) under the decayed histogram (linear inside a bin, power law past the last edge)."""
+    if z != z:  # NaN
+        return 1.0
+    k = bisect_right(EDGES, z) - 1
+    total = sum(s[HIST : HIST + N_BINS])
+    if k >= N_BINS - 1:
+        h = s[TAIL]
+        return s[HIST + N_BINS - 1] / total * (z / EDGES[-1]) ** (-1.0 / (h if h > MIN_TAIL else MIN_TAIL))
+    below = sum(s[HIST : HIST + k]) if k else 0.0
+    lo = EDGES[k]
+    below += s[HIST + k] * (z - lo) / (EDGES[k + 1] - lo)
+    return 1.0 - below / total
+
+
+def quantile(s: array, level: float) -> float:
+    """|z| below which a fraction ``level`` of the histogram mass lies (inverse of ``tail_prob``)."""
+    total = sum(s[HIST : HIST + N_BINS])
+    target = level * total
+    acc = 0.0
+    for k in range(N_BINS - 1):
+        c = s[HIST + k]
+        if acc + c >= target:
+            return EDGES[k] + (EDGES[k + 1] - EDGES[k]) * ((target - acc) / c if c > 0 else 0.0)
+        acc += c
+    last = s[HIST + N_BINS - 1]
+    rest = total - target
+    h = s[TAIL] if s[TAIL] > MIN_TAIL else MIN_TAIL
+    return EDGES[-1] * ((last / rest) ** h if rest > 0 and last > rest else 1.0)
+
+
+def hist_add(s: array, z: float) -> None:
+    """Add one |z| with exponentially decaying weight; renormalise before the weights overflow."""
+    k = bisect_right(EDGES, z) - 1 if z == z else N_BINS - 1
+    if k == N_BINS - 1:
+        lz = math.log(z / EDGES[-1]) if z < 1e300 else 690.0
+        s[TAIL] += TAIL_RATE * (lz - s[TAIL])
+    w = s[HIST_W]
+    s[HIST + k] += w
+    w *= HIST_DECAY
+    if w > 1e100:
+        for j in range(HIST, HIST + N_BINS):
+            s[j] /= w
+        w = 1.0
+    s[HIST_W] = w
+
+
+def infer_step(ts: list[float]) -> tuple[float, float]:
+    """(median positive timestamp step in seconds or 0, share of steps within 1% of it)."""
+    steps = sorted(b - a for a, b in itertools.pairwise(ts) if b > a)
+    if not steps:
+        return 0.0, 0.0
+    med = steps[len(steps) // 2]
+    regular = sum(1 for x in steps if abs(x - med) <= 0.01 * med)
+    return med, regular / (len(ts) - 1)
+
+
+def season_for_step(step: float, window_size: int) -> int:
+    """Daily season length for a regular step (15 min -> 96, 1 h -> 24), -1 when not usable.
+
+    Two seasons must fit in the ring, because the seasonal predictor compares the same phase of
+    previous seasons.
+    """
+    if step <= 0:
+        return -1
+    m = 86400.0 / step
+    mr = round(m)
+    if abs(m - mr) > 1e-6 or mr < 2 or 2 * mr > window_size:
+        return -1
+    return int(mr)

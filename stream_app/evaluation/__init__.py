@@ -1,0 +1,1 @@
+"""Offline evaluation: run the online detector over files and score it the NAB way."""

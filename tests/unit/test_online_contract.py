@@ -1,0 +1,87 @@
+"""Behavioural contract of the online detector: causality, season inference, verdict fields."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from stream_app.core import online_stats as st
+from stream_app.core.online import OnlineDetector, OnlineParams
+from stream_app.settings import Settings
+from tests.unit.test_online_data import nab, steel
+
+
+def test_params_from_settings() -> None:
+    p = OnlineParams.from_settings(Settings(window_size=96, anomaly_threshold=0.99, warmup=10))
+    assert (p.window_size, p.threshold, p.warmup, p.season_length) == (96, 0.99, 10, 0)
+
+
+def test_causal_prefix_verdicts_do_not_depend_on_later_readings() -> None:
+    ts, vs = steel(2500)
+    det = OnlineDetector(OnlineParams())
+    full_state = det.new_state()
+    full = [det.score_one(full_state, t, v) for t, v in zip(ts.tolist(), vs.tolist(), strict=True)]
+    for cut in (700, 1999):
+        state = det.new_state()
+        part = [det.score_one(state, t, v) for t, v in zip(ts[:cut].tolist(), vs[:cut].tolist(), strict=True)]
+        assert part == full[:cut]
+
+
+@pytest.mark.parametrize(
+    ("step", "season"), [(900, 96), (3600, 24), (300, 288), (1800, 48), (60, -1), (700, -1)]
+)
+def test_season_inferred_from_step(step: int, season: int) -> None:
+    det = OnlineDetector(OnlineParams(window_size=672))
+    state = det.new_state()
+    for i in range(70):
+        det.score_one(state, 1e9 + step * i, math.sin(i))
+    assert state.stats[st.SEASON] == season
+    assert state.stats[st.STEP] == step
+
+
+def test_irregular_timestamps_have_no_season() -> None:
+    det = OnlineDetector(OnlineParams(window_size=672))
+    state = det.new_state()
+    ts = 1e9
+    for i in range(70):
+        ts += 900.0 if i % 8 == 0 else 300.0  # 5-minute readings with a gap every 8th
+        assert det.score_one(state, ts, 1.0 + i % 3).status == "scored"
+    assert state.stats[st.SEASON] == -1
+
+
+def test_explicit_season_length_wins() -> None:
+    det = OnlineDetector(OnlineParams(window_size=672, season_length=7))
+    state = det.new_state()
+    for i in range(70):
+        det.score_one(state, 1e9 + 900 * i, float(i % 7))
+    assert state.stats[st.SEASON] == 7
+
+
+def test_verdict_fields_are_consistent_on_real_data() -> None:
+    ts, vs = nab("nyc_taxi.csv")
+    det = OnlineDetector(OnlineParams())
+    state = det.new_state()
+    flagged = 0
+    for i, (t, v) in enumerate(zip(ts[:4000].tolist(), vs[:4000].tolist(), strict=True)):
+        verdict = det.score_one(state, t, v)
+        assert 0.0 <= verdict.score <= 1.0
+        assert verdict.lower <= verdict.expected <= verdict.upper
+        assert verdict.is_anomaly == (verdict.kind is not None) == (verdict.reason != "")
+        if i < det.params.warmup:
+            assert not verdict.is_anomaly
+        flagged += verdict.is_anomaly
+    assert 0 < flagged < 200
+
+
+def test_seasonal_series_is_predicted_well() -> None:
+    """A clean daily pattern: after two seasons the expectation tracks it closely."""
+    det = OnlineDetector(OnlineParams(window_size=96 * 4, warmup=8))
+    state = det.new_state()
+    errors = []
+    for i in range(96 * 6):
+        v = 50 + 40 * math.sin(2 * math.pi * i / 96) + (3 if i % 13 == 0 else 0)
+        verdict = det.score_one(state, 900.0 * i, v)
+        if i >= 96 * 4:
+            errors.append(abs(verdict.expected - v))
+    assert sum(errors) / len(errors) < 1.5
