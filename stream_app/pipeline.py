@@ -130,11 +130,17 @@ class ScoringPipeline:
                 if ts > wall + self.max_future_s:
                     raise InvalidReading(f"timestamp: {reading.timestamp.isoformat()} is in the future")
                 entry = self._entry(reading.asset_id, msg.partition, i, store)
+                self._score(reading.asset_id, ts, reading.value, entry, msg, i, out, detected_at, store)
             except InvalidReading as exc:
                 out.dead_letters.append((msg.key, self._dead_letter(msg, str(exc), detected_at)))
                 out.count("dead_lettered")
-                continue
-            self._score(reading.asset_id, ts, reading.value, entry, msg, i, out, detected_at, store)
+            except Exception as exc:  # a bug must not stop the stream or lose the reading
+                # The reading is kept (dead letter with the raw payload, replayable) and the failure is
+                # logged with its traceback and counted; the agent goes on with the next reading.
+                log.exception("scoring failed for %s[%d]@%d", msg.topic, msg.partition, msg.offset)
+                error = f"internal error while scoring: {type(exc).__name__}: {exc}"
+                out.dead_letters.append((msg.key, self._dead_letter(msg, error, detected_at)))
+                out.count("failed")
         return out
 
     def _score(

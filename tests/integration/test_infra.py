@@ -14,7 +14,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from stream_app import infra
 from stream_app.settings import Settings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.kafka4]
 
 
 @pytest.fixture(scope="module")

@@ -162,3 +162,23 @@ def test_unreadable_state_restarts_the_asset_instead_of_failing(settings: Settin
     outs = run(ScoringPipeline(settings), table, msgs[200:])
     assert sum(o.outcomes.get("scored", 0) for o in outs) == 100
     assert not any(o.dead_letters for o in outs)
+
+
+def test_a_failing_model_dead_letters_the_reading_and_the_batch_goes_on(
+    settings: Settings, data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    msgs = messages(steel(data_dir, 50), "plant-1") + messages(steel(data_dir, 50), "plant-2")
+    pipe = ScoringPipeline(settings)
+    real = pipe.detector.score_one
+
+    def broken_for_plant_2(state, ts, value):  # type: ignore[no-untyped-def]
+        if "plant-2" in pipe.cache and state is pipe.cache["plant-2"].state:
+            raise ZeroDivisionError("model bug")
+        return real(state, ts, value)
+
+    pipe.detector.score_one = broken_for_plant_2  # type: ignore[method-assign]
+    out = pipe.process(msgs, MemoryTable(settings.window_size))
+    assert out.outcomes == {"scored": 50, "failed": 50}
+    letters = [DeadLetter.model_validate_json(v) for _, v in out.dead_letters]
+    assert all("ZeroDivisionError: model bug" in d.error and d.key == "plant-2" for d in letters)
+    assert "scoring failed" in caplog.text
