@@ -11,9 +11,11 @@ AnomalyType = Literal["spike", "dip", "sustained_high", "sustained_low", "patter
 ReadingStatus = Literal["scored", "late", "duplicate"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Verdict:
-    """What scoring one reading yields. ``score`` is calibrated in [0, 1]."""
+    """What scoring one reading yields. ``score`` is calibrated in [0, 1].
+
+    Not frozen: one is built per reading on the hot path, and a frozen dataclass costs ~1 µs more."""
 
     ts: float  # epoch seconds, UTC
     value: float
