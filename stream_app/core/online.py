@@ -104,11 +104,24 @@ SHIFT_NOISE = 1.4  # one-step changes of white noise are ~1.4x its mean absolute
 INFER_AT = 64  # readings seen before the step and season are inferred
 MIN_REGULAR = 0.95  # share of steps that must equal the median step for a season
 NAN = math.nan
+import os
+PHASE_K = float(os.environ.get("PK", "1.0"))
+MODE = os.environ.get("MODE", "min")
+
+
+def _combine(a: float, b: float) -> float:
+    if MODE == "min":
+        return a if a < b else b
+    if MODE == "geo":
+        return math.sqrt(a * b)
+    if MODE == "phase":
+        return b
+    return a
 
 Preds = tuple[float, float, float, float]  # naive, level, seasonal difference, seasonal profile
 # (expected, scale ratio at this level, seasonal profile, predictions); NaN marks what is unavailable
 # before the ring holds two seasons.
-Ctx = tuple[float, float, float, Preds]
+Ctx = tuple[float, float, float, Preds, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,11 +196,19 @@ class OnlineDetector:
             b = int(s[LAST_SEQ]) - m
             diffs = []
             same = []
+            moves = []
             for _ in range(MAX_SEASONS):
-                if a < oldest:
+                if a - 2 < oldest:
                     break
                 va = vals[a % w]
                 same.append(va)
+                vb = vals[(a - 1) % w]
+                d1 = va - vb
+                d0 = vb - vals[(a - 2) % w]
+                d2 = vals[(a + 1) % w] - va
+                moves.append(d0 if d0 >= 0 else -d0)
+                moves.append(d1 if d1 >= 0 else -d1)
+                moves.append(d2 if d2 >= 0 else -d2)
                 if b >= oldest:
                     diffs.append(va - vals[b % w])
                 a -= m
@@ -223,7 +244,11 @@ class OnlineDetector:
             ae = expected if expected >= 0 else -expected
             ratio = (ae + LEVEL_FLOOR * abar) / ((1.0 + LEVEL_FLOOR) * abar)
             ratio = RATIO_MIN if ratio < RATIO_MIN else (RATIO_MAX if ratio > RATIO_MAX else ratio)
-        return expected, ratio, prof, (last, p_level, p_sdiff, p_smean)
+        pscale = NAN
+        if m > 0 and target >= 2 * m and moves:
+            moves.sort()
+            pscale = moves[len(moves) >> 1]
+        return expected, ratio, prof, (last, p_level, p_sdiff, p_smean), pscale
 
     @staticmethod
     def _normaliser(s: array, ratio: float) -> float:
@@ -264,6 +289,9 @@ class OnlineDetector:
         ctx = self._predict(state, target)
         expected = ctx[0]
         norm = s[SCALE] * ctx[1]
+        ps = ctx[4]
+        if ps == ps:
+            norm = _combine(norm, PHASE_K * ps)
         floor = FLOOR * s[SCALE_LONG] * ctx[1]
         if norm < floor:
             norm = floor
@@ -371,7 +399,7 @@ class OnlineDetector:
         s = state.stats
         n = s[st.N]
         inv = 1.0 / (n + 1.0)
-        expected, ratio, prof, (p_naive, p_level, p_sdiff, p_smean) = ctx
+        expected, ratio, prof, (p_naive, p_level, p_sdiff, p_smean), _ = ctx
         a = A_ERR if inv < A_ERR else inv
         e = s[E_NAIVE]
         s[E_NAIVE] = abs(value - p_naive) if e < 0 else e + a * (abs(value - p_naive) - e)
