@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     )
     batch_size: int = Field(1000, ge=1, description="Micro-batch size of the scoring agent.")
     batch_within: float = Field(0.05, gt=0, description="Longest wait (s) to fill a micro-batch.")
+    producer_linger_ms: int = Field(
+        20,
+        ge=0,
+        le=1000,
+        description="Producer linger: larger batches, fewer produce requests (adds latency).",
+    )
     max_payload_bytes: int = Field(
         64 * 1024, ge=64, description="Readings larger than this are dead-lettered."
     )

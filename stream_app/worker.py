@@ -32,5 +32,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "worker %s: kafka %s, topics %s.*", args.worker_id, settings.kafka_bootstrap, settings.topic_prefix
     )
     worker = Worker(app, loglevel=args.loglevel, quiet=True, redirect_stdouts=False)
+    # faust's terminal spinner turns the root logger to DEBUG whatever the level asked for, and
+    # aiokafka then formats several debug records per reading (measured: 40 % fewer readings/s).
+    worker.spinner = None
     worker.execute_from_commandline()
     return 0

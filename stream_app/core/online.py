@@ -11,13 +11,15 @@ Score.  The residual is normalised by a robust (winsorised) EW residual scale ti
 level relative to the typical level (load curves are noisier when the load is high), floored by a
 share of the long-run scale, and turned into a calibrated score ``1 - P(|Z| >= |z|)`` by a decayed
 histogram of past ``|z|`` with a learned power-law tail (the probability integral transform), so on
-normal data ``P(score >= s) ~= 1 - s``.  Two pattern scores can raise it (``online_evidence``): a
-*reverted excursion* (the previous reading jumped and this one came back: an isolated spike or dip,
-judged one reading late, as the product of both jumps' tail probabilities) and a *flatline* (exact
-repeats that this time of day makes improbable; reported once per run).  A reading is flagged when
-the score >= threshold after warm-up.  Kinds: spike/dip (one reading, or a reverted excursion),
-sustained_high/low (consecutive flagged readings on one side), flatline, pattern_shift (a flagged
-reading while the short-term residual scale is 3x the long-term one).
+normal data ``P(score >= s) ~= 1 - s``.  Pattern evidence can raise it, each a tail probability judged against
+the asset's own history (``online_conformal``: conformal p-values over the ring, used only in the
+tail): a one-reading *excursion* that the next reading undid (a spike or a drop-out, judged one
+reading late), a *level drop* held for three readings (ranked among readings at a similar level: a
+halving is routine while a plant runs, unheard of while it idles) and a *flatline* (exact repeats
+that this time of day and level make improbable, ``online_evidence``; reported once per run).  A
+reading is flagged when the score >= threshold after warm-up.  Kinds: spike/dip (one reading, or an
+undone excursion), sustained_high/low (consecutive flagged readings on one side, or a held drop),
+flatline, pattern_shift (a flagged reading while the short-term volatility is 3x the long-term one).
 
 Learning.  Flagged readings are never learned, and learned ones are clipped (Huber) to the
 prediction interval so one odd reading cannot drag the level.  A permanent change must not alarm
@@ -43,6 +45,7 @@ from array import array
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from stream_app.core import online_conformal as cf
 from stream_app.core import online_evidence as ev
 from stream_app.core import online_stats as st
 from stream_app.core.online_forecast import forecast as _forecast
@@ -57,13 +60,9 @@ from stream_app.core.online_stats import (
     LEVEL,
     LEVEL_ABS,
     OFFSET,
-    P_CONT,
-    P_REVERT,
-    P_SAME,
     PREV_NORM,
     PREV_Z,
     Q_INTERVAL,
-    RUN_LONG,
     RUN_SAME,
     SCALE,
     SCALE_LONG,
@@ -83,7 +82,6 @@ A_LEVEL = 0.25
 A_OFFSET = 0.1
 A_SCALE = 1.0 / 16
 A_LONG = 1.0 / 1000
-A_SAME = 1.0 / 200
 A_ABS = 1.0 / 500  # typical absolute level
 MAX_SEASONS = 7  # previous seasons looked at by the seasonal predictors
 MIN_HIST_N = 8  # learned readings before residuals enter the calibration histogram
@@ -93,35 +91,16 @@ FLOOR = 0.1  # the normaliser never drops below this share of the long-run resid
 WINSOR = 3.0  # a learned residual moves the scale at most like WINSOR scales
 CALIB_FLAGGED = 3  # the first readings of a flagged run still enter the calibration histogram
 HUBER = 1.5  # learned values are clipped to HUBER x the interval half-width around the expectation
-GATE_Z = 1.0  # |z| below which the previous reading cannot have been an excursion (skips work)
-RUN_DECAY = 1.0 - 1.0 / 2000  # memory of the longest run
-N_RATE = int(1.0 / A_SAME)  # repeat statistics use a running mean until this many readings
-TRANSIENT_GATE = 0.1  # a reading at least this improbable is an excursion (may revert next)
-A_REVERT = 1.0 / 50  # rate of the revert statistic (per excursion)
-MIN_REVERT = 0.01
 TINY = 1e-12
 SHIFT_NOISE = 1.4  # one-step changes of white noise are ~1.4x its mean absolute residual
 INFER_AT = 64  # readings seen before the step and season are inferred
 MIN_REGULAR = 0.95  # share of steps that must equal the median step for a season
 NAN = math.nan
-import os
-PHASE_K = float(os.environ.get("PK", "1.0"))
-MODE = os.environ.get("MODE", "min")
-
-
-def _combine(a: float, b: float) -> float:
-    if MODE == "min":
-        return a if a < b else b
-    if MODE == "geo":
-        return math.sqrt(a * b)
-    if MODE == "phase":
-        return b
-    return a
 
 Preds = tuple[float, float, float, float]  # naive, level, seasonal difference, seasonal profile
 # (expected, scale ratio at this level, seasonal profile, predictions); NaN marks what is unavailable
 # before the ring holds two seasons.
-Ctx = tuple[float, float, float, Preds, float]
+Ctx = tuple[float, float, float, Preds]
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,19 +175,11 @@ class OnlineDetector:
             b = int(s[LAST_SEQ]) - m
             diffs = []
             same = []
-            moves = []
             for _ in range(MAX_SEASONS):
-                if a - 2 < oldest:
+                if a < oldest:
                     break
                 va = vals[a % w]
                 same.append(va)
-                vb = vals[(a - 1) % w]
-                d1 = va - vb
-                d0 = vb - vals[(a - 2) % w]
-                d2 = vals[(a + 1) % w] - va
-                moves.append(d0 if d0 >= 0 else -d0)
-                moves.append(d1 if d1 >= 0 else -d1)
-                moves.append(d2 if d2 >= 0 else -d2)
                 if b >= oldest:
                     diffs.append(va - vals[b % w])
                 a -= m
@@ -244,15 +215,11 @@ class OnlineDetector:
             ae = expected if expected >= 0 else -expected
             ratio = (ae + LEVEL_FLOOR * abar) / ((1.0 + LEVEL_FLOOR) * abar)
             ratio = RATIO_MIN if ratio < RATIO_MIN else (RATIO_MAX if ratio > RATIO_MAX else ratio)
-        pscale = NAN
-        if m > 0 and target >= 2 * m and moves:
-            moves.sort()
-            pscale = moves[len(moves) >> 1]
-        return expected, ratio, prof, (last, p_level, p_sdiff, p_smean), pscale
+        return expected, ratio, prof, (last, p_level, p_sdiff, p_smean)
 
     @staticmethod
     def _normaliser(s: array, ratio: float) -> float:
-        """Residual scale at this phase, floored so a quiet spell cannot make every move huge."""
+        """Residual scale at this level, floored so a quiet spell cannot make every move huge."""
         norm: float = s[SCALE] * ratio
         floor: float = FLOOR * s[SCALE_LONG] * ratio
         return norm if norm > floor else floor
@@ -288,57 +255,26 @@ class OnlineDetector:
             self._infer_season(state)
         ctx = self._predict(state, target)
         expected = ctx[0]
-        norm = s[SCALE] * ctx[1]
-        ps = ctx[4]
-        if ps == ps:
-            norm = _combine(norm, PHASE_K * ps)
-        floor = FLOOR * s[SCALE_LONG] * ctx[1]
-        if norm < floor:
-            norm = floor
+        norm = self._normaliser(s, ctx[1])
         resid = value - expected
         z = abs(resid) / norm if norm > TINY else (math.inf if resid else 0.0)
         p = st.tail_prob(s, z)
         zs = z if resid >= 0.0 else -z
         best, which = p, "point"
 
-        # reverted excursion: the previous reading jumped away from its expectation (p < gate) and this
-        # one came back at least half way.  Evidence = p(previous) x P(revert), where P(revert) is how
-        # often excursions revert in this series: near 1 for white noise (no gain), small for load
-        # curves whose jumps persist (an isolated spike or drop-out there is telling).
+        # pattern evidence from this and earlier readings: an undone excursion or a held drop
+        # (online_conformal), a flatline (online_evidence)
         prev_z, prev_norm = s[PREV_Z], s[PREV_NORM]
-        if (prev_z > GATE_Z or prev_z < -GATE_Z) and not state.flags[newest]:
-            prev_p = st.tail_prob(s, abs(prev_z))
-            if prev_p < TRANSIENT_GATE:
-                away = prev_z * prev_norm  # previous value - its expectation
-                back = value - prev_value
-                reverted = away * back < 0.0 and abs(value - prev_value + away) <= 0.5 * abs(away)
-                q = s[P_REVERT]
-                if reverted and target > params.warmup:
-                    pt = prev_p * (q if q > MIN_REVERT else MIN_REVERT)
-                    if pt < best:
-                        best, which = pt, "transient"
-                s[P_REVERT] = q + A_REVERT * ((1.0 if reverted else 0.0) - q)
+        f_level = LEVEL_FLOOR * s[LEVEL_ABS]
+        drop_base = NAN
+        if target > params.warmup and seq >= 4:
+            pc, kind_c, drop_base = cf.pattern_evidence(state, value, resid < 0.0, norm, f_level)
+            if pc < best:
+                best, which = pc, kind_c
         s[PREV_Z], s[PREV_NORM] = zs, norm
-        # flatline: P(run of r repeats) = P(start) * P(continue)^(r-1); both learn from every reading,
-        # so a meter that legitimately holds its value (idle at zero) stops alarming after a while
-        # (RUN_SAME < 0 marks a run that has already been reported: one alarm per run)
-        prev_signed = s[RUN_SAME]
-        prev_run = prev_signed if prev_signed >= 0.0 else -prev_signed
-        same = value == prev_value
-        run_same = prev_run + 1.0 if same else 0.0
-        s[RUN_SAME] = -run_same if same and prev_signed < 0.0 else run_same
-        if run_same >= 2.0 and prev_signed >= 0.0:
-            pf = ev.flat_tail(state, target, run_same)
-            if pf < best:
-                best, which = pf, "flat"
-        s[RUN_LONG] *= RUN_DECAY
-        if not same and prev_run > s[RUN_LONG]:
-            s[RUN_LONG] = prev_run
-        rate = 1.0 / target if target < N_RATE else A_SAME
-        if prev_run >= 1.0:
-            s[P_CONT] += rate * ((1.0 if same else 0.0) - s[P_CONT])
-        else:
-            s[P_SAME] += rate * ((1.0 if same else 0.0) - s[P_SAME])
+        pf, run_same = ev.flat_evidence(state, target, value, prev_value, f_level)
+        if pf < best:
+            best, which = pf, "flat"
         score = 1.0 - best
 
         flagged = score >= params.threshold and target >= params.warmup
@@ -350,7 +286,12 @@ class OnlineDetector:
             learn = s[FLAG_ALL] >= params.accept_after
             same_dir = prev_z * zs > 0.0 and s[FLAG_ALL] >= 2.0
             count = int(run_same) + 1 if which == "flat" else (int(s[FLAG_ALL]) if same_dir else 1)
-            prev = (prev_value, prev_value - prev_z * prev_norm) if which == "transient" else None
+            prev = None
+            if which == "transient":  # (value, expected) of the undone excursion, on its side
+                pe = prev_value - prev_z * prev_norm
+                prev = (prev_value, pe if (prev_value > pe) == (prev_value > value) else value)
+            elif which == "drop":
+                prev = (value, drop_base)
             typical = SHIFT_NOISE * s[SCALE_LONG] * ctx[1]
             shift = ev.recent_volatility(state, value) / typical if typical > TINY else 1.0
             kind, reason = ev.describe(which, resid >= 0.0, value, expected, count, shift, prev)
@@ -399,7 +340,7 @@ class OnlineDetector:
         s = state.stats
         n = s[st.N]
         inv = 1.0 / (n + 1.0)
-        expected, ratio, prof, (p_naive, p_level, p_sdiff, p_smean), _ = ctx
+        expected, ratio, prof, (p_naive, p_level, p_sdiff, p_smean) = ctx
         a = A_ERR if inv < A_ERR else inv
         e = s[E_NAIVE]
         s[E_NAIVE] = abs(value - p_naive) if e < 0 else e + a * (abs(value - p_naive) - e)

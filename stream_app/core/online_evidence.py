@@ -7,6 +7,7 @@ into a score ``1 - p`` and compares with the point score.
 
 from __future__ import annotations
 
+from stream_app.core import online_conformal as cf
 from stream_app.core import online_stats as st
 from stream_app.core.types import AnomalyType
 from stream_app.core.window import AssetState
@@ -16,15 +17,58 @@ MIN_CONT = 0.05  # floor of the repeat-continuation probability
 SHIFT_RATIO = 3.0  # recent volatility / usual volatility that makes a flagged reading a pattern shift
 
 
-def flat_tail(state: AssetState, target: int, run: float) -> float:
-    """P(a run of ``run`` exact repeats) = P(start) * P(continue)^(run - 1), at this time of day.
+A_SAME = 1.0 / 200  # rate of the repeat statistics
+N_RATE = int(1.0 / A_SAME)  # repeat statistics use a running mean until this many readings
+RUN_DECAY = 1.0 - 1.0 / 2000  # memory of the longest run
 
-    Around the same phase (+-2 readings) in the previous seasons held in the ring it counts how often
-    a repeat starts and continues (shrunk towards the series-wide ``P_SAME`` and ``P_CONT``); if a run
-    at least this long happened there (or, without a season, lately: ``RUN_LONG``) the run is normal
-    and the tail is 1.  Only called while a run is in progress, so its cost is rare.
+
+def flat_evidence(
+    state: AssetState, target: int, value: float, prev_value: float, floor: float
+) -> tuple[float, float]:
+    """(tail probability of the current run of exact repeats, run length) and learn the repeat stats.
+
+    P(run of r repeats) = P(start) * P(continue)^(r-1) at this time of day and level
+    (:func:`flat_tail`), or the conformal share of ring readings at a similar level that ended as long
+    a run (``online_conformal.run_p``), whichever is smaller.  Both learn from every reading, so a
+    meter that legitimately holds its value (idle at zero) stops alarming after a while;
+    ``RUN_SAME < 0`` marks a run that has already been reported (one alarm per run: the caller
+    negates it when it flags).
     """
     s = state.stats
+    prev_signed = s[st.RUN_SAME]
+    prev_run = prev_signed if prev_signed >= 0.0 else -prev_signed
+    same = value == prev_value
+    run_same = prev_run + 1.0 if same else 0.0
+    s[st.RUN_SAME] = -run_same if same and prev_signed < 0.0 else run_same
+    pf = 1.0
+    if run_same >= 2.0 and prev_signed >= 0.0:
+        pf = flat_tail(state, target, run_same, value, floor)
+        pr = cf.run_p(state, value, int(run_same), floor, cf.CONFORMAL_STOP)
+        pf = pf if pf < pr else pr
+    s[st.RUN_LONG] *= RUN_DECAY
+    if not same and prev_run > s[st.RUN_LONG]:
+        s[st.RUN_LONG] = prev_run
+    rate = 1.0 / target if target < N_RATE else A_SAME
+    if prev_run >= 1.0:
+        s[st.P_CONT] += rate * ((1.0 if same else 0.0) - s[st.P_CONT])
+    else:
+        s[st.P_SAME] += rate * ((1.0 if same else 0.0) - s[st.P_SAME])
+    return pf, run_same
+
+
+def flat_tail(state: AssetState, target: int, run: float, value: float, floor: float) -> float:
+    """P(a run of ``run`` exact repeats) = P(start) * P(continue)^(run - 1), at this time of day.
+
+    Around the same phase (+-2 readings) in the previous seasons held in the ring, among the readings
+    at a similar level (within a factor ``online_conformal.SIMILAR`` of ``value``, ``floor`` added to
+    both: exact repeats are common when a quantised meter idles, rare when a machine runs), it counts
+    how often a repeat starts and continues (shrunk towards the series-wide ``P_SAME`` and
+    ``P_CONT``); if a run at least this long happened there (or, without a season, lately:
+    ``RUN_LONG``) the run is normal and the tail is 1.  Only called while a run is in progress, so
+    its cost is rare.
+    """
+    s = state.stats
+    level = value if value >= 0 else -value
     p_all, c_all = s[st.P_SAME], s[st.P_CONT]
     m = int(s[st.SEASON])
     if m <= 0 or target < 2 * m:
@@ -42,14 +86,17 @@ def flat_tail(state: AssetState, target: int, run: float) -> float:
                 a = target - j * m + d
                 if a - 2 < oldest or a > target - 1:
                     continue
-                rep = vals[a % w] == vals[(a - 1) % w]
+                x = vals[a % w]
+                ax = x if x >= 0 else -x
+                if cf.SIMILAR * ax + floor < level or cf.SIMILAR * level + floor < ax:
+                    continue  # another regime (idle vs running): its repeats say nothing about this level
+                rep = x == vals[(a - 1) % w]
                 if vals[(a - 1) % w] == vals[(a - 2) % w]:
                     repeats += 1
                     conts += rep
-                    if rep and a - need >= oldest:  # as long a run here already? then this one is normal
-                        x = vals[a % w]
-                        if all(vals[(a - i) % w] == x for i in range(2, need + 1)):
-                            return 1.0
+                    # as long a run here already (at a similar level)? then this one is normal
+                    if rep and a - need >= oldest and all(vals[(a - i) % w] == x for i in range(2, need + 1)):
+                        return 1.0
                 else:
                     fresh += 1
                     starts += rep
@@ -94,13 +141,15 @@ def describe(
 ) -> tuple[AnomalyType, str]:
     """Kind and plain-words reason of a flagged reading.
 
-    ``which`` names the evidence that won: "point", "transient" or "flat"; ``count`` is the number of
-    consecutive flagged readings deviating the same way (or of identical readings for "flat"),
-    ``shift_ratio`` recent volatility over the usual one, ``prev`` the (value, expected) of the
-    reverted reading for "transient".
+    ``which`` names the evidence that won: "point", "transient", "drop" or "flat"; ``count`` is the
+    number of consecutive flagged readings deviating the same way (or of identical readings for
+    "flat"), ``shift_ratio`` recent volatility over the usual one, ``prev`` the (value, expected) of
+    the reverted reading for "transient" and (value, level before) for "drop".
     """
     if which == "flat":
         return "flatline", f"Value unchanged for {count} readings"
+    if which == "drop" and prev is not None:
+        return "sustained_low", f"Dropped {_size(prev[0], prev[1])} below the level before for 3 readings"
     if shift_ratio >= SHIFT_RATIO:
         return "pattern_shift", f"Fluctuations {shift_ratio:.1f}x larger than usual"
     if which == "transient" and prev is not None:

@@ -39,7 +39,7 @@ Q_INTERVAL = 20  # |z| quantile at the interval level (refreshed every 8 learned
 PREV_NORM = 21  # residual normaliser of the previous in-order reading
 RUN_LONG = 22  # longest recent run of exact repeats (decays), what "normal" idling looks like
 TAIL = 23  # EW mean of ln(z / last edge) beyond the last edge: 1 / tail exponent (Hill estimator)
-P_REVERT = 24  # EW share of excursions (p < gate) that the next reading reverted
+EXC_CUT = 24  # excursion depth below which the conformal excursion p-value exceeds its stop (cached)
 HIST = 25  # first histogram bin
 N_BINS = STATS_LEN - HIST  # 7
 
@@ -65,7 +65,6 @@ def fresh_stats() -> array:
     s[HIST_W] = 1.0
     s[P_CONT] = 0.3
     s[TAIL] = TAIL_PRIOR
-    s[P_REVERT] = 0.5
     for k in range(N_BINS):
         hi = math.exp(-EDGES[k + 1]) if k + 1 < N_BINS else 0.0
         s[HIST + k] = PRIOR_WEIGHT * (math.exp(-EDGES[k]) - hi)

@@ -52,12 +52,16 @@ def test_injected_faults_are_found_quickly(steel_series: tuple[np.ndarray, np.nd
             totals[f.kind] += 1
             by_kind[f.kind] += bool(flags[f.index : f.index + 3].any())
     print(f"recall {np.mean(recalls):.3f} false-alarm rate {np.mean(fars):.4f}", dict(by_kind), dict(totals))
-    # Target was 90% overall; sustained 40-60% drops are indistinguishable from the plant's own load
-    # switching within 3 readings (see the report), so the bar is set per kind at what is reached.
+    # Product target: 90% overall.  Reached (seeds 1, 2): spikes 24/24, drop-outs 23/24, flatlines
+    # 18/22, sustained drops 7/22, overall 0.78 at a 1.3% false-alarm rate.  Sustained 40-60% drops
+    # while the plant runs are as common in its own history as the fault (~3.5% of readings), so
+    # within 3 readings only those at idle levels are caught; night flatlines at ~3 kWh look like the
+    # meter's natural runs of repeats at 0.01 kWh resolution.  Bars sit just under what is reached.
     assert by_kind["spike"] >= 0.95 * totals["spike"]
-    assert by_kind["flatline"] >= 0.6 * totals["flatline"]
-    assert by_kind["dip"] >= 0.25 * totals["dip"]
-    assert np.mean(recalls) >= 0.45
+    assert by_kind["dip"] >= 0.9 * totals["dip"]
+    assert by_kind["flatline"] >= 0.75 * totals["flatline"]
+    assert by_kind["sustained_drop"] >= 0.25 * totals["sustained_drop"]
+    assert np.mean(recalls) >= 0.75
     assert np.mean(fars) < 0.02
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks of kilowatch against real Kafka: ``python -m bench.run`` (see ``bench/README.md``)."""
