@@ -16,7 +16,7 @@ import orjson
 
 from schemas.events import Anomaly, DeadLetter, ScoreRecord, anomaly_event_id
 from stream_app import metrics
-from stream_app.core.decode import decode_reading, raw_payload_text
+from stream_app.core.decode import decode_fast, raw_payload_text
 from stream_app.core.online import OnlineDetector, OnlineParams
 from stream_app.core.state_codec import StateCodecError
 from stream_app.core.types import Verdict
@@ -127,10 +127,10 @@ class ScoringPipeline:
         detected_at = _dt(wall)
         for i, msg in enumerate(batch):
             try:
-                reading = decode_reading(msg.key, msg.value, max_bytes=self.max_bytes)
-                ts = reading.timestamp.timestamp()
+                reading = decode_fast(msg.key, msg.value, max_bytes=self.max_bytes)
+                ts = reading.ts
                 if ts > wall + self.max_future_s:
-                    raise InvalidReading(f"timestamp: {reading.timestamp.isoformat()} is in the future")
+                    raise InvalidReading(f"timestamp: {_dt(ts).isoformat()} is in the future")
                 entry = self._entry(reading.asset_id, msg.partition, i, store)
                 self._score(reading.asset_id, ts, reading.value, entry, msg, i, out, detected_at, store)
             except InvalidReading as exc:
