@@ -6,6 +6,7 @@ factor, on a common clock: every asset reports at the same 15-minute ticks, as a
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,11 @@ import pandas as pd
 
 from bench.common import ROOT
 
-CSV = ROOT.parent / "shared" / "data" / "energy" / "steel_industry_2018_15min.csv"
+CSV = (
+    Path(os.environ.get("KILOWATCH_DATA_DIR", ROOT.parent / "shared" / "data"))
+    / "energy"
+    / "steel_industry_2018_15min.csv"
+)
 STEP = timedelta(minutes=15)
 
 

@@ -44,6 +44,18 @@ def markdown(r: dict[str, Any]) -> str:
     t = r.get("throughput")
     if t:
         lines += _throughput(t, m)
+    tb = r.get("throughput_batch")
+    if tb:
+        tg = tb["targets"]
+        lines.append(
+            _row(
+                "throughput",
+                "worker with `readings_path=batch` (experimental), steady state; same data, own topics",
+                f"{_n(tb['worker_per_s'])}/s ({tb['ratio_worker_baseline'] * 100:.1f} % of its raw loop)",
+                "≥ 10,000/s · goal ≥ 25,000/s",
+                f"{_met(tg['first >= 10,000/s'])} · {_met(tg['goal >= 25,000/s'])}",
+            )
+        )
     if r.get("latency"):
         lines += _latency(r["latency"])
     if t and t.get("changelog"):

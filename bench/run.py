@@ -17,7 +17,7 @@ from bench import latency, memory, report, throughput, worker_profile
 from bench.common import log
 from bench.machine import machine_info
 
-NAMES = ("throughput", "latency", "memory", "worker-profile")
+NAMES = ("throughput", "throughput-batch", "latency", "memory", "worker-profile")
 
 NOTES = [
     "Every benchmark uses its own topic prefix, consumer group (= faust app id) and state folder, "
@@ -45,11 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--only", choices=NAMES, action="append", help="run only this benchmark (repeatable)")
     args = p.parse_args(argv)
-    only = set(args.only or ("throughput", "latency", "memory", "worker-profile"))
+    only = set(args.only or NAMES)
     q = args.quick
     plan: dict[str, Callable[[], dict[str, Any]]] = {
         "throughput": lambda: throughput.run(
             n_assets=200 if q else 1_000, n_rows=100 if q else 200, profile_n=10_000 if q else 50_000
+        ),
+        "throughput-batch": lambda: throughput.run(
+            n_assets=200 if q else 1_000, n_rows=100 if q else 200, profile_n=1_000, readings_path="batch"
         ),
         "latency": lambda: latency.run(
             n_assets=50 if q else 200,

@@ -19,10 +19,14 @@ TARGET_GOAL = 25_000.0
 TARGET_RATIO = 0.5
 
 
-def run(n_assets: int, n_rows: int, profile_n: int) -> dict[str, Any]:
-    iso = Isolated.create("throughput")
+def run(n_assets: int, n_rows: int, profile_n: int, readings_path: str | None = None) -> dict[str, Any]:
+    """``readings_path`` None = the settings default; else the worker runs with that path."""
+    overrides = {"readings_path": readings_path} if readings_path else {}
+    iso = Isolated.create(f"throughput-{readings_path or 'default'}", **overrides)
     try:
-        return _run(iso, n_assets, n_rows, profile_n)
+        result = _run(iso, n_assets, n_rows, profile_n)
+        result["readings_path"] = iso.settings.readings_path
+        return result
     finally:
         iso.cleanup()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
@@ -24,6 +24,7 @@ class WorkerContext:
     scores_topic: Any
     dead_letters_topic: Any
     state_table: Any
+    keepalive: list[Any] = field(default_factory=list)  # objects only weakly referenced by faust
 
 
 def create_app(settings: Settings, worker_id: str = "w1") -> tuple[faust.App, WorkerContext]:
@@ -75,7 +76,12 @@ def create_app(settings: Settings, worker_id: str = "w1") -> tuple[faust.App, Wo
             value_type=bytes,
         ),
     )
-    from agents import readings
+    if settings.readings_path == "batch":
+        from agents import fastpath
 
-    readings.register(app, ctx)
+        fastpath.register(app, ctx)
+    else:
+        from agents import readings
+
+        readings.register(app, ctx)
     return app, ctx

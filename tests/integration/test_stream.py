@@ -25,12 +25,20 @@ RECALL_FLOOR = 0.60
 FALSE_ALARM_CEILING = 0.02
 
 
+@pytest.fixture(params=["batch", "agent"])
+def readings_path(request: pytest.FixtureRequest) -> str:
+    """Both ways a worker can consume readings (settings.readings_path) must behave the same."""
+    return str(request.param)
+
+
 def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
 
 
-def test_injected_faults_are_reported_within_three_readings(tmp_path: Path, data_dir: Path) -> None:
-    settings, env = isolated_settings(tmp_path)
+def test_injected_faults_are_reported_within_three_readings(
+    tmp_path: Path, data_dir: Path, readings_path: str
+) -> None:
+    settings, env = isolated_settings(tmp_path, readings_path=readings_path)
     ensure_topics(settings)
     series = steel_assets(data_dir, n_assets=4, n_rows=3000, faults_every=300)
     worker = Worker(env, "e2e", tmp_path)
@@ -60,9 +68,9 @@ def test_injected_faults_are_reported_within_three_readings(tmp_path: Path, data
 
 
 def test_malformed_messages_go_to_dead_letters_and_valid_ones_are_scored(
-    tmp_path: Path, data_dir: Path
+    tmp_path: Path, data_dir: Path, readings_path: str
 ) -> None:
-    settings, env = isolated_settings(tmp_path)
+    settings, env = isolated_settings(tmp_path, readings_path=readings_path)
     ensure_topics(settings)
     good = interleave(steel_assets(data_dir, n_assets=2, n_rows=400))
     bad: list[tuple[bytes | None, bytes | None, str]] = [
@@ -122,9 +130,12 @@ def _payload_of(letter: dict) -> bytes:
 
 
 def test_sigkilled_worker_restores_state_from_changelog_and_leaves_nothing_unscored(
-    tmp_path: Path, data_dir: Path
+    tmp_path: Path,
+    data_dir: Path,
 ) -> None:
-    settings, env = isolated_settings(tmp_path)
+    # The default (agent) path only: the experimental batch path lost readings after a SIGKILL in 1 of
+    # 6 runs while it was being built (README, "Throughput"); its crash recovery is not proven yet.
+    settings, env = isolated_settings(tmp_path, readings_path="agent")
     ensure_topics(settings)
     series = steel_assets(data_dir, n_assets=6, n_rows=2500, faults_every=300)
     expected = offline_scores(settings, series)
@@ -167,8 +178,10 @@ def test_sigkilled_worker_restores_state_from_changelog_and_leaves_nothing_unsco
     assert statuses <= {"scored", "duplicate"}
 
 
-def test_two_workers_split_partitions_and_score_each_reading_once(tmp_path: Path, data_dir: Path) -> None:
-    settings, env = isolated_settings(tmp_path)
+def test_two_workers_split_partitions_and_score_each_reading_once(
+    tmp_path: Path, data_dir: Path, readings_path: str
+) -> None:
+    settings, env = isolated_settings(tmp_path, readings_path=readings_path)
     ensure_topics(settings)
     series = steel_assets(data_dir, n_assets=8, n_rows=1200, faults_every=300)
     expected = offline_scores(settings, series)
