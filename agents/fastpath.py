@@ -42,8 +42,8 @@ from faust.types import TP
 from faust.types.tuples import ack_lock
 from rocksdict import WriteBatch
 
-from stream_app import metrics
 from stream_app.pipeline import RawMessage, ScoringPipeline
+from stream_app.state import ring_records
 
 log = logging.getLogger(__name__)
 
@@ -346,16 +346,7 @@ def register(app: faust.App, ctx: Any) -> None:
             return value
 
         def records(self, asset_id: str, index: int) -> Iterator[bytes]:
-            db = self._db(index)
-            first = db.get(f"{asset_id}|0".encode())
-            if first is None:
-                return
-            metrics.STATE_LOADS.inc()
-            yield first
-            for s in range(1, window):
-                rec = db.get(f"{asset_id}|{s}".encode())
-                if rec is not None:
-                    yield rec
+            return ring_records(self._db(index).get, asset_id, window)
 
     def score_and_produce(
         messages: list[Any], prod: BatchProducer, changelog: str
@@ -409,20 +400,8 @@ def register(app: faust.App, ctx: Any) -> None:
                 if TP(topic_name, p) in assigned:
                     table.data.set_persisted_offset(TP(delivery.changelog_topic, p), off)
         ack_all(messages)
-        written = sum(len(k) + len(r) for _, k, r in out.writes)
-        metrics.CHANGELOG_BYTES.inc(written)
-        for outcome, n in out.outcomes.items():
-            metrics.READINGS.labels(outcome).inc(n)
-        for kind in out.anomaly_types:
-            metrics.ANOMALIES.labels(kind).inc()
-        if out.forecasts:
-            metrics.FORECASTS.inc(len(out.forecasts))
-        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-        metrics.BATCH_SIZE.observe(len(messages))
-        metrics.CACHED_ASSETS.set(len(pipeline.cache))
-        if out.anomalies:
-            oldest = min(m.timestamp for m in messages)
-            metrics.PRODUCE_TO_ANOMALY_SECONDS.observe(max(0.0, time.time() - oldest))
+        oldest = min(m.timestamp for m in messages)
+        out.observe(len(messages), time.perf_counter() - started, len(pipeline.cache), oldest)
 
     @app.task
     async def run_batches() -> None:

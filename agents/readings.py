@@ -17,8 +17,8 @@ from typing import Any
 import faust
 from faust.streams import _current_event  # the event a table write is attributed to
 
-from stream_app import metrics
 from stream_app.pipeline import Emit, RawMessage, ScoringPipeline
+from stream_app.state import ring_records
 
 log = logging.getLogger(__name__)
 
@@ -47,25 +47,12 @@ def register(app: faust.App, ctx: Any) -> None:
             return value
 
         def records(self, asset_id: str, index: int) -> Iterator[bytes]:
-            # The first reading of an asset (seq 0) lands in slot 0, so an asset without slot 0 is
-            # new: one lookup instead of W for every asset seen for the first time.
-            first = self.get(f"{asset_id}|0".encode(), index)
-            if first is None:
-                return
-            metrics.STATE_LOADS.inc()
-            yield first
-            for s in range(1, window):
-                rec = self.get(f"{asset_id}|{s}".encode(), index)
-                if rec is not None:
-                    yield rec
+            return ring_records(lambda key: self.get(key, index), asset_id, window)
 
     def apply(events: Sequence[faust.EventT], out: Emit) -> None:
-        written = 0
         for index, key, record in out.writes:
             as_current(events[index])
             table[key] = record
-            written += len(key) + len(record)
-        metrics.CHANGELOG_BYTES.inc(written)
         for k, v in out.anomalies:
             ctx.anomalies_topic.send_soon(key=k, value=v)
         for k, v in out.forecasts:
@@ -74,12 +61,6 @@ def register(app: faust.App, ctx: Any) -> None:
             ctx.scores_topic.send_soon(key=k, value=v)
         for dk, dv in out.dead_letters:
             ctx.dead_letters_topic.send_soon(key=dk, value=dv)
-        for outcome, n in out.outcomes.items():
-            metrics.READINGS.labels(outcome).inc(n)
-        for kind in out.anomaly_types:
-            metrics.ANOMALIES.labels(kind).inc()
-        if out.forecasts:
-            metrics.FORECASTS.inc(len(out.forecasts))
 
     @app.agent(ctx.readings_topic, name="score-readings", concurrency=1)
     async def score_readings(stream: faust.StreamT) -> None:
@@ -98,13 +79,8 @@ def register(app: faust.App, ctx: Any) -> None:
             out = pipeline.process(batch, TableStore(events))
             apply(events, out)
             as_current(events[-1])
-            metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-            metrics.BATCH_SIZE.observe(len(events))
-            metrics.CACHED_ASSETS.set(len(pipeline.cache))
-            if out.anomalies:
-                now = time.time()
-                oldest = min(e.message.timestamp for e in events)
-                metrics.PRODUCE_TO_ANOMALY_SECONDS.observe(max(0.0, now - oldest))
+            oldest = min(e.message.timestamp for e in events)
+            out.observe(len(events), time.perf_counter() - started, len(pipeline.cache), oldest)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:

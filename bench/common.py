@@ -18,6 +18,7 @@ from typing import Any
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from stream_app.kafka_io import produce as kafka_produce
 from stream_app.kafka_io import producer
 from stream_app.settings import Settings
 
@@ -158,12 +159,7 @@ def produce_all(settings: Settings, topic: str, messages: Iterable[tuple[bytes, 
     prod = producer(settings)
     n = 0
     for key, value in messages:
-        while True:
-            try:
-                prod.produce(topic, key=key, value=value)
-                break
-            except BufferError:
-                prod.poll(0.05)
+        kafka_produce(prod, topic, key, value)
         n += 1
         if n % 10_000 == 0:
             prod.poll(0)

@@ -49,10 +49,13 @@ class ArrivalRecorder(threading.Thread):
         self.consumer.close()
 
 
-def run(n_assets: int, phases: list[tuple[int, float]], warmup: int) -> dict[str, Any]:
+def run(
+    n_assets: int, phases: list[tuple[int, float]], warmup: int, readings_path: str | None = None
+) -> dict[str, Any]:
     """``phases``: (readings/s, seconds) run back to back on one warmed-up worker; the first is the
     benchmark's headline (2,000/s), later ones show latency below the worker's capacity."""
-    iso = Isolated.create("latency")
+    overrides = {"readings_path": readings_path} if readings_path else {}
+    iso = Isolated.create(f"latency-{readings_path or 'default'}", **overrides)
     try:
         return _run(iso, n_assets, phases, warmup)
     finally:
@@ -116,7 +119,13 @@ def _run(iso: Isolated, n_assets: int, phases: list[tuple[int, float]], warmup: 
         out.append(_stats(per_phase[phase], rate, spans[phase], n_rows * n_assets, spikes, flagged[phase]))
         out[-1]["samples_t_latency_ms"] = sorted(samples[phase])
         log(f"latency: {rate}/s: {out[-1]['count']} anomalies, p99 {out[-1]['p99_ms'] or 0:,.1f} ms")
-    return {"assets": n_assets, "warmup_per_asset": warmup, "batch_within_s": s.batch_within, "phases": out}
+    return {
+        "assets": n_assets,
+        "warmup_per_asset": warmup,
+        "batch_within_s": s.batch_within,
+        "readings_path": s.readings_path,
+        "phases": out,
+    }
 
 
 def _paced_produce(

@@ -58,6 +58,8 @@ def markdown(r: dict[str, Any]) -> str:
         )
     if r.get("latency"):
         lines += _latency(r["latency"])
+    if r.get("latency_batch"):
+        lines += _latency(r["latency_batch"])
     if t and t.get("changelog"):
         lines += _changelog(t["changelog"])
     if r.get("memory"):
@@ -141,11 +143,12 @@ def _throughput(t: dict[str, Any], m: dict[str, Any]) -> list[str]:
 
 def _latency(lat: dict[str, Any]) -> list[str]:
     out = []
+    path = f"`{lat.get('readings_path', 'agent')}` path"
     for k, ph in enumerate(lat["phases"]):
         out.append(
             _row(
                 "latency",
-                f"produce -> anomaly arrival, {ph['rate_per_s']:,}/s over {lat['assets']} assets for "
+                f"{path}: produce -> anomaly arrival, {ph['rate_per_s']:,}/s over {lat['assets']} assets for "
                 f"{ph['duration_s']:.0f} s (achieved {ph['achieved_rate_per_s']:,.0f}/s)",
                 f"p50 {_n(ph['p50_ms'], 1)} · p95 {_n(ph['p95_ms'], 1)} · p99 {_n(ph['p99_ms'], 1)} · "
                 f"max {_n(ph['max_ms'], 1)} ms (n = {ph['count']:,}; {ph['injected_spikes_flagged']:,} of "

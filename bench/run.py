@@ -17,7 +17,7 @@ from bench import latency, memory, report, throughput, worker_profile
 from bench.common import log
 from bench.machine import machine_info
 
-NAMES = ("throughput", "throughput-batch", "latency", "memory", "worker-profile")
+NAMES = ("throughput", "throughput-batch", "latency", "latency-batch", "memory", "worker-profile")
 
 NOTES = [
     "Every benchmark uses its own topic prefix, consumer group (= faust app id) and state folder, "
@@ -58,6 +58,12 @@ def main(argv: list[str] | None = None) -> int:
             n_assets=50 if q else 200,
             phases=[(2_000, 8.0), (300, 6.0)] if q else [(2_000, 30.0), (500, 20.0)],
             warmup=60 if q else 100,
+        ),
+        "latency-batch": lambda: latency.run(
+            n_assets=50 if q else 200,
+            phases=[(2_000, 8.0), (300, 6.0)] if q else [(2_000, 30.0), (500, 20.0)],
+            warmup=60 if q else 100,
+            readings_path="batch",
         ),
         "memory": lambda: memory.run(n_assets=1_000 if q else 10_000, rows=10 if q else 15),
         "worker-profile": lambda: worker_profile.run(n_assets=200 if q else 1_000, n_rows=50 if q else 30),

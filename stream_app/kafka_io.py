@@ -34,3 +34,13 @@ def consumer(settings: Settings, group_id: str, **overrides: Any) -> Consumer:
     }
     conf.update(overrides)
     return Consumer(conf)
+
+
+def produce(prod: Producer, topic: str, key: bytes | None, value: bytes | None) -> None:
+    """``Producer.produce`` that waits (serving delivery reports) while the local queue is full."""
+    while True:
+        try:
+            prod.produce(topic, key=key, value=value)
+            return
+        except BufferError:
+            prod.poll(0.05)

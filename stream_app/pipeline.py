@@ -60,6 +60,22 @@ class Emit:
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
+    def observe(self, batch_len: int, seconds: float, cached_assets: int, oldest_produced_at: float) -> None:
+        """Record this batch in the Prometheus metrics (once the agent has handed everything over)."""
+        metrics.CHANGELOG_BYTES.inc(sum(len(k) + len(r) for _, k, r in self.writes))
+        for outcome, n in self.outcomes.items():
+            metrics.READINGS.labels(outcome).inc(n)
+        for kind in self.anomaly_types:
+            metrics.ANOMALIES.labels(kind).inc()
+        if self.forecasts:
+            metrics.FORECASTS.inc(len(self.forecasts))
+        metrics.BATCH_SECONDS.observe(seconds)
+        metrics.BATCH_SIZE.observe(batch_len)
+        metrics.CACHED_ASSETS.set(cached_assets)
+        if self.anomalies:
+            # Upper bound of this batch's produce -> anomaly latency (its oldest reading).
+            metrics.PRODUCE_TO_ANOMALY_SECONDS.observe(max(0.0, time.time() - oldest_produced_at))
+
 
 class StateStore(Protocol):
     """The table as the pipeline sees it. ``index`` is the batch position of the message on whose

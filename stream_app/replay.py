@@ -54,7 +54,7 @@ def payloads(df: pd.DataFrame, asset_id: str) -> Iterator[bytes]:
 
 
 def publish(settings: Settings, asset_id: str, messages: Iterator[bytes], rate: float = 0.0) -> int:
-    from stream_app.kafka_io import producer
+    from stream_app.kafka_io import produce, producer
 
     prod = producer(settings)
     topic = settings.topic("readings")
@@ -62,12 +62,7 @@ def publish(settings: Settings, asset_id: str, messages: Iterator[bytes], rate: 
     sent = 0
     start = time.perf_counter()
     for payload in messages:
-        while True:
-            try:
-                prod.produce(topic, value=payload, key=key)
-                break
-            except BufferError:
-                prod.poll(0.05)
+        produce(prod, topic, key, payload)
         sent += 1
         if sent % 1000 == 0:
             prod.poll(0)

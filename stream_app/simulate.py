@@ -67,7 +67,7 @@ def manifest(fleet: list[Meter]) -> list[dict[str, Any]]:
 
 def run_fleet(settings: Settings, fleet: list[Meter], rate: float, progress: bool = True) -> int:
     """Publish the fleet time-step by time-step (all meters' reading i, then i+1 ...)."""
-    from stream_app.kafka_io import producer
+    from stream_app.kafka_io import produce, producer
 
     prod = producer(settings)
     topic = settings.topic("readings")
@@ -77,12 +77,7 @@ def run_fleet(settings: Settings, fleet: list[Meter], rate: float, progress: boo
     for i in range(rows):
         for key, m in zip(keys, fleet, strict=True):
             payload = orjson.dumps({"timestamp": m.timestamps[i], "value": round(float(m.values[i]), 4)})
-            while True:
-                try:
-                    prod.produce(topic, key=key, value=payload)
-                    break
-                except BufferError:
-                    prod.poll(0.05)
+            produce(prod, topic, key, payload)
             sent += 1
         prod.poll(0)
         if rate > 0:

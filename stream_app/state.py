@@ -14,9 +14,10 @@ committed offset) re-emit the *same* anomaly instead of being scored twice.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from stream_app import metrics
 from stream_app.core.online import OnlineParams
 from stream_app.core.state_codec import decode_record
 from stream_app.core.types import AnomalyType, Verdict
@@ -67,6 +68,22 @@ def find_in_ring(state: AssetState, ts: float, value: float) -> int | None:
         if slot_ts == ts:
             return seq if state.values[seq % w] == value else None
     return None
+
+
+def ring_records(get: Callable[[bytes], bytes | None], asset_id: str, window: int) -> Iterator[bytes]:
+    """All stored ring records of an asset, read one key at a time through ``get``.
+
+    The first reading of an asset (seq 0) lands in slot 0, so an asset without slot 0 is new: one
+    lookup instead of ``window`` for every asset seen for the first time."""
+    first = get(f"{asset_id}|0".encode())
+    if first is None:
+        return
+    metrics.STATE_LOADS.inc()
+    yield first
+    for s in range(1, window):
+        rec = get(f"{asset_id}|{s}".encode())
+        if rec is not None:
+            yield rec
 
 
 def slot_key(asset_id: str, seq: int, window: int) -> bytes:
@@ -123,8 +140,7 @@ class InMemoryStore:
         self.window = window
 
     def records(self, asset_id: str, index: int) -> Iterable[bytes]:
-        keys = (f"{asset_id}|{s}".encode() for s in range(self.window))
-        return [self.data[k] for k in keys if k in self.data]
+        return ring_records(self.data.get, asset_id, self.window)
 
     def get(self, key: bytes, index: int) -> bytes | None:
         return self.data.get(key)

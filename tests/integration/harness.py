@@ -16,6 +16,7 @@ import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from stream_app.kafka_io import produce as kafka_produce
 from stream_app.kafka_io import producer
 from stream_app.settings import Settings
 
@@ -85,12 +86,7 @@ def produce(settings: Settings, messages: Iterable[tuple[bytes | None, bytes | N
     topic = settings.topic("readings")
     n = 0
     for key, value in messages:
-        while True:
-            try:
-                prod.produce(topic, key=key, value=value)
-                break
-            except BufferError:
-                prod.poll(0.05)
+        kafka_produce(prod, topic, key, value)
         n += 1
     assert prod.flush(60) == 0
     return n
