@@ -133,8 +133,8 @@ def test_sigkilled_worker_restores_state_from_changelog_and_leaves_nothing_unsco
     tmp_path: Path,
     data_dir: Path,
 ) -> None:
-    # The default (agent) path only: the experimental batch path lost readings after a SIGKILL in 1 of
-    # 6 runs while it was being built (README, "Throughput"); its crash recovery is not proven yet.
+    # The default (agent) path only: with the experimental batch path this test failed in 2 of 10 runs
+    # (README, "Two ways to consume readings"); its crash recovery is not proven yet.
     settings, env = isolated_settings(tmp_path, readings_path="agent")
     ensure_topics(settings)
     series = steel_assets(data_dir, n_assets=6, n_rows=2500, faults_every=300)
