@@ -400,7 +400,7 @@ def register(app: faust.App, ctx: Any) -> None:
                 if TP(topic_name, p) in assigned:
                     table.data.set_persisted_offset(TP(delivery.changelog_topic, p), off)
         ack_all(messages)
-        oldest = min(m.timestamp for m in messages)
+        oldest = min(m.timestamp for m in messages) if out.anomalies else 0.0
         out.observe(len(messages), time.perf_counter() - started, len(pipeline.cache), oldest)
 
     @app.task

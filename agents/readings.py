@@ -79,7 +79,7 @@ def register(app: faust.App, ctx: Any) -> None:
             out = pipeline.process(batch, TableStore(events))
             apply(events, out)
             as_current(events[-1])
-            oldest = min(e.message.timestamp for e in events)
+            oldest = min(e.message.timestamp for e in events) if out.anomalies else 0.0
             out.observe(len(events), time.perf_counter() - started, len(pipeline.cache), oldest)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]

@@ -61,7 +61,9 @@ class Emit:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
     def observe(self, batch_len: int, seconds: float, cached_assets: int, oldest_produced_at: float) -> None:
-        """Record this batch in the Prometheus metrics (once the agent has handed everything over)."""
+        """Record this batch in the Prometheus metrics (once the agent has handed everything over).
+
+        ``oldest_produced_at`` is only read when the batch produced anomalies."""
         metrics.CHANGELOG_BYTES.inc(sum(len(k) + len(r) for _, k, r in self.writes))
         for outcome, n in self.outcomes.items():
             metrics.READINGS.labels(outcome).inc(n)
