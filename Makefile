@@ -12,7 +12,7 @@ KAFKA4_ENV := KILOWATCH_KAFKA_VERSION=$(KAFKA4_VERSION) KILOWATCH_KAFKA_BOOTSTRA
 	KILOWATCH_POSTGRES_PORT=15433 KILOWATCH_REDIS_PORT=16380
 
 .PHONY: help venv lint typecheck schemas unit integration test test-kafka4 bench demo infra-up infra-down \
-	infra-status clean
+	infra-status clean promtool compose-check
 
 help:
 	@echo "make demo   - set up everything and run the live anomaly demo (Ctrl-C stops it)"
@@ -44,11 +44,23 @@ unit: venv
 integration: venv
 	scripts/with-infra $(BIN)/pytest -q tests/integration
 
-test: lint typecheck schemas unit integration test-kafka4
+test: lint typecheck schemas promtool compose-check unit integration test-kafka4
 
 # The faust app test suite on Kafka 4.x (tables, changelog, recovery, rebalancing).
 test-kafka4: venv
 	$(KAFKA4_ENV) scripts/with-infra $(BIN)/pytest -q tests/integration -m kafka4
+
+# Prometheus config, alert rules and their unit tests (promtool from the Debian package `prometheus`).
+promtool: venv
+	@command -v promtool >/dev/null || $(BIN)/python -c "from stream_app.infra import procs; \
+		procs.apt_install('prometheus', why='promtool checks deploy/prometheus')"
+	promtool check config deploy/prometheus/prometheus.yml
+	promtool check rules deploy/prometheus/rules/*.yml
+	cd deploy/prometheus/tests && promtool test rules *.yml
+
+# docker-compose.kafka.yml: `docker-compose config` (v1, Debian package `docker-compose`; no engine needed).
+compose-check: venv
+	scripts/check-compose
 
 bench: venv
 	scripts/with-infra $(BIN)/python -m bench.run

@@ -101,6 +101,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     files = render(Settings.model_construct())
     targets = {args.out / n: text for n, text in files.items()}
     targets[SETTINGS_DOC] = settings_reference()
+    from stream_app.metrics_doc import METRICS_DOC, metrics_reference
+
+    targets[METRICS_DOC] = metrics_reference()
     stale = [str(p) for p, text in targets.items() if not p.exists() or p.read_text() != text]
     if args.check:
         if stale:
@@ -111,5 +114,5 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     for path, text in targets.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-    print(f"wrote {len(targets)} files ({args.out}, {SETTINGS_DOC})")
+    print(f"wrote {len(targets)} files ({args.out}, {SETTINGS_DOC}, {METRICS_DOC})")
     return 0

@@ -84,4 +84,7 @@ def create_app(settings: Settings, worker_id: str = "w1") -> tuple[faust.App, Wo
         from agents import readings
 
         readings.register(app, ctx)
+    from stream_app import monitor
+
+    monitor.register(app, ctx, settings.monitor_interval_s)
     return app, ctx

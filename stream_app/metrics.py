@@ -1,9 +1,14 @@
 """Every Prometheus metric kilowatch exports, declared once.
 
-Label sets are bounded: no per-asset label (assets can number in the tens of thousands).
+Label sets are bounded: no per-asset label (assets can number in the tens of thousands), except the
+opt-in ``kilowatch_active_model_version`` series (``KILOWATCH_METRICS_PER_ASSET``).
 """
 
 from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -35,3 +40,152 @@ CHANGELOG_BYTES = Counter(
 STATE_CORRUPT = Counter(
     "kilowatch_state_corrupt_total", "Asset states that could not be decoded and were started afresh."
 )
+
+# --- observability (issue 5) ------------------------------------------------------------------------
+# Worker: consumer lag and table sizes are sampled periodically by stream_app.monitor.
+CONSUMER_LAG = Gauge(
+    "kilowatch_consumer_lag_messages",
+    "Messages between the consumer's position and the partition's high watermark (per assigned partition).",
+    ["topic", "partition"],
+)
+TABLE_KEYS = Gauge(
+    "kilowatch_table_keys",
+    "Estimated keys in a state table on this worker (RocksDB estimate-num-keys, summed over partitions).",
+    ["table"],
+)
+WORKER_INFO = Gauge("kilowatch_worker_info", "Always 1; labels name the worker.", ["worker_id", "app_id"])
+
+# Model lifecycle: declared here, incremented by the model registry / trainers (issue 3).
+MODEL_INFERENCE_SECONDS = Histogram(
+    "kilowatch_model_inference_seconds",
+    "Time of one model call (forecast or score) by model type.",
+    ["model_type"],
+    buckets=(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+)
+ACTIVE_MODELS = Gauge(
+    "kilowatch_active_models",
+    "Assets whose active model is of this type (this worker's view).",
+    ["model_type"],
+)
+ACTIVE_MODEL_VERSION = Gauge(
+    "kilowatch_active_model_version",
+    "Active model version of one asset; only exported when KILOWATCH_METRICS_PER_ASSET is true.",
+    ["asset_id", "model_type"],
+)
+TRAINING_JOBS = Counter(
+    "kilowatch_training_jobs_total",
+    "Training jobs that reached a state (queued, running, succeeded, failed, canceled).",
+    ["state", "model_type"],
+)
+TRAINING_SECONDS = Histogram(
+    "kilowatch_training_duration_seconds",
+    "Wall time of finished training jobs.",
+    ["model_type"],
+    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600),
+)
+BACKTEST_ERROR = Gauge(
+    "kilowatch_model_backtest_error",
+    "Backtest error of the most recently trained version, by model type and metric (mape, smape, mae).",
+    ["model_type", "metric"],
+)
+
+# Alerting agent.
+ALERT_EPISODES = Counter(
+    "kilowatch_alert_episodes_total", "Alert episodes by transition (opened, closed).", ["transition"]
+)
+ALERT_DELIVERIES = Counter(
+    "kilowatch_alert_deliveries_total",
+    "Alert delivery attempts by channel and result (sent, retry, failed).",
+    ["channel", "result"],
+)
+ALERT_QUEUE = Gauge("kilowatch_alert_queue_depth", "Alerts waiting for delivery in this worker.")
+
+# API: by route template (never the raw path) and status code.
+API_REQUESTS = Counter(
+    "kilowatch_api_requests_total",
+    "HTTP requests by method, route template and status.",
+    ["method", "route", "status"],
+)
+API_LATENCY = Histogram(
+    "kilowatch_api_request_duration_seconds",
+    "HTTP request latency by method and route template.",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+
+
+class ActiveModels:
+    """Keeps the active-model gauges consistent: one count per model type, per-asset series opt-in.
+
+    The registry calls :meth:`set` whenever an asset's active version changes on this worker."""
+
+    def __init__(self, per_asset: bool) -> None:
+        self.per_asset = per_asset
+        self._by_asset: dict[str, tuple[str, int]] = {}
+
+    def set(self, asset_id: str, model_type: str, version: int) -> None:
+        previous = self._by_asset.get(asset_id)
+        if previous is not None:
+            ACTIVE_MODELS.labels(previous[0]).dec()
+            if self.per_asset and previous[0] != model_type:
+                ACTIVE_MODEL_VERSION.remove(asset_id, previous[0])
+        self._by_asset[asset_id] = (model_type, version)
+        ACTIVE_MODELS.labels(model_type).inc()
+        if self.per_asset:
+            ACTIVE_MODEL_VERSION.labels(asset_id, model_type).set(version)
+
+    def drop(self, asset_id: str) -> None:
+        previous = self._by_asset.pop(asset_id, None)
+        if previous is None:
+            return
+        ACTIVE_MODELS.labels(previous[0]).dec()
+        if self.per_asset:
+            ACTIVE_MODEL_VERSION.remove(asset_id, previous[0])
+
+
+ASGIApp = Callable[
+    [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
+    Awaitable[None],
+]
+UNMATCHED = "unmatched"
+
+
+def route_template(scope: MutableMapping[str, Any]) -> str:
+    """The matched route's template (FastAPI/Starlette put the route in the scope), else a fixed label,
+    so a scan of random URLs cannot create unbounded series."""
+    route = scope.get("route")
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return path if isinstance(path, str) else UNMATCHED
+
+
+class MetricsMiddleware:
+    """Pure ASGI middleware counting requests and latency; ``app.add_middleware(MetricsMiddleware)``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        if scope.get("type") != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def send_wrapper(message: Any) -> None:
+            nonlocal status
+            if message.get("type") == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            method = str(scope.get("method", "GET"))
+            route = route_template(scope)
+            API_REQUESTS.labels(method, route, str(status)).inc()
+            API_LATENCY.labels(method, route).observe(time.perf_counter() - started)

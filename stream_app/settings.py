@@ -113,6 +113,39 @@ class Settings(BaseSettings):
     warmup: int = Field(32, ge=4, description="Readings an asset needs before it can be flagged.")
     interval_level: float = Field(0.95, gt=0, lt=1, description="Coverage of forecast lower/upper bounds.")
 
+    # --- observability and alerting (issue 5) -----------------------------------------------------------
+    monitor_interval_s: float = Field(
+        15.0, gt=0, description="How often a worker samples consumer lag and table sizes into its metrics."
+    )
+    metrics_per_asset: bool = Field(
+        False,
+        description="Export kilowatch_active_model_version with an asset_id label (one series per asset).",
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto", description="Log format: JSON lines, human-readable text, or auto (text on a terminal)."
+    )
+    alert_smtp_host: str = Field("127.0.0.1", description="SMTP server for alert e-mails.")
+    alert_smtp_port: int = Field(25, ge=1, le=65535, description="SMTP port for alert e-mails.")
+    alert_smtp_user: str | None = Field(None, description="SMTP login, if the server needs one.")
+    alert_smtp_password: SecretStr | None = Field(None, description="SMTP password, if any.")
+    alert_smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+    alert_from: str = Field("kilowatch@localhost", description="Sender address of alert e-mails.")
+    alert_webhook_url: str | None = Field(
+        None, description="Also POST every alert (JSON) to this URL; retried with exponential back-off."
+    )
+    alert_recovery_s: float = Field(
+        3600.0, gt=0, description="An asset with no anomaly for this long closes its alert episode."
+    )
+    alert_cooldown_s: float = Field(
+        6 * 3600.0,
+        ge=0,
+        description="After an episode's alert, a new episode of that asset is silent this long.",
+    )
+    alert_max_attempts: int = Field(
+        5, ge=1, description="Delivery attempts before an alert is recorded as failed."
+    )
+    alert_retry_base_s: float = Field(1.0, gt=0, description="First retry delay; doubles per attempt.")
+
     @field_validator("topic_prefix")
     @classmethod
     def _prefix_is_topic_safe(cls, v: str) -> str:
