@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Callable
 
+from stream_app import logging_setup
 from stream_app.errors import KilowatchError
 from stream_app.settings import Settings
 
@@ -41,11 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     settings = Settings()
+    args.log_handler = logging_setup.configure(settings, verbose=args.verbose)
     handler: Handler = args.handler
     try:
         return handler(args, settings)

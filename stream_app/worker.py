@@ -28,10 +28,25 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
         start_http_server(settings.metrics_port, addr=settings.bind_host)
     app, _ctx = create_app(settings, worker_id=args.worker_id)
+    from stream_app import metrics
+
+    metrics.WORKER_INFO.labels(args.worker_id, settings.app_id).set(1)
     logging.getLogger(__name__).info(
         "worker %s: kafka %s, topics %s.*", args.worker_id, settings.kafka_bootstrap, settings.topic_prefix
     )
-    worker = Worker(app, loglevel=args.loglevel, quiet=True, redirect_stdouts=False)
+    from stream_app.logging_setup import worker_logging_config
+
+    # faust/mode re-creates the root logger's handlers: hand it ours so worker lines stay JSON.
+    handler = getattr(args, "log_handler", None)
+    if handler is not None:
+        app.conf.loghandlers = [handler]
+    worker = Worker(
+        app,
+        loglevel=args.loglevel,
+        quiet=True,
+        redirect_stdouts=False,
+        logging_config=worker_logging_config(args.loglevel) if handler else None,
+    )
     # faust's terminal spinner turns the root logger to DEBUG whatever the level asked for, and
     # aiokafka then formats several debug records per reading (measured: 40 % fewer readings/s).
     worker.spinner = None
