@@ -84,6 +84,10 @@ def create_app(settings: Settings, worker_id: str = "w1") -> tuple[faust.App, Wo
         from agents import readings
 
         readings.register(app, ctx)
+    if settings.alerting_enabled:
+        from agents import alerting
+
+        ctx.keepalive.append(alerting.register(app, ctx))
     from stream_app import monitor
 
     monitor.register(app, ctx, settings.monitor_interval_s)

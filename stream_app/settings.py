@@ -145,6 +145,13 @@ class Settings(BaseSettings):
         5, ge=1, description="Delivery attempts before an alert is recorded as failed."
     )
     alert_retry_base_s: float = Field(1.0, gt=0, description="First retry delay; doubles per attempt.")
+    alerting_enabled: bool = Field(
+        False,
+        description="Run the alerting agent in this worker (needs PostgreSQL with the alerting tables).",
+    )
+    alert_tick_s: float = Field(
+        2.0, gt=0, description="How often the alerting agent stores episodes and sends due deliveries."
+    )
 
     @field_validator("topic_prefix")
     @classmethod

@@ -1,0 +1,56 @@
+"""Delivery channels: SMTP e-mail (stdlib smtplib, in a thread so the event loop never waits on a
+mail server) and webhook (aiohttp POST). Each raises DeliveryError with a loggable reason."""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+from email.message import EmailMessage
+from typing import Any
+
+import aiohttp
+import orjson
+
+from stream_app.errors import KilowatchError
+from stream_app.settings import Settings
+
+
+class DeliveryError(KilowatchError):
+    """A channel could not deliver a message (retried later)."""
+
+
+def _send_email_sync(settings: Settings, to: str, subject: str, body: str, timeout_s: float) -> None:
+    msg = EmailMessage()
+    msg["From"] = settings.alert_from
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg.set_content(body)
+    with smtplib.SMTP(settings.alert_smtp_host, settings.alert_smtp_port, timeout=timeout_s) as smtp:
+        if settings.alert_smtp_starttls:
+            smtp.starttls()
+        if settings.alert_smtp_user and settings.alert_smtp_password:
+            smtp.login(settings.alert_smtp_user, settings.alert_smtp_password.get_secret_value())
+        smtp.send_message(msg)
+
+
+async def send_email(settings: Settings, to: str, subject: str, body: str, timeout_s: float = 10.0) -> None:
+    try:
+        await asyncio.to_thread(_send_email_sync, settings, to, subject, body, timeout_s)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise DeliveryError(f"smtp {settings.alert_smtp_host}:{settings.alert_smtp_port}: {exc}") from exc
+
+
+async def post_webhook(
+    session: aiohttp.ClientSession, url: str, payload: dict[str, Any], timeout_s: float = 10.0
+) -> None:
+    try:
+        async with session.post(
+            url,
+            data=orjson.dumps(payload),
+            headers={"Content-Type": "application/json"},
+            timeout=aiohttp.ClientTimeout(total=timeout_s),
+        ) as resp:
+            if resp.status >= 300:
+                raise DeliveryError(f"webhook answered HTTP {resp.status}")
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise DeliveryError(f"webhook: {type(exc).__name__}: {exc}") from exc
