@@ -130,8 +130,10 @@ class Settings(BaseSettings):
     alert_smtp_password: SecretStr | None = Field(None, description="SMTP password, if any.")
     alert_smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
     alert_from: str = Field("kilowatch@localhost", description="Sender address of alert e-mails.")
-    alert_webhook_url: str | None = Field(
-        None, description="Also POST every alert (JSON) to this URL; retried with exponential back-off."
+    alert_webhook_url: SecretStr | None = Field(
+        None,
+        description="Also POST every alert (JSON) to this URL; retried with exponential back-off. "
+        "Secret: such URLs often carry a token.",
     )
     alert_recovery_s: float = Field(
         3600.0, gt=0, description="An asset with no anomaly for this long closes its alert episode."

@@ -52,5 +52,8 @@ async def post_webhook(
         ) as resp:
             if resp.status >= 300:
                 raise DeliveryError(f"webhook answered HTTP {resp.status}")
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise DeliveryError(f"webhook: {type(exc).__name__}: {exc}") from exc
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        # The URL may carry a token: the message names the error, never the URL.
+        raise DeliveryError(
+            f"webhook: {type(exc).__name__}: {str(exc).replace(url, '<webhook url>')}"
+        ) from exc

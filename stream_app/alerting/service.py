@@ -147,7 +147,7 @@ class AlertService:
             payload={"body": body},
             now=now,
         )
-        if self.settings.alert_webhook_url:
+        if self.settings.alert_webhook_url is not None and self.settings.alert_webhook_url.get_secret_value():
             await repository.enqueue_delivery(
                 conn,
                 key=key,
@@ -203,7 +203,8 @@ class AlertService:
         if d.channel == "email":
             await channels.send_email(self.settings, d.recipient, d.subject, d.payload["body"])
             return
-        url = self.settings.alert_webhook_url
+        secret = self.settings.alert_webhook_url
+        url = secret.get_secret_value() if secret is not None else ""
         if not url:
             raise channels.DeliveryError("no KILOWATCH_ALERT_WEBHOOK_URL configured")
         if self._session is None:
