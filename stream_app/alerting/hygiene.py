@@ -57,16 +57,26 @@ class EpisodeTracker:
         self.cooldown_s = cooldown_s
         self.max_seen_ids = max_seen_ids
         self.open: dict[str, Episode] = {}
+        self.dormant: dict[str, Episode] = {}
         self.last_alert_at: dict[str, float] = {}
         self._seen: OrderedDict[uuid.UUID, None] = OrderedDict()
 
     def restore(self, episodes: Iterable[Episode]) -> None:
-        """Resume open episodes (from the database after a restart or a rebalance)."""
+        """Remember open episodes stored by any worker (after a restart or a rebalance). They stay
+        dormant until an anomaly of their asset arrives here: only the worker that owns an asset's
+        partition updates or closes its episode (the database closes abandoned ones)."""
         for ep in episodes:
-            self.open[ep.asset_id] = ep
+            self.dormant[ep.asset_id] = ep
             self._remember(ep.first_event_id)
             if ep.alerted:
                 self.last_alert_at[ep.asset_id] = max(self.last_alert_at.get(ep.asset_id, 0.0), ep.opened_at)
+
+    def forget_dormant(self, older_than: float) -> int:
+        """Drop dormant episodes whose last anomaly is older than ``older_than``."""
+        stale = [a for a, ep in self.dormant.items() if ep.last_at < older_than]
+        for asset_id in stale:
+            del self.dormant[asset_id]
+        return len(stale)
 
     def _remember(self, event_id: uuid.UUID) -> bool:
         """True when ``event_id`` is new."""
@@ -85,6 +95,8 @@ class EpisodeTracker:
         if not self._remember(event_id):
             return Outcome("duplicate", self.open.get(asset_id))
         ep = self.open.get(asset_id)
+        if ep is None and asset_id in self.dormant:
+            ep = self.open[asset_id] = self.dormant.pop(asset_id)
         closed = None
         if ep is not None and at - ep.last_at > self.recovery_s:
             ep.closed_at = ep.last_at + self.recovery_s

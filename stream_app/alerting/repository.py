@@ -100,6 +100,18 @@ async def open_episodes(conn: Conn) -> list[Episode]:
     ]
 
 
+async def close_abandoned(conn: Conn, now: float, recovery_s: float) -> int:
+    """Close open episodes whose last anomaly is older than the recovery window by the database's own
+    record (an owner persists every tick, so only episodes nobody updates any more are closed)."""
+    status = await conn.execute(
+        """UPDATE alert_episodes SET closed_at = last_anomaly_at + make_interval(secs => $2)
+           WHERE closed_at IS NULL AND last_anomaly_at < $1::timestamptz - make_interval(secs => $2)""",
+        _dt(now),
+        float(recovery_s),
+    )
+    return int(str(status).rsplit(" ", 1)[-1])
+
+
 async def enqueue_delivery(
     conn: Conn,
     *,

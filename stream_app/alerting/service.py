@@ -109,6 +109,11 @@ class AlertService:
             await self._persist(self.pending[0], now)
             self.pending.popleft()  # only once stored: a database outage loses nothing
         metrics.ALERT_QUEUE.set(len(self.pending))
+        # Open episodes of assets no worker here owns (or whose worker died) close by the database.
+        self.tracker.forget_dormant(now - self.settings.alert_recovery_s)
+        closed = await repository.close_abandoned(self.pool, now, self.settings.alert_recovery_s)
+        if closed:
+            metrics.ALERT_EPISODES.labels("closed").inc(closed)
         await self.deliver_due(now)
 
     async def _persist(self, work: Work, now: float) -> None:

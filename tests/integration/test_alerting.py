@@ -135,3 +135,24 @@ async def test_hourly_digest_collects_alerts_into_one_email(
     text = msg.get_payload(decode=True).decode()
     assert all(a in text for a in ("plant-5", "plant-6", "plant-7"))
     assert await svc.send_digest("hourly", now + 3600) == 0  # items are digested once
+
+
+async def test_episodes_nobody_updates_are_closed_by_the_database(
+    pg_pool: asyncpg.Pool, smtp: tuple[Inbox, int]
+) -> None:
+    _, port = smtp
+    old = T0.timestamp()
+    await pg_pool.execute(
+        """INSERT INTO alert_episodes (episode_id, asset_id, opened_at, last_anomaly_at, anomaly_count,
+             max_score, types, first_event_id, alerted)
+           VALUES (gen_random_uuid(), 'orphan', $1, $1, 3, 0.99, '{spike}', gen_random_uuid(), true)""",
+        T0,
+    )
+    svc = AlertService(settings_for(port), pg_pool)
+    await svc.flush(old + 300)  # within the recovery window: stays open (dormant here)
+    assert await pg_pool.fetchval("SELECT closed_at FROM alert_episodes WHERE asset_id = 'orphan'") is None
+    assert "orphan" in svc.tracker.dormant
+    await svc.flush(old + 700)
+    closed_at = await pg_pool.fetchval("SELECT closed_at FROM alert_episodes WHERE asset_id = 'orphan'")
+    assert closed_at == T0 + timedelta(seconds=600)
+    assert "orphan" not in svc.tracker.dormant

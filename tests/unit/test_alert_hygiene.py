@@ -131,3 +131,17 @@ def test_messages_and_backoff() -> None:
     assert body.count("\n- ") == 2 and payload["kind"] == "digest"
     assert [backoff_delay(a, 2.0) for a in (1, 2, 3, 4)] == [2.0, 4.0, 8.0, 16.0]
     assert backoff_delay(30, 2.0, cap_s=60) == 60
+
+
+def test_restored_episodes_stay_dormant_until_their_asset_comes_back() -> None:
+    first = EpisodeTracker(recovery_s=600, cooldown_s=3600)
+    opened = first.observe(CFG, eid(), "m1", 0, 0.99, "spike")
+    assert opened.alert and opened.episode is not None
+    after_restart = EpisodeTracker(recovery_s=600, cooldown_s=3600)
+    after_restart.restore([opened.episode])
+    assert after_restart.close_idle(10_000) == []  # not this worker's to close
+    out = after_restart.observe(CFG, eid(), "m1", 100, 0.99, "spike")
+    assert out.action == "updated" and not out.alert and out.episode is opened.episode
+    other = EpisodeTracker(recovery_s=600, cooldown_s=3600)
+    other.restore([opened.episode])
+    assert other.forget_dormant(older_than=50) == 0 and other.forget_dormant(older_than=700) == 1
