@@ -35,3 +35,25 @@ CHANGELOG_BYTES = Counter(
 STATE_CORRUPT = Counter(
     "kilowatch_state_corrupt_total", "Asset states that could not be decoded and were started afresh."
 )
+
+# --- trained models in the stream (hot reload) ----------------------------------------------------
+ACTIVE_TRAINED_MODELS = Gauge(
+    "kilowatch_active_trained_models", "Assets for which this worker knows an active trained model version."
+)
+MODEL_INFERENCE_SECONDS = Histogram(
+    "kilowatch_model_inference_seconds",
+    "Wall time of one trained-model forecast call in the stream, by model type.",
+    ["model_type"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
+MODEL_INFERENCE_FAILURES = Counter(
+    "kilowatch_model_inference_failures_total",
+    "Trained-model forecast calls that raised (the reading was scored online instead), by model type.",
+    ["model_type"],
+)
+MODEL_LOAD_FAILURES = Counter(
+    "kilowatch_model_load_failures_total", "Model bundles that could not be loaded by a worker."
+)
+MODEL_UPDATES = Counter(
+    "kilowatch_model_updates_total", "Model-update events applied by this worker, by action.", ["action"]
+)

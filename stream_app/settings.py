@@ -113,6 +113,14 @@ class Settings(BaseSettings):
     warmup: int = Field(32, ge=4, description="Readings an asset needs before it can be flagged.")
     interval_level: float = Field(0.95, gt=0, lt=1, description="Coverage of forecast lower/upper bounds.")
 
+    # --- trained models in the stream (hot reload) ---------------------------------------------------
+    trained_models: bool = Field(
+        True, description="Score assets with their active trained model version (model-updates topic)."
+    )
+    model_cache_size: int = Field(
+        256, ge=1, description="Trained models a worker keeps loaded (least recently used are dropped)."
+    )
+
     @field_validator("topic_prefix")
     @classmethod
     def _prefix_is_topic_safe(cls, v: str) -> str:
