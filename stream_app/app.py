@@ -76,6 +76,20 @@ def create_app(settings: Settings, worker_id: str = "w1") -> tuple[faust.App, Wo
             value_type=bytes,
         ),
     )
+    if settings.trained_models:
+        from agents import model_updates
+        from stream_app.live_models import LiveModels
+        from stream_app.model_loader import bundle_loader
+
+        loader = bundle_loader(settings)
+        live = LiveModels(
+            loader,
+            horizon=settings.forecast_horizon,
+            capacity=settings.model_cache_size,
+            per_asset_metrics=settings.metrics_per_asset,
+        )
+        ctx.pipeline.live = live
+        model_updates.register(app, ctx, live, loader)
     if settings.readings_path == "batch":
         from agents import fastpath
 

@@ -189,3 +189,17 @@ class MetricsMiddleware:
             route = route_template(scope)
             API_REQUESTS.labels(method, route, str(status)).inc()
             API_LATENCY.labels(method, route).observe(time.perf_counter() - started)
+
+
+# --- trained models in the stream (hot reload) ----------------------------------------------------
+MODEL_INFERENCE_FAILURES = Counter(
+    "kilowatch_model_inference_failures_total",
+    "Trained-model forecast calls that raised (the reading was scored online instead), by model type.",
+    ["model_type"],
+)
+MODEL_LOAD_FAILURES = Counter(
+    "kilowatch_model_load_failures_total", "Model bundles that could not be loaded by a worker."
+)
+MODEL_UPDATES = Counter(
+    "kilowatch_model_updates_total", "Model-update events applied by this worker, by action.", ["action"]
+)

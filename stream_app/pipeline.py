@@ -21,6 +21,7 @@ from stream_app.core.online import OnlineDetector, OnlineParams
 from stream_app.core.state_codec import StateCodecError
 from stream_app.core.types import Verdict
 from stream_app.errors import InvalidReading
+from stream_app.live_models import LiveModels
 from stream_app.settings import Settings
 from stream_app.state import (
     AssetEntry,
@@ -100,7 +101,10 @@ def _dt(ts: float) -> datetime:
 class ScoringPipeline:
     """Decode → per-asset state → score → events. Holds the in-process model cache."""
 
-    def __init__(self, settings: Settings, detector: OnlineDetector | None = None) -> None:
+    def __init__(
+        self, settings: Settings, detector: OnlineDetector | None = None, live: LiveModels | None = None
+    ) -> None:
+        self.live = live  # trained models, when the worker tails model updates
         self.params = OnlineParams.from_settings(settings)
         self.detector = detector or OnlineDetector(self.params)
         self.window = settings.window_size
@@ -184,12 +188,16 @@ class ScoringPipeline:
             # Already absorbed — a redelivery after a crash or rebalance, or a device resending the
             # same reading: re-emit the stored verdict (same event_id), never learn it twice.
             verdict = verdict_from_record(stored)
+            label = self.live.label_of(asset_id) if self.live is not None else None
         elif redelivered:
             # Absorbed long ago (older than the window): its events went out then; nothing to redo.
             out.count("duplicate")
             return
         else:
             verdict = self.detector.score_one(state, ts, value)
+            label = None
+            if self.live is not None:
+                verdict, label = self.live.judge(asset_id, state, verdict)
             if verdict.status == "scored":
                 entry.last_offset = msg.offset
                 record = encode_record(verdict, msg.offset, state.record())
@@ -198,15 +206,19 @@ class ScoringPipeline:
                     out.forecasts.append((key, self._forecast(asset_id, entry, ts)))
         out.count(verdict.status)
         if verdict.is_anomaly and verdict.kind is not None:
-            out.anomalies.append((key, self._anomaly(asset_id, verdict, detected_at)))
+            out.anomalies.append((key, self._anomaly(asset_id, verdict, detected_at, label)))
             out.anomaly_types.append(verdict.kind)
         if self.emit_scores:
             out.scores.append((key, self._score_record(asset_id, verdict, msg)))
 
     # --- event builders ---------------------------------------------------------------------------
-    def _anomaly(self, asset_id: str, v: Verdict, detected_at: datetime) -> bytes:
+    def _anomaly(self, asset_id: str, v: Verdict, detected_at: datetime, label: str | None) -> bytes:
+        """``label`` names the trained model that judged the reading (None: the online model). The
+        event id stays tied to the online detector's name, so a reading re-emitted after a model swap
+        keeps its id."""
         ts = _dt(v.ts)
         assert v.kind is not None
+        detector = label.split("/", 1)[0] if label is not None else self.detector.name
         return (
             Anomaly(
                 event_id=anomaly_event_id(asset_id, ts, self.detector.name),
@@ -219,8 +231,8 @@ class ScoringPipeline:
                 score=v.score,
                 type=v.kind,
                 reason=v.reason,
-                detector=self.detector.name,
-                model_version=self.model_version,
+                detector=detector,
+                model_version=label or self.model_version,
                 detected_at=detected_at,
             )
             .model_dump_json()
@@ -231,13 +243,19 @@ class ScoringPipeline:
         """The ``Forecast`` payload, serialised directly: one is built per K readings of every asset,
         and validating 1 + horizon pydantic models each time cost more than the model call. The unit
         tests validate what this emits against ``schemas.Forecast``."""
-        points = self.detector.forecast(entry.state, self.horizon)
+        trained = self.live.forecast(asset_id, entry.state) if self.live is not None else None
+        if trained is not None:
+            points, label = trained
+            model_id, version = label.split("/", 1)
+        else:
+            points = self.detector.forecast(entry.state, self.horizon)
+            model_id, version = self.detector.name, self.model_version
         return orjson.dumps(
             {
                 "asset_id": asset_id,
                 "issued_at": _dt(ts),
-                "model_id": self.detector.name,
-                "model_version": self.model_version,
+                "model_id": model_id,
+                "model_version": version,
                 "points": [
                     {"timestamp": _dt(p.ts), "predicted_value": p.value, "lower": p.lower, "upper": p.upper}
                     for p in points

@@ -155,6 +155,14 @@ class Settings(BaseSettings):
         2.0, gt=0, description="How often the alerting agent stores episodes and sends due deliveries."
     )
 
+    # --- trained models in the stream (hot reload) ---------------------------------------------------
+    trained_models: bool = Field(
+        True, description="Score assets with their active trained model version (model-updates topic)."
+    )
+    model_cache_size: int = Field(
+        256, ge=1, description="Trained models a worker keeps loaded (least recently used are dropped)."
+    )
+
     @field_validator("topic_prefix")
     @classmethod
     def _prefix_is_topic_safe(cls, v: str) -> str:

@@ -1,0 +1,87 @@
+"""Tail the model-updates topic in every worker and hot-swap active model versions.
+
+Model updates are not a partitioned workload: every worker needs every update (any of them may own
+the asset after the next rebalance). So this is not a faust agent in the app's consumer group but a
+task with its own group-less consumer that reads all partitions of the compacted topic from the
+beginning at start-up (rebuilding the active version of every asset) and then follows it.
+
+A new version is loaded off the event loop first and swapped in only once it is ready, so scoring
+never waits for a bundle to load and the old version keeps scoring until then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import faust
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import ValidationError
+
+from schemas.events import ModelUpdated
+from stream_app import metrics
+from stream_app.live_models import ActiveModel, LiveModels, Loader
+
+log = logging.getLogger(__name__)
+
+
+def active_of(update: ModelUpdated) -> ActiveModel:
+    return ActiveModel(
+        asset_id=update.asset_id,
+        model_id=update.model_id,
+        version=update.model_version,
+        model_type=update.model_type,
+        artifact_uri=update.artifact_uri,
+    )
+
+
+async def apply_update(raw: bytes | None, live: LiveModels, loader: Loader) -> bool:
+    """Validate, load off the loop, then swap. Returns whether the active version changed."""
+    if raw is None:
+        return False
+    try:
+        update = ModelUpdated.model_validate_json(raw)
+    except ValidationError as exc:
+        log.error("ignoring an invalid model-update event: %s", exc.errors(include_input=False))
+        metrics.MODEL_UPDATES.labels("invalid").inc()
+        return False
+    active = active_of(update)
+    if live.active.get(active.asset_id) == active:
+        return False
+    loop = asyncio.get_running_loop()
+    try:
+        model = await loop.run_in_executor(None, loader, active)
+    except Exception:  # a bad bundle must not stop the worker; the asset stays on its old version
+        log.exception("cannot load %s for asset %s, keeping its current model", active.label, active.asset_id)
+        metrics.MODEL_LOAD_FAILURES.inc()
+        return False
+    live.apply(active)
+    live.install(active, model)
+    metrics.MODEL_UPDATES.labels(update.action).inc()
+    return True
+
+
+def register(app: faust.App, ctx: Any, live: LiveModels, loader: Loader) -> None:
+    settings = ctx.settings
+    topic = settings.topic("model-updates")
+
+    @app.task
+    async def tail_model_updates() -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            consumer.assign([TopicPartition(topic, p) for p in range(settings.topic_partitions)])
+            await consumer.seek_to_beginning()
+            while True:
+                batches = await consumer.getmany(timeout_ms=500, max_records=500)
+                for records in batches.values():
+                    for record in records:
+                        await apply_update(record.value, live, loader)
+        finally:
+            await consumer.stop()

@@ -1,0 +1,229 @@
+"""Trained models in the stream: which version is active per asset, hot-swapped without a restart.
+
+Every worker tails the (compacted) model-updates topic from the beginning and feeds each
+``ModelUpdated`` to :meth:`LiveModels.apply`; the scoring pipeline asks :meth:`LiveModels.judge`
+to re-judge each in-order reading of an asset that has an active trained model. No Kafka and no
+asyncio here: the worker task moves the events, this module decides.
+
+Cost model (see docs/shared inference notes): one model call per reading would cap a worker near
+50 readings/s, so a model is called once per ``horizon`` readings of an asset. The call returns a
+*plan* (the next ``horizon`` forecast points with their quantile band); each reading is judged
+against the plan point for its timestamp. A forecast event the pipeline issues for the asset uses
+the same call and becomes the new plan.
+
+The online detector keeps learning underneath in every case: it is the fallback for an asset
+without a model, with too little history for the model's input length, for late readings, or when
+a model cannot be loaded or fails.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from stream_app import metrics
+from stream_app.core.types import AnomalyType, ForecastPoint, Verdict
+from stream_app.core.window import AssetState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveModel:
+    """The active version of one asset's model, as a model-update event announces it."""
+
+    asset_id: str
+    model_id: str
+    version: str
+    model_type: str
+    artifact_uri: str
+
+    @property
+    def label(self) -> str:
+        """What anomalies and forecasts carry as ``model_version``."""
+        return f"{self.model_id}/{self.version}"
+
+
+class LiveModel(Protocol):
+    """What the stream needs of a trained model (an adapter over the trainers' bundle)."""
+
+    input_length: int
+
+    def plan(self, ts: Sequence[float], values: Sequence[float], horizon: int) -> list[ForecastPoint]:
+        """Forecast ``horizon`` points after the history (timestamps in epoch seconds, oldest first)."""
+
+    def judge(self, value: float, point: ForecastPoint) -> tuple[float, AnomalyType | None, str]:
+        """Score one observed value against its forecast point: (score in [0, 1], kind or None, reason)."""
+
+
+Loader = Callable[[ActiveModel], LiveModel]
+
+
+@dataclass(slots=True)
+class _Plan:
+    label: str
+    ts: list[float]
+    points: list[ForecastPoint]
+    tolerance: float
+
+    def lookup(self, ts: float) -> ForecastPoint | None:
+        i = bisect.bisect_left(self.ts, ts - self.tolerance)
+        if i < len(self.ts) and abs(self.ts[i] - ts) <= self.tolerance:
+            return self.points[i]
+        return None
+
+
+def _plan_of(label: str, points: list[ForecastPoint], last_ts: float) -> _Plan:
+    stamps = [p.ts for p in points]
+    step = (stamps[0] - last_ts) if stamps else 0.0
+    return _Plan(label, stamps, points, tolerance=max(abs(step) / 2.0, 1e-6))
+
+
+def _numeric(version: str) -> int:
+    """The version as a gauge value ("3", "v3" -> 3; anything else -> 0)."""
+    digits = version.lstrip("vV")
+    return int(digits) if digits.isdigit() else 0
+
+
+class LiveModels:
+    """Active trained model per asset, a bounded cache of loaded models, and per-asset plans.
+
+    ``capacity`` bounds the loaded models (LRU): with thousands of assets a worker keeps only those
+    it scores. A version that fails to load is remembered as broken and not retried until a new
+    update for the asset arrives, so a bad bundle costs one log line, not one per reading.
+    """
+
+    def __init__(
+        self, loader: Loader, horizon: int, capacity: int = 256, per_asset_metrics: bool = False
+    ) -> None:
+        self.loader = loader
+        self.gauges = metrics.ActiveModels(per_asset_metrics)
+        self.horizon = horizon
+        self.capacity = capacity
+        self.active: dict[str, ActiveModel] = {}
+        self._loaded: OrderedDict[str, tuple[str, LiveModel]] = OrderedDict()
+        self._plans: dict[str, _Plan] = {}
+        self._broken: dict[str, str] = {}
+
+    # --- updates --------------------------------------------------------------------------------
+    def apply(self, update: ActiveModel) -> bool:
+        """Make ``update`` the asset's active version. Returns False when it already was."""
+        current = self.active.get(update.asset_id)
+        if current == update:
+            return False
+        self.active[update.asset_id] = update
+        self._plans.pop(update.asset_id, None)
+        self._broken.pop(update.asset_id, None)
+        self.gauges.set(update.asset_id, update.model_type, _numeric(update.version))
+        log.info("asset %s now scored by %s (%s)", update.asset_id, update.label, update.model_type)
+        return True
+
+    def install(self, update: ActiveModel, model: LiveModel) -> None:
+        """Put an already loaded model in the cache (the worker loads it off the event loop)."""
+        self._remember(update, model)
+
+    def needs_load(self, update: ActiveModel) -> bool:
+        cached = self._loaded.get(update.asset_id)
+        return cached is None or cached[0] != update.label
+
+    def label_of(self, asset_id: str) -> str | None:
+        active = self.active.get(asset_id)
+        return active.label if active is not None else None
+
+    # --- scoring --------------------------------------------------------------------------------
+    def _model(self, active: ActiveModel) -> LiveModel | None:
+        if self._broken.get(active.asset_id) == active.label:
+            return None
+        cached = self._loaded.get(active.asset_id)
+        if cached is not None and cached[0] == active.label:
+            self._loaded.move_to_end(active.asset_id)
+            return cached[1]
+        try:
+            model = self.loader(active)
+        except Exception:  # a bad bundle must not stop scoring: fall back to the online model
+            log.exception("cannot load %s for asset %s, scoring it online", active.label, active.asset_id)
+            metrics.MODEL_LOAD_FAILURES.inc()
+            self._broken[active.asset_id] = active.label
+            return None
+        self._remember(active, model)
+        return model
+
+    def _remember(self, active: ActiveModel, model: LiveModel) -> None:
+        self._loaded[active.asset_id] = (active.label, model)
+        self._loaded.move_to_end(active.asset_id)
+        while len(self._loaded) > self.capacity:
+            self._loaded.popitem(last=False)
+
+    def _call_plan(
+        self, active: ActiveModel, model: LiveModel, ts: Sequence[float], values: Sequence[float]
+    ) -> _Plan | None:
+        started = time.perf_counter()
+        try:
+            points = model.plan(ts, values, self.horizon)
+        except Exception:  # same policy as a load failure, but retried at the next plan
+            log.exception("model %s failed for asset %s", active.label, active.asset_id)
+            metrics.MODEL_INFERENCE_FAILURES.labels(active.model_type).inc()
+            return None
+        finally:
+            metrics.MODEL_INFERENCE_SECONDS.labels(active.model_type).observe(time.perf_counter() - started)
+        plan = _plan_of(active.label, points, ts[-1])
+        self._plans[active.asset_id] = plan
+        return plan
+
+    def judge(self, asset_id: str, state: AssetState, online: Verdict) -> tuple[Verdict, str | None]:
+        """Re-judge a reading the online detector has just absorbed into ``state``.
+
+        Returns the verdict to emit and the model label that made it (None = the online model's).
+        """
+        active = self.active.get(asset_id)
+        if active is None or online.status != "scored":
+            return online, None
+        model = self._model(active)
+        if model is None:
+            return online, None
+        plan = self._plans.get(asset_id)
+        point = plan.lookup(online.ts) if plan is not None and plan.label == active.label else None
+        if point is None:
+            ts, values, _ = state.ordered()
+            history_ts, history_values = ts[:-1], values[:-1]  # the history before this reading
+            if len(history_ts) < model.input_length:
+                return online, None
+            fresh = self._call_plan(active, model, history_ts, history_values)
+            point = fresh.lookup(online.ts) if fresh is not None else None
+            if point is None:
+                return online, None
+        score, kind, reason = model.judge(online.value, point)
+        verdict = Verdict(
+            online.ts,
+            online.value,
+            point.value,
+            point.lower,
+            point.upper,
+            score,
+            kind is not None,
+            kind,
+            reason,
+            "scored",
+        )
+        return verdict, active.label
+
+    def forecast(self, asset_id: str, state: AssetState) -> tuple[list[ForecastPoint], str] | None:
+        """The trained model's forecast after the newest reading (also the asset's next plan)."""
+        active = self.active.get(asset_id)
+        if active is None:
+            return None
+        model = self._model(active)
+        if model is None:
+            return None
+        ts, values, _ = state.ordered()
+        if len(ts) < model.input_length:
+            return None
+        plan = self._call_plan(active, model, ts, values)
+        if plan is None:
+            return None
+        return plan.points, active.label

@@ -1,0 +1,97 @@
+"""Load a registered model bundle for the stream: resolve its URI, check it, adapt it to ``LiveModel``.
+
+The trainers (darts, torch, lightgbm) are imported on first use only, so a worker without the ML
+extra still runs the online model; asking it to load a bundle then fails with a clear message and
+the asset stays on the online model.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from stream_app.core.types import AnomalyType, ForecastPoint
+from stream_app.errors import PrerequisiteMissing
+from stream_app.live_models import ActiveModel, LiveModel, Loader
+from stream_app.settings import Settings
+
+
+class BundleModel:
+    """A trained model as the stream uses it: one ``predict`` per plan, a residual rule per point."""
+
+    def __init__(self, model: Any, window: int) -> None:
+        self.model = model
+        self.input_length = int(model.input_length)
+        if self.input_length > window:
+            raise ValueError(
+                f"model needs {self.input_length} points of history, the worker keeps {window} "
+                "(raise KILOWATCH_WINDOW_SIZE or train with a shorter lookback)"
+            )
+
+    def plan(self, ts: Sequence[float], values: Sequence[float], horizon: int) -> list[ForecastPoint]:
+        import pandas as pd
+
+        n = self.input_length
+        frame = pd.DataFrame(
+            {"timestamp": pd.to_datetime(list(ts[-n:]), unit="s", utc=True), "value": list(values[-n:])}
+        )
+        out = self.model.predict(frame, horizon)
+        return [
+            ForecastPoint(t.timestamp(), float(v), float(lo), float(hi))
+            for t, v, lo, hi in zip(
+                out["timestamp"], out["predicted_value"], out["lower"], out["upper"], strict=True
+            )
+        ]
+
+    def judge(self, value: float, point: ForecastPoint) -> tuple[float, AnomalyType | None, str]:
+        return judge_against_band(value, point, self.model.metadata)
+
+
+def judge_against_band(
+    value: float, point: ForecastPoint, metadata: dict[str, Any]
+) -> tuple[float, AnomalyType | None, str]:
+    """Placeholder rule until the trainers expose a point scorer: outside the band is anomalous."""
+    expected = point.value
+    half = (point.upper - expected) if value >= expected else (expected - point.lower)
+    half = max(half, 1e-9 * max(1.0, abs(expected)))
+    ratio = abs(value - expected) / half
+    score = 1.0 - math.exp(-ratio * 3.0)
+    if ratio <= 1.0:
+        return score, None, ""
+    kind: AnomalyType = "spike" if value > expected else "dip"
+    return score, kind, _reason(value, expected)
+
+
+def _reason(value: float, expected: float) -> str:
+    if expected == 0:
+        return "Higher than expected" if value > expected else "Lower than expected"
+    pct = abs(value - expected) / abs(expected) * 100
+    if value >= expected:
+        return f"Exceeds predicted value by {pct:.0f}%"
+    return f"{pct:.0f}% below expected"
+
+
+def artifact_path(uri: str) -> Path:
+    """The local folder of a bundle URI (``file://`` or a plain path)."""
+    if uri.startswith("file://"):
+        return Path(uri.removeprefix("file://"))
+    if "://" in uri:
+        raise ValueError(f"unsupported artifact URI scheme: {uri.split('://', 1)[0]}")
+    return Path(uri)
+
+
+def bundle_loader(settings: Settings) -> Loader:
+    window = settings.window_size
+
+    def load(active: ActiveModel) -> LiveModel:
+        try:
+            from trainers.api import load_model
+        except ImportError as exc:
+            raise PrerequisiteMissing(
+                f"the ML extra is not installed ({exc}); pip install 'kilowatch[ml]'"
+            ) from None
+        return BundleModel(load_model(artifact_path(active.artifact_uri)), window)
+
+    return load

@@ -1,0 +1,101 @@
+"""Model versions reach a running worker through the model-updates topic, without a restart."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from schemas.events import ModelUpdated
+from stream_app.kafka_io import produce as kafka_produce
+from stream_app.kafka_io import producer
+from stream_app.settings import Settings
+from stream_app.topics import ensure_topics
+from tests.integration.data import steel_assets
+from tests.integration.harness import TopicReader, Worker, isolated_settings, produce
+
+ASSET = "plant-0"
+
+
+def _bundle(data_dir: Path, out: Path, rows: slice) -> Path:
+    from trainers.api import TrainSpec, train
+
+    df = pd.read_csv(data_dir / "energy" / "steel_industry_2018_15min.csv")
+    frame = pd.DataFrame(
+        {"timestamp": pd.to_datetime(df["timestamp"], utc=True), "value": df["Usage_kWh"].astype(float)}
+    ).iloc[rows]
+    model = train(frame.reset_index(drop=True), TrainSpec("lightgbm", {"lags": 96}, horizon=24))
+    model.save(out)
+    return out
+
+
+def _publish(settings: Settings, version: str, bundle: Path, action: str = "promoted") -> None:
+    event = ModelUpdated(
+        asset_id=ASSET,
+        model_id="lightgbm",
+        model_version=version,
+        model_type="lightgbm",
+        artifact_uri=f"file://{bundle}",
+        action=action,  # type: ignore[arg-type]
+        updated_at=datetime.now(UTC),
+    )
+    prod = producer(settings)
+    kafka_produce(prod, settings.topic("model-updates"), ASSET.encode(), event.model_dump_json().encode())
+    assert prod.flush(30) == 0
+
+
+def _wait_log(worker: Worker, text: str, count: int = 1, timeout: float = 60.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.log_path.read_text(errors="replace").count(text) >= count:
+            return
+        assert worker.alive(), worker.tail()
+        time.sleep(0.3)
+    raise AssertionError(f"worker never logged {text!r}:\n{worker.tail()}")
+
+
+@pytest.mark.kafka4
+def test_promotion_and_rollback_reach_a_running_worker(tmp_path: Path, data_dir: Path) -> None:
+    settings, env = isolated_settings(tmp_path, topic_partitions=2)
+    ensure_topics(settings)
+    v1 = _bundle(data_dir, tmp_path / "v1", slice(0, 4000))
+    v2 = _bundle(data_dir, tmp_path / "v2", slice(4000, 8000))
+    (series,) = steel_assets(data_dir, n_assets=1, n_rows=3000)
+    msgs = series.messages()
+    worker = Worker(env, "hot", tmp_path)
+    pid = worker.proc.pid
+    forecasts = TopicReader(settings, "forecasts")
+    try:
+        produce(settings, msgs[:800])
+        forecasts.wait_for(lambda items: len(items) >= 800 // 24, 120, "online forecasts", [worker])
+        assert {f["model_id"] for f in forecasts.items} == {"online-seasonal"}
+
+        _publish(settings, "1", v1)
+        _wait_log(worker, "now scored by lightgbm/1")
+        produce(settings, msgs[800:1600])
+        forecasts.wait_for(lambda items: len(items) >= 1600 // 24, 120, "v1 forecasts", [worker])
+        after_v1 = [f for f in forecasts.items if f["issued_at"] > msgs_ts(msgs, 800)]
+        assert after_v1 and {(f["model_id"], f["model_version"]) for f in after_v1} == {("lightgbm", "1")}
+
+        _publish(settings, "2", v2)
+        _wait_log(worker, "now scored by lightgbm/2")
+        _publish(settings, "1", v1, action="rolled_back")
+        _wait_log(worker, "now scored by lightgbm/1", count=2)
+        produce(settings, msgs[1600:2400])
+        forecasts.wait_for(lambda items: len(items) >= 2400 // 24, 120, "forecasts after rollback", [worker])
+        after_rollback = [f for f in forecasts.items if f["issued_at"] > msgs_ts(msgs, 1600)]
+        assert {f["model_version"] for f in after_rollback} == {"1"}
+        assert worker.alive() and worker.proc.pid == pid  # no restart
+    finally:
+        worker.stop()
+        forecasts.close()
+
+
+def msgs_ts(msgs: list[tuple[bytes, bytes]], i: int) -> str:
+    import orjson
+
+    return str(orjson.loads(msgs[i][1])["timestamp"])
