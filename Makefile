@@ -42,7 +42,7 @@ unit: venv
 
 # Starts the services it needs and stops only those it started (scripts/with-infra).
 integration: venv
-	scripts/with-infra $(BIN)/pytest -q tests/integration
+	scripts/with-infra bash -c '$(KW) db upgrade && $(BIN)/pytest -q tests/integration'
 
 test: lint typecheck schemas unit integration test-kafka4
 

@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "stream_app.evaluation.cli",
     "stream_app.simulate",
     "schemas.export",
+    "stream_app.db.cli",
 )
 
 Handler = Callable[[argparse.Namespace, Settings], int]
