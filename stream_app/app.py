@@ -84,4 +84,8 @@ def create_app(settings: Settings, worker_id: str = "w1") -> tuple[faust.App, Wo
         from agents import readings
 
         readings.register(app, ctx)
+    if settings.retraining_enabled:
+        from agents import retraining
+
+        retraining.register(app, ctx)
     return app, ctx

@@ -29,6 +29,15 @@ class DriftMonitor:
     threshold: float = 1.2
     min_points: int = 48
     _errors: dict[str, deque[tuple[float, float]]] = field(default_factory=dict)
+    _last: dict[str, float] = field(default_factory=dict)
+
+    def observe_reading(self, asset_id: str, value: float, expected: float) -> None:
+        """One scored reading: the model's error against the repeat-last naive error (the previous
+        value of the same asset), so no season needs to be known here."""
+        prev = self._last.get(asset_id)
+        self._last[asset_id] = value
+        if prev is not None:
+            self.observe(asset_id, value - expected, value - prev)
 
     def observe(self, asset_id: str, error: float, naive_error: float) -> None:
         buf = self._errors.get(asset_id)
@@ -53,3 +62,4 @@ class DriftMonitor:
     def reset(self, asset_id: str) -> None:
         """Forget an asset's errors (after a retraining request, or when a new version goes live)."""
         self._errors.pop(asset_id, None)
+        self._last.pop(asset_id, None)

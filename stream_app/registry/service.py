@@ -87,6 +87,9 @@ class TrainingService:
         try:
             async with self._slots:
                 return await self._run(job)
+        except asyncio.CancelledError:  # the worker is stopping: the job must not stay open
+            await asyncio.shield(self._fail_if_open(job.id, "worker stopped during training"))
+            raise
         finally:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -233,6 +236,23 @@ class TrainingService:
         await self.channel.progress(job.id, 100.0, "done")
         await self.channel.status(job.id, JobStatus.TRAINED.value, decision.reason)
         return job_row
+
+    async def _fail_if_open(self, job_id: uuid.UUID, error: str) -> None:
+        with contextlib.suppress(InvalidTransition):
+            await self._end(job_id, JobStatus.FAILED, error)
+
+    async def recover_stale_jobs(self) -> int:
+        """At start-up: PREPARING/TRAINING jobs whose asset lock nobody holds were left by a worker
+        that died; end them FAILED. (PENDING jobs may still have their request in Kafka: left alone.)"""
+        rows = await self.pool.fetch(
+            "SELECT id, asset_id FROM training_jobs WHERE status IN ('PREPARING', 'TRAINING')"
+        )
+        ended = 0
+        for r in rows:
+            if await self.lock.holder(r["asset_id"]) is None:
+                await self._fail_if_open(r["id"], "the worker running this job stopped (job abandoned)")
+                ended += 1
+        return ended
 
     async def cancel(self, job_id: uuid.UUID) -> repo.Job:
         """Ask a job to stop. A PENDING job is ended here; a running one by its runner (which watches

@@ -100,6 +100,15 @@ def test_rolling_mase_and_drift_monitor() -> None:
     assert mon.score("a") is None
 
 
+def test_drift_from_scored_readings_uses_repeat_last_naive() -> None:
+    mon = drift.DriftMonitor(window=50, threshold=1.2, min_points=10)
+    for i in range(30):  # a steady ramp: the naive error is 1 per step, the model is off by 3
+        mon.observe_reading("r", float(i), float(i) + 3.0)
+        mon.observe_reading("ok", float(i), float(i) + 0.5)
+    assert mon.score("r") == pytest.approx(3.0)
+    assert [a for a, _ in mon.drifted()] == ["r"]
+
+
 def _write(d: Path, name: str, sql: str = "SELECT 1;") -> None:
     (d / name).write_text(sql)
 
