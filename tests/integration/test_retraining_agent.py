@@ -30,6 +30,7 @@ from stream_app.registry.service import TrainingService
 from stream_app.settings import Settings
 from tests.conftest import DATA_DIR
 from tests.integration.harness import ROOT, TopicReader, Worker, isolated_settings
+from tests.integration.harness import produce as harness_produce
 
 pytestmark = pytest.mark.integration
 T = TypeVar("T")
@@ -186,3 +187,37 @@ async def _rollback_via_service(settings: Settings, asset: str, version: int) ->
     finally:
         await pool.close()
         await client.aclose()
+
+
+def test_drift_timer_asks_for_retraining_from_scored_readings(tmp_path: Path) -> None:
+    """Scores of a real series feed the drift monitor; with a threshold any model exceeds, the drift
+    timer publishes a TrainingRequest (history source) and the agent runs it as a job."""
+    settings, env = isolated_settings(
+        tmp_path,
+        training_backend="tests.integration.lsq_backend",
+        artifact_root=str(tmp_path / "artifacts"),
+        retrain_check_every_s=2.0,
+        retrain_default_model="lsq",
+        emit_scores=True,
+        drift_threshold=0.001,
+        drift_window=16,
+    )
+    env["PYTHONPATH"] = str(ROOT)
+    db(settings, migrations.upgrade)
+    asset = f"{settings.topic_prefix}-d"
+    frame = pd.read_csv(STEEL, nrows=200)
+    readings = [
+        (asset.encode(), json.dumps({"timestamp": t, "value": v}).encode())
+        for t, v in zip(frame["timestamp"], frame["Usage_kWh"], strict=True)
+    ]
+    worker = Worker(env, "w1", tmp_path)
+    requests_seen = TopicReader(settings, "training-requests")
+    try:
+        harness_produce(settings, readings)
+        got = requests_seen.wait_for(lambda items: len(items) >= 1, 90, "a drift request", [worker])
+        assert got[0]["asset_id"] == asset and got[0]["data_url"] is None and got[0]["model_type"] == "lsq"
+        jobs = wait_jobs(settings, asset, lambda js: bool(js) and js[0].terminal, worker)
+        assert jobs[0].status.value == "FAILED" and "no readings history" in (jobs[0].error or "")
+    finally:
+        worker.stop()
+        requests_seen.close()
