@@ -125,6 +125,9 @@ class Settings(BaseSettings):
         10.0, gt=0, description="After a cancel or timeout, seconds the child gets before terminate/kill."
     )
     training_processes: int = Field(1, ge=1, description="Training jobs a worker runs at the same time.")
+    training_nice: int = Field(
+        10, ge=0, le=19, description="Niceness of training processes: scoring keeps CPU priority."
+    )
     training_lock_ttl_ms: int = Field(
         60_000, ge=1000, description="TTL of the per-asset training lock (renewed while the job runs)."
     )

@@ -9,6 +9,7 @@ The training backend is a module named in settings (``trainers.api``) exposing `
 from __future__ import annotations
 
 import importlib
+import os
 import resource
 import time
 import traceback
@@ -30,10 +31,13 @@ def run(
     holdout_fraction: float,
     queue: Any,
     stop_event: Any,
+    nice: int = 0,
 ) -> None:
     """Train on the head of the data, evaluate the candidate (and the active version) on the tail,
     save the bundle to ``out_dir``. Never raises: every outcome is a queue message."""
     started = time.monotonic()
+    if nice:
+        os.nice(nice)  # background work: the worker's scoring keeps priority on a shared CPU
     try:
         backend = importlib.import_module(backend_name)
         queue.put(("progress", 1.0, "loading data"))

@@ -40,6 +40,7 @@ class RunRequest:
     holdout_fraction: float
     timeout_s: float
     grace_s: float
+    nice: int = 10
 
 
 @dataclass
@@ -91,6 +92,7 @@ async def run(
             req.holdout_fraction,
             q,
             stop,
+            req.nice,
         ),
         name="kilowatch-training",
         daemon=True,

@@ -167,6 +167,7 @@ class TrainingService:
                 holdout_fraction=self.settings.training_holdout_fraction,
                 timeout_s=self.settings.training_timeout_s,
                 grace_s=self.settings.training_cancel_grace_s,
+                nice=self.settings.training_nice,
             ),
             on_progress,
             on_log,

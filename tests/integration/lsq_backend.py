@@ -4,7 +4,8 @@ model y[t] = a + b*y[t-1] + c*y[t-season], evaluated by MASE against seasonal na
 
 Test-only knobs in ``params``: ``stage_sleep_s`` (sleep in each of 10 training stages, checking
 should_stop), ``ignore_stop`` (sleep without checking: forces terminate/kill), ``crash`` ("raise" or
-"exit": a bug / a dying process), ``bias`` (added to every prediction: a deliberately worse model).
+"exit": a bug / a dying process), ``burn_s`` (seconds of CPU-bound fitting), ``bias`` (added to every
+prediction: a deliberately worse model).
 """
 
 from __future__ import annotations
@@ -132,7 +133,11 @@ def train(
         if progress:
             progress(10.0 * (stage + 1), f"stage {stage + 1}/10")
     y = frame["value"].to_numpy(dtype=float)
-    m = TrainedModel(np.zeros(3), season, {})
+    burn_until = time.monotonic() + float(p.get("burn_s", 0))
+    while time.monotonic() < burn_until:  # CPU-bound work like a real trainer's (benchmarks)
+        if should_stop and should_stop():
+            raise TrainingCanceled("stopped while fitting")
+        np.linalg.lstsq(np.column_stack([y[:-1], np.ones(len(y) - 1)]), y[1:], rcond=None)
     x = np.column_stack([np.ones(len(y) - season), y[season - 1 : -1], y[:-season]])
     coef, *_ = np.linalg.lstsq(x, y[season:], rcond=None)
     m = TrainedModel(coef, season, {"model_type": spec.model_type, "params": p})
