@@ -6,7 +6,7 @@
   ``retrain_interval`` has passed since its newest job.
 - ``drift-check`` (every worker, for the assets it scores) asks for a new version when the rolling
   error of the scores it sees is above ``drift_threshold`` (fed from the scores topic, so only when
-  ``emit_scores`` is on).
+  ``drift_enabled`` and ``emit_scores`` are on).
 Requests made here use the asset's readings history and the active version's type and params.
 Nothing starts until PostgreSQL is reachable and its schema current; until then requests wait in Kafka.
 """
@@ -144,7 +144,7 @@ def register(app: faust.App, ctx: Any) -> None:
         for asset in await repo.assets_due_for_retraining(holder["service"].pool, datetime.now(UTC)):
             await _ask(asset.asset_id, f"scheduled every {asset.retrain_interval}")
 
-    if settings.emit_scores:
+    if settings.drift_enabled and settings.emit_scores:
         scores_topic = app.topic(settings.topic("scores"), **raw)
         ctx.keepalive.append(scores_topic)
 

@@ -172,6 +172,10 @@ class Settings(BaseSettings):
         1.2, gt=0, description="Rolling MASE above which an asset's model is retrained."
     )
     drift_window: int = Field(96, ge=8, description="Recent forecast errors per asset in the drift signal.")
+    drift_enabled: bool = Field(
+        False,
+        description="Drift-triggered retraining (needs emit_scores: the drift feed reads the scores topic).",
+    )
 
     @field_validator("topic_prefix")
     @classmethod

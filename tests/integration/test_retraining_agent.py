@@ -199,6 +199,7 @@ def test_drift_timer_asks_for_retraining_from_scored_readings(tmp_path: Path) ->
         retrain_check_every_s=2.0,
         retrain_default_model="lsq",
         emit_scores=True,
+        drift_enabled=True,
         drift_threshold=0.001,
         drift_window=16,
     )
