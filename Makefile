@@ -51,10 +51,10 @@ test-kafka4: venv
 	$(KAFKA4_ENV) scripts/with-infra $(BIN)/pytest -q tests/integration -m kafka4
 
 bench: venv
-	scripts/with-infra $(BIN)/python -m bench.run
+	scripts/with-infra bash -c '$(KW) db upgrade && $(BIN)/python -m bench.run'
 
 demo: venv
-	scripts/with-infra $(BIN)/python -m stream_app.demo
+	scripts/with-infra bash -c '$(KW) db upgrade && $(BIN)/python -m stream_app.demo'
 
 infra-up: venv
 	$(KW) infra up
