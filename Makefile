@@ -48,7 +48,7 @@ test: lint typecheck schemas unit integration test-kafka4
 
 # The faust app test suite on Kafka 4.x (tables, changelog, recovery, rebalancing).
 test-kafka4: venv
-	$(KAFKA4_ENV) scripts/with-infra $(BIN)/pytest -q tests/integration -m kafka4
+	$(KAFKA4_ENV) scripts/with-infra bash -c '$(KW) db upgrade && $(BIN)/pytest -q tests/integration -m kafka4'
 
 bench: venv
 	scripts/with-infra bash -c '$(KW) db upgrade && $(BIN)/python -m bench.run'
