@@ -42,13 +42,13 @@ unit: venv
 
 # Starts the services it needs and stops only those it started (scripts/with-infra).
 integration: venv
-	scripts/with-infra $(BIN)/pytest -q tests/integration
+	scripts/with-infra bash -c '$(KW) db upgrade && $(BIN)/pytest -q tests/integration'
 
 test: lint typecheck schemas promtool compose-check unit integration test-kafka4
 
 # The faust app test suite on Kafka 4.x (tables, changelog, recovery, rebalancing).
 test-kafka4: venv
-	$(KAFKA4_ENV) scripts/with-infra $(BIN)/pytest -q tests/integration -m kafka4
+	$(KAFKA4_ENV) scripts/with-infra bash -c '$(KW) db upgrade && $(BIN)/pytest -q tests/integration -m kafka4'
 
 # Prometheus config, alert rules and their unit tests (promtool from the Debian package `prometheus`).
 promtool: venv
@@ -63,10 +63,10 @@ compose-check: venv
 	scripts/check-compose
 
 bench: venv
-	scripts/with-infra $(BIN)/python -m bench.run
+	scripts/with-infra bash -c '$(KW) db upgrade && $(BIN)/python -m bench.run'
 
 demo: venv
-	scripts/with-infra $(BIN)/python -m stream_app.demo
+	scripts/with-infra bash -c '$(KW) db upgrade && $(BIN)/python -m stream_app.demo'
 
 infra-up: venv
 	$(KW) infra up

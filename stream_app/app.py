@@ -105,4 +105,9 @@ def create_app(settings: Settings, worker_id: str = "w1") -> tuple[faust.App, Wo
     from stream_app import monitor
 
     monitor.register(app, ctx, settings.monitor_interval_s)
+
+    if settings.retraining_enabled:
+        from agents import retraining
+
+        retraining.register(app, ctx)
     return app, ctx

@@ -23,6 +23,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "stream_app.evaluation.cli",
     "stream_app.simulate",
     "schemas.export",
+    "stream_app.db.cli",
+    "stream_app.registry.history_sink",
 )
 
 Handler = Callable[[argparse.Namespace, Settings], int]

@@ -7,9 +7,9 @@ the asset stays on the online model.
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from stream_app.core.types import AnomalyType, ForecastPoint
@@ -73,25 +73,20 @@ def _reason(value: float, expected: float) -> str:
     return f"{pct:.0f}% below expected"
 
 
-def artifact_path(uri: str) -> Path:
-    """The local folder of a bundle URI (``file://`` or a plain path)."""
-    if uri.startswith("file://"):
-        return Path(uri.removeprefix("file://"))
-    if "://" in uri:
-        raise ValueError(f"unsupported artifact URI scheme: {uri.split('://', 1)[0]}")
-    return Path(uri)
-
-
 def bundle_loader(settings: Settings) -> Loader:
+    """Resolve the URI through the artifact store, load with the training backend, adapt."""
+    from stream_app.registry.artifacts import open_store
+
     window = settings.window_size
+    store = open_store(settings)
 
     def load(active: ActiveModel) -> LiveModel:
         try:
-            from trainers.api import load_model
+            backend = importlib.import_module(settings.training_backend)
         except ImportError as exc:
             raise PrerequisiteMissing(
                 f"the ML extra is not installed ({exc}); pip install 'kilowatch[ml]'"
             ) from None
-        return BundleModel(load_model(artifact_path(active.artifact_uri)), window)
+        return BundleModel(backend.load_model(store.get_dir(active.artifact_uri)), window)
 
     return load

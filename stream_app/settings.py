@@ -163,6 +163,70 @@ class Settings(BaseSettings):
         256, ge=1, description="Trained models a worker keeps loaded (least recently used are dropped)."
     )
 
+    # --- registry, training jobs, retraining (issue 3 sections 3-4; registry helper) -------------------
+    postgres_pool_min: int = Field(1, ge=0, description="Smallest asyncpg pool size.")
+    postgres_pool_max: int = Field(5, ge=1, description="Largest asyncpg pool size.")
+    postgres_command_timeout_s: float = Field(30.0, gt=0, description="Timeout of one SQL statement.")
+    artifact_root: Path = Field(
+        Path(".state/artifacts"), description="Root folder of the local filesystem artifact store."
+    )
+    training_timeout_s: float = Field(3600.0, gt=0, description="A training job running longer is ended.")
+    training_cancel_grace_s: float = Field(
+        10.0, gt=0, description="After a cancel or timeout, seconds the child gets before terminate/kill."
+    )
+    training_processes: int = Field(1, ge=1, description="Training jobs a worker runs at the same time.")
+    training_nice: int = Field(
+        10, ge=0, le=19, description="Niceness of training processes: scoring keeps CPU priority."
+    )
+    training_lock_ttl_ms: int = Field(
+        60_000, ge=1000, description="TTL of the per-asset training lock (renewed while the job runs)."
+    )
+    training_log_lines: int = Field(500, ge=10, description="Log lines kept per job in Redis.")
+    training_redis_ttl_s: int = Field(
+        7 * 24 * 3600, ge=60, description="TTL of a job's progress, log and event stream in Redis."
+    )
+    training_holdout_fraction: float = Field(
+        0.2, gt=0, lt=1, description="Tail of the data kept out of training for champion/challenger."
+    )
+    training_backend: str = Field(
+        "trainers.api", description="Module with load_frame/TrainSpec/train/evaluate/load_model."
+    )
+    champion_margin: float = Field(
+        0.02, ge=0, lt=1, description="Relative MASE improvement a candidate needs to replace the active one."
+    )
+    data_url_max_bytes: int = Field(
+        200 * 1024 * 1024, ge=1024, description="Largest CSV a data_url may give."
+    )
+    data_url_timeout_s: float = Field(60.0, gt=0, description="Timeout of an http(s) data_url download.")
+    data_file_roots: tuple[Path, ...] = Field(
+        (Path("."),),
+        description="file:// data_urls must resolve under one of these folders (JSON list in the env).",
+    )
+    history_retention_days: float = Field(
+        60.0, gt=0, description="Readings kept in the readings_history table for history-based training."
+    )
+    history_max_rows: int = Field(20_000, ge=100, description="Newest readings a history-based job uses.")
+    history_enabled: bool = Field(
+        True, description="Run the history sink agent (readings -> PostgreSQL) in the worker."
+    )
+    retraining_enabled: bool = Field(
+        True, description="Run the retraining agent and its timers in the worker."
+    )
+    retrain_check_every_s: float = Field(
+        300.0, gt=0, description="Period of the scheduled-retraining and drift timers."
+    )
+    retrain_default_model: str = Field(
+        "lightgbm", description="Model type of scheduled and drift-triggered requests without an active one."
+    )
+    drift_threshold: float = Field(
+        1.2, gt=0, description="Rolling MASE above which an asset's model is retrained."
+    )
+    drift_window: int = Field(96, ge=8, description="Recent forecast errors per asset in the drift signal.")
+    drift_enabled: bool = Field(
+        False,
+        description="Drift-triggered retraining (needs emit_scores: the drift feed reads the scores topic).",
+    )
+
     @field_validator("topic_prefix")
     @classmethod
     def _prefix_is_topic_safe(cls, v: str) -> str:

@@ -31,13 +31,19 @@ def _bundle(data_dir: Path, out: Path, rows: slice) -> Path:
     return out
 
 
-def _publish(settings: Settings, version: str, bundle: Path, action: str = "promoted") -> None:
+def _store(settings: Settings, bundle: Path) -> str:
+    from stream_app.registry.artifacts import open_store
+
+    return open_store(settings).put_dir(bundle, prefix=ASSET)
+
+
+def _publish(settings: Settings, version: str, uri: str, action: str = "promoted") -> None:
     event = ModelUpdated(
         asset_id=ASSET,
         model_id="lightgbm",
         model_version=version,
         model_type="lightgbm",
-        artifact_uri=f"file://{bundle}",
+        artifact_uri=uri,
         action=action,  # type: ignore[arg-type]
         updated_at=datetime.now(UTC),
     )
@@ -60,10 +66,10 @@ def _wait_log(worker: Worker, text: str, count: int = 1, timeout: float = 60.0) 
 
 @pytest.mark.kafka4
 def test_promotion_and_rollback_reach_a_running_worker(tmp_path: Path, data_dir: Path) -> None:
-    settings, env = isolated_settings(tmp_path, topic_partitions=2)
+    settings, env = isolated_settings(tmp_path, topic_partitions=2, artifact_root=tmp_path / "artifacts")
     ensure_topics(settings)
-    v1 = _bundle(data_dir, tmp_path / "v1", slice(0, 4000))
-    v2 = _bundle(data_dir, tmp_path / "v2", slice(4000, 8000))
+    v1 = _store(settings, _bundle(data_dir, tmp_path / "v1", slice(0, 4000)))
+    v2 = _store(settings, _bundle(data_dir, tmp_path / "v2", slice(4000, 8000)))
     (series,) = steel_assets(data_dir, n_assets=1, n_rows=3000)
     msgs = series.messages()
     worker = Worker(env, "hot", tmp_path)

@@ -1,0 +1,191 @@
+"""Retraining agent and timers (thin: the work is in stream_app.registry.service).
+
+- ``retraining`` consumes training requests; each one runs as a task (training happens in a child
+  process, so the event loop keeps scoring); an invalid request goes to the dead-letter topic.
+- ``scheduled-retraining`` (leader only) asks for a new version of every asset whose
+  ``retrain_interval`` has passed since its newest job.
+- ``drift-check`` (every worker, for the assets it scores) asks for a new version when the rolling
+  error of the scores it sees is above ``drift_threshold`` (fed from the scores topic, so only when
+  ``drift_enabled`` and ``emit_scores`` are on).
+Requests made here use the asset's readings history and the active version's type and params.
+Nothing starts until PostgreSQL is reachable and its schema current; until then requests wait in Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from pydantic import ValidationError
+
+from schemas.events import DeadLetter, ModelUpdated, TrainingRequest, utc_now
+from stream_app.core.decode import raw_payload_text
+from stream_app.db import migrations
+from stream_app.db import repository as repo
+from stream_app.errors import KilowatchError
+from stream_app.registry.artifacts import open_store
+from stream_app.registry.coord import JobChannel, TrainingLock, redis_client
+from stream_app.registry.drift import DriftMonitor
+from stream_app.registry.service import TrainingService
+
+log = logging.getLogger(__name__)
+RETRY_S = 15.0
+
+
+def register(app: faust.App, ctx: Any) -> None:
+    settings = ctx.settings
+    raw: dict[str, Any] = {
+        "key_type": bytes,
+        "value_type": bytes,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+    }
+    requests_topic = app.topic(settings.topic("training-requests"), **raw)
+    updates_topic = app.topic(settings.topic("model-updates"), **raw)
+    ready = asyncio.Event()
+    holder: dict[str, TrainingService] = {}
+    running: set[asyncio.Task[Any]] = set()
+    monitor = DriftMonitor(
+        window=settings.drift_window,
+        threshold=settings.drift_threshold,
+        min_points=max(8, settings.drift_window // 2),
+    )
+    ctx.keepalive.extend([requests_topic, updates_topic, monitor])
+
+    async def publish(ev: ModelUpdated) -> None:
+        await updates_topic.send(key=ev.asset_id.encode(), value=ev.model_dump_json().encode())
+        monitor.reset(ev.asset_id)
+
+    @app.task
+    async def start_training_service() -> None:
+        from stream_app.db.pool import create_pool
+
+        while True:
+            try:
+                pool = await create_pool(settings)
+                async with pool.acquire() as conn:
+                    await migrations.ensure_current(conn)
+                break
+            except KilowatchError as exc:
+                log.error("retraining disabled until PostgreSQL is ready: %s (retry in %.0f s)", exc, RETRY_S)
+                await asyncio.sleep(RETRY_S)
+        client = redis_client(settings)
+        service = TrainingService(
+            settings=settings,
+            pool=pool,
+            lock=TrainingLock(client, settings.topic_prefix, settings.training_lock_ttl_ms),
+            channel=JobChannel(
+                client, settings.topic_prefix, settings.training_log_lines, settings.training_redis_ttl_s
+            ),
+            store=open_store(settings),
+            publish=publish,
+        )
+        abandoned = await service.recover_stale_jobs()
+        if abandoned:
+            log.warning("ended %d training jobs abandoned by a stopped worker", abandoned)
+        holder["service"] = service
+        ready.set()
+        try:
+            await asyncio.Event().wait()  # lives as long as the worker
+        finally:
+            for task in list(running):
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            await pool.close()
+            await client.aclose()
+
+    @app.agent(requests_topic, name="retraining", concurrency=1)
+    async def retraining(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            await ready.wait()
+            msg = event.message
+            try:
+                req = TrainingRequest.model_validate_json(msg.value)
+            except ValidationError as exc:
+                text, encoding = raw_payload_text(msg.value)
+                letter = DeadLetter(
+                    source_topic=msg.topic,
+                    partition=msg.partition,
+                    offset=msg.offset,
+                    key=msg.key.decode("utf-8", "replace") if msg.key else None,
+                    payload=text,
+                    payload_encoding=encoding,
+                    error=f"invalid training request: {exc}",
+                    received_at=utc_now(),
+                )
+                await ctx.dead_letters_topic.send(key=msg.key, value=letter.model_dump_json().encode())
+                continue
+            task = asyncio.create_task(_handle(holder["service"], req), name=f"training-{req.request_id}")
+            running.add(task)
+            task.add_done_callback(running.discard)
+
+    async def _ask(asset_id: str, why: str) -> None:
+        service = holder["service"]
+        active = await repo.active_version(service.pool, asset_id)
+        req = TrainingRequest(
+            request_id=uuid.uuid4(),
+            asset_id=asset_id,
+            model_type=active.model_type if active else settings.retrain_default_model,
+            params=active.params if active else {},
+            data_url=None,
+            requested_at=utc_now(),
+        )
+        log.info("asking to retrain %s (%s)", asset_id, why)
+        await requests_topic.send(key=asset_id.encode(), value=req.model_dump_json().encode())
+
+    @app.timer(interval=settings.retrain_check_every_s, on_leader=True, name="scheduled-retraining")
+    async def scheduled_retraining() -> None:
+        if not ready.is_set():
+            return
+        for asset in await repo.assets_due_for_retraining(holder["service"].pool, datetime.now(UTC)):
+            await _ask(asset.asset_id, f"scheduled every {asset.retrain_interval}")
+
+    if settings.drift_enabled and settings.emit_scores:
+        scores_topic = app.topic(settings.topic("scores"), **raw)
+        ctx.keepalive.append(scores_topic)
+
+        @app.agent(scores_topic, name="drift-feed", concurrency=1)
+        async def drift_feed(stream: faust.StreamT) -> None:
+            async for batch in stream.take(500, within=1.0):
+                for value in batch:
+                    try:
+                        rec = faust_json(value)
+                        if rec.get("status") == "scored":
+                            monitor.observe_reading(
+                                rec["asset_id"], float(rec["value"]), float(rec["expected"])
+                            )
+                    except (ValueError, KeyError, TypeError):
+                        continue
+
+        @app.timer(interval=settings.retrain_check_every_s, name="drift-check")
+        async def drift_check() -> None:
+            if not ready.is_set():
+                return
+            for asset_id, score in monitor.drifted():
+                monitor.reset(asset_id)
+                await _ask(asset_id, f"rolling error {score:.2f}x naive > {settings.drift_threshold}")
+
+
+def faust_json(value: bytes) -> dict[str, Any]:
+    import orjson
+
+    data = orjson.loads(value)
+    if not isinstance(data, dict):
+        raise ValueError("not an object")
+    return data
+
+
+async def _handle(service: TrainingService, req: TrainingRequest) -> None:
+    try:
+        job = await service.handle(req)
+        log.info("training request %s for %s ended %s", req.request_id, req.asset_id, job.status)
+    except KilowatchError as exc:  # e.g. the asset was deleted meanwhile; the agent carries on
+        log.error("training request %s for %s: %s", req.request_id, req.asset_id, exc)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("training request %s for %s failed unexpectedly", req.request_id, req.asset_id)

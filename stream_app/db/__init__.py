@@ -1,0 +1,1 @@
+"""PostgreSQL: versioned migrations, the asyncpg pool and the registry repository."""

@@ -1,0 +1,1 @@
+"""Model lifecycle: job states, champion/challenger, artifacts, Redis coordination, the job runner."""
