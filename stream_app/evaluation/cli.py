@@ -72,7 +72,8 @@ def run_faults(args: argparse.Namespace, settings: Settings) -> int:
     print("reported as: " + ", ".join(f"{k}->{t} {n}" for (k, t), n in sorted(result.reported_as.items())))
     if args.verbose:
         for asset, fault in result.missed:
-            print(f"missed: asset {asset} {fault.kind} at {fault.index} (length {fault.length})")
+            seen = "observable" if fault.observable else "not observable within 3"
+            print(f"missed: asset {asset} {fault.kind} at {fault.index} (length {fault.length}, {seen})")
     return 0
 
 

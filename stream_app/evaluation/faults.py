@@ -67,10 +67,16 @@ class FaultResult:
     false_alarm_rates: list[float] = field(default_factory=list)
     reported_as: Counter[tuple[str, str]] = field(default_factory=Counter)  # (fault kind, anomaly type)
     missed: list[tuple[int, InjectedFault]] = field(default_factory=list)  # (asset, fault)
+    observable: int = 0  # faults the clean series does not mimic within 3 readings (faults.observable)
+    observable_hits: int = 0
 
     @property
     def recall(self) -> float:
         return sum(self.hits.values()) / self.faults if self.faults else 0.0
+
+    @property
+    def observable_recall(self) -> float:
+        return self.observable_hits / self.observable if self.observable else 0.0
 
     @property
     def false_alarm_rate(self) -> float:
@@ -79,7 +85,8 @@ class FaultResult:
     def summary(self) -> str:
         kinds = ", ".join(f"{k} {self.hits[k]}/{self.totals[k]}" for k in FAULT_KINDS if self.totals[k])
         return (
-            f"faults={self.faults} recall@3={self.recall:.3f} ({kinds}) "
+            f"faults={self.faults} recall@3={self.recall:.3f} ({kinds}); observable within 3: "
+            f"{self.observable_hits}/{self.observable} = {self.observable_recall:.3f}; "
             f"false-alarm rate={self.false_alarm_rate:.4f} per normal reading"
         )
 
@@ -106,10 +113,12 @@ def evaluate_faults(
         result.faults += len(faults)
         for f in faults:
             result.totals[f.kind] += 1
+            result.observable += f.observable
             first = next((j for j in range(f.index, f.index + within) if flags[j]), None)
             if first is None:
                 result.missed.append((k, f))
                 continue
             result.hits[f.kind] += 1
+            result.observable_hits += f.observable
             result.reported_as[(f.kind, str(verdicts[first].kind))] += 1
     return result
