@@ -268,7 +268,7 @@ class OnlineDetector:
         f_level = LEVEL_FLOOR * s[LEVEL_ABS]
         drop_base = NAN
         if target > params.warmup and seq >= 4:
-            pc, kind_c, drop_base = cf.pattern_evidence(state, value, resid < 0.0, norm, f_level)
+            pc, kind_c, drop_base = cf.pattern_evidence(state, value, True, norm, f_level)
             if pc < best:
                 best, which = pc, kind_c
         s[PREV_Z], s[PREV_NORM] = zs, norm

@@ -30,6 +30,7 @@ SIMILAR = 2.0  # level class of :func:`drop_p`: levels within this factor of the
 MIN_FLOOR = 1e-9
 CONFORMAL_STOP = 0.02  # conformal p-values above this are no evidence (keeps the bulk calibrated)
 DROP_GATE = 0.8  # drops shallower than this (ratio of levels) are not scanned (cost only)
+LOW_MIN_REF = 200  # normal k-reading stretches needed before "lowest held level" counts as evidence
 REFRESH = 96  # readings between refreshes of the cached excursion depth cut
 
 
@@ -60,7 +61,7 @@ def pattern_evidence(
         top = top if top > v1 else v1
         b1, b2 = vals[(seq - 3) % w], vals[(seq - 2) % w]
         base = b1 if b1 < b2 else b2
-        if base - top > norm and top + floor < DROP_GATE * (base + floor):
+        if top + floor < DROP_GATE * (base + floor):
             pd = drop_p(state, value, floor, CONFORMAL_STOP)
             if pd < best:
                 best, which, drop_base = pd, "drop", base
@@ -80,6 +81,16 @@ def ordered_values(state: AssetState, extra: float | None = None) -> np.ndarray:
     if extra is not None:
         parts.append(np.array([extra]))
     return np.concatenate(parts)
+
+
+def ordered_flags(state: AssetState, extra: bool = False) -> np.ndarray:
+    """The ring's flagged bits oldest first (aligned with :func:`ordered_values`), ``extra`` appended."""
+    flags = np.frombuffer(state.flags, dtype=np.uint8)
+    n = state.seq + 1
+    w = state.window_size
+    parts = [flags[:n]] if n < w else [flags[n % w :], flags[: n % w]]
+    parts.append(np.array([1 if extra else 0], dtype=np.uint8))
+    return np.concatenate(parts).astype(bool)
 
 
 def excursion_p(state: AssetState, value: float, floor: float, stop: float) -> tuple[float, float]:
@@ -144,9 +155,22 @@ def drop_p(state: AssetState, value: float, floor: float, stop: float, k: int = 
     ratio = t_now / b_now
     ref_b, ref_t = base[:-1], top[:-1]
     similar = (ref_b >= b_now / SIMILAR) & (ref_b <= b_now * SIMILAR)
+    # the reference is normal history: drops that were flagged (anomalies) do not make this one normal
+    flagged = ordered_flags(state)
+    hit = flagged[2 : n_all - j + 3].copy()
+    for i in range(3, j):
+        hit |= flagged[i : n_all - j + 1 + i]
+    normal = ~hit[:-1]
+    similar &= normal
     n = int(np.count_nonzero(similar))
     count = int(np.count_nonzero(similar & (ref_t <= ratio * ref_b)))
     p = (1.0 + count) / (1.0 + n)
+    # ... or a drop to a level the ring has never held for k readings (an idling plant that halves
+    # its idle load): the share of normal k-reading stretches whose highest reading is as low
+    n_low = int(np.count_nonzero(normal))
+    if n_low >= LOW_MIN_REF:
+        p_low = (1.0 + float(np.count_nonzero(normal & (ref_t <= t_now)))) / (1.0 + n_low)
+        p = p if p < p_low else p_low
     return p if p <= stop else 1.0
 
 
