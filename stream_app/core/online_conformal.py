@@ -30,7 +30,7 @@ SIMILAR = 2.0  # level class of :func:`drop_p`: levels within this factor of the
 MIN_FLOOR = 1e-9
 CONFORMAL_STOP = 0.02  # conformal p-values above this are no evidence (keeps the bulk calibrated)
 DROP_GATE = 0.8  # drops shallower than this (ratio of levels) are not scanned (cost only)
-LOW_MIN_REF = 200  # normal k-reading stretches needed before "lowest held level" counts as evidence
+LOW_MIN_REF = 96  # normal k-reading stretches needed before "lowest held level" counts as evidence
 REFRESH = 96  # readings between refreshes of the cached excursion depth cut
 
 
