@@ -113,6 +113,14 @@ class Settings(BaseSettings):
     warmup: int = Field(32, ge=4, description="Readings an asset needs before it can be flagged.")
     interval_level: float = Field(0.95, gt=0, lt=1, description="Coverage of forecast lower/upper bounds.")
 
+    # --- detector: repeated alarms --------------------------------------------------------------------
+    repeat_window_s: float = Field(
+        86400.0,
+        ge=0,
+        description="A reading whose score does not exceed one the asset had within this many seconds "
+        "repeats an alarm (novel=false; 0 in the NAB output) instead of raising a new one.",
+    )
+
     @field_validator("topic_prefix")
     @classmethod
     def _prefix_is_topic_safe(cls, v: str) -> str:

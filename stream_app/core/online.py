@@ -60,6 +60,8 @@ from stream_app.core.online_stats import (
     LEVEL,
     LEVEL_ABS,
     OFFSET,
+    PEAK,
+    PEAK_TS,
     PREV_NORM,
     PREV_Z,
     Q_INTERVAL,
@@ -96,6 +98,7 @@ SHIFT_NOISE = 1.4  # one-step changes of white noise are ~1.4x its mean absolute
 INFER_AT = 64  # readings seen before the step and season are inferred
 MIN_REGULAR = 0.95  # share of steps that must equal the median step for a season
 NAN = math.nan
+NOVEL_MIN = 0.99  # scores below this are never alarms in practice: their repeats are not tracked
 
 Preds = tuple[float, float, float, float]  # naive, level, seasonal difference, seasonal profile
 # (expected, scale ratio at this level, seasonal profile, predictions); NaN marks what is unavailable
@@ -113,13 +116,14 @@ class OnlineParams:
     warmup: int = 32
     interval_level: float = 0.95
     accept_after: int = 3  # consecutive flagged readings after which a new regime is learned
+    repeat_window_s: float = 86400.0  # a score no higher than one within this span is a repeat
 
     def __post_init__(self) -> None:
         if self.window_size < 16:
             raise ValueError("window_size must be >= 16")
         if not 0.0 < self.threshold < 1.0 or not 0.0 < self.interval_level < 1.0:
             raise ValueError("threshold and interval_level must lie in (0, 1)")
-        if self.season_length < 0 or self.warmup < 1 or self.accept_after < 1:
+        if self.season_length < 0 or self.warmup < 1 or self.accept_after < 1 or self.repeat_window_s < 0:
             raise ValueError("season_length >= 0, warmup >= 1 and accept_after >= 1 required")
 
     @classmethod
@@ -130,6 +134,7 @@ class OnlineParams:
             threshold=settings.anomaly_threshold,
             warmup=settings.warmup,
             interval_level=settings.interval_level,
+            repeat_window_s=settings.repeat_window_s,
         )
 
 
@@ -276,6 +281,14 @@ class OnlineDetector:
         if pf < best:
             best, which = pf, "flat"
         score = 1.0 - best
+        novel = True
+        if score >= NOVEL_MIN:  # a repeat of an alarm raised within the window is not a new one
+            if ts - s[PEAK_TS] > params.repeat_window_s:
+                s[PEAK] = 0.0
+            if score <= s[PEAK]:
+                novel = False
+            else:
+                s[PEAK], s[PEAK_TS] = score, ts
 
         flagged = score >= params.threshold and target >= params.warmup
         learn = True
@@ -315,7 +328,9 @@ class OnlineDetector:
         state.ts[i] = ts
         state.values[i] = value
         state.flags[i] = 1 if flagged else 0
-        return Verdict(ts, value, expected, expected - half, expected + half, score, flagged, kind, reason)
+        return Verdict(
+            ts, value, expected, expected - half, expected + half, score, flagged, kind, reason, "scored", novel
+        )
 
     def _first(self, state: AssetState, ts: float, value: float) -> Verdict:
         s = state.stats
