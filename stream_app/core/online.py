@@ -328,9 +328,8 @@ class OnlineDetector:
         state.ts[i] = ts
         state.values[i] = value
         state.flags[i] = 1 if flagged else 0
-        return Verdict(
-            ts, value, expected, expected - half, expected + half, score, flagged, kind, reason, "scored", novel
-        )
+        lo, hi = expected - half, expected + half
+        return Verdict(ts, value, expected, lo, hi, score, flagged, kind, reason, "scored", novel)
 
     def _first(self, state: AssetState, ts: float, value: float) -> Verdict:
         s = state.stats
