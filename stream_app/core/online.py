@@ -15,11 +15,17 @@ normal data ``P(score >= s) ~= 1 - s``.  Pattern evidence can raise it, each a t
 the asset's own history (``online_conformal``: conformal p-values over the ring, used only in the
 tail): a one-reading *excursion* that the next reading undid (a spike or a drop-out, judged one
 reading late), a *level drop* held for three readings (ranked among readings at a similar level: a
-halving is routine while a plant runs, unheard of while it idles) and a *flatline* (exact repeats
+halving is routine while a plant runs, unheard of while it idles; or a drop to a level the ring
+never held for three readings; flagged history is not a reference) and a *flatline* (exact repeats
 that this time of day and level make improbable, ``online_evidence``; reported once per run).  A
 reading is flagged when the score >= threshold after warm-up.  Kinds: spike/dip (one reading, or an
 undone excursion), sustained_high/low (consecutive flagged readings on one side, or a held drop),
 flatline, pattern_shift (a flagged reading while the short-term volatility is 3x the long-term one).
+
+Repeated alarms.  A reading whose score (>= 0.99) does not exceed the highest score the asset had
+within ``repeat_window_s`` (a day by default) repeats an alarm already raised: ``Verdict.novel`` is
+False.  It is still flagged and reported (the stream emits every flagged reading); the NAB output
+counts only novel alarms as detections, since a detection is an alarm raised, not one held.
 
 Learning.  Flagged readings are never learned, and learned ones are clipped (Huber) to the
 prediction interval so one odd reading cannot drag the level.  A permanent change must not alarm
@@ -142,7 +148,7 @@ class OnlineDetector:
     """Causal per-reading scorer; all model state lives in :class:`AssetState`."""
 
     name = "online-seasonal"
-    version = "1"
+    version = "2"
 
     def __init__(self, params: OnlineParams) -> None:
         self.params = params

@@ -12,7 +12,9 @@ below the usual 0.995 threshold.  Only the tail is used: a p-value above ``stop`
   (a drop-out to a tenth and a tenfold spike are equally deep; ``f`` keeps values near zero sane).
 * :func:`drop_p`: a level drop held for three readings, ``(max of the last three + f) / (min of
   the two before + f)``, ranked only among ring readings whose level before was similar (a Mondrian
-  split: a plant's load halving is routine while it runs and unheard of while it idles).
+  split: a plant's load halving is routine while it runs and unheard of while it idles), or by the
+  share of ring stretches whose highest reading is as low (a drop to a level never held).  Flagged
+  stretches are left out of the reference: earlier anomalies do not make a new one normal.
 * :func:`run_p`: a run of exact repeats, among ring readings at a similar level (a quantised meter
   idling near zero repeats itself often, a running machine almost never).
 
