@@ -130,7 +130,9 @@ class OnlineParams:
         if not 0.0 < self.threshold < 1.0 or not 0.0 < self.interval_level < 1.0:
             raise ValueError("threshold and interval_level must lie in (0, 1)")
         if self.season_length < 0 or self.warmup < 1 or self.accept_after < 1 or self.repeat_window_s < 0:
-            raise ValueError("season_length >= 0, warmup >= 1 and accept_after >= 1 required")
+            raise ValueError(
+                "season_length >= 0, warmup >= 1, accept_after >= 1 and repeat_window_s >= 0 required"
+            )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OnlineParams:
@@ -279,7 +281,7 @@ class OnlineDetector:
         f_level = LEVEL_FLOOR * s[LEVEL_ABS]
         drop_base = NAN
         if target > params.warmup and seq >= 4:
-            pc, kind_c, drop_base = cf.pattern_evidence(state, value, True, norm, f_level)
+            pc, kind_c, drop_base = cf.pattern_evidence(state, value, f_level)
             if pc < best:
                 best, which = pc, kind_c
         s[PREV_Z], s[PREV_NORM] = zs, norm

@@ -36,14 +36,14 @@ LOW_MIN_REF = 96  # normal k-reading stretches needed before "lowest held level"
 REFRESH = 96  # readings between refreshes of the cached excursion depth cut
 
 
-def pattern_evidence(
-    state: AssetState, value: float, below: bool, norm: float, floor: float
-) -> tuple[float, str, float]:
+def pattern_evidence(state: AssetState, value: float, floor: float) -> tuple[float, str, float]:
     """(smallest p-value, "transient" or "drop", level before the drop) for the reading ``value``.
 
     The excursion scan runs only for excursions deeper than the cached cut ``EXC_CUT`` (refreshed
-    every ``REFRESH`` readings), the drop scan only when ``value`` is ``below`` its expectation and
-    the last three readings lie more than ``norm`` and ``1 - DROP_GATE`` below the two before.
+    every ``REFRESH`` readings), the drop scan only when the last three readings lie more than
+    ``1 - DROP_GATE`` below the two before.  The drop gate looks at the readings alone, not at the
+    residual: by the third reading of a drop the expectation has followed it part of the way (the
+    level predictors learn), so "below its expectation" would miss the drops that matter.
     Needs at least five readings in the ring (``state.seq >= 4``).
     """
     s = state.stats
@@ -58,15 +58,14 @@ def pattern_evidence(
         if refresh or depth > s[st.EXC_CUT]:
             best, s[st.EXC_CUT] = excursion_p(state, value, floor, CONFORMAL_STOP)
             which = "transient"
-    if below:
-        top = value if value > b else b
-        top = top if top > v1 else v1
-        b1, b2 = vals[(seq - 3) % w], vals[(seq - 2) % w]
-        base = b1 if b1 < b2 else b2
-        if top + floor < DROP_GATE * (base + floor):
-            pd = drop_p(state, value, floor, CONFORMAL_STOP)
-            if pd < best:
-                best, which, drop_base = pd, "drop", base
+    top = value if value > b else b
+    top = top if top > v1 else v1
+    b1, b2 = vals[(seq - 3) % w], vals[(seq - 2) % w]
+    base = b1 if b1 < b2 else b2
+    if top + floor < DROP_GATE * (base + floor):
+        pd = drop_p(state, value, floor, CONFORMAL_STOP)
+        if pd < best:
+            best, which, drop_base = pd, "drop", base
     return best, which, drop_base
 
 
