@@ -22,10 +22,11 @@ reading is flagged when the score >= threshold after warm-up.  Kinds: spike/dip 
 undone excursion), sustained_high/low (consecutive flagged readings on one side, or a held drop),
 flatline, pattern_shift (a flagged reading while the short-term volatility is 3x the long-term one).
 
-Repeated alarms.  A reading whose score (>= 0.99) does not exceed the highest score the asset had
-within ``repeat_window_s`` (a day by default) repeats an alarm already raised: ``Verdict.novel`` is
-False.  It is still flagged and reported (the stream emits every flagged reading); the NAB output
-counts only novel alarms as detections, since a detection is an alarm raised, not one held.
+Repeated alarms.  A reading whose tail probability ``1 - score`` (score >= 0.99) is not below half
+that of the highest score the asset had within ``repeat_window_s`` (a day by default) repeats an
+alarm already raised -- it is not at least twice as improbable: ``Verdict.novel`` is False.  It is
+still flagged and reported (the stream emits every flagged reading); the NAB output counts only
+novel alarms as detections, since a detection is an alarm raised, not one held.
 
 Learning.  Flagged readings are never learned, and learned ones are clipped (Huber) to the
 prediction interval so one odd reading cannot drag the level.  A permanent change must not alarm
@@ -105,6 +106,7 @@ INFER_AT = 64  # readings seen before the step and season are inferred
 MIN_REGULAR = 0.95  # share of steps that must equal the median step for a season
 NAN = math.nan
 NOVEL_MIN = 0.99  # scores below this are never alarms in practice: their repeats are not tracked
+NOVEL_RATIO = 0.5  # a new alarm within the repeat window needs half the tail probability of the peak
 
 Preds = tuple[float, float, float, float]  # naive, level, seasonal difference, seasonal profile
 # (expected, scale ratio at this level, seasonal profile, predictions); NaN marks what is unavailable
@@ -293,7 +295,7 @@ class OnlineDetector:
         if score >= NOVEL_MIN:  # a repeat of an alarm raised within the window is not a new one
             if ts - s[PEAK_TS] > params.repeat_window_s:
                 s[PEAK] = 0.0
-            if score <= s[PEAK]:
+            if 1.0 - score > NOVEL_RATIO * (1.0 - s[PEAK]):
                 novel = False
             else:
                 s[PEAK], s[PEAK_TS] = score, ts

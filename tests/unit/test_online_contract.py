@@ -105,3 +105,17 @@ def test_an_alarm_no_stronger_than_one_within_the_repeat_window_is_not_novel() -
     assert out[1700].novel  # a day later it is a new alarm again
     with pytest.raises(ValueError):
         OnlineParams(repeat_window_s=-1.0)
+
+
+def test_a_much_stronger_alarm_within_the_repeat_window_is_novel() -> None:
+    ts, vs = steel(3000)
+    det = OnlineDetector(OnlineParams())
+    state = det.new_state()
+    spikes = {1500: 3.0, 1505: 40.0}  # the second is far more improbable than the first
+    out = {}
+    for i, (t, v) in enumerate(zip(ts.tolist(), vs.tolist(), strict=True)):
+        verdict = det.score_one(state, t, v * spikes.get(i, 1.0) + (50.0 if i in spikes else 0.0))
+        if i in spikes:
+            out[i] = verdict
+    assert out[1500].score >= 0.99 and out[1500].novel
+    assert 1.0 - out[1505].score < 0.5 * (1.0 - out[1500].score) and out[1505].novel
