@@ -227,6 +227,14 @@ class Settings(BaseSettings):
         description="Drift-triggered retraining (needs emit_scores: the drift feed reads the scores topic).",
     )
 
+    # --- detector: repeated alarms --------------------------------------------------------------------
+    repeat_window_s: float = Field(
+        86400.0,
+        ge=0,
+        description="A reading whose score does not exceed one the asset had within this many seconds "
+        "repeats an alarm (novel=false; 0 in the NAB output) instead of raising a new one.",
+    )
+
     @field_validator("topic_prefix")
     @classmethod
     def _prefix_is_topic_safe(cls, v: str) -> str:

@@ -15,11 +15,18 @@ normal data ``P(score >= s) ~= 1 - s``.  Pattern evidence can raise it, each a t
 the asset's own history (``online_conformal``: conformal p-values over the ring, used only in the
 tail): a one-reading *excursion* that the next reading undid (a spike or a drop-out, judged one
 reading late), a *level drop* held for three readings (ranked among readings at a similar level: a
-halving is routine while a plant runs, unheard of while it idles) and a *flatline* (exact repeats
+halving is routine while a plant runs, unheard of while it idles; or a drop to a level the ring
+never held for three readings; flagged history is not a reference) and a *flatline* (exact repeats
 that this time of day and level make improbable, ``online_evidence``; reported once per run).  A
 reading is flagged when the score >= threshold after warm-up.  Kinds: spike/dip (one reading, or an
 undone excursion), sustained_high/low (consecutive flagged readings on one side, or a held drop),
 flatline, pattern_shift (a flagged reading while the short-term volatility is 3x the long-term one).
+
+Repeated alarms.  A reading whose tail probability ``1 - score`` (score >= 0.99) is not below half
+that of the highest score the asset had within ``repeat_window_s`` (a day by default) repeats an
+alarm already raised -- it is not at least twice as improbable: ``Verdict.novel`` is False.  It is
+still flagged and reported (the stream emits every flagged reading); the NAB output counts only
+novel alarms as detections, since a detection is an alarm raised, not one held.
 
 Learning.  Flagged readings are never learned, and learned ones are clipped (Huber) to the
 prediction interval so one odd reading cannot drag the level.  A permanent change must not alarm
@@ -60,6 +67,8 @@ from stream_app.core.online_stats import (
     LEVEL,
     LEVEL_ABS,
     OFFSET,
+    PEAK,
+    PEAK_TS,
     PREV_NORM,
     PREV_Z,
     Q_INTERVAL,
@@ -96,6 +105,8 @@ SHIFT_NOISE = 1.4  # one-step changes of white noise are ~1.4x its mean absolute
 INFER_AT = 64  # readings seen before the step and season are inferred
 MIN_REGULAR = 0.95  # share of steps that must equal the median step for a season
 NAN = math.nan
+NOVEL_MIN = 0.99  # scores below this are never alarms in practice: their repeats are not tracked
+NOVEL_RATIO = 0.5  # a new alarm within the repeat window needs half the tail probability of the peak
 
 Preds = tuple[float, float, float, float]  # naive, level, seasonal difference, seasonal profile
 # (expected, scale ratio at this level, seasonal profile, predictions); NaN marks what is unavailable
@@ -113,14 +124,17 @@ class OnlineParams:
     warmup: int = 32
     interval_level: float = 0.95
     accept_after: int = 3  # consecutive flagged readings after which a new regime is learned
+    repeat_window_s: float = 86400.0  # a score no higher than one within this span is a repeat
 
     def __post_init__(self) -> None:
         if self.window_size < 16:
             raise ValueError("window_size must be >= 16")
         if not 0.0 < self.threshold < 1.0 or not 0.0 < self.interval_level < 1.0:
             raise ValueError("threshold and interval_level must lie in (0, 1)")
-        if self.season_length < 0 or self.warmup < 1 or self.accept_after < 1:
-            raise ValueError("season_length >= 0, warmup >= 1 and accept_after >= 1 required")
+        if self.season_length < 0 or self.warmup < 1 or self.accept_after < 1 or self.repeat_window_s < 0:
+            raise ValueError(
+                "season_length >= 0, warmup >= 1, accept_after >= 1 and repeat_window_s >= 0 required"
+            )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OnlineParams:
@@ -130,6 +144,7 @@ class OnlineParams:
             threshold=settings.anomaly_threshold,
             warmup=settings.warmup,
             interval_level=settings.interval_level,
+            repeat_window_s=settings.repeat_window_s,
         )
 
 
@@ -137,7 +152,7 @@ class OnlineDetector:
     """Causal per-reading scorer; all model state lives in :class:`AssetState`."""
 
     name = "online-seasonal"
-    version = "1"
+    version = "2"
 
     def __init__(self, params: OnlineParams) -> None:
         self.params = params
@@ -268,7 +283,7 @@ class OnlineDetector:
         f_level = LEVEL_FLOOR * s[LEVEL_ABS]
         drop_base = NAN
         if target > params.warmup and seq >= 4:
-            pc, kind_c, drop_base = cf.pattern_evidence(state, value, resid < 0.0, norm, f_level)
+            pc, kind_c, drop_base = cf.pattern_evidence(state, value, f_level)
             if pc < best:
                 best, which = pc, kind_c
         s[PREV_Z], s[PREV_NORM] = zs, norm
@@ -276,6 +291,14 @@ class OnlineDetector:
         if pf < best:
             best, which = pf, "flat"
         score = 1.0 - best
+        novel = True
+        if score >= NOVEL_MIN:  # a repeat of an alarm raised within the window is not a new one
+            if ts - s[PEAK_TS] > params.repeat_window_s:
+                s[PEAK] = 0.0
+            if 1.0 - score > NOVEL_RATIO * (1.0 - s[PEAK]):
+                novel = False
+            else:
+                s[PEAK], s[PEAK_TS] = score, ts
 
         flagged = score >= params.threshold and target >= params.warmup
         learn = True
@@ -315,7 +338,8 @@ class OnlineDetector:
         state.ts[i] = ts
         state.values[i] = value
         state.flags[i] = 1 if flagged else 0
-        return Verdict(ts, value, expected, expected - half, expected + half, score, flagged, kind, reason)
+        lo, hi = expected - half, expected + half
+        return Verdict(ts, value, expected, lo, hi, score, flagged, kind, reason, "scored", novel)
 
     def _first(self, state: AssetState, ts: float, value: float) -> Verdict:
         s = state.stats

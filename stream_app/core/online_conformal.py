@@ -12,7 +12,9 @@ below the usual 0.995 threshold.  Only the tail is used: a p-value above ``stop`
   (a drop-out to a tenth and a tenfold spike are equally deep; ``f`` keeps values near zero sane).
 * :func:`drop_p`: a level drop held for three readings, ``(max of the last three + f) / (min of
   the two before + f)``, ranked only among ring readings whose level before was similar (a Mondrian
-  split: a plant's load halving is routine while it runs and unheard of while it idles).
+  split: a plant's load halving is routine while it runs and unheard of while it idles), or by the
+  share of ring stretches whose highest reading is as low (a drop to a level never held).  Flagged
+  stretches are left out of the reference: earlier anomalies do not make a new one normal.
 * :func:`run_p`: a run of exact repeats, among ring readings at a similar level (a quantised meter
   idling near zero repeats itself often, a running machine almost never).
 
@@ -30,17 +32,18 @@ SIMILAR = 2.0  # level class of :func:`drop_p`: levels within this factor of the
 MIN_FLOOR = 1e-9
 CONFORMAL_STOP = 0.02  # conformal p-values above this are no evidence (keeps the bulk calibrated)
 DROP_GATE = 0.8  # drops shallower than this (ratio of levels) are not scanned (cost only)
+LOW_MIN_REF = 96  # normal k-reading stretches needed before "lowest held level" counts as evidence
 REFRESH = 96  # readings between refreshes of the cached excursion depth cut
 
 
-def pattern_evidence(
-    state: AssetState, value: float, below: bool, norm: float, floor: float
-) -> tuple[float, str, float]:
+def pattern_evidence(state: AssetState, value: float, floor: float) -> tuple[float, str, float]:
     """(smallest p-value, "transient" or "drop", level before the drop) for the reading ``value``.
 
     The excursion scan runs only for excursions deeper than the cached cut ``EXC_CUT`` (refreshed
-    every ``REFRESH`` readings), the drop scan only when ``value`` is ``below`` its expectation and
-    the last three readings lie more than ``norm`` and ``1 - DROP_GATE`` below the two before.
+    every ``REFRESH`` readings), the drop scan only when the last three readings lie more than
+    ``1 - DROP_GATE`` below the two before.  The drop gate looks at the readings alone, not at the
+    residual: by the third reading of a drop the expectation has followed it part of the way (the
+    level predictors learn), so "below its expectation" would miss the drops that matter.
     Needs at least five readings in the ring (``state.seq >= 4``).
     """
     s = state.stats
@@ -55,15 +58,14 @@ def pattern_evidence(
         if refresh or depth > s[st.EXC_CUT]:
             best, s[st.EXC_CUT] = excursion_p(state, value, floor, CONFORMAL_STOP)
             which = "transient"
-    if below:
-        top = value if value > b else b
-        top = top if top > v1 else v1
-        b1, b2 = vals[(seq - 3) % w], vals[(seq - 2) % w]
-        base = b1 if b1 < b2 else b2
-        if base - top > norm and top + floor < DROP_GATE * (base + floor):
-            pd = drop_p(state, value, floor, CONFORMAL_STOP)
-            if pd < best:
-                best, which, drop_base = pd, "drop", base
+    top = value if value > b else b
+    top = top if top > v1 else v1
+    b1, b2 = vals[(seq - 3) % w], vals[(seq - 2) % w]
+    base = b1 if b1 < b2 else b2
+    if top + floor < DROP_GATE * (base + floor):
+        pd = drop_p(state, value, floor, CONFORMAL_STOP)
+        if pd < best:
+            best, which, drop_base = pd, "drop", base
     return best, which, drop_base
 
 
@@ -80,6 +82,16 @@ def ordered_values(state: AssetState, extra: float | None = None) -> np.ndarray:
     if extra is not None:
         parts.append(np.array([extra]))
     return np.concatenate(parts)
+
+
+def ordered_flags(state: AssetState, extra: bool = False) -> np.ndarray:
+    """The ring's flagged bits oldest first (aligned with :func:`ordered_values`), ``extra`` appended."""
+    flags = np.frombuffer(state.flags, dtype=np.uint8)
+    n = state.seq + 1
+    w = state.window_size
+    parts = [flags[:n]] if n < w else [flags[n % w :], flags[: n % w]]
+    parts.append(np.array([1 if extra else 0], dtype=np.uint8))
+    return np.concatenate(parts).astype(bool)
 
 
 def excursion_p(state: AssetState, value: float, floor: float, stop: float) -> tuple[float, float]:
@@ -144,9 +156,22 @@ def drop_p(state: AssetState, value: float, floor: float, stop: float, k: int = 
     ratio = t_now / b_now
     ref_b, ref_t = base[:-1], top[:-1]
     similar = (ref_b >= b_now / SIMILAR) & (ref_b <= b_now * SIMILAR)
+    # the reference is normal history: drops that were flagged (anomalies) do not make this one normal
+    flagged = ordered_flags(state)
+    hit = flagged[2 : n_all - j + 3].copy()
+    for i in range(3, j):
+        hit |= flagged[i : n_all - j + 1 + i]
+    normal = ~hit[:-1]
+    similar &= normal
     n = int(np.count_nonzero(similar))
     count = int(np.count_nonzero(similar & (ref_t <= ratio * ref_b)))
     p = (1.0 + count) / (1.0 + n)
+    # ... or a drop to a level the ring has never held for k readings (an idling plant that halves
+    # its idle load): the share of normal k-reading stretches whose highest reading is as low
+    n_low = int(np.count_nonzero(normal))
+    if n_low >= LOW_MIN_REF:
+        p_low = (1.0 + float(np.count_nonzero(normal & (ref_t <= t_now)))) / (1.0 + n_low)
+        p = p if p < p_low else p_low
     return p if p <= stop else 1.0
 
 

@@ -40,7 +40,10 @@ PREV_NORM = 21  # residual normaliser of the previous in-order reading
 RUN_LONG = 22  # longest recent run of exact repeats (decays), what "normal" idling looks like
 TAIL = 23  # EW mean of ln(z / last edge) beyond the last edge: 1 / tail exponent (Hill estimator)
 EXC_CUT = 24  # excursion depth below which the conformal excursion p-value exceeds its stop (cached)
-HIST = 25  # first histogram bin
+# --- repeated alarms (detector topic) ---
+PEAK = 25  # highest score >= NOVEL_MIN in the current repeat window (0 = none)
+PEAK_TS = 26  # timestamp of that score
+HIST = 27  # first histogram bin
 N_BINS = STATS_LEN - HIST  # 7
 
 # Bin edges of |z| = |residual| / normaliser; the last bin is open-ended with a power-law tail.

@@ -5,9 +5,9 @@ A record is what the streaming agent writes to the changelog-backed table under 
 Pickle is deliberately avoided: a changelog that can be written by others must never execute code
 when it is read back.
 
-Layout (version 1)::
+Layout (version 2; version 1 had 32 statistics)::
 
-    B  format version (=1)
+    B  format version (=2)
     q  seq (0-based count of readings accepted into the ring)
     d  ts (epoch seconds, UTC)
     d  value
@@ -23,8 +23,8 @@ from typing import NamedTuple
 
 from stream_app.errors import KilowatchError
 
-FORMAT_VERSION = 1
-STATS_LEN = 32  # fixed length of the model statistics vector (float64)
+FORMAT_VERSION = 2
+STATS_LEN = 34  # fixed length of the model statistics vector (float64)
 
 _HEAD = struct.Struct("<BqddB")
 _RECORD = struct.Struct(f"<BqddB{STATS_LEN}d")

@@ -27,6 +27,9 @@ class Verdict:
     kind: AnomalyType | None  # set when is_anomaly
     reason: str  # human text, e.g. "Exceeds predicted value by 45%"; "" when normal
     status: ReadingStatus = "scored"
+    # False when the asset already had a score at least this high within the repeat window (a day by
+    # default): the reading repeats an alarm already raised rather than raising a new one
+    novel: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 from stream_app.core.online import OnlineDetector, OnlineParams
 from stream_app.errors import DataError
+from stream_app.evaluation.faults import evaluate_faults
 from stream_app.evaluation.nab import PROFILES, CorpusResult, prepare, score_corpus, window_rows
 from stream_app.evaluation.offline import detect_file, read_series
 from stream_app.evaluation.report import render_report
@@ -46,11 +47,33 @@ def register(sub: Any) -> None:
     e.add_argument("--report", type=Path, default=None, help="write a Markdown report here")
     e.set_defaults(handler=run_evaluate)
 
+    f: argparse.ArgumentParser = sub.add_parser(
+        "faults", help="recall of planted faults on the steel-plant data (the integration scenario, offline)"
+    )
+    f.add_argument("--data", type=Path, default=DATA_DIR, help="shared data directory")
+    f.add_argument("--assets", type=int, default=4)
+    f.add_argument("--rows", type=int, default=3000)
+    f.add_argument("--every", type=int, default=300, help="readings between planted faults")
+    f.add_argument("--verbose", action="store_true", help="list the missed faults")
+    f.set_defaults(handler=run_faults)
+
 
 def run_detect(args: argparse.Namespace, settings: Settings) -> int:
     params = OnlineParams.from_settings(settings)
     flagged = detect_file(args.csv, args.out, params, args.value_col, args.time_col)
     print(f"{args.out}: {flagged} flagged")
+    return 0
+
+
+def run_faults(args: argparse.Namespace, settings: Settings) -> int:
+    params = OnlineParams.from_settings(settings)
+    result = evaluate_faults(args.data, params, args.assets, args.rows, args.every)
+    print(result.summary())
+    print("reported as: " + ", ".join(f"{k}->{t} {n}" for (k, t), n in sorted(result.reported_as.items())))
+    if args.verbose:
+        for asset, fault in result.missed:
+            seen = "observable" if fault.observable else "not observable within 3"
+            print(f"missed: asset {asset} {fault.kind} at {fault.index} (length {fault.length}, {seen})")
     return 0
 
 

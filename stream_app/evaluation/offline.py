@@ -2,7 +2,9 @@
 
 The output has NAB's results format ``timestamp,value,anomaly_score,label`` (label = 1 when flagged).
 Late and duplicate rows (see the ordering policy in ``stream_app.core.online``) are never flagged and
-get ``anomaly_score = 0`` so that a threshold sweep cannot turn them into detections either.
+get ``anomaly_score = 0`` so that a threshold sweep cannot turn them into detections either; so do
+readings that repeat an alarm (``Verdict.novel`` false: the asset had a score at least as high within
+``repeat_window_s``), because a detection is an alarm raised, not an alarm held.
 """
 
 from __future__ import annotations
@@ -70,7 +72,8 @@ def detect_series(
 def result_rows(series: Series, verdicts: Iterable[Verdict]) -> list[tuple[str, float, float, int]]:
     rows = []
     for stamp, v in zip(series.stamps, verdicts, strict=True):
-        score = v.score if v.status == "scored" and math.isfinite(v.score) else 0.0
+        # a repeated alarm (an equal or higher score within the repeat window) is not a new detection
+        score = v.score if v.status == "scored" and v.novel and math.isfinite(v.score) else 0.0
         rows.append((stamp, v.value, score, 1 if v.is_anomaly else 0))
     return rows
 

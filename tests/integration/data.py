@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 import orjson
-import pandas as pd
 
-from stream_app.core.faults import InjectedFault, inject_faults
+from stream_app.core.faults import InjectedFault
+from stream_app.evaluation.faults import plant_faults, steel_slices
 from stream_app.pipeline import RawMessage, ScoringPipeline
 from stream_app.settings import Settings
 from stream_app.state import InMemoryStore
@@ -33,19 +33,16 @@ class AssetSeries:
 
 
 def steel_assets(data_dir: Path, n_assets: int, n_rows: int, faults_every: int = 0) -> list[AssetSeries]:
-    """Each asset is a different stretch of the steel plant's year (real consumption)."""
-    df = pd.read_csv(data_dir / "energy" / "steel_industry_2018_15min.csv")
-    ts = pd.to_datetime(df["timestamp"]).dt.strftime("%Y-%m-%dT%H:%M:%SZ").tolist()
-    values = df["Usage_kWh"].to_numpy(dtype=float)
-    stride = (len(df) - n_rows) // max(n_assets, 1)
+    """Each asset is a different stretch of the steel plant's year (real consumption).
+
+    The stretches and the fault plan are those of the offline harness (``kilowatch faults``), so
+    its figures predict this test's.
+    """
     out = []
-    for k in range(n_assets):
-        lo = k * stride
-        series = AssetSeries(f"plant-{k}", ts[lo : lo + n_rows], values[lo : lo + n_rows])
+    for k, sl in enumerate(steel_slices(data_dir, n_assets, n_rows)):
+        series = AssetSeries(f"plant-{k}", sl.stamps, sl.values)
         if faults_every:
-            series.values, series.faults = inject_faults(
-                series.values, rng_seed=k, every=faults_every, start=400
-            )
+            series.values, series.faults = plant_faults(series.values, k, faults_every)
         out.append(series)
     return out
 

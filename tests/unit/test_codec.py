@@ -9,6 +9,7 @@ import pytest
 
 from stream_app.core.online import OnlineDetector, OnlineParams
 from stream_app.core.state_codec import (
+    FORMAT_VERSION,
     RECORD_SIZE,
     STATS_LEN,
     StateCodecError,
@@ -41,7 +42,8 @@ def test_record_round_trip_is_exact() -> None:
     [
         lambda r: r[:-1],  # truncated
         lambda r: r + b"\x00",  # too long
-        lambda r: bytes([2]) + r[1:],  # unknown version
+        lambda r: bytes([9]) + r[1:],  # unknown version
+        lambda r: bytes([1]) + r[1:],  # version 1 (32 statistics): not readable as this layout
         lambda r: b"",
         lambda r: r[:25] + bytes([7]) + r[26:],  # flagged byte not 0/1
     ],
@@ -56,7 +58,7 @@ def test_decode_rejects_bad_records(mutate: object) -> None:
 
 def test_record_is_not_pickle() -> None:
     rec = encode_record(5, 1.5, 2.5, True, OnlineDetector(PARAMS).new_state().stats)
-    assert rec[0] == 1 and not rec.startswith(b"\x80")
+    assert rec[0] == FORMAT_VERSION == 2 and not rec.startswith(b"\x80")
     assert struct.unpack_from("<q", rec, 1)[0] == 5
 
 
@@ -101,7 +103,8 @@ def test_state_size_is_bounded() -> None:
     ts, vs = steel(3000)
     det = OnlineDetector(PARAMS)
     state, table = _run_with_records(det, list(ts), list(vs))
-    assert len(state.stats) == STATS_LEN <= 32
+    assert len(state.stats) == STATS_LEN <= 34
+    assert RECORD_SIZE <= 300  # one changelog record per reading: keep it small
     assert len(state.values) == len(state.ts) == len(state.flags) == PARAMS.window_size
     assert len(state) == PARAMS.window_size
     assert len(table) == PARAMS.window_size

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stream_app.core.faults import InjectedFault, detection_report, inject_faults
+from stream_app.core.faults import (
+    InjectedFault,
+    detection_report,
+    inject_faults,
+    observable,
+    observable_recall,
+)
 from tests.unit.test_online_data import steel
 
 
@@ -51,3 +57,35 @@ def test_detection_report_by_hand() -> None:
 def test_detection_report_needs_faults() -> None:
     with pytest.raises(ValueError):
         detection_report([False] * 10, [])
+
+
+def test_observable_oracle_tells_routine_patterns_from_faults() -> None:
+    rng = np.random.default_rng(0)
+    idle = np.round(3.0 + rng.normal(0.0, 0.02, 3000), 1)  # a coarse meter idling: repeats all the time
+    stuck = idle.copy()
+    stuck[1000:1015] = stuck[999]
+    assert not observable(idle, stuck, 1000, "flatline")
+    running = 50.0 + rng.normal(0.0, 5.0, 3000)  # a running machine never repeats exactly
+    stuck = running.copy()
+    stuck[1000:1015] = stuck[999]
+    assert observable(running, stuck, 1000, "flatline")
+    plant = np.where(rng.random(3000) < 0.5, 100.0, 45.0) + rng.normal(0.0, 2.0, 3000)  # halves all day
+    dropped = plant.copy()
+    dropped[1000:1020] *= 0.5
+    assert not observable(plant, dropped, 1000, "sustained_drop")
+    calm = 3.0 + rng.normal(0.0, 0.05, 3000)
+    dropped = calm.copy()
+    dropped[1000:1020] *= 0.5
+    assert observable(calm, dropped, 1000, "sustained_drop")
+    assert observable(calm, dropped, 1000, "spike")  # one-reading faults are always observable
+
+
+def test_observable_recall_counts_only_observable_faults() -> None:
+    faults = [
+        InjectedFault(10, "flatline", 12, observable=False),
+        InjectedFault(50, "spike", 1),
+        InjectedFault(80, "sustained_drop", 16),
+    ]
+    flags = np.zeros(120, bool)
+    flags[51] = True
+    assert observable_recall(flags, faults, within=3) == (1, 2)

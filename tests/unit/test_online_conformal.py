@@ -63,3 +63,27 @@ def test_too_short_a_ring_gives_no_evidence() -> None:
     v = calm(5)
     assert cf.excursion_p(ring(v), 10.0, floor=0.2, stop=0.02)[0] == 1.0
     assert cf.drop_p(ring(v), 1.0, floor=0.2, stop=0.02) == 1.0
+
+
+def test_flagged_drops_do_not_make_a_new_one_normal() -> None:
+    v = calm(300, level=3.0)
+    for start in range(100, 290, 20):  # ten earlier drops, deeper still
+        v[start : start + 3] = 1.3
+    v[-3:] = 1.4
+    state = ring(v[:-1])
+    assert cf.drop_p(state, 1.4, floor=0.1, stop=0.02) == 1.0  # routine: it happened ten times
+    for start in range(100, 290, 20):
+        for i in range(start, start + 3):
+            state.flags[i % W] = 1  # ... but each time it was an anomaly
+    assert cf.drop_p(state, 1.4, floor=0.1, stop=0.02) < 0.02
+
+
+def test_drop_to_a_level_never_held_is_evidence() -> None:
+    rng = np.random.default_rng(2)
+    v = np.where(rng.random(300) < 0.5, 6.0, 3.0) + rng.normal(0.0, 0.05, 300)  # halvings are routine
+    v[-5:-3] = 3.0
+    v[-3:] = 1.5  # the same ratio, but to a level this asset never held
+    state = ring(v[:-1])
+    assert cf.drop_p(state, 1.5, floor=0.1, stop=0.02) < 0.02
+    v[-3:] = 3.0 * 0.5 + 1.6  # a halving-sized move that stays inside the usual range
+    assert cf.drop_p(ring(v[:-1]), float(v[-1]), floor=0.1, stop=0.02) == 1.0

@@ -15,6 +15,7 @@ from tests.unit.test_online_data import nab, steel
 def test_params_from_settings() -> None:
     p = OnlineParams.from_settings(Settings(window_size=96, anomaly_threshold=0.99, warmup=10))
     assert (p.window_size, p.threshold, p.warmup, p.season_length) == (96, 0.99, 10, 0)
+    assert OnlineParams.from_settings(Settings(repeat_window_s=60.0)).repeat_window_s == 60.0
 
 
 def test_causal_prefix_verdicts_do_not_depend_on_later_readings() -> None:
@@ -85,3 +86,36 @@ def test_seasonal_series_is_predicted_well() -> None:
         if i >= 96 * 4:
             errors.append(abs(verdict.expected - v))
     assert sum(errors) / len(errors) < 1.5
+
+
+def test_an_alarm_no_stronger_than_one_within_the_repeat_window_is_not_novel() -> None:
+    ts, vs = steel(3000)
+    vs = vs.copy()
+    det = OnlineDetector(OnlineParams(repeat_window_s=86400.0))
+    state = det.new_state()
+    spikes = {1500: 20.0, 1510: 8.0, 1700: 8.0}  # x level; 1510 is 2.5 h after 1500, 1700 is 50 h after
+    out = {}
+    for i, (t, v) in enumerate(zip(ts.tolist(), vs.tolist(), strict=True)):
+        verdict = det.score_one(state, t, v * spikes.get(i, 1.0) + (50.0 if i in spikes else 0.0))
+        if i in spikes:
+            out[i] = verdict
+    assert out[1500].is_anomaly and out[1500].novel
+    assert min(v.score for v in out.values()) >= 0.99  # high enough to be tracked
+    assert out[1510].score <= out[1500].score and not out[1510].novel  # repeats the stronger alarm
+    assert out[1700].novel  # a day later it is a new alarm again
+    with pytest.raises(ValueError):
+        OnlineParams(repeat_window_s=-1.0)
+
+
+def test_a_much_stronger_alarm_within_the_repeat_window_is_novel() -> None:
+    ts, vs = steel(3000)
+    det = OnlineDetector(OnlineParams())
+    state = det.new_state()
+    spikes = {1500: 3.0, 1505: 40.0}  # the second is far more improbable than the first
+    out = {}
+    for i, (t, v) in enumerate(zip(ts.tolist(), vs.tolist(), strict=True)):
+        verdict = det.score_one(state, t, v * spikes.get(i, 1.0) + (50.0 if i in spikes else 0.0))
+        if i in spikes:
+            out[i] = verdict
+    assert out[1500].score >= 0.99 and out[1500].novel
+    assert 1.0 - out[1505].score < 0.5 * (1.0 - out[1500].score) and out[1505].novel

@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from stream_app.core.faults import detection_report, inject_faults
+from stream_app.core.faults import detection_report, inject_faults, observable_recall
 from stream_app.core.online import OnlineDetector, OnlineParams
 from tests.unit.test_online_data import steel
 
@@ -42,21 +42,30 @@ def test_injected_faults_are_found_quickly(steel_series: tuple[np.ndarray, np.nd
     ts, vs = steel_series
     recalls, fars, by_kind = [], [], Counter()
     totals: Counter[str] = Counter()
+    seen_hits = seen = 0
     for seed in (1, 2):
         faulty, faults = inject_faults(vs, seed, every=300, start=START)
         _, flags = scores(ts, faulty)
         recall, far = detection_report(flags, faults, within=3, start=START)
         recalls.append(recall)
         fars.append(far)
+        hits, n = observable_recall(flags, faults, within=3)
+        seen_hits, seen = seen_hits + hits, seen + n
         for f in faults:
             totals[f.kind] += 1
             by_kind[f.kind] += bool(flags[f.index : f.index + 3].any())
-    print(f"recall {np.mean(recalls):.3f} false-alarm rate {np.mean(fars):.4f}", dict(by_kind), dict(totals))
+    print(
+        f"recall {np.mean(recalls):.3f} observable {seen_hits}/{seen} false-alarm rate {np.mean(fars):.4f}",
+        dict(by_kind),
+        dict(totals),
+    )
     # Product target: 90% overall.  Reached (seeds 1, 2): spikes 24/24, drop-outs 23/24, flatlines
-    # 18/22, sustained drops 7/22, overall 0.78 at a 1.3% false-alarm rate.  Sustained 40-60% drops
-    # while the plant runs are as common in its own history as the fault (~3.5% of readings), so
+    # 18/22, sustained drops 8/22, overall 0.79 at a 1.4% false-alarm rate; of the faults the clean
+    # series does not itself mimic within 3 readings (``faults.observable``) 0.9+ are caught.
+    # Sustained 40-60% drops while the plant runs are as common in its own history as the fault, so
     # within 3 readings only those at idle levels are caught; night flatlines at ~3 kWh look like the
-    # meter's natural runs of repeats at 0.01 kWh resolution.  Bars sit just under what is reached.
+    # meter's natural runs of repeats at its coarse resolution.  Bars sit just under what is reached.
+    assert seen_hits >= 0.9 * seen
     assert by_kind["spike"] >= 0.95 * totals["spike"]
     assert by_kind["dip"] >= 0.9 * totals["dip"]
     assert by_kind["flatline"] >= 0.75 * totals["flatline"]
