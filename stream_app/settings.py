@@ -113,6 +113,17 @@ class Settings(BaseSettings):
     warmup: int = Field(32, ge=4, description="Readings an asset needs before it can be flagged.")
     interval_level: float = Field(0.95, gt=0, lt=1, description="Coverage of forecast lower/upper bounds.")
 
+    # --- fastpath (batch readings path, crash safety) ----------------------------------------------
+    kafka_session_timeout_s: float = Field(
+        60.0,
+        ge=6,
+        le=300,
+        description=(
+            "Consumer group session timeout of a worker: how long the group waits for a crashed "
+            "worker before its partitions move to the others."
+        ),
+    )
+
     @field_validator("topic_prefix")
     @classmethod
     def _prefix_is_topic_safe(cls, v: str) -> str:
