@@ -50,7 +50,7 @@ def markdown(r: dict[str, Any]) -> str:
         lines.append(
             _row(
                 "throughput",
-                "worker with `readings_path=batch` (experimental), steady state; same data, own topics",
+                "kilowatch worker, `batch` path, steady state; same data, own topics",
                 f"{_n(tb['worker_per_s'])}/s ({tb['ratio_worker_baseline'] * 100:.1f} % of its raw loop)",
                 "≥ 10,000/s · goal ≥ 25,000/s",
                 f"{_met(tg['first >= 10,000/s'])} · {_met(tg['goal >= 25,000/s'])}",
@@ -104,7 +104,7 @@ def _throughput(t: dict[str, Any], m: dict[str, Any]) -> list[str]:
         ),
         _row(
             "throughput",
-            "kilowatch worker, steady state (changelog, records 10-90 %)",
+            "kilowatch worker, `agent` path, steady state (changelog, records 10-90 %)",
             f"{_n(t['worker_per_s'])}/s",
             "≥ 10,000/s · goal ≥ 25,000/s",
             f"{_met(tg['first >= 10,000/s'])} · {_met(tg['goal >= 25,000/s'])}",

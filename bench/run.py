@@ -49,7 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     q = args.quick
     plan: dict[str, Callable[[], dict[str, Any]]] = {
         "throughput": lambda: throughput.run(
-            n_assets=200 if q else 1_000, n_rows=100 if q else 200, profile_n=10_000 if q else 50_000
+            n_assets=200 if q else 1_000,
+            n_rows=100 if q else 200,
+            profile_n=10_000 if q else 50_000,
+            readings_path="agent",
         ),
         "throughput-batch": lambda: throughput.run(
             n_assets=200 if q else 1_000, n_rows=100 if q else 200, profile_n=1_000, readings_path="batch"
@@ -58,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             n_assets=50 if q else 200,
             phases=[(2_000, 8.0), (300, 6.0)] if q else [(2_000, 30.0), (500, 20.0)],
             warmup=60 if q else 100,
+            readings_path="agent",
         ),
         "latency-batch": lambda: latency.run(
             n_assets=50 if q else 200,

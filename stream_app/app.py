@@ -50,6 +50,7 @@ def create_app(settings: Settings, worker_id: str = "w1") -> tuple[faust.App, Wo
         value_serializer="raw",
         key_serializer="raw",
         table_standby_replicas=0,
+        broker_session_timeout=settings.kafka_session_timeout_s,
     )
     raw: dict[str, Any] = {
         "key_type": bytes,

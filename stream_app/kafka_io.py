@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import Consumer, Producer
 
 from stream_app.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def producer(settings: Settings, **overrides: Any) -> Producer:
@@ -44,3 +50,57 @@ def produce(prod: Producer, topic: str, key: bytes | None, value: bytes | None) 
             return
         except BufferError:
             prod.poll(0.05)
+
+
+class PolledProducer:
+    """A confluent-kafka producer served by its own poll thread (the worker's batch path): delivery
+    callbacks run there, so the event loop never blocks on Kafka."""
+
+    def __init__(self, bootstrap: str, linger_ms: int) -> None:
+        self.producer = Producer(
+            {
+                "bootstrap.servers": bootstrap,
+                "partitioner": "murmur2_random",  # Java/aiokafka-compatible for keyed events
+                "linger.ms": max(1, linger_ms),
+                "batch.num.messages": 10_000,
+                "queue.buffering.max.messages": 1_000_000,
+                "enable.idempotence": True,  # per-partition order of the changelog survives retries
+                "acks": "all",
+            }
+        )
+        self.running = True
+        self.thread = threading.Thread(target=self._poll, name="kw-producer-poll", daemon=True)
+        self.thread.start()
+
+    def _poll(self) -> None:
+        while self.running:
+            try:
+                self.producer.poll(0.05)
+            except Exception:  # a delivery callback failing must not stop delivery reports
+                log.exception("producer poll")
+
+    def produce(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int,
+        on_delivery: Callable[[Any, Any], None],
+    ) -> None:
+        """Queue one record (``partition`` -1: by key); waits while the local queue is full."""
+        while True:
+            try:
+                self.producer.produce(topic, value, key, partition, on_delivery=on_delivery)
+                return
+            except BufferError:
+                time.sleep(0.01)  # the poll thread drains the queue
+
+    def close(self) -> None:
+        self.running = False
+        self.thread.join(1.0)
+        try:
+            left = self.producer.flush(10)
+            if left:
+                log.warning("stopping with %d records undelivered", left)
+        except Exception:  # delivery callbacks may hit a closed loop on shutdown
+            log.exception("final producer flush")

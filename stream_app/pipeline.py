@@ -183,12 +183,17 @@ class ScoringPipeline:
         state = entry.state
         redelivered = msg.offset <= entry.last_offset
         seen = find_in_ring(state, ts, value) if ts <= state.newest_ts else None
-        stored = store.get(slot_key(asset_id, seen, self.window), index) if seen is not None else None
+        seen_key = slot_key(asset_id, seen, self.window) if seen is not None else None
+        stored = store.get(seen_key, index) if seen_key is not None else None
         if stored is not None:
             # Already absorbed — a redelivery after a crash or rebalance, or a device resending the
             # same reading: re-emit the stored verdict (same event_id), never learn it twice.
             verdict = verdict_from_record(stored)
             label = self.live.label_of(asset_id) if self.live is not None else None
+            if redelivered and seen_key is not None:
+                # Written again: after a crash the local store may hold a record whose changelog
+                # write never reached Kafka; the changelog must have every record a commit covers.
+                out.writes.append((index, seen_key, stored))
         elif redelivered:
             # Absorbed long ago (older than the window): its events went out then; nothing to redo.
             out.count("duplicate")

@@ -73,11 +73,10 @@ class Settings(BaseSettings):
         "rocksdb://", description="Faust table store (rocksdb:// or memory:// for unit tests)."
     )
     readings_path: Literal["agent", "batch"] = Field(
-        "agent",
+        "batch",
         description=(
-            "How a worker consumes readings: 'agent' is a faust agent with take_events; 'batch' "
-            "(experimental, ~4x faster) drains fetched messages in bulk and writes the state table and its "
-            "changelog in bulk; its crash recovery is not yet proven (see README)."
+            "How a worker consumes readings: 'batch' drains fetched messages in bulk and writes the state "
+            "table and its changelog in bulk (~5x faster); 'agent' is a faust agent with take_events."
         ),
     )
     batch_size: int = Field(1000, ge=1, description="Micro-batch size of the scoring agent.")
@@ -233,6 +232,17 @@ class Settings(BaseSettings):
         ge=0,
         description="A reading whose score does not exceed one the asset had within this many seconds "
         "repeats an alarm (novel=false; 0 in the NAB output) instead of raising a new one.",
+    )
+
+    # --- fastpath (batch readings path, crash safety) ----------------------------------------------
+    kafka_session_timeout_s: float = Field(
+        60.0,
+        ge=6,
+        le=300,
+        description=(
+            "Consumer group session timeout of a worker: how long the group waits for a crashed "
+            "worker before its partitions move to the others."
+        ),
     )
 
     @field_validator("topic_prefix")

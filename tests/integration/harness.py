@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -35,6 +36,8 @@ def isolated_settings(tmp_path: Path, **overrides: Any) -> tuple[Settings, dict[
         "emit_scores": True,
         "topic_partitions": 4,
         "batch_within": 0.02,
+        # A killed worker leaves the group after this long (the restart tests wait for it).
+        "kafka_session_timeout_s": 10.0,
     }
     values.update(overrides)
     env = dict(os.environ)
@@ -90,6 +93,62 @@ def produce(settings: Settings, messages: Iterable[tuple[bytes | None, bytes | N
         n += 1
     assert prod.flush(60) == 0
     return n
+
+
+class PacedProducer:
+    """Produces readings at a steady rate in a background thread, so that a worker is killed or a
+    second one joins while readings are still arriving (not after a burst was already scored)."""
+
+    def __init__(
+        self, settings: Settings, messages: list[tuple[bytes | None, bytes | None]], rate: int
+    ) -> None:
+        self.settings = settings
+        self.messages = messages
+        self.rate = rate
+        self.sent = 0
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="paced-producer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            prod = producer(self.settings)
+            topic = self.settings.topic("readings")
+            step = max(1, self.rate // 20)
+            started = time.monotonic()
+            for i in range(0, len(self.messages), step):
+                for key, value in self.messages[i : i + step]:
+                    kafka_produce(prod, topic, key, value)
+                self.sent = min(len(self.messages), i + step)
+                prod.poll(0)
+                delay = started + self.sent / self.rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            assert prod.flush(60) == 0
+        except BaseException as exc:  # reported by join()
+            self.error = exc
+
+    def join(self, timeout: float = 120) -> int:
+        self.thread.join(timeout)
+        if self.error is not None:
+            raise self.error
+        assert not self.thread.is_alive(), "paced producer did not finish"
+        return len(self.messages)
+
+
+def wait_for_members(settings: Settings, n: int, timeout: float) -> dict[str, set[int]]:
+    """Wait until the worker group has ``n`` members that each hold readings partitions."""
+    deadline = time.monotonic() + timeout
+    assignment: dict[str, set[int]] = {}
+    while time.monotonic() < deadline:
+        try:
+            assignment = group_assignment(settings)
+        except Exception:
+            assignment = {}
+        if len(assignment) == n and all(assignment.values()):
+            return assignment
+        time.sleep(0.5)
+    raise AssertionError(f"group never had {n} members with partitions: {assignment}")
 
 
 class TopicReader:
