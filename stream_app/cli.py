@@ -23,6 +23,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "stream_app.evaluation.cli",
     "stream_app.simulate",
     "schemas.export",
+    # trainers
+    "trainers.backtest",
 )
 
 Handler = Callable[[argparse.Namespace, Settings], int]
