@@ -268,12 +268,10 @@ def train(
     )
     season = int(params.get("season", day))
     need_train = input_length + spec.horizon + MIN_TRAIN_SAMPLES
-    need = math.ceil(
-        max(
-            need_train / (1 - spec.holdout_fraction),
-            (MIN_HOLDOUT_ROWS + spec.horizon + input_length) / spec.holdout_fraction,
-        )
-    )
+    # Train rows must hold the input window, a horizon and some samples; the hold-out (whose context
+    # comes from the train rows) must hold a horizon and enough rows to fit the detector.
+    need_hold = (MIN_HOLDOUT_ROWS + spec.horizon) / spec.holdout_fraction
+    need = math.ceil(max(need_train / (1 - spec.holdout_fraction), need_hold))
     if n < need:
         raise TrainingError(
             f"too little data: {n} rows at step {freq}, {spec.model_type} needs at least {need} rows"

@@ -69,8 +69,10 @@ def prepare(frame: pd.DataFrame, meta: dict[str, Any], extend: int) -> Prepared:
     from darts import TimeSeries
 
     scaler = meta["scaler"]
+    # torch models train in float32 (about twice as fast on CPU); LightGBM keeps float64.
+    dtype = np.float32 if meta["model_type"] in ("tide", "lstm", "tft") else np.float64
     series = TimeSeries.from_times_and_values(
-        data.index, scale(values, scaler["value"])[:, None], columns=["value"]
+        data.index, scale(values, scaler["value"])[:, None].astype(dtype), columns=["value"]
     )
     full_index = pd.date_range(data.index[0], periods=len(data) + extend, freq=freq)
     cal = frames.calendar(full_index)
