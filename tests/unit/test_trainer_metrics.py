@@ -68,10 +68,10 @@ def _csv(rows: list[str]) -> bytes:
 
 
 def test_load_frame_sorts_averages_duplicates_and_uses_utc() -> None:
-    rows = [f"2018-01-01 {h:02d}:00:00,{100 + h},{h}" for h in range(60 // 1) if h < 24]
+    rows = [f"2018-01-01 {h:02d}:00:00,{100 + h},{h}" for h in range(24)]
     rows += [f"2018-01-02 {h:02d}:00:00,{200 + h},{h}" for h in range(24)]
     rows += [f"2018-01-03 {h:02d}:00:00,{300 + h},{h}" for h in range(5)]
-    rows = rows[::-1] + ["2018-01-01 05:00:00,115,5"]  # reversed order, one duplicate (105 and 115)
+    rows = [*rows[::-1], "2018-01-01 05:00:00,115,5"]  # reversed order, one duplicate (105 and 115)
     frame = frames.load_frame(_csv(rows), target="PJME_MW")
     assert list(frame.columns) == ["timestamp", "value", "temp"]
     assert frame["timestamp"].is_monotonic_increasing and frame["timestamp"].is_unique
