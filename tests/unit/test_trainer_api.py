@@ -90,3 +90,30 @@ def test_seasonal_naive_round_trip_and_bundle_checks(pjm: pd.DataFrame, tmp_path
         load_model(tampered)
     with pytest.raises(BundleError, match=r"cannot read metadata\.json"):
         load_model(tmp_path / "missing")
+
+
+def test_backtest_rolls_over_every_test_row_and_scores_baselines() -> None:
+    import numpy as np
+
+    from trainers import backtest, metrics
+
+    path = DATA_DIR / "energy" / "steel_industry_2018_15min.csv"
+    data, freq = backtest.read_targets(path, ["Usage_kWh", "CO2(tCO2)"])
+    data = data.iloc[-2400:]
+    result = backtest.run(
+        data, freq, "lightgbm", 8, (0.7, 0.1, 0.2), params={"n_estimators": 100, "threads": 1}
+    )
+    assert result.split == (1680, 240, 480)
+    assert result.origins == 480 - 8 + 1  # stride 1 over the whole test split
+    values = data.to_numpy()
+    origins = np.arange(1920, 2400 - 8 + 1)
+    snaive = metrics.baseline_forecasts(values, origins, 8, 96)["seasonal_naive"]
+    actual = metrics.rolling_windows(values, origins, 8)
+    assert result.rows["seasonal_naive"]["mae"] == pytest.approx(metrics.mae(actual, snaive))
+    expected_mase = np.mean(
+        [metrics.mase(actual[..., j], snaive[..., j], values[:1680, j], 96) for j in range(2)]
+    )
+    assert result.rows["seasonal_naive"]["mase"] == pytest.approx(expected_mase)
+    assert set(result.rows) == {"lightgbm", "seasonal_naive", "repeat_last"}
+    assert result.rows["lightgbm"]["mae_scaled"] < result.rows["repeat_last"]["mae_scaled"]
+    assert "mse_scaled" in backtest.render(result)
