@@ -118,6 +118,7 @@ def run(
     t0 = time.perf_counter()
     models.fit(model, model_type, params, series[:train_end], past, future, None, None)
     fit_seconds = time.perf_counter() - t0
+    torch_model = model_type in models.TORCH_TYPES
     hf = model.historical_forecasts(
         series=series,
         past_covariates=past,
@@ -131,12 +132,13 @@ def run(
         overlap_end=False,
         show_warnings=False,
         verbose=False,
-        num_samples=1,
+        # torch quantile models: their 0.5 quantile (one "sample" would be a random draw); LightGBM
+        # forecasts autoregressively, where one sample is its median.
+        predict_likelihood_parameters=torch_model,
     )
     origins = data.index.get_indexer([ts.start_time() for ts in hf])
-    pred_s = np.stack(
-        [ts.values(copy=False) for ts in hf]
-    )  # (origins, horizon, targets); median for quantile models
+    medians = [f"{c}_q0.50" for c in series.components] if torch_model else list(series.components)
+    pred_s = np.stack([ts[medians].values(copy=False) for ts in hf])  # (origins, horizon, targets)
     actual_s = metrics.rolling_windows(scaled, origins, horizon)
     base = metrics.baseline_forecasts(scaled, origins, horizon, season)
     insample = values[:train_end]
