@@ -137,7 +137,7 @@ def run(
         predict_likelihood_parameters=torch_model,
     )
     origins = data.index.get_indexer([ts.start_time() for ts in hf])
-    medians = [f"{c}_q0.50" for c in series.components] if torch_model else list(series.components)
+    medians = [f"{c}_q0.500" for c in series.components] if torch_model else list(series.components)
     pred_s = np.stack([ts[medians].values(copy=False) for ts in hf])  # (origins, horizon, targets)
     actual_s = metrics.rolling_windows(scaled, origins, horizon)
     base = metrics.baseline_forecasts(scaled, origins, horizon, season)

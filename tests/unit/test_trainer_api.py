@@ -117,3 +117,18 @@ def test_backtest_rolls_over_every_test_row_and_scores_baselines() -> None:
     assert set(result.rows) == {"lightgbm", "seasonal_naive", "repeat_last"}
     assert result.rows["lightgbm"]["mae_scaled"] < result.rows["repeat_last"]["mae_scaled"]
     assert "mse_scaled" in backtest.render(result)
+
+
+def test_backtest_torch_model_uses_its_median_quantile() -> None:
+    import numpy as np
+
+    from trainers import backtest
+
+    data, freq = backtest.read_targets(DATA_DIR / "energy" / "pjm_east_hourly.csv", ["PJME_MW"])
+    data = data.iloc[-1500:]
+    params = {"n_epochs": 1, "max_samples": 200, "threads": 1}
+    first = backtest.run(data, freq, "tide", 6, (0.7, 0.1, 0.2), params=params)
+    again = backtest.run(data, freq, "tide", 6, (0.7, 0.1, 0.2), params=params)
+    assert first.origins == 300 - 6 + 1
+    assert np.isfinite(first.rows["tide"]["mae"])
+    assert first.rows["tide"] == again.rows["tide"]  # the median, not a random sample: reproducible
