@@ -51,6 +51,12 @@ class BacktestResult:
     split: tuple[int, int, int]
 
 
+def _mean_finite(values: list[float]) -> float:
+    """Mean over targets whose MASE is defined (a constant in-sample column has no seasonal error)."""
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("inf")
+
+
 def score(
     actual_s: np.ndarray,
     pred_s: np.ndarray,
@@ -67,13 +73,11 @@ def score(
         "mae": metrics.mae(actual, pred),
         "rmse": metrics.rmse(actual, pred),
         "smape": metrics.smape(actual, pred),
-        "mase": float(
-            np.mean(
-                [
-                    metrics.mase(actual[..., j], pred[..., j], insample[:, j], season)
-                    for j in range(actual.shape[-1])
-                ]
-            )
+        "mase": _mean_finite(
+            [
+                metrics.mase(actual[..., j], pred[..., j], insample[:, j], season)
+                for j in range(actual.shape[-1])
+            ]
         ),
     }
 
