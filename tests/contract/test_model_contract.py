@@ -93,16 +93,7 @@ def test_repeated_predict_memory_is_bounded(case: str, trained: Any, steel: pd.D
     assert _rss_kib() - peak_rss < 64 * 1024, "peak RSS grew by more than 64 MiB over 40 predict calls"
 
 
-# Known gap: with the CI budget (1-2 epochs, <= 512 samples on 3,000 rows) the torch models do not beat
-# seasonal naive yet (MASE 0.84-1.16 against about 0.7 on this slice); reported in the README.
-TORCH_GAP = pytest.mark.xfail(
-    reason="torch models under the CI training budget do not beat seasonal naive yet"
-)
-
-
-@pytest.mark.parametrize(
-    "case", [pytest.param(c, marks=TORCH_GAP) if c in ("tide", "lstm", "tft") else c for c in CASES]
-)
+@pytest.mark.parametrize("case", CASES)
 def test_beats_seasonal_naive_on_steel(case: str, trained: Any, steel: pd.DataFrame) -> None:
     from trainers.api import evaluate
 
