@@ -15,7 +15,7 @@ CONTRACT_PARAMS: dict[str, dict[str, Any]] = {
     "lightgbm": {"n_estimators": 80, "threads": 1},
     "lightgbm+autoencoder": {"n_estimators": 80, "threads": 1, "detector": "autoencoder", "window_hours": 6},
     "tide": {"n_epochs": 6, "max_samples": 2048, "hidden_size": 32, "threads": 2},
-    "lstm": {"n_epochs": 6, "max_samples": 2048, "hidden_dim": 16, "threads": 2},
+    "lstm": {"n_epochs": 10, "max_samples": 2048, "hidden_dim": 16, "threads": 2},
     "tft": {"n_epochs": 3, "max_samples": 1024, "hidden_size": 8, "threads": 2},
     "seasonal_naive": {},
 }
