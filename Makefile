@@ -38,7 +38,7 @@ schemas: venv
 	$(KW) schemas export --check
 
 unit: venv
-	$(BIN)/pytest -q tests/unit
+	$(BIN)/pytest -q tests/unit tests/contract
 
 # Starts the services it needs and stops only those it started (scripts/with-infra).
 integration: venv
