@@ -88,6 +88,7 @@ def create_app(settings: Settings, worker_id: str = "w1") -> tuple[faust.App, Wo
             horizon=settings.forecast_horizon,
             capacity=settings.model_cache_size,
             per_asset_metrics=settings.metrics_per_asset,
+            plan_steps=settings.model_plan_steps,
         )
         ctx.pipeline.live = live
         model_updates.register(app, ctx, live, loader)

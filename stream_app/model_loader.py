@@ -8,7 +8,6 @@ the asset stays on the online model.
 from __future__ import annotations
 
 import importlib
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,31 +45,8 @@ class BundleModel:
         ]
 
     def judge(self, value: float, point: ForecastPoint) -> tuple[float, AnomalyType | None, str]:
-        return judge_against_band(value, point, self.model.metadata)
-
-
-def judge_against_band(
-    value: float, point: ForecastPoint, metadata: dict[str, Any]
-) -> tuple[float, AnomalyType | None, str]:
-    """Placeholder rule until the trainers expose a point scorer: outside the band is anomalous."""
-    expected = point.value
-    half = (point.upper - expected) if value >= expected else (expected - point.lower)
-    half = max(half, 1e-9 * max(1.0, abs(expected)))
-    ratio = abs(value - expected) / half
-    score = 1.0 - math.exp(-ratio * 3.0)
-    if ratio <= 1.0:
-        return score, None, ""
-    kind: AnomalyType = "spike" if value > expected else "dip"
-    return score, kind, _reason(value, expected)
-
-
-def _reason(value: float, expected: float) -> str:
-    if expected == 0:
-        return "Higher than expected" if value > expected else "Lower than expected"
-    pct = abs(value - expected) / abs(expected) * 100
-    if value >= expected:
-        return f"Exceeds predicted value by {pct:.0f}%"
-    return f"{pct:.0f}% below expected"
+        score, flagged, kind, reason = self.model.judge_point(value, point.value, point.lower, point.upper)
+        return score, (kind if flagged else None), reason
 
 
 def bundle_loader(settings: Settings) -> Loader:

@@ -99,7 +99,10 @@ class Settings(BaseSettings):
 
     # --- online model ----------------------------------------------------------------------------------
     window_size: int = Field(
-        672, ge=16, description="Readings kept per asset (ring buffer); 672 = one week at 15 minutes."
+        768,
+        ge=16,
+        description="Readings kept per asset (ring buffer); 768 = eight days at 15 minutes, enough for a "
+        "trained model with a one-week lag to judge the next reading.",
     )
     season_length: int = Field(
         0, ge=0, description="Readings per season for the online model; 0 = detect from timestamps."
@@ -157,6 +160,12 @@ class Settings(BaseSettings):
     # --- trained models in the stream (hot reload) ---------------------------------------------------
     trained_models: bool = Field(
         True, description="Score assets with their active trained model version (model-updates topic)."
+    )
+    model_plan_steps: int = Field(
+        1,
+        ge=1,
+        description="Readings a trained model judges per model call (1 = one-step forecasts, what its "
+        "anomaly rule is calibrated on; more is cheaper but flags more normal readings).",
     )
     model_cache_size: int = Field(
         256, ge=1, description="Trained models a worker keeps loaded (least recently used are dropped)."

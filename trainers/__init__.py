@@ -1,3 +1,4 @@
-"""Trained forecasters and detectors (darts, LightGBM, torch): not built yet — see the issue
-"Trainers, model registry, retraining agent and hot reload". Workers use the online model in
-``stream_app.core.online`` for every asset until then."""
+"""Trained forecasters and detectors (darts: LightGBM, TiDE, LSTM, TFT; torch autoencoder).
+
+Public API in ``trainers.api`` (the shared contract); ``kilowatch backtest`` in ``trainers.backtest``.
+Workers keep the online model in ``stream_app.core.online`` for assets without a trained model."""

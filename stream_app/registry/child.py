@@ -41,7 +41,8 @@ def run(
     try:
         backend = importlib.import_module(backend_name)
         queue.put(("progress", 1.0, "loading data"))
-        frame = backend.load_frame(Path(data_path))
+        target = (spec_kwargs.get("params") or {}).get("target")
+        frame = backend.load_frame(Path(data_path), target) if target else backend.load_frame(Path(data_path))
         n = len(frame)
         n_hold = max(1, int(n * holdout_fraction))
         train_part = frame.iloc[: n - n_hold]

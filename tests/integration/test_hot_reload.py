@@ -26,7 +26,8 @@ def _bundle(data_dir: Path, out: Path, rows: slice) -> Path:
     frame = pd.DataFrame(
         {"timestamp": pd.to_datetime(df["timestamp"], utc=True), "value": df["Usage_kWh"].astype(float)}
     ).iloc[rows]
-    model = train(frame.reset_index(drop=True), TrainSpec("lightgbm", {"lags": 96}, horizon=24))
+    spec = TrainSpec("lightgbm", {"n_estimators": 60, "threads": 1}, horizon=24)
+    model = train(frame.reset_index(drop=True), spec)
     model.save(out)
     return out
 
@@ -105,3 +106,65 @@ def msgs_ts(msgs: list[tuple[bytes, bytes]], i: int) -> str:
     import orjson
 
     return str(orjson.loads(msgs[i][1])["timestamp"])
+
+
+@pytest.mark.integration
+def test_training_request_to_new_version_scoring_in_the_stream(tmp_path: Path, data_dir: Path) -> None:
+    """The whole lifecycle with the real trainers: request -> job states -> registered, promoted
+    version -> model update -> the running worker's forecasts and anomalies carry that version."""
+    import asyncio
+    import json
+    import uuid
+
+    from schemas.events import TrainingRequest, utc_now
+    from stream_app.db import migrations
+    from stream_app.db import repository as repo
+    from stream_app.db.pool import connect
+
+    settings, env = isolated_settings(tmp_path, topic_partitions=2, artifact_root=tmp_path / "artifacts")
+    env["KILOWATCH_DATA_FILE_ROOTS"] = json.dumps([str(tmp_path)])
+    ensure_topics(settings)
+
+    async def with_conn(fn):  # type: ignore[no-untyped-def]
+        conn = await connect(settings)
+        try:
+            return await fn(conn)
+        finally:
+            await conn.close()
+
+    asyncio.run(with_conn(migrations.upgrade))
+    csv = tmp_path / "plant.csv"
+    pd.read_csv(data_dir / "energy" / "steel_industry_2018_15min.csv", nrows=4000).to_csv(csv, index=False)
+    (series,) = steel_assets(data_dir, n_assets=1, n_rows=2000)
+    asset = f"{settings.topic_prefix}-plant"
+    msgs = [(asset.encode(), v) for _, v in series.messages()]
+    worker = Worker(env, "life", tmp_path)
+    updates, forecasts = TopicReader(settings, "model-updates"), TopicReader(settings, "forecasts")
+    try:
+        produce(settings, msgs[:900])
+        req = TrainingRequest(
+            request_id=uuid.uuid4(),
+            asset_id=asset,
+            model_type="lightgbm",
+            params={"target": "Usage_kWh", "n_estimators": 60, "threads": 1},
+            data_url=csv.as_uri(),
+            requested_at=utc_now(),
+        )
+        prod = producer(settings)
+        payload = req.model_dump_json().encode()
+        kafka_produce(prod, settings.topic("training-requests"), asset.encode(), payload)
+        assert prod.flush(30) == 0
+        got = updates.wait_for(lambda items: len(items) >= 1, 300, "a model update", [worker])
+        assert got[0]["asset_id"] == asset and got[0]["action"] == "promoted"
+        version = got[0]["model_version"]
+        jobs = asyncio.run(with_conn(lambda c: repo.list_jobs(c, asset)))
+        assert [(j.status.value, j.progress) for j in jobs] == [("TRAINED", 100)]
+        _wait_log(worker, f"now scored by lightgbm/{version}")
+        produce(settings, msgs[900:1800])
+        forecasts.wait_for(lambda items: len(items) >= 1800 // 24, 180, "forecasts", [worker])
+        later = [f for f in forecasts.items if f["issued_at"] > msgs_ts(msgs, 900)]
+        assert later and {(f["model_id"], f["model_version"]) for f in later} == {("lightgbm", version)}
+    finally:
+        worker.stop()
+        updates.close()
+        forecasts.close()

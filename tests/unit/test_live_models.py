@@ -16,7 +16,6 @@ import pytest
 from schemas.events import Anomaly, Forecast
 from stream_app.core.types import AnomalyType, ForecastPoint
 from stream_app.live_models import ActiveModel, LiveModels
-from stream_app.model_loader import judge_against_band
 from stream_app.pipeline import ScoringPipeline
 from stream_app.settings import Settings
 from tests.unit.test_pipeline import MemoryTable, messages, run, steel
@@ -44,7 +43,15 @@ class SeasonalNaive:
         return out
 
     def judge(self, value: float, point: ForecastPoint) -> tuple[float, AnomalyType | None, str]:
-        return judge_against_band(value, point, {})
+        if point.lower <= value <= point.upper:
+            return 0.5, None, ""
+        above = value > point.value
+        pct = abs(value - point.value) / max(abs(point.value), 1e-9) * 100
+        return (
+            0.999,
+            ("spike" if above else "dip"),
+            (f"Exceeds predicted value by {pct:.0f}%" if above else f"{pct:.0f}% below expected"),
+        )
 
 
 def active(version: str = "1", asset: str = "plant-1") -> ActiveModel:

@@ -1,0 +1,221 @@
+"""``kilowatch backtest``: rolling-origin evaluation over the test split (long-horizon protocol).
+
+Rows are split train/val/test by row boundaries, the scaler is fitted on train rows only, the model is fit
+on train, and every test row that has a full horizon after it is a forecast origin (stride 1 by default),
+forecast with darts' vectorised ``historical_forecasts`` (retrain=False). Several targets (or ``all``
+numeric columns) make the run multivariate. Scores: MSE/MAE on the scaled values, MAE/RMSE/sMAPE/MASE on
+the original scale, next to seasonal-naive and repeat-last baselines on the same windows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trainers import frames, metrics, models
+from trainers.errors import TrainingError
+
+MODELS = models.DARTS_TYPES
+
+
+def read_targets(csv: Path | str, targets: list[str]) -> tuple[pd.DataFrame, pd.Timedelta]:
+    """Regular-grid frame of the target columns (``all`` = every numeric column), UTC-naive index."""
+    raw = frames._read_csv(csv)
+    time_col = next((c for c in frames.TIME_COLUMNS if c in raw.columns), None)
+    if time_col is None:
+        raise TrainingError(f"{csv}: no timestamp column (one of {', '.join(frames.TIME_COLUMNS)})")
+    numeric = raw.drop(columns=[time_col]).apply(pd.to_numeric, errors="coerce")
+    if targets == ["all"]:
+        targets = [c for c in numeric.columns if numeric[c].notna().mean() > 0.99]
+    missing = [t for t in targets if t not in raw.columns]
+    if missing or not targets:
+        raise TrainingError(f"{csv}: no target column(s) {missing or targets} (columns: {list(raw.columns)})")
+    df = numeric[targets].astype(float)
+    df.insert(0, "timestamp", pd.to_datetime(raw[time_col], utc=True, errors="coerce", format="mixed"))
+    df = df.dropna().groupby("timestamp", as_index=False, sort=True).mean()
+    freq = frames.infer_freq(df["timestamp"])
+    return frames.regularize(df, freq).frame, freq
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    rows: dict[str, dict[str, float]]  # method -> metric -> value
+    origins: int
+    fit_seconds: float
+    split: tuple[int, int, int]
+
+
+def _mean_finite(values: list[float]) -> float:
+    """Mean over targets whose MASE is defined (a constant in-sample column has no seasonal error)."""
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("inf")
+
+
+def score(
+    actual_s: np.ndarray,
+    pred_s: np.ndarray,
+    mean: np.ndarray,
+    std: np.ndarray,
+    insample: np.ndarray,
+    season: int,
+) -> dict[str, float]:
+    """Scaled MSE/MAE, original-scale MAE/RMSE/sMAPE/MASE (arrays: origins x horizon x targets)."""
+    actual, pred = actual_s * std + mean, pred_s * std + mean
+    return {
+        "mse_scaled": metrics.mse(actual_s, pred_s),
+        "mae_scaled": metrics.mae(actual_s, pred_s),
+        "mae": metrics.mae(actual, pred),
+        "rmse": metrics.rmse(actual, pred),
+        "smape": metrics.smape(actual, pred),
+        "mase": _mean_finite(
+            [
+                metrics.mase(actual[..., j], pred[..., j], insample[:, j], season)
+                for j in range(actual.shape[-1])
+            ]
+        ),
+    }
+
+
+def run(
+    data: pd.DataFrame,
+    freq: pd.Timedelta,
+    model_type: str,
+    horizon: int,
+    split: tuple[float, float, float],
+    lookback: int | None = None,
+    stride: int = 1,
+    scale: bool = True,
+    season: int | None = None,
+    params: dict[str, Any] | None = None,
+    seed: int = 0,
+) -> BacktestResult:
+    from darts import TimeSeries
+
+    params = dict(params or {})
+    n = len(data)
+    train_end, val_end = metrics.split_rows(n, split)
+    day = frames.steps_per_day(freq)
+    season = season or day
+    input_length = lookback or models.default_input_length(model_type, day, horizon, train_end)
+    if val_end - input_length < season or val_end + horizon > n:
+        raise TrainingError(
+            f"split leaves too few rows: test starts at row {val_end} of {n}, lookback {input_length}"
+        )
+    values = data.to_numpy(dtype=float)
+    mean = values[:train_end].mean(axis=0) if scale else np.zeros(values.shape[1])
+    std = values[:train_end].std(axis=0) if scale else np.ones(values.shape[1])
+    std = np.where(std > 1e-12, std, 1.0)
+    scaled = (values - mean) / std
+    series = TimeSeries.from_times_and_values(data.index, scaled, columns=[str(c) for c in data.columns])
+    cal_index = pd.date_range(data.index[0], periods=n + horizon, freq=freq)
+    cal = TimeSeries.from_dataframe(frames.calendar(cal_index))
+    past, future = (None, cal) if models.uses_future_covariates(model_type) else (cal, None)
+    if model_type == "lightgbm" and lookback:
+        params["input_length"] = lookback
+    model = models.build(model_type, params, models.Shape(horizon, day, False), input_length, seed, train_end)
+    t0 = time.perf_counter()
+    models.fit(model, model_type, params, series[:train_end], past, future, None, None)
+    fit_seconds = time.perf_counter() - t0
+    torch_model = model_type in models.TORCH_TYPES
+    hf = model.historical_forecasts(
+        series=series,
+        past_covariates=past,
+        future_covariates=future,
+        forecast_horizon=horizon,
+        stride=stride,
+        retrain=False,
+        last_points_only=False,
+        start=val_end,
+        start_format="position",
+        overlap_end=False,
+        show_warnings=False,
+        verbose=False,
+        # torch quantile models: their 0.5 quantile (one "sample" would be a random draw); LightGBM
+        # forecasts autoregressively, where one sample is its median.
+        predict_likelihood_parameters=torch_model,
+    )
+    origins = data.index.get_indexer([ts.start_time() for ts in hf])
+    medians = [f"{c}_q0.500" for c in series.components] if torch_model else list(series.components)
+    pred_s = np.stack([ts[medians].values(copy=False) for ts in hf])  # (origins, horizon, targets)
+    actual_s = metrics.rolling_windows(scaled, origins, horizon)
+    base = metrics.baseline_forecasts(scaled, origins, horizon, season)
+    insample = values[:train_end]
+    rows = {model_type: score(actual_s, pred_s, mean, std, insample, season)}
+    for name, pred in base.items():
+        rows[name] = score(actual_s, pred, mean, std, insample, season)
+    return BacktestResult(rows, len(origins), fit_seconds, (train_end, val_end - train_end, n - val_end))
+
+
+def render(result: BacktestResult) -> str:
+    cols = ["mse_scaled", "mae_scaled", "mae", "rmse", "smape", "mase"]
+    lines = [
+        f"split rows train/val/test: {result.split[0]}/{result.split[1]}/{result.split[2]}; "
+        f"{result.origins} forecast origins; model fit {result.fit_seconds:.1f} s",
+        f"{'method':<16}" + "".join(f"{c:>12}" for c in cols),
+    ]
+    for name, row in result.rows.items():
+        lines.append(f"{name:<16}" + "".join(f"{row[c]:>12.4f}" for c in cols))
+    return "\n".join(lines)
+
+
+def _param(text: str) -> tuple[str, float]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"--param needs key=value, got {text!r}")
+    try:
+        return key, float(value) if "." in value or "e" in value else int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--param {key}: not a number: {value!r}") from None
+
+
+def register(sub: Any) -> None:
+    b: argparse.ArgumentParser = sub.add_parser(
+        "backtest", help="rolling-origin backtest of a forecaster on a CSV"
+    )
+    b.add_argument("--csv", required=True, type=Path)
+    b.add_argument("--target", required=True, help="column, comma-separated columns, or 'all' (multivariate)")
+    b.add_argument("--horizon", required=True, type=int)
+    b.add_argument("--model", required=True, choices=MODELS)
+    b.add_argument("--lookback", type=int, default=None, help="input length in steps (default per model)")
+    b.add_argument("--split", default="0.7/0.1/0.2", help="train/val/test fractions by rows")
+    b.add_argument("--scale", choices=["standard", "none"], default="standard")
+    b.add_argument("--stride", type=int, default=1)
+    b.add_argument("--season", type=int, default=None, help="seasonal-naive / MASE season (default: one day)")
+    b.add_argument("--rows", type=int, default=None, help="use only the last N rows of the file")
+    b.add_argument("--param", type=_param, action="append", default=[], help="model param key=value")
+    b.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace, settings: Any) -> int:
+    try:
+        split = metrics.parse_split(args.split)
+    except ValueError as exc:
+        raise TrainingError(str(exc)) from None
+    if args.horizon < 1 or args.stride < 1:
+        raise TrainingError("--horizon and --stride must be >= 1")
+    params = dict(args.param)
+    models.check_params(args.model, params)
+    data, freq = read_targets(args.csv, [t.strip() for t in args.target.split(",") if t.strip()])
+    if args.rows:
+        data = data.iloc[-args.rows :]
+    result = run(
+        data,
+        freq,
+        args.model,
+        args.horizon,
+        split,
+        args.lookback,
+        args.stride,
+        args.scale == "standard",
+        args.season,
+        params,
+    )
+    print(f"{args.csv.name}: {', '.join(map(str, data.columns))}; step {freq}; horizon {args.horizon}")
+    print(render(result))
+    return 0
