@@ -26,6 +26,7 @@ from typing import Any, Literal
 import asyncpg
 
 from schemas.events import ModelUpdated, TrainingRequest, utc_now
+from stream_app import metrics as prom
 from stream_app.db import repository as repo
 from stream_app.registry import runner
 from stream_app.registry.artifacts import ArtifactStore
@@ -40,6 +41,28 @@ log = logging.getLogger(__name__)
 Publisher = Callable[[ModelUpdated], Awaitable[None]]
 # Keys of TrainingRequest.params that go to TrainSpec itself rather than to the model's params.
 SPEC_KEYS = ("horizon", "quantile", "holdout_fraction", "seed")
+
+
+# Job states as the Prometheus label the rules and dashboards use.
+_STATE_LABEL = {
+    JobStatus.TRAINED: "succeeded",
+    JobStatus.FAILED: "failed",
+    JobStatus.CANCELED: "canceled",
+}
+
+
+def record_outcome(job: repo.Job, holdout: dict[str, float] | None = None) -> None:
+    """Count a finished job (and its duration and hold-out error) in the metrics."""
+    label = _STATE_LABEL.get(job.status)
+    if label is None:
+        return
+    prom.TRAINING_JOBS.labels(label, job.model_type).inc()
+    if job.duration_s is not None:
+        prom.TRAINING_SECONDS.labels(job.model_type).observe(job.duration_s)
+    for name in ("mase", "smape", "mae"):
+        value = (holdout or {}).get(name)
+        if value is not None:
+            prom.BACKTEST_ERROR.labels(job.model_type, name).set(float(value))
 
 
 def spec_kwargs(model_type: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -75,6 +98,8 @@ class TrainingService:
             params=req.params,
             data_url=req.data_url,
         )
+        if created:
+            prom.TRAINING_JOBS.labels("queued", job.model_type).inc()
         if not created and job.status is not JobStatus.PENDING:
             log.info("request %s already has job %s (%s): not run again", req.request_id, job.id, job.status)
             return job
@@ -107,6 +132,7 @@ class TrainingService:
         self, job_id: uuid.UUID, status: JobStatus, error: str | None = None, **fields: Any
     ) -> repo.Job:
         job = await repo.transition(self.pool, job_id, status, error=error, **fields)
+        record_outcome(job)
         await self.channel.status(job_id, status.value, error or "")
         if error:
             await self.channel.log(job_id, f"{status.value}: {error}")
@@ -145,6 +171,7 @@ class TrainingService:
         if await self.channel.cancel_requested(job.id):
             return await self._end(job.id, JobStatus.CANCELED, "training canceled")
         await repo.transition(self.pool, job.id, JobStatus.TRAINING)
+        prom.TRAINING_JOBS.labels("running", job.model_type).inc()
         await self.channel.status(job.id, JobStatus.TRAINING.value)
 
         async def on_progress(pct: float, message: str) -> None:
@@ -234,6 +261,7 @@ class TrainingService:
         job_row = await repo.transition(
             self.pool, job.id, JobStatus.TRAINED, progress=100.0, result=result, **usage
         )
+        record_outcome(job_row, candidate)
         await self.channel.progress(job.id, 100.0, "done")
         await self.channel.status(job.id, JobStatus.TRAINED.value, decision.reason)
         return job_row
