@@ -63,7 +63,7 @@ compose-check: venv
 	scripts/check-compose
 
 bench: venv
-	scripts/with-infra bash -c '$(KW) db upgrade && $(BIN)/python -m bench.run'
+	scripts/with-infra bash -c '$(KW) db upgrade && $(BIN)/python -m bench.run && $(BIN)/python -m bench.training_overlap'
 
 demo: venv
 	scripts/with-infra bash -c '$(KW) db upgrade && $(BIN)/python -m stream_app.demo'

@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     redis_host: str = Field("127.0.0.1", description="Redis host.")
     redis_port: int = Field(16379, description="Redis port (local instance uses its own port).")
     redis_password: SecretStr | None = Field(None, description="Redis password, if any.")
+    redis_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        description="Socket timeout of every Redis call: a lost reply fails the call instead of hanging it.",
+    )
 
     # --- worker ----------------------------------------------------------------------------------------
     app_id: str = Field("kilowatch-worker", description="Faust app id (consumer group and table prefix).")

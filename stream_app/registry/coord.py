@@ -46,7 +46,12 @@ def job_key(prefix: str, job_id: uuid.UUID | str, part: str) -> str:
 def redis_client(settings: Settings) -> aioredis.Redis:
     pw = settings.redis_password.get_secret_value() if settings.redis_password else None
     return aioredis.Redis(
-        host=settings.redis_host, port=settings.redis_port, password=pw, decode_responses=True
+        host=settings.redis_host,
+        port=settings.redis_port,
+        password=pw,
+        decode_responses=True,
+        socket_timeout=settings.redis_timeout_s,
+        socket_connect_timeout=settings.redis_timeout_s,
     )
 
 
