@@ -111,7 +111,8 @@ def test_a_much_stronger_alarm_within_the_repeat_window_is_novel() -> None:
     ts, vs = steel(3000)
     det = OnlineDetector(OnlineParams())
     state = det.new_state()
-    spikes = {1500: 3.0, 1505: 40.0}  # the second is far more improbable than the first
+    # 1505 is far more improbable than 1500; 1510 would be novel against 1500 but not against 1505.
+    spikes = {1500: 3.0, 1505: 40.0, 1510: 10.0}
     out = {}
     for i, (t, v) in enumerate(zip(ts.tolist(), vs.tolist(), strict=True)):
         verdict = det.score_one(state, t, v * spikes.get(i, 1.0) + (50.0 if i in spikes else 0.0))
@@ -119,3 +120,6 @@ def test_a_much_stronger_alarm_within_the_repeat_window_is_novel() -> None:
             out[i] = verdict
     assert out[1500].score >= 0.99 and out[1500].novel
     assert 1.0 - out[1505].score < 0.5 * (1.0 - out[1500].score) and out[1505].novel
+    # The stronger alarm became the one later alarms are measured against.
+    assert 1.0 - out[1510].score < 0.5 * (1.0 - out[1500].score)
+    assert not out[1510].novel
