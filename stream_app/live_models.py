@@ -137,10 +137,6 @@ class LiveModels:
         """Put an already loaded model in the cache (the worker loads it off the event loop)."""
         self._remember(update, model)
 
-    def needs_load(self, update: ActiveModel) -> bool:
-        cached = self._loaded.get(update.asset_id)
-        return cached is None or cached[0] != update.label
-
     def label_of(self, asset_id: str) -> str | None:
         active = self.active.get(asset_id)
         return active.label if active is not None else None

@@ -36,12 +36,17 @@ async def create_pool(settings: Settings, **overrides: Any) -> asyncpg.Pool:
     try:
         pool: asyncpg.Pool = await asyncpg.create_pool(**kwargs)
     except (OSError, asyncpg.PostgresError) as exc:
-        raise InfraError(
-            f"PostgreSQL at {settings.postgres_host}:{settings.postgres_port} "
-            f"(db {settings.postgres_db}, user {settings.postgres_user}) is not usable: "
-            f"{type(exc).__name__}: {exc}"
-        ) from None
+        raise _unusable(settings, exc) from None
     return pool
+
+
+def _unusable(settings: Settings, exc: BaseException) -> InfraError:
+    """The one error for a database we cannot use (never with the password)."""
+    return InfraError(
+        f"PostgreSQL at {settings.postgres_host}:{settings.postgres_port} "
+        f"(db {settings.postgres_db}, user {settings.postgres_user}) is not usable: "
+        f"{type(exc).__name__}: {exc}"
+    )
 
 
 async def connect(settings: Settings) -> asyncpg.Connection:
@@ -56,10 +61,6 @@ async def connect(settings: Settings) -> asyncpg.Connection:
             timeout=settings.postgres_command_timeout_s,
         )
     except (OSError, asyncpg.PostgresError) as exc:
-        raise InfraError(
-            f"PostgreSQL at {settings.postgres_host}:{settings.postgres_port} "
-            f"(db {settings.postgres_db}, user {settings.postgres_user}) is not usable: "
-            f"{type(exc).__name__}: {exc}"
-        ) from None
+        raise _unusable(settings, exc) from None
     await _init_connection(conn)
     return conn

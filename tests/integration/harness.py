@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from stream_app.kafka_io import produce as kafka_produce
@@ -143,7 +143,7 @@ def wait_for_members(settings: Settings, n: int, timeout: float) -> dict[str, se
     while time.monotonic() < deadline:
         try:
             assignment = group_assignment(settings)
-        except Exception:
+        except KafkaException:  # the group is mid-rebalance: describe it again
             assignment = {}
         if len(assignment) == n and all(assignment.values()):
             return assignment

@@ -17,7 +17,6 @@ from tests.integration.harness import (
     PacedProducer,
     TopicReader,
     Worker,
-    group_assignment,
     isolated_settings,
     produce,
     wait_for_members,
@@ -250,17 +249,7 @@ def test_two_workers_split_partitions_and_score_each_reading_once(
     workers = [Worker(env, "w-a", tmp_path), Worker(env, "w-b", tmp_path)]
     scores, anomalies = TopicReader(settings, "scores"), TopicReader(settings, "anomalies")
     try:
-        deadline = time.monotonic() + 90
-        assignment: dict[str, set[int]] = {}
-        while time.monotonic() < deadline:
-            try:
-                assignment = group_assignment(settings)
-            except Exception:
-                assignment = {}
-            if len(assignment) == 2 and all(assignment.values()):
-                break
-            time.sleep(1)
-        assert len(assignment) == 2, f"group never had two members: {assignment}"
+        assignment = wait_for_members(settings, 2, 90)
         parts = list(assignment.values())
         assert parts[0].isdisjoint(parts[1]) and parts[0] | parts[1] == set(range(settings.topic_partitions))
         total = produce(settings, interleave(series))

@@ -162,7 +162,6 @@ def test_loaded_models_are_bounded() -> None:
         live.install(active(asset=asset), load(active(asset=asset)))
     assert len(live._loaded) == 2 and "a" not in live._loaded
     assert live.apply(active(asset="a")) is False  # same version: nothing to do
-    assert live.needs_load(active(asset="a"))
 
 
 def test_event_ids_do_not_change_with_the_model(settings: Settings, data_dir: Path) -> None:
