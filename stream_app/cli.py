@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "stream_app.db.cli",
     "stream_app.registry.history_sink",
     "trainers.backtest",
+    "api.cli",
 )
 
 Handler = Callable[[argparse.Namespace, Settings], int]

@@ -259,6 +259,31 @@ class Settings(BaseSettings):
         ),
     )
 
+    # --- REST API (issue 4) ------------------------------------------------------------------------------
+    api_port: int = Field(8000, ge=1, le=65535, description="Port of `kilowatch api` (host: bind_host).")
+    api_cors_origins: tuple[str, ...] = Field(
+        (), description="Origins allowed by CORS (JSON list in the env); empty = no cross-origin access."
+    )
+    api_rate_limit_per_minute: int = Field(
+        600, ge=1, description="Requests per minute a key may make (a key may carry its own limit)."
+    )
+    api_key_cache_s: float = Field(
+        30.0,
+        ge=0,
+        description="Seconds a verified key stays trusted in an API process before its row is read again "
+        "(revocation reaches other processes within this time; 0 = verify every request).",
+    )
+    api_max_body_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="Larger request bodies are refused (413 FILE_TOO_LARGE)."
+    )
+    api_max_points: int = Field(
+        20_000, ge=10, description="Most points a predict/detect request or readings batch may carry."
+    )
+    api_max_horizon: int = Field(2_000, ge=1, description="Largest forecast_horizon of a predict request.")
+    api_default_language: Literal["en-US", "zh-CN"] = Field(
+        "en-US", description="Language of error messages without Accept-Language or ?lang=."
+    )
+
     @field_validator("topic_prefix")
     @classmethod
     def _prefix_is_topic_safe(cls, v: str) -> str:

@@ -1,0 +1,68 @@
+"""The FastAPI application factory: ``create_app(settings)``; ``kilowatch api`` serves it."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from api import handlers
+from api.middleware import RequestContextMiddleware
+from api.resources import Resources
+from api.routes import ROOT, V1
+from stream_app.metrics import MetricsMiddleware
+from stream_app.settings import Settings
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resources = Resources(settings)
+        app.state.resources = resources
+        try:
+            yield
+        finally:
+            await resources.close()
+
+    app = FastAPI(
+        title="kilowatch",
+        version="0.1.0",
+        description="Real-time energy forecasting and anomaly detection: queries, synchronous "
+        "predict/detect, training jobs, models and keys. Every /api/v1 route needs "
+        "`Authorization: Bearer <key>`; messages in en-US or zh-CN (Accept-Language or ?lang=).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    handlers.install(app)
+    for name in ROOT:
+        app.include_router(importlib.import_module(name).router)
+    for name in V1:
+        app.include_router(importlib.import_module(name).router, prefix=API_PREFIX)
+    if settings.api_cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.api_cors_origins),
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Accept-Language",
+                "X-Request-ID",
+                "Last-Event-ID",
+            ],
+            expose_headers=["X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(MetricsMiddleware)
+    # Outermost: the request id exists before anything else runs, and it answers unexpected errors.
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body=settings.api_max_body_bytes,
+        default_lang=settings.api_default_language,
+    )
+    return app

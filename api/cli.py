@@ -1,0 +1,74 @@
+"""``kilowatch api`` (serve the REST API) and the key commands an operator needs before any key exists."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from stream_app.settings import Settings
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("api", help="serve the REST API (uvicorn)")
+    p.add_argument("--host", default=None, help="bind address (default: KILOWATCH_BIND_HOST, loopback)")
+    p.add_argument("--port", type=int, default=None, help="port (default: KILOWATCH_API_PORT)")
+    p.set_defaults(handler=run_api)
+
+    k = sub.add_parser("create-api-key", help="create an API key and print it (once)")
+    k.add_argument("name", help="who or what uses the key")
+    k.add_argument(
+        "--scope", action="append", choices=("read", "write", "admin"), help="repeatable; default read"
+    )
+    k.add_argument("--rate-limit", type=int, default=None, help="requests per minute (default: setting)")
+    k.set_defaults(handler=run_create_key)
+
+    r = sub.add_parser("revoke-api-key", help="revoke an API key by its prefix")
+    r.add_argument("prefix", help="the 8 characters after kw_")
+    r.set_defaults(handler=run_revoke_key)
+
+
+def run_api(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or settings.bind_host,
+        port=args.port or settings.api_port,
+        log_config=None,  # our logging set-up (JSON or text, secrets masked) stays in charge
+        access_log=False,  # RequestContextMiddleware logs each request with its request id
+        proxy_headers=False,
+    )
+    return 0
+
+
+async def _with_conn(settings: Settings, fn: Any) -> Any:
+    from stream_app.db.pool import connect
+
+    conn = await connect(settings)
+    try:
+        return await fn(conn)
+    finally:
+        await conn.close()
+
+
+def run_create_key(args: argparse.Namespace, settings: Settings) -> int:
+    from api import keystore
+
+    scopes = args.scope or ["read"]
+    rec, key = asyncio.run(
+        _with_conn(settings, lambda c: keystore.create(c, args.name, scopes, args.rate_limit))
+    )
+    print(key)
+    print(f"# key {rec.id} ({rec.name}, scopes {','.join(rec.scopes)}): shown once, only its hash is stored")
+    return 0
+
+
+def run_revoke_key(args: argparse.Namespace, settings: Settings) -> int:
+    from api import keystore
+
+    rec = asyncio.run(_with_conn(settings, lambda c: keystore.revoke_prefix(c, args.prefix)))
+    print(f"revoked key {rec.id} ({rec.name}, prefix {rec.prefix})")
+    return 0

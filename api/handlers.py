@@ -1,0 +1,88 @@
+"""Every error leaves as the error envelope with a translated message and the request id.
+
+Domain errors of the layers below are mapped here, at the request boundary; anything unexpected is
+logged with its traceback and answered 500 PROCESSING_ERROR without internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.deps import language
+from api.errors import ApiError, Code
+from api.i18n import Language, message
+from stream_app.db.repository import NotFound, RegistryConflict
+from stream_app.registry.states import InvalidTransition
+
+log = logging.getLogger(__name__)
+
+
+def _details(errors: Any) -> list[dict[str, Any]]:
+    """pydantic errors without the offending input (it may be huge or secret)."""
+    out = []
+    for e in errors:
+        out.append(
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+        )
+    return out
+
+
+def error_body(err: ApiError, lang: Language, request_id: str | None) -> dict[str, Any]:
+    return {
+        "status": "error",
+        "error": {
+            "code": str(err.code),
+            "message": message(err.key, lang, **err.params),
+            "details": err.details,
+        },
+        "request_id": request_id,
+    }
+
+
+def error_response(request: Request, err: ApiError) -> JSONResponse:
+    body = error_body(err, language(request), getattr(request.state, "request_id", None))
+    return JSONResponse(body, status_code=err.status, headers=err.headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(
+            request, ApiError(422, Code.VALIDATION_ERROR, "validation", details=_details(exc.errors()))
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            err = ApiError(404, Code.RESOURCE_NOT_FOUND, "route_not_found")
+        elif exc.status_code == 405:
+            err = ApiError(405, Code.VALIDATION_ERROR, "method_not_allowed")
+        elif exc.status_code == 413:
+            limit = request.app.state.settings.api_max_body_bytes
+            err = ApiError(413, Code.FILE_TOO_LARGE, "too_large", limit=limit)
+        elif exc.status_code in (401, 403):
+            err = ApiError(401, Code.UNAUTHORIZED, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
+        else:
+            err = ApiError(exc.status_code, Code.VALIDATION_ERROR, "bad_request", reason=str(exc.detail))
+        return error_response(request, err)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
+        return error_response(request, ApiError(404, Code.RESOURCE_NOT_FOUND, "missing", what=str(exc)))
+
+    @app.exception_handler(RegistryConflict)
+    @app.exception_handler(InvalidTransition)
+    async def _conflict(request: Request, exc: Exception) -> JSONResponse:
+        return error_response(request, ApiError(409, Code.CONFLICT, "conflict", reason=str(exc)))
+
+    # Anything else is answered by RequestContextMiddleware (500 PROCESSING_ERROR, logged there).

@@ -1,0 +1,96 @@
+"""Error messages in en-US and zh-CN, chosen by ``?lang=`` or ``Accept-Language``.
+
+Messages are looked up by key; a key's text may carry ``{name}`` fields filled from the error's
+parameters. Field-level validation details keep pydantic's English text (they quote field names and
+values) but their summary message is translated.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Language = Literal["en-US", "zh-CN"]
+LANGUAGES: tuple[Language, ...] = ("en-US", "zh-CN")
+
+MESSAGES: dict[str, dict[Language, str]] = {
+    "validation": {
+        "en-US": "The request is not valid: see details.",
+        "zh-CN": "请求无效：请查看详细信息。",
+    },
+    "not_found": {"en-US": "{what} not found.", "zh-CN": "未找到{what}。"},
+    "missing": {"en-US": "Not found: {what}.", "zh-CN": "未找到：{what}。"},
+    "route_not_found": {"en-US": "No such route.", "zh-CN": "没有这个接口。"},
+    "method_not_allowed": {"en-US": "Method not allowed on this route.", "zh-CN": "此接口不支持该方法。"},
+    "unauthorized": {
+        "en-US": "A valid API key is required (Authorization: Bearer <key>).",
+        "zh-CN": "需要有效的 API 密钥（Authorization: Bearer <key>）。",
+    },
+    "forbidden": {
+        "en-US": "This key lacks the '{scope}' scope.",
+        "zh-CN": "此密钥没有“{scope}”权限。",
+    },
+    "rate_limited": {
+        "en-US": "Too many requests: retry after {retry_after} s.",
+        "zh-CN": "请求过多：请在 {retry_after} 秒后重试。",
+    },
+    "too_large": {
+        "en-US": "The request body exceeds {limit} bytes.",
+        "zh-CN": "请求体超过 {limit} 字节。",
+    },
+    "file_format": {"en-US": "The file cannot be read: {reason}", "zh-CN": "无法读取文件：{reason}"},
+    "conflict": {"en-US": "Conflict: {reason}", "zh-CN": "冲突：{reason}"},
+    "processing": {
+        "en-US": "The request could not be processed.",
+        "zh-CN": "无法处理该请求。",
+    },
+    "inference": {"en-US": "The model failed: {reason}", "zh-CN": "模型推理失败：{reason}"},
+    "job_canceled": {"en-US": "The job was canceled.", "zh-CN": "任务已取消。"},
+    "unavailable": {
+        "en-US": "A service the API needs is unavailable: {what}.",
+        "zh-CN": "API 依赖的服务不可用：{what}。",
+    },
+    "bad_request": {"en-US": "Bad request: {reason}", "zh-CN": "错误的请求：{reason}"},
+}
+
+
+def negotiate(query_lang: str | None, accept_language: str | None, default: Language) -> Language:
+    """``?lang=`` wins; else the first Accept-Language entry (by q) we have; else the default."""
+    if query_lang:
+        found = _match(query_lang)
+        if found:
+            return found
+    if accept_language:
+        ranked: list[tuple[float, int, str]] = []
+        for i, part in enumerate(accept_language.split(",")):
+            tag, _, params = part.strip().partition(";")
+            q = 1.0
+            if params.strip().startswith("q="):
+                try:
+                    q = float(params.strip()[2:])
+                except ValueError:
+                    q = 0.0
+            ranked.append((-q, i, tag.strip()))
+        for _q, _i, tag in sorted(ranked):
+            found = _match(tag)
+            if found:
+                return found
+    return default
+
+
+def _match(tag: str) -> Language | None:
+    t = tag.lower()
+    if t.startswith("zh"):
+        return "zh-CN"
+    if t.startswith("en"):
+        return "en-US"
+    return None
+
+
+def message(key: str, lang: Language, **params: object) -> str:
+    """The text of ``key`` in ``lang`` with its fields filled (missing fields stay visible)."""
+    texts = MESSAGES.get(key) or MESSAGES["processing"]
+    text = texts[lang]
+    try:
+        return text.format(**params)
+    except (KeyError, IndexError):
+        return text
