@@ -12,7 +12,7 @@ KAFKA4_ENV := KILOWATCH_KAFKA_VERSION=$(KAFKA4_VERSION) KILOWATCH_KAFKA_BOOTSTRA
 	KILOWATCH_POSTGRES_PORT=15433 KILOWATCH_REDIS_PORT=16380
 
 .PHONY: help venv lint typecheck schemas unit integration test test-kafka4 bench demo infra-up infra-down \
-	infra-status clean promtool compose-check
+	infra-status clean promtool compose-check api api-fuzz
 
 help:
 	@echo "make demo   - set up everything and run the live anomaly demo (Ctrl-C stops it)"
@@ -44,7 +44,15 @@ unit: venv
 integration: venv
 	scripts/with-infra bash -c '$(KW) db upgrade && $(BIN)/pytest -q tests/integration'
 
-test: lint typecheck schemas promtool compose-check unit integration test-kafka4
+test: lint typecheck schemas promtool compose-check unit integration api-fuzz test-kafka4
+
+# Schemathesis over the OpenAPI spec of a real `kilowatch api` server: no 5xx, no response off its schema.
+api-fuzz: venv
+	scripts/with-infra bash -c '$(KW) db upgrade && scripts/api-fuzz'
+
+# The REST API on loopback (create a key first: `.venv/bin/kilowatch create-api-key me --scope admin`).
+api: venv
+	scripts/with-infra bash -c '$(KW) db upgrade && $(KW) api'
 
 # The faust app test suite on Kafka 4.x (tables, changelog, recovery, rebalancing).
 test-kafka4: venv

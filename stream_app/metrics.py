@@ -155,7 +155,15 @@ def route_template(scope: MutableMapping[str, Any]) -> str:
     so a scan of random URLs cannot create unbounded series."""
     route = scope.get("route")
     path = getattr(route, "path_format", None) or getattr(route, "path", None)
-    return path if isinstance(path, str) else UNMATCHED
+    if not isinstance(path, str):
+        return UNMATCHED
+    # FastAPI >= 0.16x includes routers lazily: the route keeps its own path and the include prefix
+    # (e.g. /api/v1) lives on the included router's context (tests/unit/test_api_pure.py pins this).
+    included = (scope.get("fastapi") or {}).get("included_router")
+    prefix = getattr(getattr(included, "include_context", None), "prefix", "")
+    if isinstance(prefix, str) and prefix and not path.startswith(prefix):
+        return prefix + path
+    return path
 
 
 class MetricsMiddleware:
