@@ -19,6 +19,7 @@ from stream_app.settings import Settings, TopicKind, settings_reference
 
 GENERATED = Path(__file__).parent / "generated"
 SETTINGS_DOC = Path(__file__).parent.parent / "docs" / "settings.md"
+OPENAPI_DOC = Path(__file__).parent.parent / "docs" / "openapi.json"
 
 # topic kind -> (payload model, who publishes, who consumes, description)
 TOPICS: dict[TopicKind, tuple[type[BaseModel], str]] = {
@@ -88,6 +89,13 @@ def render(settings: Settings) -> dict[str, str]:
     return files
 
 
+def openapi_document(settings: Settings) -> str:
+    """The REST API's OpenAPI document (docs/openapi.json; the server also serves it at /openapi.json)."""
+    from api.app import create_app
+
+    return json.dumps(create_app(settings).openapi(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser("schemas", help="export JSON Schema and AsyncAPI documents")
     p.add_argument("action", choices=["export"])
@@ -104,6 +112,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from stream_app.metrics_doc import METRICS_DOC, metrics_reference
 
     targets[METRICS_DOC] = metrics_reference()
+    targets[OPENAPI_DOC] = openapi_document(Settings.model_construct())
     stale = [str(p) for p, text in targets.items() if not p.exists() or p.read_text() != text]
     if args.check:
         if stale:
