@@ -80,6 +80,9 @@ async def authenticate(
     fp = keys.fingerprint(key)
     principal = resources.key_cache.get(fp)
     if principal is None:
+        client = request.client.host if request.client else "unknown"
+        per_minute = resources.settings.api_verifications_per_minute
+        await _limit(resources, f"verify:{client}", per_minute)
         principal = await keystore.authenticate(await resources.pool(), key)
         if principal is None:
             log.info("rejected an API key (prefix %s)", keys.parse(key))
@@ -89,14 +92,14 @@ async def authenticate(
     return principal
 
 
-async def _limit(resources: Resources, principal: Principal) -> None:
+async def _limit(resources: Resources, bucket: str, per_minute: int) -> None:
+    """429 RATE_LIMITED with Retry-After when ``bucket`` is over ``per_minute``."""
     limiter: RateLimiter | None = resources.extensions.get("rate_limiter")
     if limiter is None:
         limiter = RateLimiter(resources.redis, resources.settings.topic_prefix)
         resources.extensions["rate_limiter"] = limiter
-    per_minute = principal.rate_limit or resources.settings.api_rate_limit_per_minute
     try:
-        decision = await limiter.hit(str(principal.key_id), per_minute)
+        decision = await limiter.hit(bucket, per_minute)
     except (RedisError, OSError) as exc:
         # Fail open: an outage of Redis must not take predictions down; /readyz reports it.
         log.warning("rate limiting skipped, Redis unavailable: %s", exc)
@@ -119,7 +122,8 @@ def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:
     ) -> Principal:
         if not keys.grants(principal.scopes, scope):
             raise ApiError(403, Code.FORBIDDEN, "forbidden", scope=scope)
-        await _limit(resources, principal)
+        per_minute = principal.rate_limit or resources.settings.api_rate_limit_per_minute
+        await _limit(resources, str(principal.key_id), per_minute)
         return principal
 
     dependency.__name__ = f"require_{scope}"

@@ -273,6 +273,12 @@ class Settings(BaseSettings):
         description="Seconds a verified key stays trusted in an API process before its row is read again "
         "(revocation reaches other processes within this time; 0 = verify every request).",
     )
+    api_verifications_per_minute: int = Field(
+        120,
+        ge=1,
+        description="Slow key verifications (keys not in the cache) one client address may cause per "
+        "minute: guessing keys cannot burn the API's CPU on argon2.",
+    )
     api_max_body_bytes: int = Field(
         16 * 1024 * 1024, ge=1024, description="Larger request bodies are refused (413 FILE_TOO_LARGE)."
     )

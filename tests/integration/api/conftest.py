@@ -17,7 +17,7 @@ from stream_app.settings import Settings
 
 def api_settings(**overrides: object) -> Settings:
     """Test settings: a topic prefix of its own per session keeps the tests' topics apart."""
-    base: dict[str, object] = {"api_key_cache_s": 30.0}
+    base: dict[str, object] = {"api_key_cache_s": 30.0, "api_verifications_per_minute": 100_000}
     base.update(overrides)
     return Settings(**base)  # type: ignore[arg-type]
 

@@ -108,6 +108,22 @@ async def test_rate_limit_answers_429_with_retry_after(api: Api) -> None:
     assert (await api.client.get("/api/v1/api-keys", headers=api.auth("admin"))).status_code == 200
 
 
+async def test_key_guessing_from_one_address_is_rate_limited_before_hashing() -> None:
+    settings = api_settings(
+        api_verifications_per_minute=3, api_key_cache_s=0, topic_prefix=f"kwv{uuid.uuid4().hex[:8]}"
+    )
+    client, resources = await open_api(settings)
+    try:
+        guesses = [f"Bearer kw_{uuid.uuid4().hex[:8]}_{'g' * 43}" for _ in range(5)]
+        codes = [
+            (await client.get("/api/v1/api-keys", headers={"Authorization": g})).status_code for g in guesses
+        ]
+        assert codes == [401, 401, 401, 429, 429]
+    finally:
+        await client.aclose()
+        await resources.close()
+
+
 @pytest.mark.parametrize(
     ("params", "headers", "expected"),
     [
@@ -166,15 +182,17 @@ async def test_key_pages_are_stable_and_complete(api: Api) -> None:
     for i in range(5):
         await keystore.create(pool, f"page-{tag}-{i}", ["read"])
     seen: list[str] = []
+    ids: list[str] = []
     cursor = None
     while True:
         params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
         body = (await api.client.get("/api/v1/api-keys", params=params, headers=api.auth("admin"))).json()
         seen += [k["name"] for k in body["data"]]
+        ids += [k["id"] for k in body["data"]]
         if not body["meta"]["has_more"]:
             assert body["meta"]["next_cursor"] is None
             break
         cursor = body["meta"]["next_cursor"]
     mine = [n for n in seen if n.startswith(f"page-{tag}-")]
     assert mine == [f"page-{tag}-{i}" for i in reversed(range(5))]  # newest first, none twice
-    assert len(seen) == len(set(seen))
+    assert len(ids) == len(set(ids))
