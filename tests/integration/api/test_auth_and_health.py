@@ -196,3 +196,24 @@ async def test_key_pages_are_stable_and_complete(api: Api) -> None:
     mine = [n for n in seen if n.startswith(f"page-{tag}-")]
     assert mine == [f"page-{tag}-{i}" for i in reversed(range(5))]  # newest first, none twice
     assert len(ids) == len(set(ids))
+
+
+async def test_cors_allows_only_the_configured_origins() -> None:
+    client, resources = await open_api(api_settings(api_cors_origins=("https://grafana.example",)))
+    preflight = {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
+    try:
+        r = await client.options(
+            "/api/v1/api-keys", headers={"Origin": "https://grafana.example", **preflight}
+        )
+        assert r.status_code == 200
+        assert r.headers["access-control-allow-origin"] == "https://grafana.example"
+        r = await client.options("/api/v1/api-keys", headers={"Origin": "https://evil.example", **preflight})
+        assert "access-control-allow-origin" not in r.headers
+    finally:
+        await client.aclose()
+        await resources.close()
+
+
+async def test_no_cross_origin_access_by_default(api: Api) -> None:
+    r = await api.client.get("/healthz", headers={"Origin": "https://grafana.example"})
+    assert "access-control-allow-origin" not in r.headers
