@@ -91,6 +91,7 @@ class BatchReport:
     messages: int
     written: Written = field(default_factory=dict)
     invalid: int = 0
+    retries: int = 0  # writes that failed on an unavailable database before this one succeeded
     committed: bool = False
 
 
@@ -114,6 +115,7 @@ async def run(
             await migrations.ensure_current(conn)
         cons = consumer(settings, sink.group, **{"enable.auto.commit": False})
         cons.subscribe(list(sink.topics))
+        log.info("%s sink: group %s, topics %s", sink.name, sink.group, ", ".join(sink.topics))
         next_retention = 0.0
         while not stop.is_set():
             msgs: list[Any] = await loop.run_in_executor(executor, cons.consume, sink.batch, 1.0)
@@ -159,6 +161,7 @@ async def _store(
             report.invalid += refused
             break
         except TRANSIENT_ERRORS as exc:
+            report.retries += 1
             metrics.SINK_RETRIES.labels(sink.name).inc()
             log.warning(
                 "%s sink: write failed (%s: %s); retrying in %.1f s",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -141,3 +142,37 @@ async def test_retention_deletes_rows_stored_before_the_cutoff_only(tmp_path: Pa
         await pool.execute("DELETE FROM anomalies WHERE asset_id = ANY($1)", assets)
         await pool.execute("DELETE FROM forecasts WHERE asset_id = ANY($1)", assets)
         await pool.close()
+
+
+async def test_a_batch_the_database_cannot_take_is_retried_not_lost(tmp_path: Path, data_dir: Path) -> None:
+    """The anomalies table is locked past the sink's statement timeout: the write fails, is retried
+    with back-off, nothing is committed meanwhile, and every event is stored once the lock is gone."""
+    settings, _env = isolated_settings(tmp_path, postgres_command_timeout_s=1.0)
+    await asyncio.to_thread(ensure_topics, settings)
+    series, anomalies, _forecasts = real_events(settings, data_dir, n_assets=1, n_rows=900)
+    assets = [s.asset_id for s in series]
+    locker = await connect(settings)
+    lock = locker.transaction()
+    await lock.start()
+    await locker.execute("LOCK TABLE anomalies IN ACCESS EXCLUSIVE MODE")
+    locked = True
+    retries_before = metric("kilowatch_sink_write_retries_total", sink="results")
+    try:
+        total = produce_to(settings, settings.topic("anomalies"), anomalies)
+        run = asyncio.create_task(run_until(settings, results_sink(settings), total))
+        # the outage lasts until the sink has failed at least once (no event to await here: poll)
+        deadline = time.monotonic() + 60
+        while metric("kilowatch_sink_write_retries_total", sink="results") == retries_before:
+            assert time.monotonic() < deadline and not run.done(), run
+            await asyncio.sleep(0.1)
+        await lock.rollback()
+        locked = False
+        reports = await run
+        assert reports[0].retries >= 1 and reports[0].committed
+        n = await locker.fetchval("SELECT count(*) FROM anomalies WHERE asset_id = ANY($1)", assets)
+        assert n == len(anomalies)
+    finally:
+        if locked:
+            await lock.rollback()
+        await locker.execute("DELETE FROM anomalies WHERE asset_id = ANY($1)", assets)
+        await locker.close()
