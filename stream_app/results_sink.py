@@ -15,7 +15,6 @@ not input to replay. Retention: rows stored more than ``results_retention_days``
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -97,11 +96,9 @@ def results_sink(settings: Settings) -> sink.Sink[ResultRows]:
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser(
-        "results-sink", help="store anomaly and forecast events in PostgreSQL (batches, retention)"
+    sink.add_command(
+        sub,
+        "results-sink",
+        "store anomaly and forecast events in PostgreSQL (batches, retention)",
+        results_sink,
     )
-    p.set_defaults(handler=_main)
-
-
-def _main(args: argparse.Namespace, settings: Settings) -> int:
-    return sink.serve(settings, results_sink(settings))

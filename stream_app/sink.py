@@ -250,6 +250,12 @@ async def _wait(stop: asyncio.Event, seconds: float) -> bool:
     return True
 
 
+def add_command(sub: Any, name: str, help_text: str, factory: Callable[[Settings], Sink[Any]]) -> None:
+    """A ``kilowatch <name>`` sub-command that runs the sink ``factory`` builds, in the foreground."""
+    p = sub.add_parser(name, help=help_text)
+    p.set_defaults(handler=lambda _args, settings: serve(settings, factory(settings)))
+
+
 def serve(settings: Settings, sink: Sink[Any]) -> int:
     """Run one sink in the foreground until SIGINT/SIGTERM (the ``kilowatch *-sink`` commands)."""
 

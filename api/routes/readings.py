@@ -37,7 +37,7 @@ class ReadingsCreate(BaseModel):
     )
 
 
-class ReadingsAccepted(BaseModel):
+class ReadingsAcceptedPublic(BaseModel):
     accepted: int = Field(description="Readings published to the readings topic.")
     assets: int = Field(description="Distinct assets among them.")
 
@@ -69,12 +69,12 @@ def future_errors(readings: list[Reading], max_skew_s: float) -> list[dict[str, 
 @router.post(
     "",
     status_code=202,
-    response_model=Envelope[ReadingsAccepted],
+    response_model=Envelope[ReadingsAcceptedPublic],
     summary="Publish a batch of readings to the stream (all or nothing)",
 )
 async def post_readings(
     body: ReadingsCreate, _key: WriteKey, resources: ResourcesDep, settings: SettingsDep
-) -> Envelope[ReadingsAccepted]:
+) -> Envelope[ReadingsAcceptedPublic]:
     count = len(body.readings)
     if count > settings.api_max_points:
         raise ApiError(
@@ -96,4 +96,4 @@ async def post_readings(
         raise ApiError(422, Code.VALIDATION_ERROR, "validation", details=errors)
     items = [(r.asset_id.encode(), device_payload(r)) for r in body.readings]
     published = await resources.publish(settings.topic("readings"), items)
-    return ok(ReadingsAccepted(accepted=published, assets=len({r.asset_id for r in body.readings})))
+    return ok(ReadingsAcceptedPublic(accepted=published, assets=len({r.asset_id for r in body.readings})))

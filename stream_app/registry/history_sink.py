@@ -11,8 +11,6 @@ Retention: rows older than ``history_retention_days`` are deleted every ``retrai
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -66,16 +64,10 @@ def history_sink(settings: Settings) -> sink.Sink[list[HistoryRow]]:
     )
 
 
-async def run(settings: Settings, stop: asyncio.Event, on_batch: sink.OnBatch | None = None) -> None:
-    await sink.run(settings, history_sink(settings), stop, on_batch)
-
-
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser(
-        "history-sink", help="store readings in PostgreSQL for history-based training (batches, retention)"
+    sink.add_command(
+        sub,
+        "history-sink",
+        "store readings in PostgreSQL for history-based training (batches, retention)",
+        history_sink,
     )
-    p.set_defaults(handler=_main)
-
-
-def _main(args: argparse.Namespace, settings: Settings) -> int:
-    return sink.serve(settings, history_sink(settings))

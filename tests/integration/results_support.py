@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterable
 from pathlib import Path
 
 from stream_app import sink
-from stream_app.kafka_io import produce as kafka_produce
-from stream_app.kafka_io import producer
 from stream_app.settings import Settings
 from tests.integration.data import AssetSeries, detector_events, steel_assets
 
@@ -30,16 +27,6 @@ def real_events(
     series = tagged_steel_assets(data_dir, n_assets, n_rows, faults_every=300)
     anomalies, forecasts = detector_events(settings, series)
     return series, anomalies, forecasts
-
-
-def produce_to(settings: Settings, topic: str, messages: Iterable[tuple[bytes | None, bytes | None]]) -> int:
-    prod = producer(settings)
-    n = 0
-    for key, value in messages:
-        kafka_produce(prod, topic, key, value)
-        n += 1
-    assert prod.flush(60) == 0
-    return n
 
 
 async def run_until(settings: Settings, spec: sink.Sink[object], messages: int) -> list[sink.BatchReport]:

@@ -19,8 +19,8 @@ from stream_app.db import migrations, results
 from stream_app.db.pool import connect, create_pool
 from stream_app.results_sink import results_sink
 from stream_app.topics import ensure_topics
-from tests.integration.harness import isolated_settings
-from tests.integration.results_support import produce_to, real_events, run_until
+from tests.integration.harness import isolated_settings, produce
+from tests.integration.results_support import real_events, run_until
 
 pytestmark = pytest.mark.integration
 
@@ -54,8 +54,8 @@ async def test_sink_stores_detector_events_once_and_skips_bad_messages(
         metric("kilowatch_sink_invalid_messages_total", sink="results", topic=settings.topic(k))
         for k in ("anomalies", "forecasts")
     )
-    total = produce_to(settings, settings.topic("anomalies"), a_msgs)
-    total += produce_to(settings, settings.topic("forecasts"), f_msgs)
+    total = produce(settings, a_msgs, "anomalies")
+    total += produce(settings, f_msgs, "forecasts")
     spec = results_sink(settings)
     try:
         reports = await run_until(settings, spec, total)
@@ -158,7 +158,7 @@ async def test_a_batch_the_database_cannot_take_is_retried_not_lost(tmp_path: Pa
     locked = True
     retries_before = metric("kilowatch_sink_write_retries_total", sink="results")
     try:
-        total = produce_to(settings, settings.topic("anomalies"), anomalies)
+        total = produce(settings, anomalies, "anomalies")
         run = asyncio.create_task(run_until(settings, results_sink(settings), total))
         # the outage lasts until the sink has failed at least once (no event to await here: poll)
         deadline = time.monotonic() + 60
