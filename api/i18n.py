@@ -50,6 +50,23 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "zh-CN": "API 依赖的服务不可用：{what}。",
     },
     "bad_request": {"en-US": "Bad request: {reason}", "zh-CN": "错误的请求：{reason}"},
+    # results, readings ingestion, alert configuration (issue 4 section 4, issue 5)
+    "asset_not_found": {
+        "en-US": "Asset '{asset_id}' not found: it is not registered and the stream has no data for it.",
+        "zh-CN": "未找到资产“{asset_id}”：它未注册，数据流中也没有它的数据。",
+    },
+    "no_forecast": {
+        "en-US": "No forecast has been stored for asset '{asset_id}' yet.",
+        "zh-CN": "资产“{asset_id}”尚无已存储的预测。",
+    },
+    "too_many_items": {
+        "en-US": "At most {limit} items per request; this one has {count}.",
+        "zh-CN": "每个请求最多 {limit} 项；此请求有 {count} 项。",
+    },
+    "alert_config_missing": {
+        "en-US": "No alert configuration is set yet (PUT /api/v1/alert-config); alerts are off.",
+        "zh-CN": "尚未设置告警配置（PUT /api/v1/alert-config）；告警处于关闭状态。",
+    },
 }
 
 

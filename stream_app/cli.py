@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "schemas.export",
     "stream_app.db.cli",
     "stream_app.registry.history_sink",
+    "stream_app.results_sink",
     "trainers.backtest",
     "api.cli",
 )

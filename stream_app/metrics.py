@@ -211,3 +211,29 @@ MODEL_LOAD_FAILURES = Counter(
 MODEL_UPDATES = Counter(
     "kilowatch_model_updates_total", "Model-update events applied by this worker, by action.", ["action"]
 )
+
+# --- sinks: Kafka topics -> PostgreSQL (readings history, results) ---------------------------------
+SINK_ROWS = Counter(
+    "kilowatch_sink_rows_total",
+    "Rows a sink handed to PostgreSQL, by table and outcome (written; duplicate = already stored).",
+    ["table", "outcome"],
+)
+SINK_BATCH_SECONDS = Histogram(
+    "kilowatch_sink_batch_seconds",
+    "Time to decode and store one consumed batch (before its offsets are committed), by sink.",
+    ["sink"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
+)
+SINK_INVALID = Counter(
+    "kilowatch_sink_invalid_messages_total",
+    "Messages a sink skipped (unreadable, or refused by the database), by sink and topic.",
+    ["sink", "topic"],
+)
+SINK_RETRIES = Counter(
+    "kilowatch_sink_write_retries_total",
+    "Batch writes retried because PostgreSQL was unavailable, by sink.",
+    ["sink"],
+)
+SINK_DELETED = Counter(
+    "kilowatch_sink_rows_deleted_total", "Rows deleted by a sink's retention, by table.", ["table"]
+)

@@ -290,6 +290,19 @@ class Settings(BaseSettings):
         "en-US", description="Language of error messages without Accept-Language or ?lang=."
     )
 
+    # --- results sink, queries and HTTP ingestion (issue 4, section 4) -------------------------------
+    results_sink_enabled: bool = Field(
+        True,
+        description="Run the results sink in the worker: anomaly and forecast events -> PostgreSQL "
+        "(the API's query routes read them; `kilowatch results-sink` runs it alone).",
+    )
+    results_retention_days: float = Field(
+        90.0, gt=0, description="Anomalies and forecasts are deleted this many days after they were stored."
+    )
+    results_retention_every_s: float = Field(
+        3600.0, gt=0, description="How often the results sink deletes rows past the retention."
+    )
+
     @field_validator("topic_prefix")
     @classmethod
     def _prefix_is_topic_safe(cls, v: str) -> str:

@@ -3,4 +3,10 @@
 from __future__ import annotations
 
 ROOT: tuple[str, ...] = ("api.routes.health",)
-V1: tuple[str, ...] = ("api.routes.keys",)
+V1: tuple[str, ...] = (
+    "api.routes.keys",
+    "api.routes.anomalies",
+    "api.routes.forecasts",
+    "api.routes.readings",
+    "api.routes.alert_config",
+)

@@ -74,3 +74,21 @@ def by_reading(items: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[s
     for it in items:
         grouped[(it["asset_id"], it["timestamp"])].append(it)
     return grouped
+
+
+def detector_events(
+    settings: Settings, series: list[AssetSeries]
+) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]:
+    """The anomaly and forecast events (key, payload) the worker's pipeline emits for these series."""
+    pipe = ScoringPipeline(settings)
+    store = InMemoryStore(settings.window_size)
+    anomalies: list[tuple[bytes, bytes]] = []
+    forecasts: list[tuple[bytes, bytes]] = []
+    for s in series:
+        msgs = [RawMessage(k, v, "offline", 0, i) for i, (k, v) in enumerate(s.messages())]
+        for i in range(0, len(msgs), 500):
+            emit = pipe.process(msgs[i : i + 500], store)
+            store.apply(emit.writes)
+            anomalies += emit.anomalies
+            forecasts += emit.forecasts
+    return anomalies, forecasts

@@ -19,7 +19,7 @@ from confluent_kafka.admin import AdminClient
 
 from stream_app.kafka_io import produce as kafka_produce
 from stream_app.kafka_io import producer
-from stream_app.settings import Settings
+from stream_app.settings import Settings, TopicKind
 
 ROOT = Path(__file__).resolve().parents[2]
 KILOWATCH = str(Path(sys.executable).parent / "kilowatch")
@@ -84,9 +84,11 @@ class Worker:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
 
 
-def produce(settings: Settings, messages: Iterable[tuple[bytes | None, bytes | None]]) -> int:
+def produce(
+    settings: Settings, messages: Iterable[tuple[bytes | None, bytes | None]], kind: TopicKind = "readings"
+) -> int:
     prod = producer(settings)
-    topic = settings.topic("readings")
+    topic = settings.topic(kind)
     n = 0
     for key, value in messages:
         kafka_produce(prod, topic, key, value)

@@ -15,6 +15,7 @@ from stream_app.registry import history_sink
 from stream_app.topics import ensure_topics
 from tests.conftest import DATA_DIR
 from tests.integration.harness import isolated_settings, produce
+from tests.integration.results_support import run_until
 
 pytestmark = pytest.mark.integration
 
@@ -31,22 +32,15 @@ async def test_sink_stores_readings_and_ignores_invalid(tmp_path: Path) -> None:
         for t, v, c in zip(frame["timestamp"], frame["Usage_kWh"], frame["CO2(tCO2)"], strict=True)
     ]
     msgs += [(asset.encode(), b"{broken"), (asset.encode(), msgs[0][1])]  # bad + a resent reading
-    await asyncio.to_thread(produce, settings, msgs)
-    stop = asyncio.Event()
-    task = asyncio.create_task(history_sink.run(settings, stop))
+    total = await asyncio.to_thread(produce, settings, msgs)
     try:
-        for _ in range(120):
-            data, n = await history.fetch_csv(conn, asset, 10_000)
-            if n >= 500:
-                break
-            assert not task.done(), task
-            await asyncio.sleep(0.5)
+        reports = await run_until(settings, history_sink.history_sink(settings), total)
+        assert sum(r.invalid for r in reports) == 1
+        data, n = await history.fetch_csv(conn, asset, 10_000)
         assert n == 500
         lines = data.decode().splitlines()
         assert lines[0] == "timestamp,value,co2"
         assert lines[1].startswith("2018-01-01T00:15:00+00:00,3.17,")
     finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
         await conn.execute("DELETE FROM readings_history WHERE asset_id = $1", asset)
         await conn.close()

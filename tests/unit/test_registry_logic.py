@@ -144,11 +144,12 @@ def test_pending_and_edited_migrations(tmp_path: Path) -> None:
 
 def test_shipped_migrations_are_in_the_registry_range() -> None:
     ours = [m.label for m in migrations.discover() if m.version < 50]
-    assert ours == ["0001_registry", "0002_readings_history"]
+    assert ours == ["0001_registry", "0002_readings_history", "0003_api_keys", "0004_results"]
 
 
 def test_history_rows_from_messages_skip_invalid_and_dedupe() -> None:
-    from stream_app.registry.history_sink import rows_from_messages
+    from stream_app.registry.history_sink import decode
+    from stream_app.sink import Record
 
     msgs = [
         (b"m1", b'{"timestamp": "2025-01-01T00:00:00Z", "value": 1.0, "temp": 3}'),
@@ -157,8 +158,9 @@ def test_history_rows_from_messages_skip_invalid_and_dedupe() -> None:
         (None, b"not json"),
         (b"m2", b'{"timestamp": "2025-01-01T00:15:00+01:00", "value": 5}'),
     ]
-    rows, invalid = rows_from_messages(msgs, max_bytes=1024)
-    assert invalid == 2
+    records = [Record("readings", 0, i, k, v) for i, (k, v) in enumerate(msgs)]
+    rows, invalid = decode(records, max_bytes=1024)
+    assert [(rec.offset, why.split(":")[0]) for rec, why in invalid] == [(2, "value"), (3, "not valid JSON")]
     assert [(r[0], r[1].isoformat(), r[2], r[3]) for r in rows] == [
         ("m1", "2025-01-01T00:00:00+00:00", 2.0, {}),
         ("m2", "2024-12-31T23:15:00+00:00", 5.0, {}),

@@ -1,0 +1,99 @@
+"""HTTP ingestion: ``POST /api/v1/readings`` publishes a batch of readings to the readings topic.
+
+Every item is validated with the stream's own ``Reading`` model (finite numbers only, ISO 8601
+timestamps, numeric covariates as top-level fields) plus the worker's clock-skew rule, so what the API
+accepts the worker scores rather than dead-letters. A batch is all or nothing: one invalid item
+rejects the whole request (422, one detail per bad item, ``loc`` = ["body", "readings", i, field]) and
+nothing is published, so a client can fix and resend the same batch without creating duplicates of
+the good part. 202 means every reading is in Kafka (acks from all in-sync replicas), keyed by
+``asset_id``; scoring happens asynchronously in the workers. A batch carries at most
+``api_max_points`` readings (413 beyond; the body size limit ``api_max_body_bytes`` also applies).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import ResourcesDep, SettingsDep, WriteKey
+from api.envelope import COMMON_RESPONSES, Envelope, ok
+from api.errors import ApiError, Code
+from schemas.events import Reading
+
+router = APIRouter(prefix="/readings", tags=["readings"], responses=COMMON_RESPONSES)
+
+
+class ReadingsCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    readings: list[Reading] = Field(
+        min_length=1,
+        description="Readings as devices send them to Kafka, each with its asset_id; at most "
+        "KILOWATCH_API_MAX_POINTS per request.",
+    )
+
+
+class ReadingsAcceptedPublic(BaseModel):
+    accepted: int = Field(description="Readings published to the readings topic.")
+    assets: int = Field(description="Distinct assets among them.")
+
+
+def device_payload(r: Reading) -> bytes:
+    """The reading in the devices' wire format (covariates as top-level fields), which the worker's
+    fast decoder takes without falling back to the model."""
+    body: dict[str, Any] = {"asset_id": r.asset_id, "timestamp": r.timestamp.isoformat(), "value": r.value}
+    if r.unit is not None:
+        body["unit"] = r.unit
+    body.update(r.covariates)
+    return orjson.dumps(body)
+
+
+def future_errors(readings: list[Reading], max_skew_s: float) -> list[dict[str, Any]]:
+    """The worker dead-letters readings dated further ahead than the allowed clock skew: refuse them here."""
+    latest = datetime.now(UTC) + timedelta(seconds=max_skew_s)
+    return [
+        {
+            "loc": ["body", "readings", i, "timestamp"],
+            "msg": f"timestamp is more than {max_skew_s:g} s in the future",
+            "type": "value_error",
+        }
+        for i, r in enumerate(readings)
+        if r.timestamp > latest
+    ]
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=Envelope[ReadingsAcceptedPublic],
+    summary="Publish a batch of readings to the stream (all or nothing)",
+)
+async def post_readings(
+    body: ReadingsCreate, _key: WriteKey, resources: ResourcesDep, settings: SettingsDep
+) -> Envelope[ReadingsAcceptedPublic]:
+    count = len(body.readings)
+    if count > settings.api_max_points:
+        raise ApiError(
+            413,
+            Code.FILE_TOO_LARGE,
+            "too_many_items",
+            details=[
+                {
+                    "loc": ["body", "readings"],
+                    "msg": f"at most {settings.api_max_points} readings per request, got {count}",
+                    "type": "too_long",
+                }
+            ],
+            limit=settings.api_max_points,
+            count=count,
+        )
+    errors = future_errors(body.readings, settings.max_clock_skew_s)
+    if errors:
+        raise ApiError(422, Code.VALIDATION_ERROR, "validation", details=errors)
+    items = [(r.asset_id.encode(), device_payload(r)) for r in body.readings]
+    published = await resources.publish(settings.topic("readings"), items)
+    return ok(ReadingsAcceptedPublic(accepted=published, assets=len({r.asset_id for r in body.readings})))
