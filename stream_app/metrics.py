@@ -203,3 +203,9 @@ MODEL_LOAD_FAILURES = Counter(
 MODEL_UPDATES = Counter(
     "kilowatch_model_updates_total", "Model-update events applied by this worker, by action.", ["action"]
 )
+
+
+# --- REST API: training jobs (log streams) ----------------------------------------------------------
+API_SSE_STREAMS = Gauge(
+    "kilowatch_api_sse_streams", "Server-Sent-Events log streams of training jobs open in this API process."
+)

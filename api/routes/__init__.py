@@ -3,4 +3,11 @@
 from __future__ import annotations
 
 ROOT: tuple[str, ...] = ("api.routes.health",)
-V1: tuple[str, ...] = ("api.routes.keys",)
+# Order matters where templates overlap: models (/assets/{id}/models...) before assets (/assets/{id:path}).
+V1: tuple[str, ...] = (
+    "api.routes.keys",
+    "api.routes.training_jobs",
+    "api.routes.jobs",
+    "api.routes.models",
+    "api.routes.assets",
+)
