@@ -100,6 +100,8 @@ async def job_events(
             yield KEEPALIVE
         job = await repo.get_job(pool, job.id)
         yield frame(job_public(job).model_dump_json().encode(), "end")
+    except repo.NotFound:
+        log.info("log stream of job %s ended: the job was deleted", job.id)
     except (RedisError, OSError) as exc:
         # The client reconnects (retry) with its Last-Event-ID and resumes where it stopped.
         log.warning("log stream of job %s stopped: Redis unavailable: %s", job.id, exc)

@@ -6,11 +6,13 @@ agent's ``TrainingService.handle`` finds the row PENDING and runs it.
 
 Retries: give ``Idempotency-Key`` (scoped to the calling API key) or ``request_id`` in the body. A
 repeat answers 202 with the same job (header ``Idempotent-Replayed: true``); the same key with a
-different request is 409.
+different request is 409. The request is sent once per job (a Redis SET NX marker), also when retries
+race; a retry sends it if the first attempt stored the job but could not send it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from typing import Annotated, Any
@@ -19,6 +21,7 @@ from urllib.parse import urlsplit
 import orjson
 from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from redis.exceptions import RedisError
 
 from api.deps import PoolDep, ResourcesDep, WriteKey
 from api.envelope import COMMON_RESPONSES, Envelope, ok
@@ -31,7 +34,7 @@ from stream_app import metrics as prom
 from stream_app.db import registry_admin as admin
 from stream_app.db import repository as repo
 from stream_app.errors import KilowatchError
-from stream_app.registry.coord import JobChannel
+from stream_app.registry.coord import JobChannel, job_key
 from stream_app.registry.datasource import HISTORY, DataSourceError, resolve_file
 from stream_app.registry.service import spec_kwargs
 from stream_app.registry.states import JobStatus
@@ -126,10 +129,18 @@ def same_request(job: repo.Job, body: TrainingJobCreate) -> bool:
     )
 
 
-async def enqueue(resources: Resources, channel: JobChannel, job: repo.Job) -> None:
-    """Mark the job queued in Redis (the first SSE event), then send its TrainingRequest.
+async def enqueue(resources: Resources, channel: JobChannel, job: repo.Job) -> bool:
+    """Send the job's TrainingRequest unless an earlier or concurrent attempt did (a Redis SET NX
+    decides): two requests for one PENDING job reaching the worker together could fail it on its own
+    asset lock. Returns whether this call sent it.
 
-    The mark comes first: the worker may take the request at once and must not be overtaken."""
+    The job is marked queued on its channel (the first SSE event) before the message goes out: the
+    worker may take the request at once and must not be overtaken."""
+    settings = resources.settings
+    marker = job_key(settings.topic_prefix, job.id, "queued")
+    with redis_needed():
+        if not await resources.redis.set(marker, "1", nx=True, ex=settings.training_redis_ttl_s):
+            return False
     req = TrainingRequest(
         request_id=job.request_id,
         asset_id=job.asset_id,
@@ -138,10 +149,16 @@ async def enqueue(resources: Resources, channel: JobChannel, job: repo.Job) -> N
         data_url=job.data_url,
         requested_at=utc_now(),
     )
-    with redis_needed():
-        await channel.status(job.id, JobStatus.PENDING.value, "queued")
-    topic = resources.settings.topic("training-requests")
-    await resources.publish(topic, [(job.asset_id.encode(), req.model_dump_json().encode())])
+    try:
+        with redis_needed():
+            await channel.status(job.id, JobStatus.PENDING.value, "queued")
+        topic = settings.topic("training-requests")
+        await resources.publish(topic, [(job.asset_id.encode(), req.model_dump_json().encode())])
+    except ApiError:
+        with contextlib.suppress(RedisError, OSError):
+            await resources.redis.delete(marker)  # a retry may send it
+        raise
+    return True
 
 
 @router.post(
@@ -193,17 +210,15 @@ async def create_training_job(
         if not same_request(job, body):
             raise conflict(f"request id {request_id} was used for a different training request")
         response.headers["Idempotent-Replayed"] = "true"
-        with redis_needed():
-            never_queued = job.status is JobStatus.PENDING and not await channel.state(job.id)
-        if never_queued:  # the first attempt stopped between the row and the message
+        if job.status is JobStatus.PENDING:  # sent unless an attempt stopped between row and message
             await enqueue(resources, channel, job)
         return ok(await job_view(job, channel))
-    prom.TRAINING_JOBS.labels("queued", job.model_type).inc()
     try:
         await enqueue(resources, channel, job)
     except ApiError:
         # Not queued: remove the row so a retry with the same key starts clean.
         await admin.delete_pending_job(pool, job.id)
         raise
+    prom.TRAINING_JOBS.labels("queued", job.model_type).inc()
     log.info("training job %s of %s queued (request %s)", job.id, job.asset_id, request_id)
     return ok(await job_view(job, channel))

@@ -103,6 +103,17 @@ class TopicTail:
                         if match(record):
                             return record
 
+    async def drain(self) -> list[ConsumerRecord[bytes, bytes]]:
+        """Everything on the topic up to its current end."""
+        parts = [TopicPartition(self.topic, p) for p in range(self.partitions)]
+        ends = await self.consumer.end_offsets(parts)
+        async with asyncio.timeout(30):
+            while [tp for tp in parts if await self.consumer.position(tp) < ends[tp]]:
+                batches = await self.consumer.getmany(timeout_ms=1000)
+                for records in batches.values():
+                    self.seen.extend(records)
+        return self.seen
+
     async def json_for(self, key: str, match: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
         record = await self.wait_for(
             lambda r: r.key == key.encode() and r.value is not None and match(orjson.loads(r.value))
@@ -115,15 +126,23 @@ class TopicTail:
         await self.consumer.stop()
 
 
-async def wait_status(channel: JobChannel, job_id: uuid.UUID, status: str, within: float = 30.0) -> str:
-    """Block on the job's event stream until a status event ``status``; returns its stream id."""
+async def wait_event(
+    channel: JobChannel, job_id: uuid.UUID, match: Callable[[dict[str, str]], bool], within: float = 30.0
+) -> dict[str, str]:
+    """Block on the job's Redis event stream (XREAD) until an event matches; returns it."""
     last = "0-0"
     async with asyncio.timeout(within):
         while True:
             for event_id, fields in await channel.tail(job_id, last, block_ms=1000):
                 last = event_id
-                if fields.get("kind") == "status" and fields.get("status") == status:
-                    return event_id
+                if match(fields):
+                    return fields
+
+
+async def wait_status(channel: JobChannel, job_id: uuid.UUID, status: str) -> dict[str, str]:
+    return await wait_event(
+        channel, job_id, lambda f: f.get("kind") == "status" and f.get("status") == status
+    )
 
 
 def parse_sse(text: str) -> list[dict[str, str]]:

@@ -29,7 +29,15 @@ from stream_app.registry.service import TrainingService
 from stream_app.registry.states import JobStatus
 
 from .conftest import Api, keyed_api
-from .registry_env import STEEL, TopicTail, parse_sse, registry_settings, wait_status, worker_service
+from .registry_env import (
+    STEEL,
+    TopicTail,
+    parse_sse,
+    registry_settings,
+    wait_event,
+    wait_status,
+    worker_service,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -126,13 +134,20 @@ async def test_retries_with_the_same_key_or_request_id_make_one_job(env: Env) ->
     body = {"asset_id": env.asset("retry-2"), "model_type": "lsq"}
     r = await env.api.client.post("/api/v1/training-jobs", json=body, headers=admin_headers)
     assert r.status_code == 202 and r.json()["data"]["id"] != first.json()["data"]["id"]
+    # Concurrent retries: one job, one message.
+    key = {"Idempotency-Key": f"order-{uuid.uuid4()}"}
+    both = await asyncio.gather(*(env.post(env.asset("retry-4"), headers=key) for _ in range(2)))
+    assert {b.status_code for b in both} == {202} and len({b.json()["data"]["id"] for b in both}) == 1
+    rid = both[0].json()["data"]["request_id"]
+    sent = [m for m in await env.requests.drain() if m.value and orjson.loads(m.value)["request_id"] == rid]
+    assert len(sent) == 1
     # A body request_id works the same way.
     rid = str(uuid.uuid4())
     a = await env.post(env.asset("retry-3"), request_id=rid)
     b = await env.post(env.asset("retry-3"), request_id=rid)
     assert a.status_code == b.status_code == 202
     assert a.json()["data"]["id"] == b.json()["data"]["id"] and a.json()["data"]["request_id"] == rid
-    for job in (first, r, a):
+    for job in (first, r, a, both[0]):
         jid = job.json()["data"]["id"]
         assert (
             await env.api.client.post(f"/api/v1/jobs/{jid}/cancel", headers=env.api.auth("write"))
@@ -175,6 +190,58 @@ async def test_invalid_training_jobs_are_422_with_the_field(
         await pool.fetchval("SELECT count(*) FROM training_jobs WHERE asset_id = $1", payload["asset_id"])
         == 0
     )
+
+
+@pytest.mark.parametrize(
+    ("model_type", "params", "loc", "text"),
+    [
+        ("lsq", {}, ["body", "model_type"], "choose one of lightgbm"),
+        ("lightgbm", {"n_trees": 5}, ["body", "params"], "unknown params for lightgbm: ['n_trees']"),
+        ("lightgbm", {"horizon": 0}, ["body", "params"], "horizon must be an integer in 1..1000"),
+        ("tide", {"quantile": "high"}, ["body", "params"], "not supported"),
+    ],
+)
+async def test_the_configured_trainer_checks_model_types_and_params(
+    api: Api, model_type: str, params: dict[str, Any], loc: list[str], text: str
+) -> None:
+    """With the default backend (trainers.api), as the worker would check them before training."""
+    body = {"asset_id": "validation-only", "model_type": model_type, "params": params}
+    r = await api.client.post("/api/v1/training-jobs", json=body, headers=api.auth("write"))
+    assert r.status_code == 422, r.text
+    assert any(d["loc"] == loc and text in d["msg"] for d in r.json()["error"]["details"]), r.text
+
+
+async def test_data_url_credentials_and_query_are_not_shown(env: Env) -> None:
+    url = "https://reader:s3cret@data.example.org:8443/meters/a.csv?token=t0ken#frag"
+    r = await env.post(env.asset("secret"), data_url=url)
+    assert r.status_code == 202, r.text
+    job = r.json()["data"]
+    assert job["data_url"] == "https://data.example.org:8443/meters/a.csv"
+    shown = await env.api.client.get(f"/api/v1/jobs/{job['id']}", headers=env.api.auth("read"))
+    listed = await env.api.client.get(
+        "/api/v1/jobs", params={"asset_id": job["asset_id"]}, headers=env.api.auth("read")
+    )
+    for text in (r.text, shown.text, listed.text):
+        assert "s3cret" not in text and "t0ken" not in text
+    assert (await env.request_of(job)).data_url == url  # the worker gets the whole URL
+    await env.api.client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=env.api.auth("write"))
+
+
+async def test_a_retry_sends_the_request_a_failed_attempt_did_not(env: Env) -> None:
+    """The row exists but nothing was queued (the first attempt stopped in between): the retry with
+    the same request_id queues it."""
+    asset, rid = env.asset("resend"), uuid.uuid4()
+    pool = await env.api.resources.pool()
+    row, _ = await repo.create_job(
+        pool, request_id=rid, asset_id=asset, model_type="lsq", params={}, data_url=env.data_url
+    )
+    r = await env.post(asset, request_id=str(rid))
+    assert r.status_code == 202 and r.json()["data"]["id"] == str(row.id)
+    assert r.headers["idempotent-replayed"] == "true"
+    req = await env.request_of(r.json()["data"])
+    assert req.request_id == rid and req.data_url == env.data_url
+    assert (await env.worker.channel.state(row.id))["status"] == "PENDING"
+    await env.api.client.post(f"/api/v1/jobs/{row.id}/cancel", headers=env.api.auth("write"))
 
 
 async def test_starting_a_job_needs_the_write_scope(env: Env) -> None:
@@ -224,6 +291,8 @@ async def test_a_job_trains_from_the_topic_and_reports_its_result(env: Env) -> N
     resumed = await env.api.client.get(url, headers={**env.api.auth("read"), "Last-Event-ID": ids[cut]})
     again = [e for e in parse_sse(resumed.text) if "data" in e]
     assert [e.get("id") for e in again[:-1]] == ids[cut + 1 :] and again[-1]["event"] == "end"
+    metrics = (await env.api.client.get("/metrics")).text
+    assert "kilowatch_api_sse_streams 0.0" in metrics  # every stream closed counts down
     bad = await env.api.client.get(url, headers={**env.api.auth("read"), "Last-Event-ID": "yesterday"})
     assert bad.status_code == 400 and bad.json()["error"]["details"][0]["loc"] == ["header", "Last-Event-ID"]
 
@@ -300,8 +369,11 @@ async def test_canceling_a_running_job_stops_its_training(env: Env) -> None:
     job = (await env.post(asset, params={"stage_sleep_s": 2.0})).json()["data"]
     training = asyncio.create_task(env.worker.handle(await env.request_of(job)))
     try:
-        await wait_status(env.worker.channel, uuid.UUID(job["id"]), "TRAINING")
-        assert (await env.job(job["id"]))["status"] == "TRAINING"
+        job_id = uuid.UUID(job["id"])
+        await wait_status(env.worker.channel, job_id, "TRAINING")
+        await wait_event(env.worker.channel, job_id, lambda f: f.get("message") == "training")
+        shown = await env.job(job["id"])  # live state from Redis merged into the record
+        assert (shown["status"], shown["progress"], shown["message"]) == ("TRAINING", 5.0, "training")
         r = await env.api.client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=env.api.auth("write"))
         assert r.status_code == 202, r.text
         assert r.json()["data"]["status"] == "TRAINING" and r.json()["data"]["cancel_requested"] is True
