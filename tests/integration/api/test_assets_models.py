@@ -87,6 +87,8 @@ async def test_asset_lifecycle(env: Env) -> None:
     assert r.status_code == 409 and r.json()["error"]["code"] == "CONFLICT"
     r = await env.call("GET", f"/assets/{asset}", scope="read")
     assert r.status_code == 200 and r.json()["data"] == created
+    r = await env.call("GET", f"/assets/{asset.replace('/', '%2F')}", scope="read")
+    assert r.status_code == 200 and r.json()["data"]["asset_id"] == asset
 
     r = await env.call("PATCH", f"/assets/{asset}", json={"name": "Meter 7b", "retrain_interval": 3600})
     changed = r.json()["data"]

@@ -431,3 +431,17 @@ async def test_jobs_are_listed_by_asset_and_status_page_by_page(env: Env) -> Non
     for sub in ("logs", "logs/stream", "result"):
         r = await env.api.client.get(f"/api/v1/jobs/{uuid.uuid4()}/{sub}", headers=env.api.auth("read"))
         assert r.status_code == 404, sub
+
+
+async def test_without_redis_a_job_is_not_started_and_leaves_nothing(env: Env) -> None:
+    """A real outage (nothing listens on the Redis port): 503, no job row, no request on the topic.
+    (Each Redis call there takes ~4 s of client retries, so this test makes one request.)"""
+    down = env.api.settings.model_copy(update={"redis_port": 1, "redis_timeout_s": 1.0})
+    asset = env.asset("no-redis")
+    async with keyed_api(down) as api:
+        body = {"asset_id": asset, "model_type": "lsq", "data_url": env.data_url}
+        r = await api.client.post("/api/v1/training-jobs", json=body, headers=api.auth("write"))
+        assert r.status_code == 503 and r.json()["error"]["code"] == "SERVICE_UNAVAILABLE", r.text
+    pool = await env.api.resources.pool()
+    assert await pool.fetchval("SELECT count(*) FROM training_jobs WHERE asset_id = $1", asset) == 0
+    assert [m for m in await env.requests.drain() if m.key == asset.encode()] == []
