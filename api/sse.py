@@ -27,7 +27,7 @@ from stream_app.registry.coord import JobChannel
 from stream_app.registry.states import TERMINAL
 
 log = logging.getLogger(__name__)
-STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
 KEEPALIVE = b": keep-alive\n\n"
 RETRY_MS = 2000  # the client's reconnection delay
 TRAIL_MS = 200  # after the job ended: how long to wait for the lines written right after its status
@@ -43,7 +43,7 @@ def parse_last_id(header: str | None, query: str | None) -> str:
     ]
     for loc, value in given:
         if value:
-            if not STREAM_ID.match(value.strip()):
+            if not STREAM_ID.fullmatch(value.strip()):
                 raise field_error(loc, "not an event id of this stream (expected <ms>-<seq>)", status=400)
             return value.strip()
     return "0-0"
