@@ -237,3 +237,8 @@ SINK_RETRIES = Counter(
 SINK_DELETED = Counter(
     "kilowatch_sink_rows_deleted_total", "Rows deleted by a sink's retention, by table.", ["table"]
 )
+
+# --- REST API: training jobs (log streams) ----------------------------------------------------------
+API_SSE_STREAMS = Gauge(
+    "kilowatch_api_sse_streams", "Server-Sent-Events log streams of training jobs open in this API process."
+)

@@ -303,6 +303,20 @@ class Settings(BaseSettings):
         3600.0, gt=0, description="How often the results sink deletes rows past the retention."
     )
 
+    # --- REST API: training jobs, models, assets (issue 4 section 3) ----------------------------------
+    api_sse_keepalive_s: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="A job's log stream sends a keep-alive comment after this many idle seconds "
+        "(capped at half of redis_timeout_s: the stream blocks on Redis that long).",
+    )
+    api_sse_max_s: float = Field(
+        3600.0,
+        gt=0,
+        description="A job's log stream closes after this long (clients resume with Last-Event-ID).",
+    )
+
     @field_validator("topic_prefix")
     @classmethod
     def _prefix_is_topic_safe(cls, v: str) -> str:

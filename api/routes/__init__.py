@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 ROOT: tuple[str, ...] = ("api.routes.health",)
+# Order matters where templates overlap: asset ids may contain "/" ({asset_id:path}), so every
+# /assets/{asset_id}/<suffix> route must come before assets' bare /assets/{asset_id}: assets is last.
 V1: tuple[str, ...] = (
     "api.routes.keys",
+    "api.routes.training_jobs",
+    "api.routes.jobs",
     "api.routes.anomalies",
     "api.routes.forecasts",
     "api.routes.readings",
     "api.routes.alert_config",
+    "api.routes.models",
+    "api.routes.assets",
 )

@@ -83,17 +83,17 @@ class ModelVersion:
     activated_at: datetime | None
 
 
-def _asset(r: asyncpg.Record) -> Asset:
+def asset_row(r: asyncpg.Record) -> Asset:
     return Asset(**dict(r))
 
 
-def _job(r: asyncpg.Record) -> Job:
+def job_row(r: asyncpg.Record) -> Job:
     d = dict(r)
     d["status"] = JobStatus(d["status"])
     return Job(**d)
 
 
-def _version(r: asyncpg.Record) -> ModelVersion:
+def version_row(r: asyncpg.Record) -> ModelVersion:
     d = dict(r)
     d["status"] = VersionStatus(d["status"])
     return ModelVersion(**d)
@@ -128,7 +128,7 @@ async def upsert_asset(
         retrain_interval,
     )
     assert row is not None
-    return _asset(row)
+    return asset_row(row)
 
 
 async def ensure_asset(conn: Conn, asset_id: str) -> None:
@@ -141,7 +141,7 @@ async def get_asset(conn: Conn, asset_id: str) -> Asset:
     row = await conn.fetchrow("SELECT * FROM assets WHERE asset_id = $1", asset_id)
     if row is None:
         raise NotFound(f"asset {asset_id!r} not found")
-    return _asset(row)
+    return asset_row(row)
 
 
 async def assets_due_for_retraining(conn: Conn, now: datetime) -> list[Asset]:
@@ -159,7 +159,7 @@ async def assets_due_for_retraining(conn: Conn, now: datetime) -> list[Asset]:
         """,
         now,
     )
-    return [_asset(r) for r in rows]
+    return [asset_row(r) for r in rows]
 
 
 # --- training jobs ------------------------------------------------------------------------------------
@@ -191,18 +191,18 @@ async def create_job(
         data_url,
     )
     if row is not None:
-        return _job(row), True
+        return job_row(row), True
     existing = await conn.fetchrow("SELECT * FROM training_jobs WHERE request_id = $1", request_id)
     if existing is None:  # deleted between the two statements (asset deleted): treat as not found
         raise NotFound(f"training job of request {request_id} vanished")
-    return _job(existing), False
+    return job_row(existing), False
 
 
 async def get_job(conn: Conn, job_id: uuid.UUID) -> Job:
     row = await conn.fetchrow("SELECT * FROM training_jobs WHERE id = $1", job_id)
     if row is None:
         raise NotFound(f"training job {job_id} not found")
-    return _job(row)
+    return job_row(row)
 
 
 async def list_jobs(conn: Conn, asset_id: str, limit: int = 50) -> list[Job]:
@@ -211,7 +211,7 @@ async def list_jobs(conn: Conn, asset_id: str, limit: int = 50) -> list[Job]:
         asset_id,
         limit,
     )
-    return [_job(r) for r in rows]
+    return [job_row(r) for r in rows]
 
 
 async def transition(
@@ -255,7 +255,7 @@ async def transition(
         sources_of(target),
     )
     if row is not None:
-        return _job(row)
+        return job_row(row)
     current = await get_job(conn, job_id)
     check_transition(current.status, target)  # raises InvalidTransition with both states
     raise InvalidTransition(f"training job {job_id} changed state concurrently (now {current.status})")
@@ -305,7 +305,7 @@ async def register_version(
             reason,
         )
     assert row is not None
-    return _version(row)
+    return version_row(row)
 
 
 async def get_version(conn: Conn, asset_id: str, version: int) -> ModelVersion:
@@ -314,21 +314,21 @@ async def get_version(conn: Conn, asset_id: str, version: int) -> ModelVersion:
     )
     if row is None:
         raise NotFound(f"model version {version} of asset {asset_id!r} not found")
-    return _version(row)
+    return version_row(row)
 
 
 async def active_version(conn: Conn, asset_id: str) -> ModelVersion | None:
     row = await conn.fetchrow(
         "SELECT * FROM model_versions WHERE asset_id = $1 AND status = 'active'", asset_id
     )
-    return None if row is None else _version(row)
+    return None if row is None else version_row(row)
 
 
 async def list_versions(conn: Conn, asset_id: str) -> list[ModelVersion]:
     rows = await conn.fetch(
         "SELECT * FROM model_versions WHERE asset_id = $1 ORDER BY version DESC", asset_id
     )
-    return [_version(r) for r in rows]
+    return [version_row(r) for r in rows]
 
 
 async def set_reason(conn: Conn, asset_id: str, version: int, reason: str) -> None:
@@ -365,7 +365,7 @@ async def activate(
             reason,
         )
     assert row is not None
-    return _version(row), previous
+    return version_row(row), previous
 
 
 async def delete_candidate(conn: Conn, asset_id: str, version: int) -> ModelVersion:
@@ -381,4 +381,4 @@ async def delete_candidate(conn: Conn, asset_id: str, version: int) -> ModelVers
         raise RegistryConflict(
             f"model version {version} of {asset_id!r} is {existing.status}, not a candidate"
         )
-    return _version(row)
+    return version_row(row)

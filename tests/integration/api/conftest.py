@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -41,9 +42,9 @@ async def open_api(settings: Settings) -> tuple[httpx.AsyncClient, Resources]:
     return httpx.AsyncClient(transport=transport, base_url="http://kilowatch.test"), resources
 
 
-@pytest.fixture(scope="session")
-async def api() -> AsyncIterator[Api]:
-    settings = api_settings()
+@asynccontextmanager
+async def keyed_api(settings: Settings) -> AsyncIterator[Api]:
+    """An API client on ``settings`` with a read, a write and an admin key."""
     client, resources = await open_api(settings)
     pool = await resources.pool()
     tag = uuid.uuid4().hex[:6]
@@ -56,3 +57,9 @@ async def api() -> AsyncIterator[Api]:
     finally:
         await client.aclose()
         await resources.close()
+
+
+@pytest.fixture(scope="session")
+async def api() -> AsyncIterator[Api]:
+    async with keyed_api(api_settings()) as made:
+        yield made

@@ -1,0 +1,102 @@
+"""How a training job is shown: the PostgreSQL record merged with its live state in Redis."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel, Field
+from redis.exceptions import RedisError
+
+from stream_app.db.repository import Job
+from stream_app.registry.coord import JobChannel
+from stream_app.registry.states import JobStatus
+
+log = logging.getLogger(__name__)
+RUNNING = (JobStatus.PREPARING, JobStatus.TRAINING)
+
+
+class JobPublic(BaseModel):
+    id: uuid.UUID
+    asset_id: str
+    request_id: uuid.UUID = Field(description="Idempotency key of the request that made the job.")
+    model_type: str
+    params: dict[str, Any]
+    data_url: str | None = Field(
+        description="Where the data comes from (credentials and query string removed); null = the "
+        "asset's readings history."
+    )
+    status: JobStatus = Field(
+        description="PENDING -> PREPARING -> TRAINING -> TRAINED; FAILED or CANCELED end an open job."
+    )
+    progress: float = Field(description="0..100; live while the job runs.")
+    message: str | None = Field(None, description="The latest progress message of a running job.")
+    cancel_requested: bool = Field(description="A cancel was asked and the open job has not ended yet.")
+    error: str | None
+    result: dict[str, Any] | None = Field(
+        description="Of a TRAINED job: version, promoted, reason, metrics, artifact_uri."
+    )
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_s: float | None
+    cpu_percent: float | None
+    peak_rss_mb: float | None
+
+
+def public_url(url: str | None) -> str | None:
+    """A data_url without user:password, query string or fragment (they may carry tokens)."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def job_public(job: Job, live: dict[str, str] | None = None, cancel_requested: bool = False) -> JobPublic:
+    progress, message = job.progress, None
+    if live and job.status in RUNNING:
+        with contextlib.suppress(ValueError):
+            progress = max(progress, float(live.get("progress", "0")))
+        message = live.get("message") or None
+    return JobPublic(
+        id=job.id,
+        asset_id=job.asset_id,
+        request_id=job.request_id,
+        model_type=job.model_type,
+        params=job.params,
+        data_url=public_url(job.data_url),
+        status=job.status,
+        progress=round(progress, 1),
+        message=message,
+        cancel_requested=cancel_requested and not job.terminal,
+        error=job.error,
+        result=job.result,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        duration_s=job.duration_s,
+        cpu_percent=job.cpu_percent,
+        peak_rss_mb=job.peak_rss_mb,
+    )
+
+
+async def job_view(job: Job, channel: JobChannel) -> JobPublic:
+    """The job with its live progress while it is open; without it (logged) when Redis is down, since
+    the record in PostgreSQL is still right."""
+    if job.terminal:
+        return job_public(job)
+    try:
+        live = await channel.state(job.id)
+        cancel = await channel.cancel_requested(job.id)
+    except (RedisError, OSError) as exc:
+        log.warning("live state of job %s unavailable: %s", job.id, exc)
+        return job_public(job)
+    return job_public(job, live, cancel)

@@ -1,0 +1,81 @@
+"""The training registry as the API uses it: one TrainingService per process (cancel and activation use
+the service's own logic, so the API and the worker behave alike), its JobChannel and artifact store,
+and the training backend module (to validate model types and params the way the worker will).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Annotated
+
+from fastapi import Depends
+from redis.exceptions import RedisError
+
+from api.deps import ResourcesDep
+from api.resources import Resources, unavailable
+from schemas.events import ModelUpdated
+from stream_app.registry.artifacts import open_store
+from stream_app.registry.coord import JobChannel, TrainingLock
+from stream_app.registry.service import TrainingService
+
+log = logging.getLogger(__name__)
+SERVICE = "training_service"
+BACKEND = "training_backend"
+
+
+async def training_service(resources: ResourcesDep) -> TrainingService:
+    """This process's TrainingService; its ``publish`` sends ModelUpdated to the model-updates topic
+    keyed by asset (as the worker's retraining agent does), so running workers hot-swap."""
+    service: TrainingService | None = resources.extensions.get(SERVICE)
+    if service is not None:
+        return service
+    settings = resources.settings
+    pool = await resources.pool()
+
+    async def publish(event: ModelUpdated) -> None:
+        await resources.publish(
+            settings.topic("model-updates"), [(event.asset_id.encode(), event.model_dump_json().encode())]
+        )
+
+    service = TrainingService(
+        settings=settings,
+        pool=pool,
+        lock=TrainingLock(resources.redis, settings.topic_prefix, settings.training_lock_ttl_ms),
+        channel=JobChannel(
+            resources.redis, settings.topic_prefix, settings.training_log_lines, settings.training_redis_ttl_s
+        ),
+        store=open_store(settings),
+        publish=publish,
+    )
+    resources.extensions[SERVICE] = service
+    return service
+
+
+def training_backend(resources: Resources) -> ModuleType:
+    """The module the worker trains with (``training_backend``): TrainSpec and MODEL_TYPES."""
+    module: ModuleType | None = resources.extensions.get(BACKEND)
+    if module is None:
+        try:
+            module = importlib.import_module(resources.settings.training_backend)
+        except ImportError as exc:
+            log.error("training backend %s cannot be imported: %s", resources.settings.training_backend, exc)
+            raise unavailable("training backend") from None
+        resources.extensions[BACKEND] = module
+    return module
+
+
+@contextlib.contextmanager
+def redis_needed() -> Iterator[None]:
+    """Redis errors inside become 503 SERVICE_UNAVAILABLE (never a 500)."""
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        log.warning("Redis unavailable: %s", exc)
+        raise unavailable("Redis") from None
+
+
+ServiceDep = Annotated[TrainingService, Depends(training_service)]

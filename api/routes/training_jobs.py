@@ -1,0 +1,224 @@
+"""Training jobs: ask for a new model version of an asset (202; the worker's retraining agent runs it).
+
+The job row is created here first (PENDING, idempotent on its request id) so the answer carries a job
+id to poll at once; then the TrainingRequest goes to the training-requests topic keyed by asset. The
+agent's ``TrainingService.handle`` finds the row PENDING and runs it.
+
+Retries: give ``Idempotency-Key`` (scoped to the calling API key) or ``request_id`` in the body. A
+repeat answers 202 with the same job (header ``Idempotent-Replayed: true``); the same key with a
+different request is 409. The request is sent once per job (a Redis SET NX marker), also when retries
+race; a retry sends it if the first attempt stored the job but could not send it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import orjson
+from fastapi import APIRouter, Header, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from redis.exceptions import RedisError
+
+from api.deps import PoolDep, ResourcesDep, WriteKey
+from api.envelope import COMMON_RESPONSES, Envelope, ok
+from api.errors import ApiError, conflict, field_error
+from api.jobs_view import JobPublic, job_view
+from api.registry import ServiceDep, redis_needed, training_backend
+from api.resources import Resources
+from schemas.events import AssetId, TrainingRequest, utc_now
+from stream_app import metrics as prom
+from stream_app.db import registry_admin as admin
+from stream_app.db import repository as repo
+from stream_app.errors import KilowatchError
+from stream_app.registry.coord import JobChannel, job_key
+from stream_app.registry.datasource import HISTORY, DataSourceError, resolve_file
+from stream_app.registry.service import spec_kwargs
+from stream_app.registry.states import JobStatus
+from stream_app.settings import Settings
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/training-jobs", tags=["training-jobs"], responses=COMMON_RESPONSES)
+
+# request_id = uuid5(namespace, "<api key id>\n<Idempotency-Key>"): never change it (retries match on it).
+IDEMPOTENCY_NAMESPACE = uuid.UUID("2b0c6c55-1d8e-5c4f-8a51-6b696c6f7761")
+MAX_PARAMS_BYTES = 16 * 1024
+SCHEMES = ("file", "http", "https")
+
+
+class TrainingJobCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    asset_id: AssetId
+    model_type: str = Field(min_length=1, max_length=64, description="A model type of the trainer.")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Model params, plus horizon, quantile, holdout_fraction, seed (at most 16 KiB).",
+    )
+    data_url: str | None = Field(
+        None,
+        max_length=2048,
+        description="CSV to train on: http(s)://, file:// (under the server's data_file_roots) or "
+        "'history' / null for the asset's readings history.",
+    )
+    request_id: uuid.UUID | None = Field(
+        None, description="Idempotency: a retry with the same request_id returns the same job."
+    )
+
+    @field_validator("params")
+    @classmethod
+    def _bounded(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if len(orjson.dumps(v)) > MAX_PARAMS_BYTES:
+            raise ValueError(f"params must be at most {MAX_PARAMS_BYTES} bytes of JSON")
+        return v
+
+    @field_validator("data_url")
+    @classmethod
+    def _scheme(cls, v: str | None) -> str | None:
+        if v is None or v == HISTORY:
+            return v
+        parts = urlsplit(v)
+        if parts.scheme.lower() not in SCHEMES:
+            raise ValueError("data_url must be http://, https://, file:// or 'history'")
+        if parts.scheme.lower() != "file" and not parts.hostname:
+            raise ValueError("an http(s) data_url needs a host")
+        return v
+
+
+def check_spec(resources: Resources, model_type: str, params: dict[str, Any]) -> None:
+    """The model type and params as the worker's trainer will check them (422 on the field)."""
+    backend = training_backend(resources)
+    types: tuple[str, ...] = tuple(getattr(backend, "MODEL_TYPES", ()))
+    if model_type not in types:
+        raise field_error(["body", "model_type"], f"unknown model type; choose one of {', '.join(types)}")
+    try:
+        backend.TrainSpec(**spec_kwargs(model_type, params)).validate()
+    except (KilowatchError, TypeError, ValueError) as exc:
+        raise field_error(["body", "params"], str(exc)) from None
+
+
+def check_data_url(data_url: str | None, settings: Settings) -> None:
+    if data_url is not None and urlsplit(data_url).scheme.lower() == "file":
+        try:
+            resolve_file(data_url, settings.data_file_roots)
+        except DataSourceError as exc:
+            raise field_error(["body", "data_url"], str(exc)) from None
+
+
+def request_id_of(body: TrainingJobCreate, idempotency_key: str | None, key_id: uuid.UUID) -> uuid.UUID:
+    if body.request_id is not None and idempotency_key is not None:
+        raise field_error(["header", "Idempotency-Key"], "give Idempotency-Key or request_id, not both")
+    if body.request_id is not None:
+        return body.request_id
+    if idempotency_key is not None:
+        return uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{key_id}\n{idempotency_key}")
+    return uuid.uuid4()
+
+
+def same_request(job: repo.Job, body: TrainingJobCreate) -> bool:
+    data_url = None if body.data_url == HISTORY else body.data_url
+    job_url = None if job.data_url == HISTORY else job.data_url
+    return (job.asset_id, job.model_type, job.params, job_url) == (
+        body.asset_id,
+        body.model_type,
+        body.params,
+        data_url,
+    )
+
+
+async def enqueue(resources: Resources, channel: JobChannel, job: repo.Job) -> bool:
+    """Send the job's TrainingRequest unless an earlier or concurrent attempt did (a Redis SET NX
+    decides): two requests for one PENDING job reaching the worker together could fail it on its own
+    asset lock. Returns whether this call sent it.
+
+    The job is marked queued on its channel (the first SSE event) before the message goes out: the
+    worker may take the request at once and must not be overtaken."""
+    settings = resources.settings
+    marker = job_key(settings.topic_prefix, job.id, "queued")
+    with redis_needed():
+        if not await resources.redis.set(marker, "1", nx=True, ex=settings.training_redis_ttl_s):
+            return False
+    req = TrainingRequest(
+        request_id=job.request_id,
+        asset_id=job.asset_id,
+        model_type=job.model_type,
+        params=job.params,
+        data_url=job.data_url,
+        requested_at=utc_now(),
+    )
+    try:
+        with redis_needed():
+            await channel.status(job.id, JobStatus.PENDING.value, "queued")
+        topic = settings.topic("training-requests")
+        await resources.publish(topic, [(job.asset_id.encode(), req.model_dump_json().encode())])
+    except ApiError:
+        with contextlib.suppress(RedisError, OSError):
+            await resources.redis.delete(marker)  # a retry may send it
+        raise
+    return True
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=Envelope[JobPublic],
+    summary="Start a training job",
+    responses={409: {"description": "The asset has an open job, or the idempotency key was reused."}},
+)
+async def create_training_job(
+    body: TrainingJobCreate,
+    key: WriteKey,
+    pool: PoolDep,
+    resources: ResourcesDep,
+    service: ServiceDep,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=255,
+            description="Retries with the same key (and API key) return the same job.",
+        ),
+    ] = None,
+) -> Envelope[JobPublic]:
+    """202 with the PENDING job; poll ``/jobs/{id}`` or stream ``/jobs/{id}/logs/stream``."""
+    check_spec(resources, body.model_type, body.params)
+    check_data_url(body.data_url, resources.settings)
+    request_id = request_id_of(body, idempotency_key, key.key_id)
+    channel = service.channel
+    existing = await admin.job_by_request(pool, request_id)
+    if existing is None:
+        busy = await admin.open_job(pool, body.asset_id)
+        if busy is not None:
+            raise conflict(f"asset {body.asset_id!r} already has an open training job ({busy.id})")
+        await resources.producer()  # 503 before anything is written when Kafka is down
+        job, created = await repo.create_job(
+            pool,
+            request_id=request_id,
+            asset_id=body.asset_id,
+            model_type=body.model_type,
+            params=body.params,
+            data_url=None if body.data_url == HISTORY else body.data_url,
+        )
+    else:
+        job, created = existing, False
+    if not created:
+        if not same_request(job, body):
+            raise conflict(f"request id {request_id} was used for a different training request")
+        response.headers["Idempotent-Replayed"] = "true"
+        if job.status is JobStatus.PENDING:  # sent unless an attempt stopped between row and message
+            await enqueue(resources, channel, job)
+        return ok(await job_view(job, channel))
+    try:
+        await enqueue(resources, channel, job)
+    except ApiError:
+        # Not queued: remove the row so a retry with the same key starts clean.
+        await admin.delete_pending_job(pool, job.id)
+        raise
+    prom.TRAINING_JOBS.labels("queued", job.model_type).inc()
+    log.info("training job %s of %s queued (request %s)", job.id, job.asset_id, request_id)
+    return ok(await job_view(job, channel))
