@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from typing import Any
 
 from stream_app.settings import Settings
@@ -62,7 +63,10 @@ def run_create_key(args: argparse.Namespace, settings: Settings) -> int:
         _with_conn(settings, lambda c: keystore.create(c, args.name, scopes, args.rate_limit))
     )
     print(key)
-    print(f"# key {rec.id} ({rec.name}, scopes {','.join(rec.scopes)}): shown once, only its hash is stored")
+    print(
+        f"# key {rec.id} ({rec.name}, scopes {','.join(rec.scopes)}): shown once, only its hash is stored",
+        file=sys.stderr,
+    )
     return 0
 
 

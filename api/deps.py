@@ -6,7 +6,9 @@ Routes declare what they need — ``key: ReadKey`` / ``WriteKey`` / ``AdminKey``
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -25,6 +27,8 @@ from api.resources import Resources
 from stream_app.settings import Settings
 
 log = logging.getLogger(__name__)
+RATE_LIMIT_TIMEOUT_S = 0.5  # a rate-limit check slower than this is skipped (fail open)
+RATE_LIMIT_PAUSE_S = 5.0  # after a failed check, requests skip the limiter this long
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer kw_...`.")
 
 
@@ -98,11 +102,15 @@ async def _limit(resources: Resources, bucket: str, per_minute: int) -> None:
     if limiter is None:
         limiter = RateLimiter(resources.redis, resources.settings.topic_prefix)
         resources.extensions["rate_limiter"] = limiter
+    if time.monotonic() < resources.extensions.get("ratelimit_off_until", 0.0):
+        return
     try:
-        decision = await limiter.hit(bucket, per_minute)
-    except (RedisError, OSError) as exc:
-        # Fail open: an outage of Redis must not take predictions down; /readyz reports it.
-        log.warning("rate limiting skipped, Redis unavailable: %s", exc)
+        decision = await asyncio.wait_for(limiter.hit(bucket, per_minute), RATE_LIMIT_TIMEOUT_S)
+    except (RedisError, OSError, TimeoutError) as exc:
+        # Fail open, and stop asking for a while: an outage of Redis must not take the API down or
+        # slow every request by a timeout; /readyz reports it.
+        resources.extensions["ratelimit_off_until"] = time.monotonic() + RATE_LIMIT_PAUSE_S
+        log.warning("rate limiting paused for %.0f s, Redis unavailable: %r", RATE_LIMIT_PAUSE_S, exc)
         return
     if not decision.allowed:
         raise ApiError(

@@ -54,6 +54,7 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: _err("Missing or invalid API key (UNAUTHORIZED)."),
     403: _err("The key lacks the scope (FORBIDDEN)."),
     404: _err("Unknown resource (RESOURCE_NOT_FOUND)."),
+    405: _err("Method not allowed on this path."),
     413: _err("Body too large (FILE_TOO_LARGE)."),
     422: _err("Invalid fields (VALIDATION_ERROR with field details)."),
     429: _err("Rate limit hit (RATE_LIMITED, Retry-After header)."),

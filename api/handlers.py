@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -84,5 +85,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(InvalidTransition)
     async def _conflict(request: Request, exc: Exception) -> JSONResponse:
         return error_response(request, ApiError(409, Code.CONFLICT, "conflict", reason=str(exc)))
+
+    @app.exception_handler(asyncpg.DataError)
+    async def _unstorable(request: Request, exc: asyncpg.DataError) -> JSONResponse:
+        # Values JSON allows but PostgreSQL cannot store (a NUL character in text or jsonb ...).
+        detail = {"loc": ["body"], "msg": f"a value cannot be stored: {exc}", "type": "value_error"}
+        return error_response(request, ApiError(422, Code.VALIDATION_ERROR, "validation", details=[detail]))
 
     # Anything else is answered by RequestContextMiddleware (500 PROCESSING_ERROR, logged there).

@@ -14,7 +14,6 @@ import logging
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-import orjson
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -25,6 +24,7 @@ from api.errors import ApiError
 from api.pagination import PageDep, finish, keyset
 from api.registry import ServiceDep
 from api.resources import Resources
+from api.validation import storable_json
 from schemas.events import ASSET_ID_PATTERN, AssetId
 from stream_app.db import registry_admin as admin
 from stream_app.db import repository as repo
@@ -54,9 +54,7 @@ RetrainInterval = Annotated[
 
 
 def _metadata(v: dict[str, Any] | None) -> dict[str, Any] | None:
-    if v is not None and len(orjson.dumps(v)) > MAX_METADATA_BYTES:
-        raise ValueError(f"metadata must be at most {MAX_METADATA_BYTES} bytes of JSON")
-    return v
+    return None if v is None else storable_json(v, "metadata", MAX_METADATA_BYTES)
 
 
 class AssetCreate(BaseModel):

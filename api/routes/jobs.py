@@ -113,7 +113,20 @@ async def job_logs(
     summary="Stream a job's events (Server-Sent Events)",
     responses={
         200: {
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {
+                "text/event-stream": {
+                    "schema": {
+                        "type": "object",
+                        "description": "One Server-Sent Event.",
+                        "properties": {
+                            "event": {"type": "string", "description": "status, progress, log or end."},
+                            "data": {"type": "string", "description": "JSON of the event."},
+                            "id": {"type": "string", "description": "Redis stream id (Last-Event-ID)."},
+                            "retry": {"type": "integer"},
+                        },
+                    }
+                }
+            },
             "description": "Events `status`, `progress`, `log` (id = stream id, data = JSON), keep-alive "
             "comments, and a final `end` event with the job when it has finished.",
         }

@@ -117,7 +117,7 @@ async def rollback(
 
 
 @router.get(
-    "/{asset_id:path}/models/{version:int}",
+    "/{asset_id:path}/models/{version}",
     response_model=Envelope[ModelVersionPublic],
     summary="A model version",
 )
@@ -128,7 +128,7 @@ async def get_model(
 
 
 @router.post(
-    "/{asset_id:path}/models/{version:int}/activate",
+    "/{asset_id:path}/models/{version}/activate",
     response_model=Envelope[ModelVersionPublic],
     summary="Make a version the active one",
 )
@@ -142,7 +142,7 @@ async def activate(
 
 
 @router.delete(
-    "/{asset_id:path}/models/{version:int}",
+    "/{asset_id:path}/models/{version}",
     response_model=Envelope[ModelVersionPublic],
     summary="Delete a candidate version and its bundle",
     responses={409: {"description": "The version is active or retired (only candidates are deleted)."}},

@@ -18,7 +18,6 @@ import uuid
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-import orjson
 from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from redis.exceptions import RedisError
@@ -29,6 +28,7 @@ from api.errors import ApiError, conflict, field_error
 from api.jobs_view import JobPublic, job_view
 from api.registry import ServiceDep, redis_needed, training_backend
 from api.resources import Resources
+from api.validation import storable_json
 from schemas.events import AssetId, TrainingRequest, utc_now
 from stream_app import metrics as prom
 from stream_app.db import registry_admin as admin
@@ -71,9 +71,8 @@ class TrainingJobCreate(BaseModel):
     @field_validator("params")
     @classmethod
     def _bounded(cls, v: dict[str, Any]) -> dict[str, Any]:
-        if len(orjson.dumps(v)) > MAX_PARAMS_BYTES:
-            raise ValueError(f"params must be at most {MAX_PARAMS_BYTES} bytes of JSON")
-        return v
+        result: dict[str, Any] = storable_json(v, "params", MAX_PARAMS_BYTES)
+        return result
 
     @field_validator("data_url")
     @classmethod

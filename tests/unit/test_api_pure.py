@@ -111,3 +111,12 @@ async def test_metrics_label_is_the_full_route_template_and_bounded() -> None:
             assert prom.API_REQUESTS.labels("GET", prom.UNMATCHED, "404")._value.get() == unmatched + 1
     finally:
         await app.state.resources.close()
+
+
+def test_storable_json_refuses_what_jsonb_cannot_hold() -> None:
+    from api.validation import storable_json
+
+    assert storable_json({"a": [1, 2.5, None]}, "params", 100) == {"a": [1, 2.5, None]}
+    for bad, words in (({"n": 2**70}, "64-bit"), ({"k": "x" * 200}, "at most"), ({"k\x00": 1}, "NUL")):
+        with pytest.raises(ValueError, match=words):
+            storable_json(bad, "params", 100)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -217,3 +218,28 @@ async def test_cors_allows_only_the_configured_origins() -> None:
 async def test_no_cross_origin_access_by_default(api: Api) -> None:
     r = await api.client.get("/healthz", headers={"Origin": "https://grafana.example"})
     assert "access-control-allow-origin" not in r.headers
+
+
+async def test_text_postgresql_cannot_store_is_a_422_not_a_500(api: Api) -> None:
+    body = {"asset_id": f"nul-{uuid.uuid4().hex[:6]}", "name": "meter\u0000one"}
+    r = await api.client.post("/api/v1/assets", json=body, headers=api.auth("admin"))
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "VALIDATION_ERROR"
+    r = await api.client.post(
+        "/api/v1/assets", json={**body, "name": "ok", "metadata": {"n": 2**70}}, headers=api.auth("admin")
+    )
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["loc"] == ["body", "metadata"]
+
+
+async def test_rate_limiting_fails_open_and_fast_while_redis_is_down() -> None:
+    client, resources = await open_api(api_settings(redis_port=1, redis_timeout_s=1.0))
+    try:
+        _rec, key = await keystore.create(await resources.pool(), "redis-down", ["admin"], rate_limit=1)
+        headers = {"Authorization": f"Bearer {key}"}
+        started = time.perf_counter()
+        codes = [(await client.get("/api/v1/api-keys", headers=headers)).status_code for _ in range(5)]
+        assert codes == [200] * 5  # a limit of 1/min is not enforced without Redis: availability first
+        assert time.perf_counter() - started < 5.0  # one failed check, then the limiter is paused
+    finally:
+        await client.aclose()
+        await resources.close()
