@@ -71,7 +71,8 @@ compose-check: venv
 	scripts/check-compose
 
 bench: venv
-	scripts/with-infra bash -c '$(KW) db upgrade && $(BIN)/python -m bench.run && $(BIN)/python -m bench.training_overlap'
+	scripts/with-infra bash -c '$(KW) db upgrade && $(BIN)/python -m bench.run && $(BIN)/python -m bench.training_overlap \
+		&& $(BIN)/python -m bench.api_inference && $(BIN)/python -m bench.api_ingest'
 
 demo: venv
 	scripts/with-infra bash -c '$(KW) db upgrade && $(BIN)/python -m stream_app.demo'

@@ -36,10 +36,20 @@ def active_of(update: ModelUpdated) -> ActiveModel:
     )
 
 
-async def apply_update(raw: bytes | None, live: LiveModels, loader: Loader) -> bool:
-    """Validate, load off the loop, then swap. Returns whether the active version changed."""
+async def apply_update(
+    raw: bytes | None, live: LiveModels, loader: Loader, key: bytes | None = None
+) -> bool:
+    """Validate, load off the loop, then swap. Returns whether the active version changed.
+
+    A tombstone (no value; key = asset id, sent when an asset is deleted) retires the asset's model.
+    """
     if raw is None:
-        return False
+        if key is None:
+            return False
+        retired = live.retire(key.decode("utf-8", "replace"))
+        if retired:
+            metrics.MODEL_UPDATES.labels("retired").inc()
+        return retired
     try:
         update = ModelUpdated.model_validate_json(raw)
     except ValidationError as exc:
@@ -82,6 +92,6 @@ def register(app: faust.App, ctx: Any, live: LiveModels, loader: Loader) -> None
                 batches = await consumer.getmany(timeout_ms=500, max_records=500)
                 for records in batches.values():
                     for record in records:
-                        await apply_update(record.value, live, loader)
+                        await apply_update(record.value, live, loader, record.key)
         finally:
             await consumer.stop()

@@ -133,6 +133,17 @@ class LiveModels:
         log.info("asset %s now scored by %s (%s)", update.asset_id, update.label, update.model_type)
         return True
 
+    def retire(self, asset_id: str) -> bool:
+        """The asset has no trained model any more (deleted): score it online from now on."""
+        if self.active.pop(asset_id, None) is None:
+            return False
+        self._loaded.pop(asset_id, None)
+        self._plans.pop(asset_id, None)
+        self._broken.pop(asset_id, None)
+        self.gauges.drop(asset_id)
+        log.info("asset %s has no trained model any more: scored online", asset_id)
+        return True
+
     def install(self, update: ActiveModel, model: LiveModel) -> None:
         """Put an already loaded model in the cache (the worker loads it off the event loop)."""
         self._remember(update, model)
