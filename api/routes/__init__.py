@@ -3,4 +3,4 @@
 from __future__ import annotations
 
 ROOT: tuple[str, ...] = ("api.routes.health",)
-V1: tuple[str, ...] = ("api.routes.keys",)
+V1: tuple[str, ...] = ("api.routes.keys", "api.routes.inference")
