@@ -6,6 +6,7 @@ Routes declare what they need — ``key: ReadKey`` / ``WriteKey`` / ``AdminKey``
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated
@@ -82,13 +83,32 @@ async def authenticate(
     fp = keys.fingerprint(key)
     principal = resources.key_cache.get(fp)
     if principal is None:
-        principal = await keystore.authenticate(await resources.pool(), key)
+        principal = await _verify_once(resources, fp, key)
         if principal is None:
             log.info("rejected an API key (prefix %s)", keys.parse(key))
             raise unauthorized()
         resources.key_cache.put(fp, principal)
     request.state.principal = principal
     return principal
+
+
+async def _verify_once(resources: Resources, fp: str, key: str) -> Principal | None:
+    """Concurrent requests with one key share one verification. Without this, every request in flight
+    when the key's cache entry expires ran its own argon2 check (tens of ms of CPU each): with 50
+    clients a stall of seconds every ``api_key_cache_s``."""
+    running: dict[str, asyncio.Future[Principal | None]] = resources.extensions.setdefault(
+        "key_verifications", {}
+    )
+    fut = running.get(fp)
+    if fut is None:
+
+        async def verify() -> Principal | None:
+            return await keystore.authenticate(await resources.pool(), key)
+
+        fut = asyncio.ensure_future(verify())
+        running[fp] = fut
+        fut.add_done_callback(lambda _: running.pop(fp, None))
+    return await asyncio.shield(fut)
 
 
 async def _limit(resources: Resources, principal: Principal) -> None:

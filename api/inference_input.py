@@ -49,6 +49,7 @@ class PredictOptions(BaseModel):
     forecast_horizon: int = Field(
         24,
         ge=1,
+        strict=True,
         description="Steps to forecast (at most KILOWATCH_API_MAX_HORIZON; trained models "
         "with a fixed output length at most their trained horizon).",
     )

@@ -64,7 +64,7 @@ class Phase:
             "p90_ms": round(float(np.percentile(lat, 90)), 2) if len(lat) else None,
             "p99_ms": round(float(np.percentile(lat, 99)), 2) if len(lat) else None,
             "max_ms": round(float(lat.max()), 2) if len(lat) else None,
-            "non_200": sum(n for s, n in self.statuses.items() if s != 200),
+            "statuses": {str(s): n for s, n in sorted(self.statuses.items())},
             "ok": ok,
         }
 
