@@ -7,7 +7,6 @@ order or repeated, fewer points than the model needs. Every error names its fiel
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, NotRequired
@@ -22,9 +21,11 @@ from schemas.events import MAX_COVARIATES
 NS = 1_000_000_000
 MAX_DETAILS = 20  # field errors listed per response
 _EPOCH_NAIVE = datetime(1970, 1, 1)  # naive timestamps are UTC
+MIN_SECONDS, MAX_SECONDS = -2208988800.0, 7258118400.0  # 1900-01-01, 2200-01-01 (int64 ns reach 2262)
 
+MAX_ABS = 1e15  # larger magnitudes would overflow the models' arithmetic (squares of errors)
 # Strict: numbers only (no "12.5", no "NaN" strings, no booleans); JSON's 1e400 parses as inf: refused.
-FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-MAX_ABS, le=MAX_ABS)]
 
 
 class PointIn(TypedDict):
@@ -120,11 +121,19 @@ def _bad(loc: list[str | int], msg: str, kind: str) -> ApiError:
     return _error(400, loc, msg, kind)
 
 
-def stamps_ns(stamps: list[datetime]) -> np.ndarray:
-    """int64 ns since the epoch (UTC; naive = UTC), exact to the microsecond."""
-    sec = [t.timestamp() if t.tzinfo is not None else (t - _EPOCH_NAIVE).total_seconds() for t in stamps]
+def stamps_ns(stamps: list[datetime], field: str) -> np.ndarray:
+    """int64 ns since the epoch (UTC; naive = UTC), exact to the microsecond; 422 outside 1900-2200."""
+    sec = np.asarray(
+        [t.timestamp() if t.tzinfo is not None else (t - _EPOCH_NAIVE).total_seconds() for t in stamps],
+        dtype=float,
+    )
+    out = np.flatnonzero((sec < MIN_SECONDS) | (sec > MAX_SECONDS))
+    if len(out):
+        raise _error(
+            422, [field, int(out[0]), "timestamp"], "timestamps must lie in 1900-2200", "out_of_range"
+        )
     # float seconds carry ~0.2 us of rounding error at today's epochs: round to whole microseconds
-    return np.round(np.asarray(sec, dtype=float) * 1e6).astype(np.int64) * 1000
+    return np.round(sec * 1e6).astype(np.int64) * 1000
 
 
 def _covariates(points: list[PointIn], field: str) -> tuple[dict[str, np.ndarray], dict[str, int]]:
@@ -140,8 +149,9 @@ def _covariates(points: list[PointIn], field: str) -> tuple[dict[str, np.ndarray
             raise _error(422, [field, i], f"at most {MAX_COVARIATES} covariates per point", "too_long")
         for name in names:
             v = p[name]  # type: ignore[literal-required]
-            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-                raise _error(422, [field, i, name], "covariates must be finite numbers", "finite_number")
+            if isinstance(v, bool) or not isinstance(v, int | float) or not abs(v) <= MAX_ABS:
+                msg = f"covariates must be finite numbers within +-{MAX_ABS:g}"
+                raise _error(422, [field, i, name], msg, "finite_number")
             seen.setdefault(name, [None] * n)[i] = float(v)
     full: dict[str, np.ndarray] = {}
     missing: dict[str, int] = {}
@@ -187,7 +197,7 @@ def checked(
 def series_of(points: list[PointIn], field: str, max_points: int) -> Series:
     """Validated points -> Series; 422 over ``max_points``, 400 for unsorted or repeated timestamps."""
     check_size(len(points), field, max_points)
-    stamps = stamps_ns([p["timestamp"] for p in points])
+    stamps = stamps_ns([p["timestamp"] for p in points], field)
     values = np.asarray([p["value"] for p in points], dtype=float)
     series = checked(field, stamps, values)
     covariates, missing = _covariates(points, field)
@@ -201,6 +211,17 @@ def require_points(series: Series, needed: int, who: str) -> None:
             [series.field],
             f"{who} needs at least {needed} points, got {len(series)}",
             "too_short",
+        )
+
+
+def check_span(series: Series, step_seconds: float, max_steps: int) -> None:
+    """400 when the points span more steps of the model's grid than ``max_steps`` (gaps get filled)."""
+    steps = int((series.stamps[-1] - series.stamps[0]) / (step_seconds * NS)) + 1
+    if steps > max_steps:
+        raise _bad(
+            [series.field],
+            f"the points span {steps} steps of {step_seconds:g} s (gaps are filled); at most {max_steps}",
+            "too_long",
         )
 
 

@@ -22,7 +22,7 @@ import asyncpg
 import numpy as np
 
 from api.errors import ApiError, Code
-from api.inference_input import Series, check_horizon, require_points
+from api.inference_input import Series, check_horizon, check_span, require_points
 from api.model_cache import Engine, Loaded, ModelCache, ModelInfo
 from stream_app import metrics
 from stream_app.core import oneshot
@@ -63,6 +63,13 @@ class Detection:
 def _ns(seconds: float) -> int:
     """Epoch seconds (the online model's stamps) -> ns, exact to the microsecond."""
     return round(seconds * 1e6) * 1000
+
+
+def _finite(f: Forecast) -> Forecast:
+    """A forecast that JSON can carry (a model that overflowed has failed)."""
+    if not np.isfinite(f.triples).all():
+        raise ValueError("the model's forecast is not finite for these values")
+    return f
 
 
 def inference_error(exc: Exception, field_name: str) -> ApiError:
@@ -124,7 +131,7 @@ class InferenceService:
             if int(entry.meta["output_chunk_length"]) > 1:
                 check_horizon(horizon, int(entry.meta["horizon"]), f"this {entry.ref.model_type} model")
             try:
-                return await self._predict_trained(entry, series, horizon)
+                return _finite(await self._predict_trained(entry, series, horizon))
             except PredictionError as exc:
                 raise inference_error(exc, series.field) from None
             except Exception:
@@ -142,12 +149,17 @@ class InferenceService:
         )
         triples = np.array([[p.lower, p.value, p.upper] for p in points]).reshape(-1, 3)
         stamps = np.array([_ns(p.ts) for p in points], dtype=np.int64)
-        return Forecast(stamps, triples, self._online_info(fallback))
+        try:
+            return _finite(Forecast(stamps, triples, self._online_info(fallback)))
+        except ValueError as exc:
+            raise inference_error(exc, series.field) from None
 
     def _check_trained(self, entry: Loaded, series: Series) -> None:
         who = f"the {entry.ref.model_type} model (version {entry.ref.version})"
         require_points(series, int(entry.model.input_length), who)
         series.require(list(entry.meta["features"]["past_covariates"]))
+        # gaps are filled on the model's grid: a few points years apart must not make a huge grid
+        check_span(series, float(entry.meta["freq_seconds"]), self.settings.api_max_points)
 
     async def _predict_trained(self, entry: Loaded, series: Series, horizon: int) -> Forecast:
         info = entry.info()

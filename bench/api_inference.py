@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 import pandas as pd
 
-from bench.common import KILOWATCH, RESULTS, ROOT, cpu_seconds, log, machine_busy
+from bench.common import KILOWATCH, RESULTS, ROOT, log, machine_busy
 from bench.data import CSV
 from bench.http_load import closed_loop, encode
 from stream_app.settings import Settings
@@ -115,12 +115,12 @@ def body(frame: pd.DataFrame, start: int, n: int, key: str, **extra: Any) -> byt
 class Server:
     """``kilowatch api`` in its own process, its log in a file."""
 
-    def __init__(self, env: dict[str, str], port: int, log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], port: int, log_path: Path, workers: int = 1) -> None:
         self.port = port
         self.log_path = log_path
         self.log = open(log_path, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [KILOWATCH, "api", "--port", str(port)],
+            [KILOWATCH, "api", "--port", str(port), "--workers", str(workers)],
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -140,6 +140,20 @@ class Server:
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError("api did not become ready")
+
+    def cpu_seconds(self) -> float:
+        """CPU time of the server and its worker processes."""
+        import psutil
+
+        root = psutil.Process(self.proc.pid)
+        total = 0.0
+        for proc in [root, *root.children(recursive=True)]:
+            try:
+                t = proc.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                continue
+        return total
 
     def get(self, path: str) -> str:
         with urllib.request.urlopen(f"http://{HOST}:{self.port}{path}", timeout=10) as r:
@@ -163,7 +177,7 @@ def _metric_sum(text: str, name: str) -> float:
 async def run_phase(
     server: Server, name: str, reqs: list[bytes], clients: int, seconds: float, probe: bytes | None = None
 ) -> dict[str, Any]:
-    cpu0, (busy0, tot0) = cpu_seconds(server.proc.pid), machine_busy()
+    cpu0, (busy0, tot0) = server.cpu_seconds(), machine_busy()
     metrics0 = server.get("/metrics")
     phase, probe_phase = await closed_loop(
         HOST,
@@ -176,7 +190,7 @@ async def run_phase(
         probe=(probe, 0.01) if probe else None,
     )
     metrics1 = server.get("/metrics")
-    cpu1, (busy1, tot1) = cpu_seconds(server.proc.pid), machine_busy()
+    cpu1, (busy1, tot1) = server.cpu_seconds(), machine_busy()
     out = phase.summary()
     wall = phase.seconds + 2.0
     out["server_cpu_cores"] = round((cpu1 - cpu0) / wall, 2)
@@ -212,97 +226,114 @@ def check_forecast(model: Any, frame: pd.DataFrame, start: int, response: bytes)
     return max(diffs)
 
 
+class Requests:
+    """Pre-encoded requests for one server (the Host header names its port)."""
+
+    def __init__(self, frame: pd.DataFrame, port: int, trained: str, online: str, key: str) -> None:
+        auth = {"Authorization": f"Bearer {key}"}
+        host = f"{HOST}:{port}"
+        self.starts = [TRAIN_ROWS + 97 * i for i in range(64)]  # 64 windows from the held-out year
+
+        def post(asset: str, route: str, n: int, starts: list[int], **extra: Any) -> list[bytes]:
+            path = f"/api/v1/assets/{asset}/{route}"
+            return [encode("POST", path, host, body(frame, s, n, key, **extra), auth) for s in starts]
+
+        self.predict = post(trained, "predict", HISTORY, self.starts, forecast_horizon=HORIZON)
+        self.online = post(online, "predict", HISTORY, self.starts, forecast_horizon=HORIZON)
+        self.detect = post(trained, "detect_anomalies", DETECT_POINTS, self.starts[:16])
+        # everything but the model (auth, rate limit, parsing): refused at the horizon check (422)
+        self.floor = post(trained, "predict", HISTORY, self.starts, forecast_horizon=10**9)
+        self.healthz = encode("GET", "/healthz", host)
+
+
+async def single_worker(
+    env: dict[str, str], work: Path, names: tuple[str, str, str], frame: pd.DataFrame, model: Any, quick: bool
+) -> dict[str, Any]:
+    seconds, base_s = (8.0, 5.0) if quick else (30.0, 15.0)
+    server = Server(env, free_port(), work / "api-1.log")
+    out: dict[str, Any] = {}
+    try:
+        server.wait_ready()
+        req = Requests(frame, server.port, *names)
+        # load the model and check the served forecast against trainers.api
+        await closed_loop(
+            HOST, server.port, req.predict[:1] + req.online[:1] + req.detect[:1], 1, 2.0, warmup=0.0
+        )
+        first, _ = await closed_loop(HOST, server.port, req.predict[:1], 1, 0.0, warmup=0.0)
+        out["forecast_max_abs_diff_vs_trainers"] = check_forecast(
+            model, frame, req.starts[0], first.first_body
+        )
+        phases = out["phases"] = {}
+        phases["healthz"] = await run_phase(server, "GET /healthz", [req.healthz], 50, base_s)
+        phases["floor"] = await run_phase(
+            server, "predict refused before the model (422)", req.floor, 50, base_s
+        )
+        phases["predict_trained"] = await run_phase(
+            server, "predict, LightGBM", req.predict, 50, seconds, probe=req.healthz
+        )
+        phases["predict_online"] = await run_phase(
+            server, "predict, online model", req.online, 50, seconds, probe=req.healthz
+        )
+        phases["detect_1"] = await run_phase(server, "detect 1,000 points, 1 client", req.detect, 1, base_s)
+        phases["detect_50"] = await run_phase(
+            server, "detect 1,000 points, 50 clients", req.detect, 50, seconds
+        )
+    finally:
+        server.stop()
+    return out
+
+
+async def two_workers(
+    env: dict[str, str], work: Path, names: tuple[str, str, str], frame: pd.DataFrame, quick: bool
+) -> dict[str, Any]:
+    """The same predict load on ``kilowatch api --workers 2`` (one process per core)."""
+    seconds, base_s = (8.0, 5.0) if quick else (30.0, 15.0)
+    server = Server(env, free_port(), work / "api-2.log", workers=2)
+    phases: dict[str, Any] = {}
+    try:
+        server.wait_ready()
+        req = Requests(frame, server.port, *names)
+        await closed_loop(HOST, server.port, req.predict, 8, 8.0, warmup=0.0)  # both workers load the model
+        phases["healthz"] = await run_phase(server, "GET /healthz, 2 workers", [req.healthz], 50, base_s)
+        phases["predict_trained"] = await run_phase(
+            server, "predict, LightGBM, 2 workers", req.predict, 50, seconds, probe=req.healthz
+        )
+    finally:
+        server.stop()
+    for p in phases.values():
+        p.pop("mean_batch_requests", None)  # /metrics shows one worker only
+    return phases
+
+
+def keep_logs(work: Path) -> None:
+    """Server logs to bench/results/logs (not committed), then the work folder goes."""
+    (RESULTS / "logs").mkdir(parents=True, exist_ok=True)
+    for log_file in work.glob("api-*.log"):
+        shutil.copy(log_file, RESULTS / "logs" / f"api-inference-{log_file.name}")
+    shutil.rmtree(work, ignore_errors=True)
+
+
 async def main_async(quick: bool) -> dict[str, Any]:
     from bench.machine import machine_info
 
-    seconds = 8.0 if quick else 30.0
-    base_s = 5.0 if quick else 15.0
-    settings = Settings()
     work = Path(tempfile.mkdtemp(prefix="kw-bench-api-"))
-    tag = uuid.uuid4().hex[:6]
     env = dict(os.environ)  # the infrastructure's KILOWATCH_* settings, plus a private artifact store
     env["KILOWATCH_ARTIFACT_ROOT"] = str(work / "artifacts")
     env["KILOWATCH_STATE_DIR"] = str(work / "state")
-    settings = settings.model_copy(update={"artifact_root": work / "artifacts"})
+    settings = Settings().model_copy(update={"artifact_root": work / "artifacts"})
     frame = steel()
     model = train_bundle(frame, work / "bundle")
-    trained, online, key = await register(settings, work / "bundle", tag)
-    port = free_port()
-    server = Server(env, port, work / "api.log")
-    results: dict[str, Any] = {"machine": machine_info(), "phases": {}}
+    names = await register(settings, work / "bundle", uuid.uuid4().hex[:6])
+    results: dict[str, Any] = {"machine": machine_info()}
     try:
-        server.wait_ready()
-        auth = {"Authorization": f"Bearer {key}"}
-        host = f"{HOST}:{port}"
-        # 64 different 168-point windows from the held-out part of the year
-        starts = [TRAIN_ROWS + 97 * i for i in range(64)]
-        pred = [
-            encode(
-                "POST",
-                f"/api/v1/assets/{trained}/predict",
-                host,
-                body(frame, s, HISTORY, key, forecast_horizon=HORIZON),
-                auth,
-            )
-            for s in starts
-        ]
-        pred_online = [
-            encode(
-                "POST",
-                f"/api/v1/assets/{online}/predict",
-                host,
-                body(frame, s, HISTORY, key, forecast_horizon=HORIZON),
-                auth,
-            )
-            for s in starts
-        ]
-        det = [
-            encode(
-                "POST",
-                f"/api/v1/assets/{trained}/detect_anomalies",
-                host,
-                body(frame, s, DETECT_POINTS, key),
-                auth,
-            )
-            for s in starts[:16]
-        ]
-        # everything but the model: auth, rate limit, body parsing; refused at the horizon check (422)
-        floor = [
-            encode(
-                "POST",
-                f"/api/v1/assets/{trained}/predict",
-                host,
-                body(frame, s, HISTORY, key, forecast_horizon=10**9),
-                auth,
-            )
-            for s in starts
-        ]
-        healthz = encode("GET", "/healthz", host)
-        # warm the model cache and check the served forecast against trainers.api
-        await closed_loop(HOST, port, pred[:1] + pred_online[:1] + det[:1], 1, 2.0, warmup=0.0)
-        phases = results["phases"]
-        phases["healthz"] = await run_phase(server, "GET /healthz", [healthz], 50, base_s)
-        phases["floor"] = await run_phase(server, "predict refused before the model (422)", floor, 50, base_s)
-        phases["predict_trained"] = await run_phase(
-            server, "predict, LightGBM", pred, 50, seconds, probe=healthz
-        )
-        first, _ = await closed_loop(HOST, port, pred[:1], 1, 0.0, warmup=0.0)
-        results["forecast_max_abs_diff_vs_trainers"] = check_forecast(
-            model, frame, starts[0], first.first_body
-        )
-        phases["predict_online"] = await run_phase(
-            server, "predict, online model", pred_online, 50, seconds, probe=healthz
-        )
-        phases["detect_1"] = await run_phase(server, "detect 1,000 points, 1 client", det, 1, base_s)
-        phases["detect_50"] = await run_phase(server, "detect 1,000 points, 50 clients", det, 50, seconds)
-        for p in phases.values():
-            p.pop("_first_body", None)
+        results.update(await single_worker(env, work, names, frame, model, quick))
+        results["two_workers"] = await two_workers(env, work, names, frame, quick)
         results["model"] = {"input_length": model.input_length, "params": "defaults (150 trees, 31 leaves)"}
     finally:
-        server.stop()
-        (RESULTS / "logs").mkdir(parents=True, exist_ok=True)
-        shutil.copy(server.log_path, RESULTS / "logs" / "api-inference-server.log")
-        shutil.rmtree(work, ignore_errors=True)
+        keep_logs(work)
+    for group in (results.get("phases", {}), results.get("two_workers", {})):
+        for p in group.values():
+            p.pop("_first_body", None)
     return results
 
 
@@ -317,9 +348,11 @@ def markdown(r: dict[str, Any]) -> str:
         "# API inference benchmark (`python -m bench.api_inference`)",
         "",
         f"{m['date']}, commit {m['commit']}, {m['cores']} cores ({m['cpu']}), load average at start "
-        f"{m['load_avg_at_start']}, Python {m['python']}. One `kilowatch api` process (uvicorn, one worker) "
-        "on the local PostgreSQL/Redis/Kafka; closed-loop keep-alive clients (`bench/http_load.py`) in "
-        "the bench process on the same machine.",
+        f"{m['load_avg_at_start']}, Python {m['python']}. A real `kilowatch api` server (uvicorn; one "
+        "process, then `--workers 2`) on the local PostgreSQL/Redis/Kafka with default settings; closed-loop "
+        "keep-alive clients (`bench/http_load.py`, each sends its next request when the previous answer "
+        "arrives) in the bench process on the same 2 cores. Read key with a high rate limit (the limit is "
+        "still checked in Redis on every request).",
         "",
         f"Model: LightGBM trained on the first {TRAIN_ROWS} rows of the steel plant's `Usage_kWh` "
         f"(horizon {HORIZON}, {r['model']['params']}, input length {r['model']['input_length']}), "
@@ -331,7 +364,7 @@ def markdown(r: dict[str, Any]) -> str:
         "| machine busy | mean batch |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for p in ph.values():
+    for p in [*ph.values(), *r.get("two_workers", {}).values()]:
         lines.append(
             f"| {p['name']} | {p['clients']} | {p['requests_per_s']} | {p['p50_ms']} | {p['p90_ms']} | "
             f"{p['p99_ms']} | {p['max_ms']} | {_statuses(p['statuses'])} | {p['server_cpu_cores']} | "
@@ -339,18 +372,31 @@ def markdown(r: dict[str, Any]) -> str:
         )
     lines += ["", "/healthz probe (one paced request every 10 ms on its own connection) during the load:", ""]
     lines += ["| during | p50 ms | p99 ms | max ms |", "|---|---|---|---|"]
-    for p in ph.values():
+    for p in [*ph.values(), *r.get("two_workers", {}).values()]:
         pr = p.get("healthz_probe")
         if pr:
             lines.append(f"| {p['name']} | {pr['p50_ms']} | {pr['p99_ms']} | {pr['max_ms']} |")
-    t = ph["predict_trained"]["p99_ms"]
-    verdict = "met" if t < TARGET_P99_MS else "not met"
-    goal = "met" if t < GOAL_P99_MS else "not met"
+    lines += [""]
+    for label, group in (("one process", ph), ("`--workers 2`", r.get("two_workers", {}))):
+        if "predict_trained" not in group:
+            continue
+        t = group["predict_trained"]["p99_ms"]
+        lines.append(
+            f"Predict p99 with 50 clients, {label}: {t} ms. Target < {TARGET_P99_MS:.0f} ms: "
+            f"**{'met' if t < TARGET_P99_MS else 'not met'}**; goal < {GOAL_P99_MS:.0f} ms: "
+            f"{'met' if t < GOAL_P99_MS else 'not met'}; original requirement < {REQUIRED_P99_MS:.0f} ms: "
+            f"{'met' if t < REQUIRED_P99_MS else 'not met'}."
+        )
+        lines.append("")
     lines += [
-        "",
-        f"Target predict p99 < {TARGET_P99_MS:.0f} ms with 50 clients: **{verdict}** ({t} ms); goal "
-        f"{GOAL_P99_MS:.0f} ms: {goal}; original requirement {REQUIRED_P99_MS:.0f} ms: "
-        f"{'met' if t < REQUIRED_P99_MS else 'not met'}.",
+        "How to read it: with 50 clients in a closed loop, mean latency = 50 / throughput (Little's law), so "
+        'the p99 follows the CPU one request costs the server. "predict refused before the model" is the '
+        "same 168-point request stopped at the horizon check: key check, Redis rate limit, parsing, error "
+        "reply, no model; its row is the floor any model path is measured against. /healthz needs no key. "
+        "The probe column shows how long a cheap request waits behind the load (event-loop stalls). "
+        '"server CPU" near 1.0 with one process means it is bound by one core (the GIL); with two '
+        "workers the machine (clients included) is the limit. /metrics of a multi-worker server shows one "
+        "worker, so the batch size is given for one process only.",
         "",
     ]
     return "\n".join(lines)

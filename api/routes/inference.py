@@ -16,7 +16,7 @@ import orjson
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
-from api.deps import PoolDep, ReadKey, ResourcesDep, SettingsDep
+from api.deps import ReadKey, ResourcesDep
 from api.envelope import COMMON_RESPONSES, Envelope
 from api.inference_body import parse
 from api.inference_input import DetectCreate, DetectOptions, PredictCreate, PredictOptions
@@ -114,47 +114,65 @@ def _version(info: ModelInfo) -> str | None:
     return None if info.version is None else str(info.version)
 
 
+_JSON = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z  # naive datetimes are UTC, written with "Z"
+
+
 def iso(stamps: np.ndarray) -> list[str]:
-    """int64 ns -> ISO 8601 UTC strings exactly as pydantic writes datetimes (fraction only if any)."""
-    us = np.asarray(stamps, dtype=np.int64).view("datetime64[ns]").astype("datetime64[us]")
-    text = np.datetime_as_string(us, unit="us").tolist()
-    return [t[:-7] + "Z" if t.endswith(".000000") else t + "Z" for t in text]
+    """int64 ns -> the ISO 8601 strings the responses carry (as pydantic writes datetimes)."""
+    out: list[str] = orjson.loads(orjson.dumps(utc(stamps), option=_JSON))
+    return out
+
+
+def utc(stamps: np.ndarray) -> list[datetime]:
+    """int64 ns -> naive UTC datetimes (orjson writes them as ``Envelope`` would: "...Z")."""
+    out: list[datetime] = (
+        np.asarray(stamps, dtype=np.int64).view("datetime64[ns]").astype("datetime64[us]").tolist()
+    )
+    return out
 
 
 def _json(data: dict[str, Any]) -> Response:
     """The success envelope as ``Envelope[...]`` writes it, without pydantic re-validating what the
     service built (a tenth of a predict request's CPU); tests check it against the response model."""
-    return Response(
-        orjson.dumps({"status": "success", "data": data, "meta": None}), media_type="application/json"
-    )
+    body = orjson.dumps({"status": "success", "data": data, "meta": None}, option=_JSON)
+    return Response(body, media_type="application/json")
+
+
+def _model(info: ModelInfo) -> dict[str, Any]:
+    return {
+        "kind": info.kind,
+        "model_type": info.model_type,
+        "version": info.version,
+        "engine": info.engine,
+        "input_length": info.input_length,
+        "trained_horizon": info.trained_horizon,
+        "fallback_reason": info.fallback_reason,
+    }
 
 
 def _prediction(asset_id: str, f: Forecast) -> dict[str, Any]:
     lower, value, upper = f.triples.T.tolist()
     points = [
         {"timestamp": t, "predicted_value": v, "lower": lo, "upper": hi}
-        for t, v, lo, hi in zip(iso(f.stamps), value, lower, upper, strict=True)
+        for t, v, lo, hi in zip(utc(f.stamps), value, lower, upper, strict=True)
     ]
     return {
         "asset_id": asset_id,
         "forecast_data": points,
         "model_version": _version(f.info),
-        "model": asdict(f.info),
+        "model": _model(f.info),
     }
 
 
 def _detection(asset_id: str, d: Detection) -> dict[str, Any]:
-    stamps = iso(np.array([a.timestamp for a in d.anomalies], dtype=np.int64))
-    anomalies = [
-        {**asdict(a), "timestamp": t, "value": float(a.value), "expected": float(a.expected)}
-        for t, a in zip(stamps, d.anomalies, strict=True)
-    ]
+    stamps = utc(np.array([a.timestamp for a in d.anomalies], dtype=np.int64))
+    anomalies = [{**asdict(a), "timestamp": t} for t, a in zip(stamps, d.anomalies, strict=True)]
     return {
         "asset_id": asset_id,
         "anomalies": anomalies,
         "points_scored": d.points_scored,
         "model_version": _version(d.info),
-        "model": asdict(d.info),
+        "model": _model(d.info),
     }
 
 
@@ -164,20 +182,14 @@ def _detection(asset_id: str, d: Detection) -> dict[str, Any]:
     summary="Forecast the steps after a history",
     openapi_extra=body_doc(PredictCreate),
 )
-async def predict(
-    asset_id: AssetPath,
-    request: Request,
-    _key: ReadKey,
-    pool: PoolDep,
-    settings: SettingsDep,
-    resources: ResourcesDep,
-) -> Response:
+async def predict(asset_id: AssetPath, request: Request, _key: ReadKey, resources: ResourcesDep) -> Response:
     """Body: ``PredictCreate``. 400 for unsorted/repeated timestamps or too few points, 422 for invalid
     fields or a horizon out of range, 404 for an asset the registry does not know, 422
     MODEL_INFERENCE_ERROR when the model rejects the input."""
-    raw = await request.body()
-    series, opts = parse(raw, PredictCreate, PredictOptions, "historical_data", settings.api_max_points)
-    result = await service(resources).predict(pool, asset_id, series, opts.forecast_horizon)
+    # (settings and the pool come from ``resources``: each FastAPI dependency costs CPU per request)
+    limit = resources.settings.api_max_points
+    series, opts = parse(await request.body(), PredictCreate, PredictOptions, "historical_data", limit)
+    result = await service(resources).predict(await resources.pool(), asset_id, series, opts.forecast_horizon)
     return _json(_prediction(asset_id, result))
 
 
@@ -188,16 +200,11 @@ async def predict(
     openapi_extra=body_doc(DetectCreate),
 )
 async def detect_anomalies(
-    asset_id: AssetPath,
-    request: Request,
-    _key: ReadKey,
-    pool: PoolDep,
-    settings: SettingsDep,
-    resources: ResourcesDep,
+    asset_id: AssetPath, request: Request, _key: ReadKey, resources: ResourcesDep
 ) -> Response:
     """Body: ``DetectCreate``. The flagged readings with their expected value, score, type and reason.
     Errors as for predict."""
-    raw = await request.body()
-    series, _ = parse(raw, DetectCreate, DetectOptions, "data_stream", settings.api_max_points)
-    result = await service(resources).detect(pool, asset_id, series)
+    limit = resources.settings.api_max_points
+    series, _ = parse(await request.body(), DetectCreate, DetectOptions, "data_stream", limit)
+    result = await service(resources).detect(await resources.pool(), asset_id, series)
     return _json(_detection(asset_id, result))

@@ -20,6 +20,7 @@ from api.inference_input import (
     PredictOptions,
     Series,
     check_horizon,
+    check_span,
     require_points,
     series_of,
 )
@@ -93,6 +94,9 @@ def test_other_shapes_take_the_pydantic_path(point: dict[str, Any]) -> None:
         ({"timestamp": "yesterday"}, ["body", FIELD, 2, "timestamp"]),
         ({"timestamp": "2018-02-30T00:00:00Z"}, ["body", FIELD, 2, "timestamp"]),
         ({"temp": "NaN"}, ["body", FIELD, 2, "temp"]),
+        ({"temp": 1e300}, ["body", FIELD, 2, "temp"]),
+        ({"value": 1e300}, ["body", FIELD, 2, "value"]),  # would overflow the models' arithmetic
+        ({"timestamp": "9999-01-01T00:00:00Z"}, ["body", FIELD, 2, "timestamp"]),  # beyond int64 ns
         ({"pressure": "high"}, ["body", FIELD, 2, "pressure"]),
     ],
 )
@@ -171,6 +175,16 @@ def test_model_needs_enough_points_a_horizon_in_range_and_its_covariates() -> No
     with pytest.raises(ApiError) as exc:
         series.require(["temp"])
     assert exc.value.status == 400 and loc_of(exc) == [["body", FIELD, 2, "temp"]]
+
+
+def test_points_spanning_too_many_model_steps_are_400() -> None:
+    pts = points(3)
+    pts[2]["timestamp"] = "2019-03-01T00:00:00Z"  # a year of 15-minute steps between two points
+    series, _ = predict({FIELD: pts})
+    check_span(series, 900.0, 40_000)
+    with pytest.raises(ApiError) as exc:
+        check_span(series, 900.0, 30_000)
+    assert exc.value.status == 400 and loc_of(exc) == [["body", FIELD]]
 
 
 def test_detect_bodies_have_no_options() -> None:

@@ -58,11 +58,11 @@ async def new_asset(api: Api) -> str:
     return asset
 
 
-async def register(api: Api, asset: str, bundle: Path, activate: bool = True) -> int:
+async def register(api: Api, asset: str, bundle: Path, activate: bool = True, kind: str = "lightgbm") -> int:
     uri = open_store(api.settings).put_dir(bundle, prefix=asset)
     async with (await api.resources.pool()).acquire() as conn:
         mv = await repo.register_version(
-            conn, asset_id=asset, model_type="lightgbm", params={}, metrics={}, artifact_uri=uri, job_id=None
+            conn, asset_id=asset, model_type=kind, params={}, metrics={}, artifact_uri=uri, job_id=None
         )
         if activate:
             await repo.activate(conn, asset, mv.version, "test")
@@ -144,6 +144,31 @@ async def test_trained_detect_equals_the_trainers_verdicts(
     np.testing.assert_allclose([a.expected for a in got.anomalies], flagged["expected"], rtol=1e-12)
     spike = [a for a in got.anomalies if a.timestamp == data["timestamp"][400].to_pydatetime()]
     assert spike and spike[0].type == "spike" and spike[0].reason.startswith("Exceeds predicted value by ")
+
+
+async def test_a_model_without_a_native_path_runs_in_darts(
+    api: Api, steel: pd.DataFrame, tmp_path: Path
+) -> None:
+    model = train(steel.iloc[:2400].reset_index(drop=True), TrainSpec("seasonal_naive", {}))
+    model.save(tmp_path / "naive")
+    asset = await new_asset(api)
+    await register(api, asset, tmp_path / "naive", kind="seasonal_naive")
+    hist = window(steel, 5000, 300)
+    got = forecast_of(await predict(api, asset, hist))
+    assert (
+        got.model.kind == "trained"
+        and got.model.engine == "darts"
+        and got.model.model_type == "seasonal_naive"
+    )
+    assert_forecast_equals(got, model.predict(hist, 24))
+    r = await api.client.post(
+        f"/api/v1/assets/{asset}/detect_anomalies",
+        json={"data_stream": points(hist)},
+        headers=api.auth("read"),
+    )
+    det = Envelope[DetectionPublic].model_validate(r.json()).data
+    ref = model.detect(hist)
+    assert det.points_scored == len(ref) and len(det.anomalies) == int(ref["is_anomaly"].sum())
 
 
 async def test_a_registered_asset_without_a_model_gets_the_online_model(
