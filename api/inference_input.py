@@ -51,8 +51,9 @@ class PredictOptions(BaseModel):
         24,
         ge=1,
         strict=True,
-        description="Steps to forecast (at most KILOWATCH_API_MAX_HORIZON; trained models "
-        "with a fixed output length at most their trained horizon).",
+        description="Steps to forecast, at most KILOWATCH_API_MAX_HORIZON. Torch models (tide, lstm, "
+        "tft) forecast at most their trained horizon; LightGBM and seasonal naive go on step by step, "
+        "their intervals past the trained horizon reusing the last calibrated step's.",
     )
 
 

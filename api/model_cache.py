@@ -27,6 +27,7 @@ import numpy as np
 
 from api.batcher import MicroBatcher
 from api.errors import not_found
+from api.resources import unavailable
 from stream_app import metrics
 from stream_app.db import repository as repo
 from stream_app.model_loader import load_trained
@@ -138,9 +139,18 @@ class ModelCache:
     async def _lookup(self, db: asyncpg.Pool, asset_id: str) -> ActiveRef | None:
         try:
             await repo.get_asset(db, asset_id)
+            mv = await repo.active_version(db, asset_id)
         except repo.NotFound:
             raise not_found(f"Asset {asset_id!r}") from None
-        mv = await repo.active_version(db, asset_id)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            stale = self._lookups.get(asset_id)
+            if stale is None:
+                log.warning("active version of %s unknown, PostgreSQL failed: %s", asset_id, exc)
+                raise unavailable("PostgreSQL") from None
+            # a brief outage should not take forecasts down: the last known version, asked again later
+            log.warning("PostgreSQL failed (%s): %s keeps its last known model for now", exc, asset_id)
+            self._lookups[asset_id] = (self.clock() + self.settings.api_model_lookup_s, stale[1])
+            return stale[1]
         ref = None if mv is None else ActiveRef(asset_id, mv.version, mv.model_type, mv.artifact_uri)
         self._lookups[asset_id] = (self.clock() + self.settings.api_model_lookup_s, ref)
         self._lookups.move_to_end(asset_id)

@@ -233,6 +233,28 @@ async def test_promotion_and_rollback_are_served_within_the_lookup_time(
         await resources.close()
 
 
+async def test_without_postgresql_known_assets_keep_their_model_and_others_get_503(
+    api: Api, steel: pd.DataFrame, bundles: list[tuple[Path, TrainedModel]]
+) -> None:
+    settings = api_settings(api_model_lookup_s=60.0)
+    client, resources = await open_api(settings)
+    now = [0.0]
+    resources.extensions["inference"] = InferenceService(settings, clock=lambda: now[0])
+    try:
+        asset, unseen = await new_asset(api), await new_asset(api)
+        await register(api, asset, bundles[0][0])
+        hist = window(steel, 7000)
+        assert forecast_of(await predict(api, asset, hist, client=client)).model_version == "1"
+        await (await resources.pool()).close()  # every query now fails
+        now[0] += 61.0
+        assert forecast_of(await predict(api, asset, hist, client=client)).model_version == "1"
+        r = await predict(api, unseen, hist, client=client)
+        assert r.status_code == 503 and r.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+    finally:
+        await client.aclose()
+        await resources.close()
+
+
 async def test_a_bundle_that_cannot_load_falls_back_to_online(
     api: Api, steel: pd.DataFrame, tmp_path: Path
 ) -> None:
