@@ -413,3 +413,28 @@ async def test_predict_and_detect_need_a_read_key(api: Api, steel: pd.DataFrame)
         assert r.status_code == 403 and r.json()["error"]["code"] == "FORBIDDEN"
         for scope in ("read", "admin"):
             assert (await api.client.post(url, json=body, headers=api.auth(scope))).status_code == 200
+
+
+async def test_concurrent_requests_with_a_new_key_verify_it_once(
+    api: Api, steel: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each argon2 check costs tens of ms: 20 requests in flight when a key's cache entry is missing
+    (or expired) must share one, not run 20."""
+    from api import keys, keystore
+
+    _rec, key = await keystore.create(await api.resources.pool(), f"burst-{uuid.uuid4().hex[:6]}", ["read"])
+    calls: list[str] = []
+    real = keys.verify
+
+    def counting(key_hash: str, secret: str) -> bool:
+        calls.append(key_hash)
+        return real(key_hash, secret)
+
+    monkeypatch.setattr(keys, "verify", counting)
+    asset = await new_asset(api)
+    hist = window(steel, 3000)
+    replies = await asyncio.gather(
+        *(predict(api, asset, hist, headers={"Authorization": f"Bearer {key}"}) for _ in range(20))
+    )
+    assert {r.status_code for r in replies} == {200}
+    assert len(calls) == 1
