@@ -36,9 +36,7 @@ def active_of(update: ModelUpdated) -> ActiveModel:
     )
 
 
-async def apply_update(
-    raw: bytes | None, live: LiveModels, loader: Loader, key: bytes | None = None
-) -> bool:
+async def apply_update(raw: bytes | None, live: LiveModels, loader: Loader, key: bytes | None = None) -> bool:
     """Validate, load off the loop, then swap. Returns whether the active version changed.
 
     A tombstone (no value; key = asset id, sent when an asset is deleted) retires the asset's model.

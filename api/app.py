@@ -66,3 +66,13 @@ def create_app(settings: Settings) -> FastAPI:
         default_lang=settings.api_default_language,
     )
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app of one ``kilowatch api --workers N`` process: settings from the environment, logging as
+    the CLI sets it up (each worker is a fresh interpreter)."""
+    from stream_app import logging_setup
+
+    settings = Settings()
+    logging_setup.configure(settings)
+    return create_app(settings)

@@ -14,6 +14,12 @@ def register(sub: Any) -> None:
     p = sub.add_parser("api", help="serve the REST API (uvicorn)")
     p.add_argument("--host", default=None, help="bind address (default: KILOWATCH_BIND_HOST, loopback)")
     p.add_argument("--port", type=int, default=None, help="port (default: KILOWATCH_API_PORT)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port (each keeps its own key and model caches)",
+    )
     p.set_defaults(handler=run_api)
 
     k = sub.add_parser("create-api-key", help="create an API key and print it (once)")
@@ -34,14 +40,17 @@ def run_api(args: argparse.Namespace, settings: Settings) -> int:
 
     from api.app import create_app
 
-    uvicorn.run(
-        create_app(settings),
-        host=args.host or settings.bind_host,
-        port=args.port or settings.api_port,
-        log_config=None,  # our logging set-up (JSON or text, secrets masked) stays in charge
-        access_log=False,  # RequestContextMiddleware logs each request with its request id
-        proxy_headers=False,
-    )
+    common: dict[str, Any] = {
+        "host": args.host or settings.bind_host,
+        "port": args.port or settings.api_port,
+        "log_config": None,  # our logging set-up (JSON or text, secrets masked) stays in charge
+        "access_log": False,  # RequestContextMiddleware logs each request with its request id
+        "proxy_headers": False,
+    }
+    if args.workers > 1:  # uvicorn starts each worker from an import string
+        uvicorn.run("api.app:app_from_env", factory=True, workers=args.workers, **common)
+    else:
+        uvicorn.run(create_app(settings), **common)
     return 0
 
 

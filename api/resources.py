@@ -104,6 +104,10 @@ class Resources:
         return len(futures)
 
     async def close(self) -> None:
+        for ext in self.extensions.values():
+            close = getattr(ext, "close", None)
+            if callable(close):  # per-process objects with threads or files (e.g. the model cache)
+                close()
         if self._producer is not None:
             with contextlib.suppress(Exception):
                 await self._producer.stop()

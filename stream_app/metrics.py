@@ -242,3 +242,28 @@ SINK_DELETED = Counter(
 API_SSE_STREAMS = Gauge(
     "kilowatch_api_sse_streams", "Server-Sent-Events log streams of training jobs open in this API process."
 )
+
+# --- synchronous inference API (issue 4 section 2) ------------------------------------------------
+API_INFERENCE_SECONDS = Histogram(
+    "kilowatch_api_inference_seconds",
+    "Model time of one predict/detect request (queueing for the model included, HTTP excluded), by "
+    "route (predict, detect) and engine (native = LightGBM boosters called directly, darts, online).",
+    ["route", "engine"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+API_INFERENCE_BATCH = Histogram(
+    "kilowatch_api_inference_batch_requests",
+    "Predict requests served by one micro-batched LightGBM booster call sequence.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
+API_MODEL_CACHE = Counter(
+    "kilowatch_api_model_cache_total",
+    "Model lookups of the API's model cache, by outcome (hit, load, load_failed, evicted).",
+    ["outcome"],
+)
+API_INFERENCE_FALLBACKS = Counter(
+    "kilowatch_api_inference_fallbacks_total",
+    "Requests for an asset with an active trained model that the online model answered instead, by "
+    "reason (load_failed, model_failed).",
+    ["reason"],
+)

@@ -49,6 +49,21 @@ class BundleModel:
         return score, (kind if flagged else None), reason
 
 
+def load_trained(settings: Settings, artifact_uri: str, store: Any = None) -> Any:
+    """The training backend's model (``trainers.api.TrainedModel``) for a registered artifact URI.
+
+    Blocking (file reads, unpickling, library imports): call it off the event loop."""
+    from stream_app.registry.artifacts import open_store
+
+    try:
+        backend = importlib.import_module(settings.training_backend)
+    except ImportError as exc:
+        raise PrerequisiteMissing(
+            f"the ML extra is not installed ({exc}); pip install 'kilowatch[ml]'"
+        ) from None
+    return backend.load_model((store or open_store(settings)).get_dir(artifact_uri))
+
+
 def bundle_loader(settings: Settings) -> Loader:
     """Resolve the URI through the artifact store, load with the training backend, adapt."""
     from stream_app.registry.artifacts import open_store
@@ -57,12 +72,6 @@ def bundle_loader(settings: Settings) -> Loader:
     store = open_store(settings)
 
     def load(active: ActiveModel) -> LiveModel:
-        try:
-            backend = importlib.import_module(settings.training_backend)
-        except ImportError as exc:
-            raise PrerequisiteMissing(
-                f"the ML extra is not installed ({exc}); pip install 'kilowatch[ml]'"
-            ) from None
-        return BundleModel(backend.load_model(store.get_dir(active.artifact_uri)), window)
+        return BundleModel(load_trained(settings, active.artifact_uri, store), window)
 
     return load

@@ -317,6 +317,33 @@ class Settings(BaseSettings):
         description="A job's log stream closes after this long (clients resume with Last-Event-ID).",
     )
 
+    # --- synchronous inference API (issue 4 section 2: predict / detect_anomalies) -----------------------
+    api_model_cache_size: int = Field(
+        32, ge=1, description="Trained model versions an API process keeps loaded (least recently used go)."
+    )
+    api_model_lookup_s: float = Field(
+        2.0,
+        ge=0,
+        description="Seconds an API process reuses its lookup of an asset's active model version: a "
+        "promotion or rollback is served within this time (0 = look it up on every request).",
+    )
+    api_inference_threads: int = Field(
+        2,
+        ge=1,
+        description="Threads for model calls that are not micro-batched (darts models, detection, the "
+        "online model): CPU-bound work never runs on the event loop, and at most this many at once.",
+    )
+    api_batch_max: int = Field(
+        256, ge=1, description="Most predict requests of one LightGBM model served by one booster batch."
+    )
+    api_batch_window_ms: float = Field(
+        0.0,
+        ge=0,
+        le=100,
+        description="Extra wait before a LightGBM batch starts, to gather more requests (0 = start at once "
+        "and batch whatever queued while the previous batch ran).",
+    )
+
     @field_validator("topic_prefix")
     @classmethod
     def _prefix_is_topic_safe(cls, v: str) -> str:

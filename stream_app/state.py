@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from stream_app import metrics
 from stream_app.core.online import OnlineParams
+from stream_app.core.reasons import point_reason
 from stream_app.core.state_codec import decode_record
 from stream_app.core.types import AnomalyType, Verdict
 from stream_app.core.window import AssetState
@@ -116,12 +117,7 @@ def describe(kind: AnomalyType | None, value: float, expected: float) -> str:
     """Reason text for a stored verdict (the live path uses the detector's own text)."""
     if kind == "flatline":
         return "Value stuck at a constant level"
-    if expected == 0:
-        return "Higher than expected" if value > expected else "Lower than expected"
-    pct = abs(value - expected) / abs(expected) * 100
-    if value >= expected:
-        return f"Exceeds predicted value by {pct:.0f}%"
-    return f"Below predicted value by {pct:.0f}%"
+    return point_reason(value, expected)
 
 
 def restore_entry(records: Iterable[bytes], params: OnlineParams, partition: int) -> AssetEntry:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stream_app.core.reasons import point_reason
 from trainers import bundle, frames, metrics, models
 from trainers.detectors import AutoencoderDetector, ResidualDetector, empirical_score
 from trainers.errors import BundleError, TrainingError
@@ -101,7 +102,9 @@ class TrainedModel:
                 f"horizon must be in 1..{trained_h} (the trained output length), got {horizon}"
             )
         context = history.iloc[-(self.input_length + 8 * int(self.metadata["day_steps"])) :]
-        prep = self._prepare(context, extend=trained_h)
+        # Future covariates must reach the last forecast step (autoregressive models may go past the
+        # trained horizon).
+        prep = self._prepare(context, extend=max(trained_h, horizon))
         if len(prep.index) < self.input_length:
             from trainers.forecast import PredictionError
 
@@ -178,12 +181,8 @@ class TrainedModel:
 
 
 def reason(value: float, expected: float) -> str:
-    """Plain words: 'Exceeds predicted value by 45%' / '32% below expected' (absolute when expected≈0)."""
-    diff = value - expected
-    if abs(expected) > 1e-9:
-        pct = abs(diff) / abs(expected) * 100.0
-        return f"Exceeds predicted value by {pct:.0f}%" if diff > 0 else f"{pct:.0f}% below expected"
-    return f"Exceeds predicted value by {abs(diff):.3g}" if diff > 0 else f"{abs(diff):.3g} below expected"
+    """Plain words, the same for every model: see ``stream_app.core.reasons.point_reason``."""
+    return point_reason(value, expected)
 
 
 def load_model(directory: Path) -> TrainedModel:

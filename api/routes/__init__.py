@@ -7,6 +7,7 @@ ROOT: tuple[str, ...] = ("api.routes.health",)
 # /assets/{asset_id}/<suffix> route must come before assets' bare /assets/{asset_id}: assets is last.
 V1: tuple[str, ...] = (
     "api.routes.keys",
+    "api.routes.inference",
     "api.routes.training_jobs",
     "api.routes.jobs",
     "api.routes.anomalies",

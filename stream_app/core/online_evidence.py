@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from stream_app.core import online_conformal as cf
 from stream_app.core import online_stats as st
+from stream_app.core.reasons import deviation, point_reason
 from stream_app.core.types import AnomalyType
 from stream_app.core.window import AssetState
 
@@ -123,13 +124,6 @@ def recent_volatility(state: AssetState, value: float, k: int = 8) -> float:
     return changes[-3] if len(changes) >= 3 else 0.0  # 3rd largest: one spike makes only two
 
 
-def _size(value: float, expected: float) -> str:
-    diff = abs(value - expected)
-    if abs(expected) > 1e-9 and diff / abs(expected) < 100.0:
-        return f"{diff / abs(expected):.0%}"
-    return f"{diff:.3g}"
-
-
 def describe(
     which: str,
     up: bool,
@@ -149,19 +143,17 @@ def describe(
     if which == "flat":
         return "flatline", f"Value unchanged for {count} readings"
     if which == "drop" and prev is not None:
-        return "sustained_low", f"Dropped {_size(prev[0], prev[1])} below the level before for 3 readings"
+        return "sustained_low", f"Dropped {deviation(prev[0], prev[1])} below the level before for 3 readings"
     if shift_ratio >= SHIFT_RATIO:
         return "pattern_shift", f"Fluctuations {shift_ratio:.1f}x larger than usual"
     if which == "transient" and prev is not None:
         pv, pe = prev
         if pv >= pe:
-            return "spike", f"Previous reading exceeded predicted value by {_size(pv, pe)} and fell back"
-        return "dip", f"Previous reading was below expected value by {_size(pv, pe)} and recovered"
-    size = _size(value, expected)
+            return "spike", f"Previous reading exceeded predicted value by {deviation(pv, pe)} and fell back"
+        return "dip", f"Previous reading was below expected value by {deviation(pv, pe)} and recovered"
+    size = deviation(value, expected)
     if count >= 2:
         if up:
             return "sustained_high", f"Above expected value for {count} readings (by {size})"
         return "sustained_low", f"Below expected value for {count} readings (by {size})"
-    if up:
-        return "spike", f"Exceeds predicted value by {size}"
-    return "dip", f"Below expected value by {size}"
+    return ("spike" if up else "dip"), point_reason(value, expected)

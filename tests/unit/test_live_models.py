@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from schemas.events import Anomaly, Forecast
+from stream_app.core.reasons import point_reason
 from stream_app.core.types import AnomalyType, ForecastPoint
 from stream_app.live_models import ActiveModel, LiveModels
 from stream_app.pipeline import ScoringPipeline
@@ -46,12 +47,7 @@ class SeasonalNaive:
         if point.lower <= value <= point.upper:
             return 0.5, None, ""
         above = value > point.value
-        pct = abs(value - point.value) / max(abs(point.value), 1e-9) * 100
-        return (
-            0.999,
-            ("spike" if above else "dip"),
-            (f"Exceeds predicted value by {pct:.0f}%" if above else f"{pct:.0f}% below expected"),
-        )
+        return 0.999, ("spike" if above else "dip"), point_reason(value, point.value)
 
 
 def active(version: str = "1", asset: str = "plant-1") -> ActiveModel:

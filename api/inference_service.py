@@ -1,0 +1,265 @@
+"""Predict and detect for one asset: the trained model when it has one, else the online model.
+
+Which version and its loading: ``api.model_cache``. LightGBM forecasts are micro-batched there; other
+model types (tide, lstm, tft, seasonal naive), detection and the online model run in a pool of
+``api_inference_threads`` threads, so CPU-bound calls never run on the event loop and at most that many
+run at once. A model that rejects the input (``PredictionError``: too short after gap filling, a missing
+covariate) is 422 MODEL_INFERENCE_ERROR: the caller can fix it. Any other model failure is ours: the
+online model answers instead and the response names the fallback (kilowatch_api_inference_fallbacks_total).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import asyncpg
+import numpy as np
+
+from api.errors import ApiError, Code
+from api.inference_input import Series, check_horizon, check_span, require_points
+from api.model_cache import Engine, Loaded, ModelCache, ModelInfo
+from stream_app import metrics
+from stream_app.core import oneshot
+from stream_app.core.online import OnlineDetector, OnlineParams
+from stream_app.core.reasons import point_reason
+from stream_app.settings import Settings
+
+log = logging.getLogger(__name__)
+V = TypeVar("V")
+
+
+@dataclass(frozen=True)
+class Forecast:
+    stamps: np.ndarray  # int64 ns (UTC) of the forecast steps
+    triples: np.ndarray  # (horizon, 3): lower, predicted, upper
+    info: ModelInfo
+
+
+@dataclass(frozen=True)
+class Flagged:
+    timestamp: int  # ns (UTC)
+    value: float
+    expected: float
+    lower: float
+    upper: float
+    score: float
+    type: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Detection:
+    anomalies: list[Flagged]
+    points_scored: int
+    info: ModelInfo
+
+
+def _ns(seconds: float) -> int:
+    """Epoch seconds (the online model's stamps) -> ns, exact to the microsecond."""
+    return round(seconds * 1e6) * 1000
+
+
+def _finite(f: Forecast) -> Forecast:
+    """A forecast that JSON can carry (a model that overflowed has failed)."""
+    if not np.isfinite(f.triples).all():
+        raise ValueError("the model's forecast is not finite for these values")
+    return f
+
+
+def inference_error(exc: Exception, field_name: str) -> ApiError:
+    return ApiError(
+        422,
+        Code.MODEL_INFERENCE_ERROR,
+        "inference",
+        details=[{"loc": ["body", field_name], "msg": str(exc), "type": "model_input"}],
+        reason=str(exc),
+    )
+
+
+class InferenceService:
+    """One per API process (``resources.extensions["inference"]``)."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        self.models = ModelCache(settings, clock)
+        self.params = OnlineParams.from_settings(settings)
+        self.pool = ThreadPoolExecutor(settings.api_inference_threads, thread_name_prefix="kw-infer")
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.models.close()
+
+    async def _resolve(self, db: asyncpg.Pool, asset_id: str) -> tuple[Loaded | None, str | None]:
+        """The loaded trained model or None, and why a trained model is not used when there is one."""
+        ref = await self.models.active(db, asset_id)
+        if ref is None:
+            return None, None
+        entry = await self.models.model(ref)
+        if not isinstance(entry, Loaded):
+            metrics.API_INFERENCE_FALLBACKS.labels("load_failed").inc()
+            return None, f"{ref.model_type} version {ref.version} could not be loaded"
+        return entry, None
+
+    def _failed(self, entry: Loaded) -> str:
+        metrics.API_INFERENCE_FALLBACKS.labels("model_failed").inc()
+        return f"{entry.ref.model_type} version {entry.ref.version} failed on this input"
+
+    def _online_info(self, fallback: str | None) -> ModelInfo:
+        return ModelInfo("online", OnlineDetector.name, None, "online", self.settings.warmup, None, fallback)
+
+    async def _run(self, route: str, engine: Engine, fn: Callable[..., V], *args: Any) -> V:
+        started = time.perf_counter()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+        finally:
+            metrics.API_INFERENCE_SECONDS.labels(route, engine).observe(time.perf_counter() - started)
+
+    # --- predict --------------------------------------------------------------------------------------
+    async def predict(self, db: asyncpg.Pool, asset_id: str, series: Series, horizon: int) -> Forecast:
+        from trainers.forecast import PredictionError
+
+        check_horizon(horizon, self.settings.api_max_horizon)
+        entry, fallback = await self._resolve(db, asset_id)
+        if entry is not None:
+            self._check_trained(entry, series)
+            if int(entry.meta["output_chunk_length"]) > 1:
+                check_horizon(horizon, int(entry.meta["horizon"]), f"this {entry.ref.model_type} model")
+            try:
+                return _finite(await self._predict_trained(entry, series, horizon))
+            except PredictionError as exc:
+                raise inference_error(exc, series.field) from None
+            except Exception:
+                log.exception("model %s v%s failed", entry.ref.asset_id, entry.ref.version)
+                fallback = self._failed(entry)
+        require_points(series, self.settings.warmup, "the online model")
+        points = await self._run(
+            "predict",
+            "online",
+            oneshot.forecast,
+            self.params,
+            series.seconds,
+            series.values.tolist(),
+            horizon,
+        )
+        triples = np.array([[p.lower, p.value, p.upper] for p in points]).reshape(-1, 3)
+        stamps = np.array([_ns(p.ts) for p in points], dtype=np.int64)
+        try:
+            return _finite(Forecast(stamps, triples, self._online_info(fallback)))
+        except ValueError as exc:
+            raise inference_error(exc, series.field) from None
+
+    def _check_trained(self, entry: Loaded, series: Series) -> None:
+        who = f"the {entry.ref.model_type} model (version {entry.ref.version})"
+        require_points(series, int(entry.model.input_length), who)
+        series.require(list(entry.meta["features"]["past_covariates"]))
+        # gaps are filled on the model's grid: a few points years apart must not make a huge grid
+        check_span(series, float(entry.meta["freq_seconds"]), self.settings.api_max_points)
+
+    async def _predict_trained(self, entry: Loaded, series: Series, horizon: int) -> Forecast:
+        info = entry.info()
+        if entry.batcher is not None:
+            started = time.perf_counter()
+            try:
+                last, triples = await entry.batcher.submit((series.stamps, series.values, horizon))
+            finally:
+                metrics.API_INFERENCE_SECONDS.labels("predict", "native").observe(
+                    time.perf_counter() - started
+                )
+            steps = np.arange(1, horizon + 1, dtype=np.int64) * entry.native.freq_ns
+            return Forecast(last + steps, triples, info)
+        out = await self._run("predict", "darts", entry.model.predict, series.frame(), horizon)
+        triples = out[["lower", "predicted_value", "upper"]].to_numpy(dtype=float)
+        return Forecast(_stamps(out["timestamp"]), triples, info)
+
+    # --- detect ---------------------------------------------------------------------------------------
+    async def detect(self, db: asyncpg.Pool, asset_id: str, series: Series) -> Detection:
+        from trainers.forecast import PredictionError
+
+        entry, fallback = await self._resolve(db, asset_id)
+        if entry is not None:
+            self._check_trained(entry, series)
+            require_points(
+                series, int(entry.model.input_length) + 1, f"detection with {entry.ref.model_type}"
+            )
+            try:
+                return await self._detect_trained(entry, series)
+            except PredictionError as exc:
+                raise inference_error(exc, series.field) from None
+            except Exception:
+                log.exception("model %s v%s failed", entry.ref.asset_id, entry.ref.version)
+                fallback = self._failed(entry)
+        require_points(series, self.settings.warmup, "the online model")
+        _, verdicts = await self._run(
+            "detect", "online", oneshot.replay, self.params, series.seconds, series.values.tolist()
+        )
+        flagged = [
+            Flagged(
+                _ns(v.ts),
+                v.value,
+                v.expected,
+                v.lower,
+                v.upper,
+                v.score,
+                v.kind or "spike",
+                v.reason,
+            )
+            for v in verdicts
+            if v.is_anomaly
+        ]
+        scored = sum(1 for v in verdicts if v.status == "scored")
+        return Detection(flagged, scored, self._online_info(fallback))
+
+    async def _detect_trained(self, entry: Loaded, series: Series) -> Detection:
+        info = entry.info()
+        if entry.native is not None:
+            nat = entry.native
+
+            def run() -> dict[str, np.ndarray]:
+                out: dict[str, np.ndarray] = nat.detect(
+                    nat.grid(series.stamps, series.values, for_predict=False)
+                )
+                return out
+
+            d = await self._run("detect", "native", run)
+            rows = np.flatnonzero(d["is_anomaly"])
+            flagged = [
+                Flagged(
+                    int(d["stamps"][i]),
+                    float(d["value"][i]),
+                    float(d["expected"][i]),
+                    float(d["lower"][i]),
+                    float(d["upper"][i]),
+                    float(d["score"][i]),
+                    "spike" if d["value"][i] > d["expected"][i] else "dip",
+                    point_reason(float(d["value"][i]), float(d["expected"][i])),
+                )
+                for i in rows
+            ]
+            return Detection(flagged, len(d["value"]), info)
+        out = await self._run("detect", "darts", entry.model.detect, series.frame())
+        hits = out[out["is_anomaly"]]
+        flagged = [
+            Flagged(
+                int(t),
+                float(r.value),
+                float(r.expected),
+                float(r.lower),
+                float(r.upper),
+                float(r.score),
+                str(r.kind),
+                str(r.reason),
+            )
+            for t, r in zip(_stamps(hits["timestamp"]), hits.itertuples(), strict=True)
+        ]
+        return Detection(flagged, len(out), info)
+
+
+def _stamps(col: Any) -> np.ndarray:
+    """A pandas UTC timestamp column -> int64 ns."""
+    return np.asarray(col.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]").astype(np.int64))

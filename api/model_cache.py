@@ -1,0 +1,243 @@
+"""Which trained model version answers an asset, loaded once per API process.
+
+* The active version comes from the registry (``model_versions``), cached ``api_model_lookup_s`` seconds
+  per asset: a promotion or rollback is served within that time. An asset without a row in ``assets``
+  is 404; a registered asset without an active version has no trained model (the online model answers).
+* Loaded versions live in an LRU keyed by (asset, version) (``api_model_cache_size``). Loading runs in
+  a thread (``asyncio.to_thread``) and concurrent first requests share one load. A version that fails
+  to load is remembered as broken (the online model answers) and retried after ``RETRY_BROKEN_S``.
+* LightGBM bundles get the native path (``trainers.native``) and a micro-batcher on one dedicated
+  thread: concurrent predict requests share one booster call per forecast step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+import asyncpg
+import numpy as np
+
+from api.batcher import MicroBatcher
+from api.errors import not_found
+from api.resources import unavailable
+from stream_app import metrics
+from stream_app.db import repository as repo
+from stream_app.model_loader import load_trained
+from stream_app.settings import Settings
+
+log = logging.getLogger(__name__)
+RETRY_BROKEN_S = 30.0
+LOOKUP_CAP = 10_000  # assets whose active-version lookup is remembered
+K = TypeVar("K")
+V = TypeVar("V")
+Engine = Literal["native", "darts", "online"]
+Job = tuple[np.ndarray, np.ndarray, int]  # a native predict request: stamps (ns), values, horizon
+
+
+@dataclass(frozen=True)
+class ActiveRef:
+    asset_id: str
+    version: int
+    model_type: str
+    artifact_uri: str
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    kind: Literal["trained", "online"]
+    model_type: str
+    version: int | None
+    engine: Engine
+    input_length: int
+    trained_horizon: int | None = None
+    fallback_reason: str | None = None
+
+
+@dataclass
+class Loaded:
+    ref: ActiveRef
+    model: Any  # trainers.api.TrainedModel
+    native: Any = None  # trainers.native.NativeLightGBM
+    batcher: MicroBatcher[Job, tuple[int, np.ndarray]] | None = None
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        meta: dict[str, Any] = self.model.metadata
+        return meta
+
+    def info(self) -> ModelInfo:
+        return ModelInfo(
+            "trained",
+            self.ref.model_type,
+            self.ref.version,
+            "native" if self.native is not None else "darts",
+            int(self.model.input_length),
+            int(self.meta["horizon"]),
+        )
+
+
+@dataclass
+class Broken:
+    ref: ActiveRef
+    error: str
+    until: float
+
+
+class SingleFlight(Generic[K, V]):
+    """Concurrent callers for one key share one running coroutine."""
+
+    def __init__(self) -> None:
+        self._running: dict[K, asyncio.Task[V]] = {}
+
+    async def run(self, key: K, make: Callable[[], Awaitable[V]]) -> V:
+        task = self._running.get(key)
+        if task is None:
+
+            async def wrapped() -> V:
+                try:
+                    return await make()
+                finally:
+                    self._running.pop(key, None)
+
+            task = asyncio.ensure_future(wrapped())
+            self._running[key] = task
+        return await asyncio.shield(task)
+
+
+class ModelCache:
+    """Active-version lookups and loaded models of one API process."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.native_pool = ThreadPoolExecutor(1, thread_name_prefix="kw-native")
+        self._lookups: OrderedDict[str, tuple[float, ActiveRef | None]] = OrderedDict()
+        self._lookup_flight: SingleFlight[str, ActiveRef | None] = SingleFlight()
+        self._models: OrderedDict[tuple[str, int], Loaded | Broken] = OrderedDict()
+        self._load_flight: SingleFlight[ActiveRef, Loaded | Broken] = SingleFlight()
+        self._store: Any = None
+        self._frozen = False
+
+    def close(self) -> None:
+        self.native_pool.shutdown(wait=False, cancel_futures=True)
+
+    async def active(self, db: asyncpg.Pool, asset_id: str) -> ActiveRef | None:
+        """The asset's active version (None: registered, no trained model); 404 for an unknown asset."""
+        hit = self._lookups.get(asset_id)
+        if hit is not None and hit[0] > self.clock():
+            return hit[1]
+        return await self._lookup_flight.run(asset_id, lambda: self._lookup(db, asset_id))
+
+    async def _lookup(self, db: asyncpg.Pool, asset_id: str) -> ActiveRef | None:
+        try:
+            await repo.get_asset(db, asset_id)
+            mv = await repo.active_version(db, asset_id)
+        except repo.NotFound:
+            raise not_found(f"Asset {asset_id!r}") from None
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            stale = self._lookups.get(asset_id)
+            if stale is None:
+                log.warning("active version of %s unknown, PostgreSQL failed: %s", asset_id, exc)
+                raise unavailable("PostgreSQL") from None
+            # a brief outage should not take forecasts down: the last known version, asked again later
+            log.warning("PostgreSQL failed (%s): %s keeps its last known model for now", exc, asset_id)
+            self._lookups[asset_id] = (self.clock() + self.settings.api_model_lookup_s, stale[1])
+            return stale[1]
+        ref = None if mv is None else ActiveRef(asset_id, mv.version, mv.model_type, mv.artifact_uri)
+        self._lookups[asset_id] = (self.clock() + self.settings.api_model_lookup_s, ref)
+        self._lookups.move_to_end(asset_id)
+        while len(self._lookups) > LOOKUP_CAP:
+            self._lookups.popitem(last=False)
+        return ref
+
+    async def model(self, ref: ActiveRef) -> Loaded | Broken:
+        key = (ref.asset_id, ref.version)
+        entry = self._models.get(key)
+        if (
+            entry is not None
+            and entry.ref == ref
+            and (isinstance(entry, Loaded) or entry.until > self.clock())
+        ):
+            self._models.move_to_end(key)
+            metrics.API_MODEL_CACHE.labels("hit").inc()
+            return entry
+        return await self._load_flight.run(ref, lambda: self._load(ref))
+
+    async def _load(self, ref: ActiveRef) -> Loaded | Broken:
+        entry: Loaded | Broken
+        try:
+            entry = await asyncio.to_thread(self._load_blocking, ref)
+            metrics.API_MODEL_CACHE.labels("load").inc()
+            if not self._frozen:
+                # The first load imports darts, torch and LightGBM: hundreds of thousands of long-lived
+                # objects that every full collection would walk again (pauses of ~120 ms under load,
+                # the largest part of the p99). Frozen, the collector skips them.
+                gc.freeze()
+                self._frozen = True
+        except Exception as exc:  # noqa: BLE001 - a bad bundle must not fail requests: online answers
+            log.warning("cannot load model %s v%s: %s", ref.asset_id, ref.version, exc)
+            metrics.API_MODEL_CACHE.labels("load_failed").inc()
+            entry = Broken(ref, str(exc), self.clock() + RETRY_BROKEN_S)
+        if isinstance(entry, Loaded) and entry.native is not None:
+            entry.batcher = MicroBatcher(
+                native_batch(entry.native),
+                self.native_pool,
+                self.settings.api_batch_max,
+                self.settings.api_batch_window_ms / 1000.0,
+            )
+        key = (ref.asset_id, ref.version)
+        self._models[key] = entry
+        self._models.move_to_end(key)
+        while len(self._models) > self.settings.api_model_cache_size:
+            self._models.popitem(last=False)
+            metrics.API_MODEL_CACHE.labels("evicted").inc()
+        return entry
+
+    def _load_blocking(self, ref: ActiveRef) -> Loaded:
+        from trainers.native import NativeLightGBM, native_reason
+
+        if self._store is None:
+            from stream_app.registry.artifacts import open_store
+
+            self._store = open_store(self.settings)
+        model = load_trained(self.settings, ref.artifact_uri, self._store)
+        why = native_reason(model)
+        if why is not None:
+            log.info("model %s v%s runs in darts: %s", ref.asset_id, ref.version, why)
+            return Loaded(ref, model)
+        return Loaded(ref, model, NativeLightGBM(model))
+
+
+def native_batch(nat: Any) -> Callable[[Sequence[Job]], list[tuple[int, np.ndarray] | BaseException]]:
+    """The batch function of one native model: a grid per request, one forecast for all of them.
+    Each result is (last grid stamp in ns, triples)."""
+
+    def run(jobs: Sequence[Job]) -> list[tuple[int, np.ndarray] | BaseException]:
+        out: list[tuple[int, np.ndarray] | BaseException] = []
+        grids, horizons, where = [], [], []
+        for stamps, values, horizon in jobs:
+            try:
+                grid = nat.grid(stamps, values, for_predict=True)
+            except Exception as exc:  # noqa: BLE001 - fails this request only, as its own error
+                out.append(exc)
+                continue
+            out.append((int(grid.stamps[-1]), np.empty(0)))
+            grids.append(grid)
+            horizons.append(horizon)
+            where.append(len(out) - 1)
+        if grids:
+            for i, res in zip(where, nat.forecast(grids, horizons), strict=True):
+                last = out[i]
+                assert isinstance(last, tuple)
+                out[i] = (last[0], res)
+        return out
+
+    return run
