@@ -243,3 +243,16 @@ async def test_rate_limiting_fails_open_and_fast_while_redis_is_down() -> None:
     finally:
         await client.aclose()
         await resources.close()
+
+
+async def test_leased_rate_limit_never_lets_more_through_than_the_limit(api: Api) -> None:
+    pool = await api.resources.pool()
+    _rec, key = await keystore.create(pool, "leased", ["admin"], rate_limit=300)  # 5 per lease
+    headers = {"Authorization": f"Bearer {key}"}
+    started = time.monotonic()
+    codes = [
+        (await api.client.get("/api/v1/api-keys?limit=1", headers=headers)).status_code for _ in range(330)
+    ]
+    refill = (time.monotonic() - started) * 300 / 60  # GCRA refills continuously: 5 per second
+    assert codes.count(200) <= 300 + refill + 1 and codes[-1] == 429
+    assert codes.count(200) >= 295  # at most one lease's worth is lost
