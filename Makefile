@@ -72,7 +72,8 @@ compose-check: venv
 
 bench: venv
 	scripts/with-infra bash -c '$(KW) db upgrade && $(BIN)/python -m bench.run && $(BIN)/python -m bench.training_overlap \
-		&& $(BIN)/python -m bench.api_inference && $(BIN)/python -m bench.api_ingest'
+		&& $(BIN)/python -m bench.api_inference && $(BIN)/python -m bench.api_ingest \
+		&& $(BIN)/python -m bench.stream_trained'
 
 demo: venv
 	scripts/with-infra bash -c '$(KW) db upgrade && $(BIN)/python -m stream_app.demo'

@@ -38,6 +38,28 @@ def test_plan_is_the_models_forecast_and_judge_uses_its_rule(trained: Any, steel
     assert adapter.judge(low, first)[1] == "dip"
 
 
+def test_native_plan_equals_the_darts_plan(trained: Any, steel: pd.DataFrame) -> None:
+    """The stream's LightGBM fast path forecasts exactly what darts does (one-step and 24 steps,
+    over several windows of real data, gaps included)."""
+    model = trained("lightgbm")
+    native, darts = BundleModel(model, window=768), BundleModel(model, window=768, native=False)
+    assert native.native is not None and darts.native is None
+    ts_all, values_all = _history(steel, 2400)
+    ts_gap = ts_all[:1500] + ts_all[1503:]  # three missing readings
+    values_gap = values_all[:1500] + values_all[1503:]
+    for ts, values, end in (
+        (ts_all, values_all, 800),
+        (ts_all, values_all, 2400),
+        (ts_gap, values_gap, 1700),
+    ):
+        for horizon in (1, 24):
+            a = native.plan(ts[:end], values[:end], horizon)
+            b = darts.plan(ts[:end], values[:end], horizon)
+            assert [p.ts for p in a] == [p.ts for p in b]
+            for field in ("value", "lower", "upper"):
+                assert np.allclose([getattr(p, field) for p in a], [getattr(p, field) for p in b], atol=1e-6)
+
+
 def test_a_model_needing_more_history_than_the_window_is_refused(trained: Any) -> None:
     model = trained("lightgbm")
     try:
