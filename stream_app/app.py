@@ -108,6 +108,10 @@ def create_app(settings: Settings, worker_id: str = "w1") -> tuple[faust.App, Wo
         from agents import results_sink
 
         results_sink.register(app, ctx)
+    if settings.history_enabled:
+        from agents import history_sink
+
+        history_sink.register(app, ctx)
     from stream_app import monitor
 
     monitor.register(app, ctx, settings.monitor_interval_s)

@@ -220,7 +220,10 @@ class Settings(BaseSettings):
     )
     history_max_rows: int = Field(20_000, ge=100, description="Newest readings a history-based job uses.")
     history_enabled: bool = Field(
-        True, description="Run the history sink agent (readings -> PostgreSQL) in the worker."
+        False,
+        description="Also run the history sink (readings -> PostgreSQL, for history-based training) "
+        "inside the worker; off by default: it decodes every reading again, and `kilowatch "
+        "history-sink` can run it as its own process (same consumer group).",
     )
     retraining_enabled: bool = Field(
         True, description="Run the retraining agent and its timers in the worker."

@@ -21,7 +21,8 @@ from .conftest import Api, open_api
 async def test_posted_readings_are_scored_stored_and_queryable(
     api: Api, tmp_path: Path, data_dir: Path
 ) -> None:
-    settings, env = isolated_settings(tmp_path)
+    # 2018 readings: a retention longer than their age keeps them (it deletes by reading time)
+    settings, env = isolated_settings(tmp_path, history_enabled=True, history_retention_days=100_000)
     assert settings.results_sink_enabled  # the default: the worker stores its results itself
     await asyncio.to_thread(ensure_topics, settings)
     series = tagged_steel_assets(data_dir, n_assets=1, n_rows=1500, faults_every=300)[0]
@@ -53,11 +54,13 @@ async def test_posted_readings_are_scored_stored_and_queryable(
         while time.monotonic() < deadline:
             n_a = await pool.fetchval("SELECT count(*) FROM anomalies WHERE asset_id = $1", asset)
             n_f = await pool.fetchval("SELECT count(*) FROM forecasts WHERE asset_id = $1", asset)
-            if (n_a, n_f) == (len(want), n_forecasts):
+            n_h = await pool.fetchval("SELECT count(*) FROM readings_history WHERE asset_id = $1", asset)
+            if (n_a, n_f, n_h) == (len(want), n_forecasts, len(readings)):
                 break
             assert worker.alive(), worker.tail()
             await asyncio.sleep(0.5)
         assert (n_a, n_f) == (len(want), n_forecasts), worker.tail()
+        assert n_h == len(readings)  # history_enabled: the worker's own history sink stored them all
 
         r = await client.get(
             f"/api/v1/assets/{asset}/anomalies",
@@ -83,5 +86,6 @@ async def test_posted_readings_are_scored_stored_and_queryable(
         scores.close()
         await pool.execute("DELETE FROM anomalies WHERE asset_id = $1", asset)
         await pool.execute("DELETE FROM forecasts WHERE asset_id = $1", asset)
+        await pool.execute("DELETE FROM readings_history WHERE asset_id = $1", asset)
         await client.aclose()
         await resources.close()
