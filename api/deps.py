@@ -22,7 +22,6 @@ from api import keys, keystore
 from api.errors import ApiError, Code
 from api.i18n import Language, negotiate
 from api.keys import Principal, Scope
-from api.ratelimit import RateLimiter
 from api.resources import Resources
 from stream_app.settings import Settings
 
@@ -101,9 +100,7 @@ async def _verify_once(resources: Resources, fp: str, key: str, client: str) -> 
     when the key's cache entry expires ran its own argon2 check (tens of ms of CPU each): with 50
     clients a stall of seconds every ``api_key_cache_s``. Each verification that really runs counts
     against its client address (``api_verifications_per_minute``)."""
-    running: dict[str, asyncio.Future[Principal | None]] = resources.extensions.setdefault(
-        "key_verifications", {}
-    )
+    running = resources.verifying
     fut = running.get(fp)
     if fut is None:
 
@@ -119,18 +116,14 @@ async def _verify_once(resources: Resources, fp: str, key: str, client: str) -> 
 
 async def _limit(resources: Resources, bucket: str, per_minute: int) -> None:
     """429 RATE_LIMITED with Retry-After when ``bucket`` is over ``per_minute``."""
-    limiter: RateLimiter | None = resources.extensions.get("rate_limiter")
-    if limiter is None:
-        limiter = RateLimiter(resources.redis, resources.settings.topic_prefix)
-        resources.extensions["rate_limiter"] = limiter
-    if time.monotonic() < resources.extensions.get("ratelimit_off_until", 0.0):
+    if time.monotonic() < resources.limiter_paused_until:
         return
     try:
-        decision = await asyncio.wait_for(limiter.hit(bucket, per_minute), RATE_LIMIT_TIMEOUT_S)
+        decision = await asyncio.wait_for(resources.limiter.hit(bucket, per_minute), RATE_LIMIT_TIMEOUT_S)
     except (RedisError, OSError, TimeoutError) as exc:
         # Fail open, and stop asking for a while: an outage of Redis must not take the API down or
         # slow every request by a timeout; /readyz reports it.
-        resources.extensions["ratelimit_off_until"] = time.monotonic() + RATE_LIMIT_PAUSE_S
+        resources.limiter_paused_until = time.monotonic() + RATE_LIMIT_PAUSE_S
         log.warning("rate limiting paused for %.0f s, Redis unavailable: %r", RATE_LIMIT_PAUSE_S, exc)
         return
     if not decision.allowed:

@@ -18,7 +18,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from api.errors import ApiError, Code
-from api.keys import VerifiedCache
+from api.keys import Principal, VerifiedCache
+from api.ratelimit import RateLimiter
 from stream_app.db.pool import create_pool
 from stream_app.errors import InfraError
 from stream_app.registry.coord import redis_client
@@ -38,6 +39,10 @@ class Resources:
         self.settings = settings
         self.redis = redis_client(settings)
         self.key_cache = VerifiedCache(settings.api_key_cache_s)
+        self.limiter = RateLimiter(self.redis, settings.topic_prefix)
+        self.limiter_paused_until = 0.0  # monotonic time; set while Redis fails (fail open)
+        # key fingerprint -> the argon2 verification in flight (concurrent requests share it)
+        self.verifying: dict[str, asyncio.Future[Principal | None]] = {}
         # Room for what other parts of the API keep per process (e.g. the model cache).
         self.extensions: dict[str, Any] = {}
         self._pool: asyncpg.Pool | None = None

@@ -11,6 +11,8 @@ import importlib
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from stream_app.core.types import AnomalyType, ForecastPoint
 from stream_app.errors import PrerequisiteMissing
 from stream_app.live_models import ActiveModel, LiveModel, Loader
@@ -58,8 +60,6 @@ class BundleModel:
         ]
 
     def _plan_native(self, ts: Sequence[float], values: Sequence[float], horizon: int) -> list[ForecastPoint]:
-        import numpy as np
-
         n = self.input_length
         stamps = np.round(np.asarray(ts[-n:], dtype=float) * 1e9).astype(np.int64)
         grid = self.native.grid(stamps, np.asarray(values[-n:], dtype=float), for_predict=True)

@@ -104,7 +104,8 @@ async def test_rate_limit_answers_429_with_retry_after(api: Api) -> None:
     assert codes == [200, 200, 200, 429, 429]
     r = await api.client.get("/api/v1/api-keys", headers=headers)
     assert r.json()["error"]["code"] == "RATE_LIMITED"
-    assert 1 <= int(r.headers["retry-after"]) <= 20  # one request per 20 s at 3/min
+    # 3/min: one request per 20 s; the burst of 3 is spent, so the next slot is ~20 s away
+    assert int(r.headers["retry-after"]) in (19, 20)
     # other keys are not affected
     assert (await api.client.get("/api/v1/api-keys", headers=api.auth("admin"))).status_code == 200
 
