@@ -103,11 +103,11 @@ class TrainingService:
         if not created and job.status is not JobStatus.PENDING:
             log.info("request %s already has job %s (%s): not run again", req.request_id, job.id, job.status)
             return job
-        token = new_token()
+        # The token names the job, so a redelivered request (a rebalance before the offset was
+        # committed) that finds its own job holding the lock leaves that run alone instead of failing it.
+        token = f"{job.id}:{new_token()}"
         if not await self.lock.acquire(job.asset_id, token):
-            return await self._end(
-                job.id, JobStatus.FAILED, f"another training is running for asset {job.asset_id!r}"
-            )
+            return await self._lock_taken(job)
         renewer = asyncio.create_task(self._renew(job.asset_id, token), name=f"lock-renew-{job.id}")
         try:
             async with self._slots:
@@ -120,6 +120,18 @@ class TrainingService:
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
             await self.lock.release(job.asset_id, token)
+
+    async def _lock_taken(self, job: repo.Job) -> repo.Job:
+        """The asset's lock is held: by this very job (a duplicate delivery of its request, in this
+        process or another worker) -> leave it running; by another job -> this one fails."""
+        holder = await self.lock.holder(job.asset_id)
+        current = await repo.get_job(self.pool, job.id)
+        if current.terminal or (holder is not None and holder.startswith(f"{job.id}:")):
+            log.info("request %s is already being run as job %s: not run twice", job.request_id, job.id)
+            return current
+        return await self._end(
+            job.id, JobStatus.FAILED, f"another training is running for asset {job.asset_id!r}"
+        )
 
     async def _renew(self, asset_id: str, token: str) -> None:
         while True:

@@ -144,9 +144,12 @@ def test_requests_jobs_updates_duplicates_schedule_and_rollback(tmp_path: Path) 
 
         # A second version of a is promoted; rolling back to 1 (as the API will) publishes too.
         send(settings, "training-requests", a.encode(), request(a, data.as_uri()))
-        wait_jobs(settings, a, all_done(2), worker)
+        jobs_a = wait_jobs(settings, a, all_done(2), worker)
         versions = db(settings, lambda conn: repo.list_versions(conn, a))
-        assert [(v.version, v.status.value) for v in versions] == [(2, "active"), (1, "retired")]
+        assert [(v.version, v.status.value) for v in versions] == [(2, "active"), (1, "retired")], (
+            [(j.status.value, j.error) for j in jobs_a],
+            worker.tail(),
+        )
         asyncio.run(_rollback_via_service(settings, a, 1))
         got = updates.wait_for(lambda items: len(items) >= 5, 60, "rollback update", [worker])
         assert [(u["model_version"], u["action"]) for u in got if u["asset_id"] == a] == [

@@ -178,6 +178,29 @@ async def test_duplicate_concurrent_request_is_rejected_by_the_lock(env: Env, st
     assert (await env.service.handle(env.request("p3", steel_slice.as_uri()))).status is JobStatus.TRAINED
 
 
+async def test_a_request_redelivered_while_its_job_waits_runs_that_job_once(
+    env: Env, steel_slice: Path
+) -> None:
+    """A rebalance can redeliver a request whose job is still PENDING (it holds the asset's lock and
+    waits for a training slot; its offset is not yet committed): the second delivery must find the
+    lock held by its own job and leave that job alone, not fail it as "another training"."""
+    busy_req = env.request("p3a", steel_slice.as_uri(), stage_sleep_s=0.3)  # takes the only slot
+    busy = asyncio.create_task(env.service.handle(busy_req))
+    await _wait_status(env, busy_req, "TRAINING")
+    req = env.request("p3b", steel_slice.as_uri())
+    first = asyncio.create_task(env.service.handle(req))
+    await _wait_status(env, req, "PENDING")
+    while await env.service.lock.holder("p3b") is None:  # the first delivery holds the lock
+        await asyncio.sleep(0.02)
+    again = await env.service.handle(req)  # the redelivery, while the job waits for the slot
+    assert again.status is JobStatus.PENDING
+    job = await asyncio.wait_for(first, 60)
+    assert job.id == again.id and job.status is JobStatus.TRAINED, job.error
+    assert [v.version for v in await repo.list_versions(env.service.pool, "p3b")] == [1]
+    assert len(await repo.list_jobs(env.service.pool, "p3b")) == 1
+    assert (await busy).status is JobStatus.TRAINED
+
+
 async def test_cancel_ends_the_job_and_registers_nothing(env: Env, steel_slice: Path) -> None:
     req = env.request("p4", steel_slice.as_uri(), stage_sleep_s=2.0)
     task = asyncio.create_task(env.service.handle(req))
