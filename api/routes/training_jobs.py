@@ -190,8 +190,10 @@ async def create_training_job(
     request_id = request_id_of(body, idempotency_key, key.key_id)
     channel = service.channel
     existing = await admin.job_by_request(pool, request_id)
+    busy = None if existing is not None else await admin.open_job(pool, body.asset_id)
+    if busy is not None and busy.request_id == request_id:
+        existing, busy = busy, None  # a concurrent retry stored it between the two reads
     if existing is None:
-        busy = await admin.open_job(pool, body.asset_id)
         if busy is not None:
             raise conflict(f"asset {body.asset_id!r} already has an open training job ({busy.id})")
         await resources.producer()  # 503 before anything is written when Kafka is down
