@@ -115,7 +115,7 @@ class Settings(BaseSettings):
     forecast_every: int = Field(24, ge=1, description="Emit a forecast every K scored readings of an asset.")
     forecast_horizon: int = Field(24, ge=1, le=10_000, description="Steps ahead in each forecast.")
     anomaly_threshold: float = Field(
-        0.995, gt=0, lt=1, description="Score at or above which a point is flagged."
+        0.996, gt=0, lt=1, description="Score at or above which a point is flagged."
     )
     warmup: int = Field(32, ge=4, description="Readings an asset needs before it can be flagged.")
     interval_level: float = Field(0.95, gt=0, lt=1, description="Coverage of forecast lower/upper bounds.")

@@ -4,7 +4,7 @@ A pattern statistic of the newest readings is ranked among the same statistic at
 held in the ring; the p-value ``(1 + #{ring readings at least as extreme}) / (1 + #{ring readings})``
 is exact when the readings are exchangeable, needs no model of the (autocorrelated, regime-switching)
 noise and adapts as the ring rolls.  With a ring of 672 readings the smallest p-value is ~0.0015,
-below the usual 0.995 threshold.  Only the tail is used: a p-value above ``stop`` is reported as 1
+below the default 0.996 threshold.  Only the tail is used: a p-value above ``stop`` is reported as 1
 (no evidence), so in the bulk the verdict keeps the calibrated point score.
 
 * :func:`excursion_p`: a one-reading excursion (spike or drop-out) that the next reading undid,

@@ -33,7 +33,9 @@ def test_score_is_roughly_calibrated_on_steel(steel_series: tuple[np.ndarray, np
     ts, vs = steel_series
     sc, flags = scores(ts, vs)
     sc, flags = sc[START:], flags[START:]
-    for s, lo, hi in ((0.5, 0.45, 0.55), (0.9, 0.08, 0.2), (0.99, 0.005, 0.035)):
+    # the extreme tail is heavier by design too: a flatline's tail probability counts FLAT_WEIGHT times
+    # (3.36 % of scores >= 0.99 with the weight at 1, 3.54 % at 0.25)
+    for s, lo, hi in ((0.5, 0.45, 0.55), (0.9, 0.08, 0.2), (0.99, 0.005, 0.04)):
         assert lo <= float(np.mean(sc >= s)) <= hi, s
     assert float(np.mean(flags)) < 0.03
 
@@ -59,18 +61,20 @@ def test_injected_faults_are_found_quickly(steel_series: tuple[np.ndarray, np.nd
         dict(by_kind),
         dict(totals),
     )
-    # Product target: 90% overall.  Reached (seeds 1, 2): spikes 24/24, drop-outs 23/24, flatlines
-    # 18/22, sustained drops 8/22, overall 0.79 at a 1.4% false-alarm rate; of the faults the clean
-    # series does not itself mimic within 3 readings (``faults.observable``) 0.9+ are caught.
-    # Sustained 40-60% drops while the plant runs are as common in its own history as the fault, so
-    # within 3 readings only those at idle levels are caught; night flatlines at ~3 kWh look like the
-    # meter's natural runs of repeats at its coarse resolution.  Bars sit just under what is reached.
+    # Product target: 90% overall.  Reached (seeds 1, 2; detector v3, threshold 0.996): spikes 24/24,
+    # drop-outs 22/24, flatlines 21/22, sustained drops 8/22, overall 0.815 at a 1.38% false-alarm
+    # rate (v2 at 0.995: flatlines 18/22, overall 0.79 at 1.4%); of the faults the clean series does
+    # not itself mimic within 3 readings (``faults.observable``) 0.9+ are caught.  Sustained 40-60%
+    # drops while the plant runs are as common in its own history as the fault, so within 3 readings
+    # only those at idle levels are caught.  Night flatlines at ~3 kWh look like the meter's natural
+    # runs of repeats at its coarse resolution; the flatline weight (``online.FLAT_WEIGHT``) reports
+    # most of them for a small rise in false alarms.  Bars sit just under what is reached.
     assert seen_hits >= 0.9 * seen
     assert by_kind["spike"] >= 0.95 * totals["spike"]
     assert by_kind["dip"] >= 0.9 * totals["dip"]
-    assert by_kind["flatline"] >= 0.75 * totals["flatline"]
+    assert by_kind["flatline"] >= 0.9 * totals["flatline"]
     assert by_kind["sustained_drop"] >= 0.25 * totals["sustained_drop"]
-    assert np.mean(recalls) >= 0.75
+    assert np.mean(recalls) >= 0.8
     assert np.mean(fars) < 0.02
 
 
