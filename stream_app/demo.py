@@ -24,8 +24,9 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from stream_app.core.faults import InjectedFault
 from stream_app.settings import Settings
-from stream_app.simulate import build_fleet, manifest
+from stream_app.simulate import Meter, build_fleet, manifest
 
 KILOWATCH = str(Path(sys.executable).parent / "kilowatch")
 DEMO_ENV = {
@@ -138,6 +139,12 @@ def spawn(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[by
         return subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)
 
 
+def within_three(meter: Meter, fault: InjectedFault) -> set[tuple[str, str]]:
+    """(asset, timestamp) of the readings that report ``fault`` in time: its first three."""
+    stop = min(fault.index + 3, len(meter.timestamps))
+    return {(meter.asset_id, meter.timestamps[i]) for i in range(fault.index, stop)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--assets", type=int, default=20)
@@ -154,11 +161,13 @@ def main(argv: list[str] | None = None) -> int:
         Path("../shared/data/energy/steel_industry_2018_15min.csv"), args.assets, args.rows, 300
     )
     planted_list = manifest(fleet)
-    # A fault counts as found when any of its first three readings is flagged.
+    # A fault counts as found when a reading within 3 of its start is flagged (as in the tests and
+    # ``core.faults.detection_report``: a one-reading drop-out is often named when the next reading
+    # undoes it).
     planted: set[tuple[str, str]] = set()
     for m in fleet:
         for f in m.faults:
-            planted.update((m.asset_id, m.timestamps[f.index + k]) for k in range(min(3, f.length)))
+            planted.update(within_three(m, f))
     log_dir = settings.state_dir
     worker = spawn([KILOWATCH, "worker", "--worker-id", "demo"], env, log_dir / "worker.log")
     time.sleep(3)
@@ -178,12 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                     p.wait(20)
                 except subprocess.TimeoutExpired:
                     p.kill()
-    hit = sum(
-        1
-        for m in fleet
-        for f in m.faults
-        if any((m.asset_id, m.timestamps[f.index + k]) in seen for k in range(min(3, f.length)))
-    )
+    hit = sum(1 for m in fleet for f in m.faults if not within_three(m, f).isdisjoint(seen))
     if total >= 0:
         print(
             f"demo: {total} anomaly events in {(datetime.now() - started).seconds} s; "
