@@ -93,7 +93,6 @@ class InferenceService:
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
-        self.models.close()
 
     async def _resolve(self, db: asyncpg.Pool, asset_id: str) -> tuple[Loaded | None, str | None]:
         """The loaded trained model or None, and why a trained model is not used when there is one."""

@@ -18,7 +18,6 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
@@ -118,16 +117,12 @@ class ModelCache:
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.clock = clock
-        self.native_pool = ThreadPoolExecutor(1, thread_name_prefix="kw-native")
         self._lookups: OrderedDict[str, tuple[float, ActiveRef | None]] = OrderedDict()
         self._lookup_flight: SingleFlight[str, ActiveRef | None] = SingleFlight()
         self._models: OrderedDict[tuple[str, int], Loaded | Broken] = OrderedDict()
         self._load_flight: SingleFlight[ActiveRef, Loaded | Broken] = SingleFlight()
         self._store: Any = None
         self._frozen = False
-
-    def close(self) -> None:
-        self.native_pool.shutdown(wait=False, cancel_futures=True)
 
     async def active(self, db: asyncpg.Pool, asset_id: str) -> ActiveRef | None:
         """The asset's active version (None: registered, no trained model); 404 for an unknown asset."""
@@ -189,7 +184,7 @@ class ModelCache:
         if isinstance(entry, Loaded) and entry.native is not None:
             entry.batcher = MicroBatcher(
                 native_batch(entry.native),
-                self.native_pool,
+                None,  # on the loop: the forecast holds the GIL anyway (api.batcher)
                 self.settings.api_batch_max,
                 self.settings.api_batch_window_ms / 1000.0,
             )

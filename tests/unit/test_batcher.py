@@ -92,3 +92,21 @@ async def test_a_caller_that_went_away_is_skipped(pool: ThreadPoolExecutor) -> N
     rec.release.set()
     assert await first == 10 and await kept == 30
     assert rec.batches == [[1], [3]]
+
+
+async def test_without_an_executor_jobs_queued_in_one_turn_share_a_batch_on_the_loop() -> None:
+    """No executor: the batch runs on the event loop's own thread, with every job queued before it."""
+    threads: list[int] = []
+    rec = Recorder()
+
+    def on_loop(jobs: Sequence[int]) -> list[int | BaseException]:
+        threads.append(threading.get_ident())
+        return rec(jobs)
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(on_loop, None)
+    results = await asyncio.gather(*(batcher.submit(j) for j in (1, 2, -3)), return_exceptions=True)
+    assert results[:2] == [10, 20] and isinstance(results[2], ValueError)
+    assert rec.batches == [[1, 2, -3]]
+    assert threads == [threading.get_ident()]
+    assert await batcher.submit(4) == 40  # the next request starts the next batch
+    assert rec.batches[-1] == [4]
