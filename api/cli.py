@@ -17,8 +17,8 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="server processes sharing the port (each keeps its own key and model caches)",
+        default=None,
+        help="server processes sharing the port (default: KILOWATCH_API_WORKERS)",
     )
     p.set_defaults(handler=run_api)
 
@@ -47,8 +47,9 @@ def run_api(args: argparse.Namespace, settings: Settings) -> int:
         "access_log": False,  # RequestContextMiddleware logs each request with its request id
         "proxy_headers": False,
     }
-    if args.workers > 1:  # uvicorn starts each worker from an import string
-        uvicorn.run("api.app:app_from_env", factory=True, workers=args.workers, **common)
+    workers = args.workers or settings.api_workers
+    if workers > 1:  # uvicorn starts each worker from an import string
+        uvicorn.run("api.app:app_from_env", factory=True, workers=workers, **common)
     else:
         uvicorn.run(create_app(settings), **common)
     return 0

@@ -264,6 +264,13 @@ class Settings(BaseSettings):
 
     # --- REST API (issue 4) ------------------------------------------------------------------------------
     api_port: int = Field(8000, ge=1, le=65535, description="Port of `kilowatch api` (host: bind_host).")
+    api_workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Server processes of `kilowatch api` sharing the port (one per core serves best: a "
+        "process is bound to one core by the GIL; each keeps its own key and model caches).",
+    )
     api_cors_origins: tuple[str, ...] = Field(
         (), description="Origins allowed by CORS (JSON list in the env); empty = no cross-origin access."
     )
