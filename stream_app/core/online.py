@@ -18,10 +18,10 @@ reading late), a *level drop* held for three readings (ranked among readings at 
 halving is routine while a plant runs, unheard of while it idles; or a drop to a level the ring
 never held for three readings; flagged history is not a reference) and a *flatline* (exact repeats
 that this time of day and level make improbable, ``online_evidence``; reported once per run; its tail
-probability counts ``FLAT_WEIGHT`` times, see there).  A
-reading is flagged when the score >= threshold after warm-up.  Kinds: spike/dip (one reading, or an
-undone excursion), sustained_high/low (consecutive flagged readings on one side, or a held drop),
-flatline, pattern_shift (a flagged reading while the short-term volatility is 3x the long-term one).
+probability is weighted by ``FLAT_WEIGHT``, below).  A reading is flagged when the score >=
+threshold after warm-up.  Kinds: spike/dip (one reading, or an undone excursion), sustained_high/low
+(consecutive flagged readings on one side, or a held drop), flatline, pattern_shift (a flagged
+reading while the short-term volatility is 3x the long-term one).
 
 Repeated alarms.  A reading whose tail probability ``1 - score`` (score >= 0.99) is not below half
 that of the highest score the asset had within ``repeat_window_s`` (a day by default) repeats an
