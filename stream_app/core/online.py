@@ -57,6 +57,7 @@ from stream_app.core import online_conformal as cf
 from stream_app.core import online_evidence as ev
 from stream_app.core import online_stats as st
 from stream_app.core.online_forecast import forecast as _forecast
+from stream_app.core.online_forecast import seasonal
 from stream_app.core.online_stats import (
     E_LEVEL,
     E_NAIVE,
@@ -93,7 +94,6 @@ A_OFFSET = 0.1
 A_SCALE = 1.0 / 16
 A_LONG = 1.0 / 1000
 A_ABS = 1.0 / 500  # typical absolute level
-MAX_SEASONS = 7  # previous seasons looked at by the seasonal predictors
 MIN_HIST_N = 8  # learned readings before residuals enter the calibration histogram
 LEVEL_FLOOR = 0.02  # share of the typical level added to the expected level in the scale ratio
 RATIO_MIN, RATIO_MAX = 0.02, 50.0
@@ -173,7 +173,7 @@ class OnlineDetector:
 
     def forecast(self, state: AssetState, horizon: int) -> list[ForecastPoint]:
         """Forecast the next ``horizon`` steps (see ``online_forecast``); the state is unchanged."""
-        return _forecast(state, horizon, self.params.interval_level, lambda s, t: self._predict(s, t)[3])
+        return _forecast(state, horizon, self.params.interval_level)
 
     # ------------------------------------------------------------------------------------------
     @staticmethod
@@ -188,42 +188,17 @@ class OnlineDetector:
         wl = 1.0 / (e_level * e_level + TINY) if e_level >= 0 else 1.0
         num = wn * last + wl * p_level
         den = wn + wl
-        p_sdiff = p_smean = prof = NAN
-        m = int(s[SEASON])
-        if m > 0 and target >= 2 * m:
-            w = state.window_size
-            vals = state.values
-            oldest = target - w if target > w else 0  # oldest index still in the ring (pre-push)
-            a = target - m
-            b = int(s[LAST_SEQ]) - m
-            diffs = []
-            same = []
-            for _ in range(MAX_SEASONS):
-                if a < oldest:
-                    break
-                va = vals[a % w]
-                same.append(va)
-                if b >= oldest:
-                    diffs.append(va - vals[b % w])
-                a -= m
-                b -= m
+        p_sdiff, prof = seasonal(state, target)
+        p_smean = prof + s[OFFSET]
+        if p_sdiff == p_sdiff or p_smean == p_smean:
             untrusted = 1.5 * (e_naive if e_naive > e_level else e_level)
-            k = len(diffs)
-            if k:
-                diffs.sort()
-                h = k >> 1
-                p_sdiff = last + (diffs[h] if k & 1 else 0.5 * (diffs[h - 1] + diffs[h]))
+            if p_sdiff == p_sdiff:
                 e = s[E_SDIFF]
                 e = e if e >= 0 else untrusted
                 ws = 1.0 / (e * e + TINY)
                 num += ws * p_sdiff
                 den += ws
-            k = len(same)
-            if k:
-                same.sort()
-                h = k >> 1
-                prof = same[h] if k & 1 else 0.5 * (same[h - 1] + same[h])
-                p_smean = prof + s[OFFSET]
+            if p_smean == p_smean:
                 e = s[E_SMEAN]
                 e = e if e >= 0 else untrusted
                 ws = 1.0 / (e * e + TINY)

@@ -13,8 +13,9 @@ from typing import Any, TypeAlias
 
 import asyncpg
 import orjson
+from pydantic import TypeAdapter
 
-from schemas.events import Anomaly, Forecast
+from schemas.events import Anomaly, Forecast, ForecastPointModel
 
 Conn: TypeAlias = "asyncpg.Connection | asyncpg.Pool"
 # Namespace of forecast ids (uuid5); never change it: the ids make a redelivered forecast the same row.
@@ -64,8 +65,19 @@ async def insert_anomalies(conn: Conn, events: Sequence[Anomaly]) -> int:
     return _inserted(status)
 
 
+_POINTS = TypeAdapter(list[ForecastPointModel])
+
+
+def points_text(f: Forecast) -> str:
+    """The points as one JSON array (one serialiser call, not one per point: the sink stores a
+    forecast per K readings of every asset)."""
+    return _POINTS.dump_json(f.points).decode()
+
+
 def points_json(f: Forecast) -> list[dict[str, Any]]:
-    return [orjson.loads(p.model_dump_json()) for p in f.points]
+    """The points as stored (``jsonb``), for comparisons."""
+    parsed: list[dict[str, Any]] = orjson.loads(points_text(f))
+    return parsed
 
 
 async def insert_forecasts(conn: Conn, forecasts: Sequence[Forecast]) -> int:
@@ -87,7 +99,7 @@ async def insert_forecasts(conn: Conn, forecasts: Sequence[Forecast]) -> int:
         [f.model_version for f in forecasts],
         [len(f.points) for f in forecasts],
         # as JSON text: asyncpg would take a list inside a jsonb[] for a second array dimension
-        [orjson.dumps(points_json(f)).decode() for f in forecasts],
+        [points_text(f) for f in forecasts],
     )
     return _inserted(status)
 

@@ -29,12 +29,18 @@ pytestmark = [pytest.mark.kafka4]
 # clean series itself shows the same 3-reading pattern at >= 1% of comparable readings -- 40-60%
 # drops while the plant runs, a meter holding its value while the plant idles at its coarse
 # resolution); no detector can flag those that early without alarming as often on normal readings.
-# The target applies to the observable faults (20/20 offline, ``kilowatch faults``); all faults
-# (0.78 offline with detector v3, 0.66 with v2) keep a regression floor.  README "Quality and
-# performance" has the figures and the recall / false-alarm trade-off by threshold.
+# At the default threshold the target applies to the observable faults (20/20 offline, ``kilowatch
+# faults``); all faults (0.78 offline with detector v3, 0.66 with v2) keep a regression floor.  On all
+# faults the target is met at a more sensitive threshold, for the false alarms the oracle predicts
+# (``test_high_sensitivity...`` below).  README "Quality and performance" has the figures and the
+# recall / false-alarm trade-off by threshold.
 RECALL_FLOOR = 0.75
 OBSERVABLE_RECALL_FLOOR = 0.90
 FALSE_ALARM_CEILING = 0.02
+# The operating point at which >= 90 % of *all* planted faults are reported within 3 readings, and
+# the false alarms it costs (7.1 % offline, ``KILOWATCH_ANOMALY_THRESHOLD=0.98 kilowatch faults``).
+HIGH_SENSITIVITY = 0.98
+HIGH_SENSITIVITY_FALSE_ALARM_CEILING = 0.08
 
 
 @pytest.fixture(params=["batch", "agent"])
@@ -47,10 +53,10 @@ def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
 
 
-def test_injected_faults_are_reported_within_three_readings(
-    tmp_path: Path, data_dir: Path, readings_path: str
-) -> None:
-    settings, env = isolated_settings(tmp_path, readings_path=readings_path)
+def _fault_scenario(tmp_path: Path, data_dir: Path, **overrides: object) -> tuple[float, int, int, float]:
+    """Plant faults into 4 x 3,000 steel readings, stream them through a worker: (recall within 3
+    readings of all faults, observable faults flagged, observable faults, false-alarm rate)."""
+    settings, env = isolated_settings(tmp_path, **overrides)
     ensure_topics(settings)
     series = steel_assets(data_dir, n_assets=4, n_rows=3000, faults_every=300)
     worker = Worker(env, "e2e", tmp_path)
@@ -64,25 +70,51 @@ def test_injected_faults_are_reported_within_three_readings(
         scores.close()
         anomalies.close()
     flagged = {(a["asset_id"], a["timestamp"]) for a in anomalies.items}
-    recalls, rates, n_faults, seen_hits, seen = [], [], 0, 0, 0
+    hits, rates, n_faults, seen_hits, seen = 0.0, [], 0, 0, 0
     for s in series:
         flags = np.array([(s.asset_id, t) in flagged for t in s.timestamps])
         recall, rate = detection_report(flags, s.faults, within=3, start=400)
-        recalls.append(recall * len(s.faults))
+        hits += recall * len(s.faults)
         rates.append(rate)
         n_faults += len(s.faults)
-        hits, n = observable_recall(flags, s.faults, within=3)
-        seen_hits, seen = seen_hits + hits, seen + n
-    recall_all = sum(recalls) / n_faults
-    false_alarms = float(np.mean(rates))
+        h, n = observable_recall(flags, s.faults, within=3)
+        seen_hits, seen = seen_hits + h, seen + n
+    assert n_faults >= 30 and seen >= 15
+    recall_all, false_alarms = hits / n_faults, float(np.mean(rates))
     print(
         f"\nfaults={n_faults} recall@3={recall_all:.3f} observable={seen_hits}/{seen} "
         f"false-alarm rate={false_alarms:.4f} per reading"
     )
-    assert n_faults >= 30 and seen >= 15
+    return recall_all, seen_hits, seen, false_alarms
+
+
+def test_injected_faults_are_reported_within_three_readings(
+    tmp_path: Path, data_dir: Path, readings_path: str
+) -> None:
+    """The default operating point: every observable fault, few false alarms."""
+    recall_all, seen_hits, seen, false_alarms = _fault_scenario(
+        tmp_path, data_dir, readings_path=readings_path
+    )
     assert recall_all >= RECALL_FLOOR
     assert seen_hits >= OBSERVABLE_RECALL_FLOOR * seen
     assert false_alarms < FALSE_ALARM_CEILING
+
+
+def test_high_sensitivity_reports_nine_in_ten_injected_faults_within_three_readings(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """The issue's target on all planted faults, at the operating point that reaches it.
+
+    ``KILOWATCH_ANOMALY_THRESHOLD=0.98`` flags the faults the default calls routine (drops while
+    the plant runs) at the price the oracle predicts: about 7 % of normal readings flagged (README
+    "Sensitivity"), so the threshold stays a choice per deployment, not the default.
+    """
+    recall_all, seen_hits, seen, false_alarms = _fault_scenario(
+        tmp_path, data_dir, readings_path="batch", anomaly_threshold=HIGH_SENSITIVITY
+    )
+    assert recall_all >= 0.90
+    assert seen_hits == seen
+    assert false_alarms < HIGH_SENSITIVITY_FALSE_ALARM_CEILING
 
 
 def test_malformed_messages_go_to_dead_letters_and_valid_ones_are_scored(
