@@ -9,10 +9,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 import asyncpg
-import orjson
 from pydantic import TypeAdapter
 
 from schemas.events import Anomaly, Forecast, ForecastPointModel
@@ -72,12 +71,6 @@ def points_text(f: Forecast) -> str:
     """The points as one JSON array (one serialiser call, not one per point: the sink stores a
     forecast per K readings of every asset)."""
     return _POINTS.dump_json(f.points).decode()
-
-
-def points_json(f: Forecast) -> list[dict[str, Any]]:
-    """The points as stored (``jsonb``), for comparisons."""
-    parsed: list[dict[str, Any]] = orjson.loads(points_text(f))
-    return parsed
 
 
 async def insert_forecasts(conn: Conn, forecasts: Sequence[Forecast]) -> int:
