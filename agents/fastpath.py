@@ -100,7 +100,10 @@ class BatchPath:
             wb = by_partition.get(p)
             if wb is None:
                 wb = by_partition[p] = WriteBatch(raw_mode=True)
-            wb.put(key, record)
+            if record is None:  # an asset reset: delete, and a tombstone in the changelog
+                wb.delete(key)
+            else:
+                wb.put(key, record)
             delivery.produced += 1
             produce(changelog, key, record, p, on_delivery)
         for p, wb in by_partition.items():

@@ -86,7 +86,10 @@ def register(app: faust.App, ctx: Any) -> None:
     def apply(events: Sequence[faust.EventT], out: Emit) -> None:
         for index, key, record in out.writes:
             as_current(events[index])
-            table[key] = record
+            if record is None:  # an asset reset: faust deletes locally and sends the tombstone
+                del table[key]
+            else:
+                table[key] = record
         for k, v in out.anomalies:
             ctx.anomalies_topic.send_soon(key=k, value=v)
         for k, v in out.forecasts:

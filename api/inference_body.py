@@ -18,7 +18,8 @@ import orjson
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from api.inference_input import MAX_ABS, Series, check_size, checked, series_of
+from api.inference_input import Series, check_size, checked, series_of
+from schemas.events import MAX_ABS
 
 M = TypeVar("M", bound=BaseModel)
 _WIDTH = 20  # "YYYY-MM-DDTHH:MM:SSZ"

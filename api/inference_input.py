@@ -16,14 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
 
 from api.errors import ApiError, Code
-from schemas.events import MAX_COVARIATES
+from schemas.events import MAX_ABS, MAX_COVARIATES
 
 NS = 1_000_000_000
 MAX_DETAILS = 20  # field errors listed per response
 _EPOCH_NAIVE = datetime(1970, 1, 1)  # naive timestamps are UTC
 MIN_SECONDS, MAX_SECONDS = -2208988800.0, 7258118400.0  # 1900-01-01, 2200-01-01 (int64 ns reach 2262)
 
-MAX_ABS = 1e15  # larger magnitudes would overflow the models' arithmetic (squares of errors)
+# MAX_ABS (schemas.events, shared with ingestion): larger magnitudes would overflow the models' arithmetic.
 # Strict: numbers only (no "12.5", no "NaN" strings, no booleans); JSON's 1e400 parses as inf: refused.
 FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-MAX_ABS, le=MAX_ABS)]
 

@@ -11,6 +11,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 ASSET_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
 MAX_COVARIATES = 32
+# The largest magnitude of a reading's value or covariate, wherever readings enter (Kafka, POST /readings,
+# the inference routes): beyond it the models' arithmetic (squares of errors) would overflow. The one
+# source of truth: the stream's fast decoder and the API's inference bodies import it from here.
+MAX_ABS = 1e15
 # Namespace of deterministic anomaly event ids (uuid5); never change it, consumers de-duplicate by id.
 EVENT_NAMESPACE = uuid.UUID("6f1c3f0e-2d7a-5b7e-9a53-6b696c6f7761")
 
@@ -28,8 +32,22 @@ def _finite(v: float) -> float:
     return v
 
 
+def _bounded(v: float) -> float:
+    if not math.isfinite(v):
+        raise ValueError("must be a finite number (NaN and infinity are rejected)")
+    if not -MAX_ABS <= v <= MAX_ABS:
+        raise ValueError(f"magnitude {v!r} is out of range: must be between -1e15 and 1e15")
+    return v
+
+
 UtcDatetime = Annotated[datetime, AfterValidator(_to_utc)]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=True), AfterValidator(_finite)]
+# A measured quantity as it enters kilowatch: finite and within ±MAX_ABS (readings and covariates).
+MeterFloat = Annotated[
+    float,
+    Field(allow_inf_nan=True, json_schema_extra={"minimum": -MAX_ABS, "maximum": MAX_ABS}),
+    AfterValidator(_bounded),
+]
 AssetId = Annotated[
     str, Field(pattern=ASSET_ID_PATTERN, description="Meter / asset identifier; the topic key.")
 ]
@@ -46,12 +64,14 @@ class Reading(_Event):
 
     asset_id: AssetId
     timestamp: UtcDatetime = Field(description="ISO 8601; naive = UTC, offsets converted to UTC.")
-    value: FiniteFloat = Field(
-        strict=True, description="Consumption (or any metered quantity) at `timestamp`."
+    value: MeterFloat = Field(
+        strict=True,
+        description="Consumption (or any metered quantity) at `timestamp`; finite, |value| <= 1e15.",
     )
     unit: str | None = Field(None, max_length=16, description="e.g. kWh, kW, MW.")
-    covariates: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")], FiniteFloat] = Field(
-        default_factory=dict, description="Exogenous values sent with the reading (temp, production ...)."
+    covariates: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")], MeterFloat] = Field(
+        default_factory=dict,
+        description="Exogenous values sent with the reading (temp, production ...); finite, |v| <= 1e15.",
     )
 
     @model_validator(mode="before")
@@ -170,6 +190,26 @@ class DeadLetter(_Event):
     payload_encoding: Literal["utf-8", "base64"]
     error: str
     received_at: UtcDatetime
+
+
+class AssetReset(_Event):
+    """Admin control message: forget one asset's detector state (``kilowatch reset-asset``,
+    ``POST /api/v1/assets/{id}/reset``).
+
+    Published to the *readings* topic keyed by ``asset_id``, so it lands in the asset's partition and
+    reaches the one worker that owns the asset's state, in order with its readings: readings before it
+    are scored with the old state, readings after it start from a fresh one. That worker deletes
+    (tombstones) the asset's state records in its table and changelog and drops its cached state. A
+    payload with a ``control`` field is never a reading (readings have numeric extra fields only)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True, title="AssetReset")
+
+    control: Literal["reset_asset"] = Field(description="Marks a control message on the readings topic.")
+    reset_id: uuid.UUID = Field(description="Unique per request; names it in the audit log and worker logs.")
+    asset_id: AssetId
+    requested_by: str = Field(min_length=1, max_length=200, description="API key prefix/name, or cli:<user>.")
+    reason: str = Field("", max_length=500, description="Free text from the operator.")
+    requested_at: UtcDatetime
 
 
 def anomaly_event_id(asset_id: str, timestamp: datetime, detector: str) -> uuid.UUID:

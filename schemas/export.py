@@ -14,7 +14,16 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from schemas.events import Anomaly, DeadLetter, Forecast, ModelUpdated, Reading, ScoreRecord, TrainingRequest
+from schemas.events import (
+    Anomaly,
+    AssetReset,
+    DeadLetter,
+    Forecast,
+    ModelUpdated,
+    Reading,
+    ScoreRecord,
+    TrainingRequest,
+)
 from stream_app.settings import Settings, TopicKind, settings_reference
 
 GENERATED = Path(__file__).parent / "generated"
@@ -23,7 +32,11 @@ OPENAPI_DOC = Path(__file__).parent.parent / "docs" / "openapi.json"
 
 # topic kind -> (payload model, who publishes, who consumes, description)
 TOPICS: dict[TopicKind, tuple[type[BaseModel], str]] = {
-    "readings": (Reading, "Meter readings from devices (or POST /readings); key = asset_id."),
+    "readings": (
+        Reading,
+        "Meter readings from devices (or POST /readings); key = asset_id. Also carries AssetReset "
+        "control messages (a `control` field; kilowatch reset-asset, POST /assets/{id}/reset).",
+    ),
     "forecasts": (Forecast, "Forecast of the next steps, every K readings of an asset; key = asset_id."),
     "anomalies": (Anomaly, "Flagged readings; key = asset_id; de-duplicate by event_id."),
     "scores": (ScoreRecord, "Every scored reading (when emit_scores is on); key = asset_id."),
@@ -33,26 +46,39 @@ TOPICS: dict[TopicKind, tuple[type[BaseModel], str]] = {
 }
 
 
+# Further message types a topic carries besides its payload model.
+CONTROL: dict[TopicKind, tuple[type[BaseModel], ...]] = {"readings": (AssetReset,)}
+
+
+def _models(kind: TopicKind) -> tuple[type[BaseModel], ...]:
+    return (TOPICS[kind][0], *CONTROL.get(kind, ()))
+
+
 def json_schemas() -> dict[str, dict[str, Any]]:
-    return {model.__name__: model.model_json_schema(mode="serialization") for model, _ in TOPICS.values()}
+    return {
+        model.__name__: model.model_json_schema(mode="serialization")
+        for kind in TOPICS
+        for model in _models(kind)
+    }
 
 
 def asyncapi(settings: Settings) -> dict[str, Any]:
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
-    for kind, (model, description) in TOPICS.items():
-        name = model.__name__
+    for kind, (_model, description) in TOPICS.items():
         channel = kind.replace("-", "_")
-        messages[name] = {
-            "name": name,
-            "contentType": "application/json",
-            "payload": {"$ref": f"#/components/schemas/{name}"},
-        }
+        names = [model.__name__ for model in _models(kind)]
+        for name in names:
+            messages[name] = {
+                "name": name,
+                "contentType": "application/json",
+                "payload": {"$ref": f"#/components/schemas/{name}"},
+            }
         channels[channel] = {
             "address": settings.topic(kind),
             "description": description,
-            "messages": {name: {"$ref": f"#/components/messages/{name}"}},
+            "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in names},
             "bindings": {"kafka": {"partitions": settings.topic_partitions, "bindingVersion": "0.5.0"}},
         }
         operations[f"receive_{channel}"] = {

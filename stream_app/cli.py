@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "stream_app.db.cli",
     "stream_app.registry.history_sink",
     "stream_app.results_sink",
+    "stream_app.reset",
     "trainers.backtest",
     "api.cli",
 )

@@ -144,6 +144,12 @@ class LiveModels:
         log.info("asset %s has no trained model any more: scored online", asset_id)
         return True
 
+    def forget_history(self, asset_id: str) -> None:
+        """The asset's state was reset: drop its plan (computed on the old history) and give a
+        version that failed to load another chance; the active version stays."""
+        self._plans.pop(asset_id, None)
+        self._broken.pop(asset_id, None)
+
     def install(self, update: ActiveModel, model: LiveModel) -> None:
         """Put an already loaded model in the cache (the worker loads it off the event loop)."""
         self._remember(update, model)

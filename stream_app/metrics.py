@@ -14,7 +14,8 @@ from prometheus_client import Counter, Gauge, Histogram
 
 READINGS = Counter(
     "kilowatch_readings_total",
-    "Readings consumed, by outcome (scored, late, duplicate, dead_lettered).",
+    "Readings consumed, by outcome (scored, late, duplicate, dead_lettered, failed; reset = an asset "
+    "reset control message).",
     ["outcome"],
 )
 ANOMALIES = Counter("kilowatch_anomalies_total", "Anomaly events emitted, by type.", ["type"])

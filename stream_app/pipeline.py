@@ -14,9 +14,9 @@ from typing import Protocol
 
 import orjson
 
-from schemas.events import Anomaly, DeadLetter, ScoreRecord, anomaly_event_id
+from schemas.events import Anomaly, AssetReset, DeadLetter, ScoreRecord, anomaly_event_id
 from stream_app import metrics
-from stream_app.core.decode import decode_fast, raw_payload_text
+from stream_app.core.decode import decode_control, decode_fast, raw_payload_text
 from stream_app.core.online import OnlineDetector, OnlineParams
 from stream_app.core.state_codec import StateCodecError
 from stream_app.core.types import Verdict
@@ -53,8 +53,9 @@ class Emit:
     forecasts: list[tuple[bytes, bytes]] = field(default_factory=list)
     dead_letters: list[tuple[bytes | None, bytes]] = field(default_factory=list)
     scores: list[tuple[bytes, bytes]] = field(default_factory=list)
-    # (index of the message in the batch, table key, record): written in the message's partition.
-    writes: list[tuple[int, bytes, bytes]] = field(default_factory=list)
+    # (index of the message in the batch, table key, record): written in the message's partition, in
+    # this order; record None = delete the key (a tombstone in the changelog; an asset reset).
+    writes: list[tuple[int, bytes, bytes | None]] = field(default_factory=list)
     outcomes: dict[str, int] = field(default_factory=dict)
     anomaly_types: list[str] = field(default_factory=list)
 
@@ -65,7 +66,7 @@ class Emit:
         """Record this batch in the Prometheus metrics (once the agent has handed everything over).
 
         ``oldest_produced_at`` is only read when the batch produced anomalies."""
-        metrics.CHANGELOG_BYTES.inc(sum(len(k) + len(r) for _, k, r in self.writes))
+        metrics.CHANGELOG_BYTES.inc(sum(len(k) + len(r or b"") for _, k, r in self.writes))
         for outcome, n in self.outcomes.items():
             metrics.READINGS.labels(outcome).inc(n)
         for kind in self.anomaly_types:
@@ -92,6 +93,7 @@ class StateStore(Protocol):
 
 
 log = logging.getLogger(__name__)
+audit = logging.getLogger("kilowatch.audit")
 
 
 def _dt(ts: float) -> datetime:
@@ -149,7 +151,15 @@ class ScoringPipeline:
         detected_at = _dt(wall)
         for i, msg in enumerate(batch):
             try:
-                reading = decode_fast(msg.key, msg.value, max_bytes=self.max_bytes)
+                try:
+                    reading = decode_fast(msg.key, msg.value, max_bytes=self.max_bytes)
+                except InvalidReading:
+                    # Not a reading: maybe a control message (only ever looked for here, off the hot path).
+                    control = decode_control(msg.key, msg.value, max_bytes=self.max_bytes)
+                    if control is None:
+                        raise
+                    self.reset(control, msg, i, out, store)
+                    continue
                 ts = reading.ts
                 if ts > wall + self.max_future_s:
                     raise InvalidReading(f"timestamp: {_dt(ts).isoformat()} is in the future")
@@ -215,6 +225,45 @@ class ScoringPipeline:
             out.anomaly_types.append(verdict.kind)
         if self.emit_scores:
             out.scores.append((key, self._score_record(asset_id, verdict, msg)))
+
+    # --- control messages ------------------------------------------------------------------------
+    def reset(self, event: AssetReset, msg: RawMessage, index: int, out: Emit, store: StateStore) -> int:
+        """Forget an asset's state: tombstone every ring record it has in the table (those stored, and
+        those this batch wrote before the reset, which the store does not show yet) and start its
+        cache entry afresh. The next reading of the asset is scored as its first.
+
+        Replaying a reset (a redelivery after a crash) is harmless: the readings after it come again
+        too, and from the same fresh state they are scored to the same verdicts and event ids.
+        Returns the number of records deleted."""
+        asset, w = event.asset_id, self.window
+        slots: set[int] = set()
+        entry = self.cache.get(asset)
+        if entry is not None and entry.partition == msg.partition:
+            slots.update(range(min(entry.state.seq + 1, w)))
+        slots.update(
+            s for s in range(w) if s not in slots and store.get(slot_key(asset, s, w), index) is not None
+        )
+        for s in sorted(slots):
+            out.writes.append((index, slot_key(asset, s, w), None))
+        self.cache[asset] = AssetEntry(
+            state=self.detector.new_state(), partition=msg.partition, last_offset=msg.offset
+        )
+        if self.live is not None:
+            self.live.forget_history(asset)
+        out.count("reset")
+        audit.warning(
+            "asset %s: detector state reset (%d records deleted) reset_id=%s requested_by=%s reason=%r "
+            "at %s[%d]@%d",
+            asset,
+            len(slots),
+            event.reset_id,
+            event.requested_by,
+            event.reason,
+            msg.topic,
+            msg.partition,
+            msg.offset,
+        )
+        return len(slots)
 
     # --- event builders ---------------------------------------------------------------------------
     def _anomaly(self, asset_id: str, v: Verdict, detected_at: datetime, label: str | None) -> bytes:

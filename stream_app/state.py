@@ -141,6 +141,9 @@ class InMemoryStore:
     def get(self, key: bytes, index: int) -> bytes | None:
         return self.data.get(key)
 
-    def apply(self, writes: Iterable[tuple[int, bytes, bytes]]) -> None:
+    def apply(self, writes: Iterable[tuple[int, bytes, bytes | None]]) -> None:
         for _, key, record in writes:
-            self.data[key] = record
+            if record is None:
+                self.data.pop(key, None)
+            else:
+                self.data[key] = record

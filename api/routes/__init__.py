@@ -15,5 +15,6 @@ V1: tuple[str, ...] = (
     "api.routes.readings",
     "api.routes.alert_config",
     "api.routes.models",
+    "api.routes.asset_state",
     "api.routes.assets",
 )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import math
 import re
 from datetime import UTC, datetime
 from typing import Literal, NamedTuple
@@ -11,7 +10,7 @@ from typing import Literal, NamedTuple
 import orjson
 from pydantic import ValidationError
 
-from schemas.events import ASSET_ID_PATTERN, MAX_COVARIATES, Reading
+from schemas.events import ASSET_ID_PATTERN, MAX_ABS, MAX_COVARIATES, AssetReset, Reading
 from stream_app.errors import InvalidReading
 
 
@@ -49,6 +48,29 @@ def decode_reading(key: bytes | None, payload: bytes | None, *, max_bytes: int) 
         return Reading.model_validate(data)
     except ValidationError as exc:
         raise InvalidReading(_describe(exc)) from None
+
+
+def decode_control(key: bytes | None, payload: bytes | None, *, max_bytes: int) -> AssetReset | None:
+    """The control message in a readings-topic payload, ``None`` when it is not one (a payload
+    without a ``control`` field). Only called for payloads that failed as readings, so the hot path
+    never pays for it. A malformed control message, or one whose key is not its asset, is refused
+    with the reason (``InvalidReading``: it is dead-lettered like a bad reading)."""
+    if payload is None or len(payload) > max_bytes:
+        return None
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    if type(data) is not dict or "control" not in data:
+        return None
+    try:
+        event = AssetReset.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidReading(f"control message: {_describe(exc)}") from None
+    if key is None or key.decode("utf-8", "replace") != event.asset_id:
+        # Keyed by asset_id, or it would not reach the partition (and the worker) that holds the asset.
+        raise InvalidReading(f"control message: the message key must be the asset_id {event.asset_id!r}")
+    return event
 
 
 def raw_payload_text(payload: bytes | None) -> tuple[str, Literal["utf-8", "base64"]]:
@@ -90,7 +112,9 @@ def _fast(key: bytes | None, data: dict[str, object]) -> DecodedReading | None:
     if type(asset) is not str or not _ASSET_ID.match(asset) or asset[-1].isspace():
         return None
     value = data.get("value")
-    if (type(value) is not float and type(value) is not int) or not math.isfinite(value):
+    # The comparison also refuses NaN and infinity (every comparison with NaN is false); an int is
+    # compared exactly, as the model compares it after its (exact, below 2**53) conversion.
+    if (type(value) is not float and type(value) is not int) or not -MAX_ABS <= value <= MAX_ABS:
         return None
     stamp = data.get("timestamp")
     if (
@@ -116,7 +140,7 @@ def _fast(key: bytes | None, data: dict[str, object]) -> DecodedReading | None:
             v = data[k]
             if (
                 (type(v) is not float and type(v) is not int)
-                or not math.isfinite(v)
+                or not -MAX_ABS <= v <= MAX_ABS
                 or not _COVARIATE.match(k)
             ):
                 return None

@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 
 from stream_app import sink
-from stream_app.core.decode import decode_reading
+from stream_app.core.decode import decode_control, decode_reading
 from stream_app.db import history
 from stream_app.db.history import HistoryRow
 from stream_app.errors import InvalidReading
@@ -37,7 +37,12 @@ def decode(records: Sequence[sink.Record], max_bytes: int) -> sink.Decoded[list[
         try:
             r = decode_reading(rec.key, rec.value, max_bytes=max_bytes)
         except InvalidReading as exc:
-            invalid.append((rec, exc.reason))
+            try:
+                control = decode_control(rec.key, rec.value, max_bytes=max_bytes)
+            except InvalidReading:
+                control = None
+            if control is None:  # a control message (asset reset) is not a reading: nothing to store
+                invalid.append((rec, exc.reason))
             continue
         rows[(r.asset_id, r.timestamp)] = (r.asset_id, r.timestamp, r.value, dict(r.covariates))
     return sink.Decoded(list(rows.values()), invalid)

@@ -1,0 +1,202 @@
+"""Issue 12 on the real broker, database and cache: an absurd magnitude is dead-lettered with its
+reason while the asset goes on being scored, and an admin reset through the API route reaches the
+worker that owns the asset (both readings paths), which deletes the asset's state (table and
+changelog) so that its next reading is scored from a fresh state."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+from stream_app.core.state_codec import decode_record
+from stream_app.db import audit
+from stream_app.pipeline import RawMessage, ScoringPipeline
+from stream_app.reset import AUDIT_ACTION
+from stream_app.settings import Settings
+from stream_app.state import InMemoryStore, split_record
+from stream_app.topics import ensure_topics
+from tests.integration.api.conftest import keyed_api
+from tests.integration.harness import TopicReader, Worker, isolated_settings, produce
+
+WINDOW = 96
+
+
+@pytest.fixture(params=["batch", "agent"])
+def readings_path(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def payload(i: int, value: float | None = None) -> bytes:
+    v = 100.0 + 20.0 * ((i % 24) / 24) + (i % 5) if value is None else value
+    return orjson.dumps(
+        {"timestamp": f"2025-03-{1 + i // 96:02d}T{(i // 4) % 24:02d}:{15 * (i % 4):02d}:00Z", "value": v}
+    )
+
+
+def changelog_view(settings: Settings, prefix: str) -> dict[bytes, bytes | None]:
+    """The compacted view of the state table's changelog: last value (None = tombstone) per key."""
+    topic = f"{settings.app_id}-asset-state-changelog"
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"reader-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(settings.topic_partitions)])
+    view: dict[bytes, bytes | None] = {}
+    at_end: set[int] = set()
+    try:
+        while len(at_end) < settings.topic_partitions:
+            for m in consumer.consume(10_000, timeout=1.0):
+                if m.error():
+                    if m.error().code() == KafkaError._PARTITION_EOF:
+                        at_end.add(m.partition())
+                        continue
+                    raise RuntimeError(m.error())
+                if m.key().startswith(prefix.encode() + b"|"):
+                    view[m.key()] = m.value()
+    finally:
+        consumer.close()
+    return view
+
+
+def live_seqs(view: dict[bytes, bytes | None]) -> list[int]:
+    return sorted(decode_record(split_record(v)[1]).seq for v in view.values() if v is not None)
+
+
+def test_an_absurd_magnitude_is_dead_lettered_and_the_asset_goes_on(tmp_path: Path) -> None:
+    settings, env = isolated_settings(tmp_path, window_size=WINDOW)
+    ensure_topics(settings)
+    asset = "bounds-1"
+    msgs = [(asset.encode(), payload(i)) for i in range(40)]
+    msgs.append((asset.encode(), payload(40, 1e200)))
+    msgs += [(asset.encode(), payload(i)) for i in range(41, 80)]
+    worker = Worker(env, "bounds", tmp_path)
+    scores, dead = TopicReader(settings, "scores"), TopicReader(settings, "dead-letters")
+    try:
+        produce(settings, msgs)
+        got = scores.wait_for(lambda items: len(items) >= 79, 180, "scores", [worker])
+        letters = dead.wait_for(lambda items: len(items) >= 1, 60, "the dead letter", [worker])
+    finally:
+        worker.stop()
+    (letter,) = letters
+    assert letter["error"].startswith("value: magnitude 1e+200 is out of range: must be between -1e15")
+    assert orjson.loads(letter["payload"])["value"] == 1e200 and letter["key"] == asset
+    by_ts = {s["timestamp"]: s for s in got}
+    assert len(by_ts) == 79 and all(s["status"] == "scored" for s in got)
+    after = sorted(s["timestamp"] for s in got)[40:]
+    assert len(after) == 39  # every valid reading after the refused one was scored
+    # ... exactly as if the absurd reading had never been sent (it touched nothing)
+    pipe = ScoringPipeline(settings)
+    offline = pipe.process(
+        [RawMessage(k, v, "offline", 0, i) for i, (k, v) in enumerate(msgs)], InMemoryStore(WINDOW)
+    )
+    want = {s["timestamp"]: s for s in (orjson.loads(v) for _, v in offline.scores)}
+    assert {t: (s["expected"], s["score"]) for t, s in by_ts.items()} == {
+        t: (s["expected"], s["score"]) for t, s in want.items()
+    }
+
+
+async def test_admin_reset_starts_the_asset_afresh(tmp_path: Path, readings_path: str) -> None:
+    settings, env = isolated_settings(
+        tmp_path, window_size=WINDOW, readings_path=readings_path, api_verifications_per_minute=100_000
+    )
+    await asyncio.to_thread(ensure_topics, settings)
+    asset, bystander = "site-9/meter-1", "site-9/meter-2"
+    first = [(asset.encode(), payload(i)) for i in range(150)]
+    first += [(bystander.encode(), payload(i)) for i in range(30)]
+    worker = Worker(env, f"reset-{readings_path}", tmp_path)
+    scores = TopicReader(settings, "scores")
+    try:
+        async with keyed_api(settings) as api:
+            await asyncio.to_thread(produce, settings, first)
+            await asyncio.to_thread(scores.wait_for, lambda items: len(items) >= 180, 180, "scores", [worker])
+            before = await asyncio.to_thread(changelog_view, settings, asset)
+            assert live_seqs(before) == list(range(150 - WINDOW, 150))  # a full ring of old records
+
+            url = f"/api/v1/assets/{asset}/reset"
+            for scope in ("read", "write"):  # admin only
+                r = await api.client.post(url, json={"reason": "x"}, headers=api.auth(scope))
+                assert r.status_code == 403, r.text
+                assert r.json()["error"]["code"] == "FORBIDDEN"
+            r = await api.client.post(url, json={"reason": "poisoned by a test"}, headers=api.auth("admin"))
+            assert r.status_code == 202, r.text
+            data = r.json()["data"]
+            assert data["asset_id"] == asset and data["topic"] == settings.topic("readings")
+
+            # audit log: who, what, outcome, where it was published
+            pool = await api.resources.pool()
+            (entry,) = [
+                e
+                for e in await audit.entries(pool, asset, AUDIT_ACTION)
+                if e["details"]["reset_id"] == data["reset_id"]
+            ]
+            assert entry["actor"].startswith("api-key:") and entry["request_id"]
+            assert entry["details"]["outcome"] == "published"
+            assert entry["details"]["reason"] == "poisoned by a test"
+            assert (entry["details"]["partition"], entry["details"]["offset"]) == (
+                data["partition"],
+                data["offset"],
+            )
+
+            later = [(asset.encode(), payload(i)) for i in range(150, 160)]
+            later += [(bystander.encode(), payload(i)) for i in range(30, 35)]
+            await asyncio.to_thread(produce, settings, later)
+            items = await asyncio.to_thread(
+                scores.wait_for, lambda items: len(items) >= 195, 120, "scores after the reset", [worker]
+            )
+    finally:
+        worker.stop()
+
+    after = await asyncio.to_thread(changelog_view, settings, asset)
+    # the old records are tombstoned; what is left is the ring of a fresh state: seq 0..9
+    assert live_seqs(after) == list(range(10))
+    assert sum(v is None for v in after.values()) == WINDOW - 10
+    assert len(live_seqs(await asyncio.to_thread(changelog_view, settings, bystander))) == 35
+
+    # The asset's readings after the reset are scored exactly as a fresh asset's would be...
+    fresh = ScoringPipeline(settings).process(
+        [RawMessage(k, v, "offline", 0, i) for i, (k, v) in enumerate(later[:10])], InMemoryStore(WINDOW)
+    )
+    want = [orjson.loads(v) for _, v in fresh.scores]
+    mine: dict[str, dict[str, Any]] = {s["timestamp"]: s for s in items if s["asset_id"] == asset}
+    got = [mine[w["timestamp"]] for w in want]
+    assert [(s["expected"], s["score"], s["status"]) for s in got] == [
+        (w["expected"], w["score"], w["status"]) for w in want
+    ]
+    # ... and not as the continuation of its old state
+    continued = ScoringPipeline(settings)
+    cont_store = InMemoryStore(WINDOW)
+    msgs = [RawMessage(k, v, "offline", 0, i) for i, (k, v) in enumerate(first[:150] + later[:10])]
+    cont = [orjson.loads(v) for _, v in continued.process(msgs, cont_store).scores][150:]
+    assert [s["expected"] for s in cont] != [s["expected"] for s in got]
+
+
+async def test_post_readings_refuses_a_magnitude_naming_the_field(tmp_path: Path) -> None:
+    settings, _env = isolated_settings(tmp_path, api_verifications_per_minute=100_000)
+    good = {"asset_id": "bounds-2", "timestamp": "2025-03-01T00:00:00Z", "value": 1.0}
+    body = {
+        "readings": [
+            good,
+            {**good, "value": 1e200},
+            {**good, "value": -1e15, "temp": 2e15},
+            {**good, "value": 1e15, "temp": -1e15},  # the bound itself is accepted
+        ]
+    }
+    async with keyed_api(settings) as api:
+        r = await api.client.post("/api/v1/readings", json=body, headers=api.auth("write"))
+    assert r.status_code == 422, r.text
+    details = r.json()["error"]["details"]
+    assert [d["loc"] for d in details] == [
+        ["body", "readings", 1, "value"],
+        ["body", "readings", 2, "covariates", "temp"],
+    ]
+    assert all("must be between -1e15 and 1e15" in d["msg"] for d in details)
