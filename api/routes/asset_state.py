@@ -20,7 +20,7 @@ from typing import Annotated
 
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Body, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.deps import AdminKey, PoolDep, ResourcesDep
 from api.envelope import COMMON_RESPONSES, Envelope, ok
@@ -39,6 +39,13 @@ class AssetResetCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     reason: str = Field("", max_length=500, description="Why (kept in the audit log).")
+
+    @field_validator("reason")
+    @classmethod
+    def _storable(cls, v: str) -> str:
+        if "\x00" in v:  # PostgreSQL cannot store it (the audit log)
+            raise ValueError("reason may not contain NUL characters")
+        return v
 
 
 class AssetResetPublic(BaseModel):
