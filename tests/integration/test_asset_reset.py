@@ -61,8 +61,9 @@ def changelog_view(settings: Settings, prefix: str) -> dict[bytes, bytes | None]
                         at_end.add(m.partition())
                         continue
                     raise RuntimeError(m.error())
-                if m.key().startswith(prefix.encode() + b"|"):
-                    view[m.key()] = m.value()
+                key = m.key() or b""
+                if key.startswith(prefix.encode() + b"|"):
+                    view[key] = m.value()
     finally:
         consumer.close()
     return view
@@ -200,3 +201,48 @@ async def test_post_readings_refuses_a_magnitude_naming_the_field(tmp_path: Path
         ["body", "readings", 2, "covariates", "temp"],
     ]
     assert all("must be between -1e15 and 1e15" in d["msg"] for d in details)
+
+
+async def test_cli_reset_is_audited_and_lands_in_the_assets_partition(tmp_path: Path) -> None:
+    from aiokafka.partitioner import murmur2
+
+    from stream_app.core.decode import decode_control
+    from stream_app.db.pool import connect
+    from tests.integration.harness import KILOWATCH, ROOT
+
+    settings, env = isolated_settings(tmp_path)
+    asset = "site-3/meter-4"
+    done = await asyncio.create_subprocess_exec(
+        KILOWATCH, "reset-asset", asset, "--reason", "drill", env=env, cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await done.communicate()
+    assert done.returncode == 0, err.decode()
+    assert f"of asset {asset} published" in out.decode()
+
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": uuid.uuid4().hex})
+    topic = settings.topic("readings")
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(settings.topic_partitions)])
+    try:
+        msgs = await asyncio.to_thread(consumer.consume, 10, 10.0)
+    finally:
+        consumer.close()
+    (msg,) = [m for m in msgs if not m.error()]
+    # the partition every kilowatch producer (and the Java client) picks for the asset's readings
+    assert msg.partition() == (murmur2(asset.encode()) & 0x7FFFFFFF) % settings.topic_partitions
+    event = decode_control(msg.key(), msg.value(), max_bytes=settings.max_payload_bytes)
+    assert event is not None and event.asset_id == asset and event.requested_by.startswith("cli:")
+
+    conn = await connect(settings)
+    try:
+        entries = [
+            e
+            for e in await audit.entries(conn, asset, AUDIT_ACTION)
+            if e["details"]["reset_id"] == str(event.reset_id)
+        ]
+    finally:
+        await conn.close()
+    (entry,) = entries
+    assert entry["actor"] == event.requested_by and entry["details"]["reason"] == "drill"
+    assert entry["details"]["outcome"] == "published"
+    assert (entry["details"]["partition"], entry["details"]["offset"]) == (msg.partition(), msg.offset())
