@@ -59,11 +59,16 @@ from stream_app.core import online_stats as st
 from stream_app.core.online_forecast import forecast as _forecast
 from stream_app.core.online_forecast import seasonal
 from stream_app.core.online_stats import (
+    BASE,
     E_LEVEL,
     E_NAIVE,
     E_SDIFF,
     E_SMEAN,
     FLAG_ALL,
+    G_X,
+    G_XX,
+    G_XY,
+    G_Y,
     LAST,
     LAST_SEQ,
     LEVEL,
@@ -78,6 +83,7 @@ from stream_app.core.online_stats import (
     SCALE,
     SCALE_LONG,
     SEASON,
+    SPAN,
     STEP,
 )
 from stream_app.core.types import AnomalyType, ForecastPoint, Verdict
@@ -102,6 +108,20 @@ WINSOR = 3.0  # a learned residual moves the scale at most like WINSOR scales
 CALIB_FLAGGED = 3  # the first readings of a flagged run still enter the calibration histogram
 HUBER = 1.5  # learned values are clipped to HUBER x the interval half-width around the expectation
 TINY = 1e-12
+REL_TINY = 1e-12  # relative variance below which an error counts as zero (weights of 1e12 at most)
+REL_RESOLUTION = 1e-9  # residuals below this share of the value's magnitude are rounding
+BASE_REFRESH = 96  # readings between recomputations of the ring's lowest value
+# Largest |value| scored: as the Reading schema's bound (squares of errors stay finite)
+MAX_ABS_VALUE = 1e15
+# Origin of levels: the ring's lowest value less this share of its span (refreshed every
+# BASE_REFRESH readings), so that an offset changes nothing; small, since a meter's natural zero
+# (idle) sits at its lowest value and its drop-outs are judged as ratios to it.
+BASE_MARGIN = 0.0
+# Heteroscedasticity: the normaliser is SCALE * ratio ** gamma, gamma learned per asset (see gamma()),
+# shrunk towards GAMMA_PRIOR while the level has varied by less than ~GAMMA_V0 (variance of ln ratio).
+GAMMA_PRIOR = 0.0
+GAMMA_V0 = 0.05
+A_GAMMA = 1.0 / 2000
 SHIFT_NOISE = 1.4  # one-step changes of white noise are ~1.4x its mean absolute residual
 INFER_AT = 64  # readings seen before the step and season are inferred
 MIN_REGULAR = 0.95  # share of steps that must equal the median step for a season
@@ -119,7 +139,7 @@ FLAT_WEIGHT = 0.25
 Preds = tuple[float, float, float, float]  # naive, level, seasonal difference, seasonal profile
 # (expected, scale ratio at this level, seasonal profile, predictions); NaN marks what is unavailable
 # before the ring holds two seasons.
-Ctx = tuple[float, float, float, Preds]
+Ctx = tuple[float, float, float, Preds, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,11 +176,40 @@ class OnlineParams:
         )
 
 
+def gamma(s: array) -> float:
+    """How the residual scale grows with the level: scale ~ ratio ** gamma, gamma in [0, 1].
+
+    The least-squares slope of ln|residual| on ln(level ratio) over the learned readings, shrunk
+    towards ``GAMMA_PRIOR`` while the levels have varied little (``GAMMA_V0``): a load curve's
+    noise grows with the load (gamma ~ 1), a temperature's or a count's does not (~ 0).
+    """
+    mx = s[G_X]
+    var = s[G_XX] - mx * mx
+    var = var if var > 0.0 else 0.0
+    g = (s[G_XY] - mx * s[G_Y] + GAMMA_PRIOR * GAMMA_V0) / (var + GAMMA_V0)
+    return 0.0 if g < 0.0 else (1.0 if g > 1.0 else g)
+
+
+def _learn_gamma(s: array, raw: float, ar: float, n: float) -> None:
+    """Add one learned reading's (ln ratio, ln |residual|) to the moments of :func:`gamma`."""
+    floor = FLOOR * s[SCALE_LONG]
+    if floor <= 0.0 or n < MIN_HIST_N:
+        return
+    x = math.log(raw)
+    y = math.log(ar / floor) if ar > floor else 0.0  # relative to the floor: the same at every scale
+    inv = 1.0 / (n + 1.0 - MIN_HIST_N)
+    a = A_GAMMA if inv < A_GAMMA else inv
+    s[G_X] += a * (x - s[G_X])
+    s[G_Y] += a * (y - s[G_Y])
+    s[G_XX] += a * (x * x - s[G_XX])
+    s[G_XY] += a * (x * y - s[G_XY])
+
+
 class OnlineDetector:
     """Causal per-reading scorer; all model state lives in :class:`AssetState`."""
 
     name = "online-seasonal"
-    version = "3"
+    version = "4"
 
     def __init__(self, params: OnlineParams) -> None:
         self.params = params
@@ -184,48 +233,75 @@ class OnlineDetector:
         e_naive = s[E_NAIVE]
         e_level = s[E_LEVEL]
         p_level = s[LEVEL]
-        wn = 1.0 / (e_naive * e_naive + TINY) if e_naive >= 0 else 1.0
-        wl = 1.0 / (e_level * e_level + TINY) if e_level >= 0 else 1.0
-        num = wn * last + wl * p_level
-        den = wn + wl
         p_sdiff, prof = seasonal(state, target)
         p_smean = prof + s[OFFSET]
-        if p_sdiff == p_sdiff or p_smean == p_smean:
-            untrusted = 1.5 * (e_naive if e_naive > e_level else e_level)
-            if p_sdiff == p_sdiff:
-                e = s[E_SDIFF]
-                e = e if e >= 0 else untrusted
-                ws = 1.0 / (e * e + TINY)
-                num += ws * p_sdiff
-                den += ws
-            if p_smean == p_smean:
-                e = s[E_SMEAN]
-                e = e if e >= 0 else untrusted
-                ws = 1.0 / (e * e + TINY)
-                num += ws * p_smean
-                den += ws
+        untrusted = 1.5 * (e_naive if e_naive > e_level else e_level)
+        e_sd = s[E_SDIFF]
+        e_sd = e_sd if e_sd >= 0 else untrusted
+        e_sm = s[E_SMEAN]
+        e_sm = e_sm if e_sm >= 0 else untrusted
+        # inverse-variance weights of errors taken relative to the largest one: the same weights
+        # at every scale (an absolute epsilon would equalise them for tiny series) and no overflow
+        # of e * e for huge ones (a vanished weight was a ZeroDivisionError)
+        top = e_naive if e_naive > e_level else e_level
+        if p_sdiff == p_sdiff and e_sd > top:
+            top = e_sd
+        if p_smean == p_smean and e_sm > top:
+            top = e_sm
+        inv_top = 1.0 / top if top > 0.0 else 0.0
+        r = e_naive * inv_top
+        wn = 1.0 / (r * r + REL_TINY) if e_naive >= 0 else 1.0
+        r = e_level * inv_top
+        wl = 1.0 / (r * r + REL_TINY) if e_level >= 0 else 1.0
+        num = wn * last + wl * p_level
+        den = wn + wl
+        if p_sdiff == p_sdiff:
+            r = e_sd * inv_top
+            ws = 1.0 / (r * r + REL_TINY)
+            num += ws * p_sdiff
+            den += ws
+        if p_smean == p_smean:
+            r = e_sm * inv_top
+            ws = 1.0 / (r * r + REL_TINY)
+            num += ws * p_smean
+            den += ws
         expected = num / den
         # residuals of load curves grow with the load: normalise by the expected level relative to
-        # the typical level (plus a floor so series near zero are not judged by a vanishing scale)
+        # the typical level (plus a floor so series near zero are not judged by a vanishing scale);
+        # levels are measured from the ring's lowest value, so an offset (Kelvin vs Celsius, a
+        # meter's register start) changes nothing
         ratio = 1.0
         abar = s[LEVEL_ABS]
-        if abar > TINY:
-            ae = expected if expected >= 0 else -expected
+        if abar > 0.0:
+            ae = expected - s[BASE]
+            ae = ae if ae >= 0 else -ae
             ratio = (ae + LEVEL_FLOOR * abar) / ((1.0 + LEVEL_FLOOR) * abar)
             ratio = RATIO_MIN if ratio < RATIO_MIN else (RATIO_MAX if ratio > RATIO_MAX else ratio)
-        return expected, ratio, prof, (last, p_level, p_sdiff, p_smean)
+            if ratio != 1.0:
+                raw = ratio
+                ratio = raw ** gamma(s)
+                return expected, ratio, prof, (last, p_level, p_sdiff, p_smean), raw
+        return expected, ratio, prof, (last, p_level, p_sdiff, p_smean), ratio
 
     @staticmethod
-    def _normaliser(s: array, ratio: float) -> float:
-        """Residual scale at this level, floored so a quiet spell cannot make every move huge."""
+    def _normaliser(s: array, ratio: float, expected: float) -> float:
+        """Residual scale at this level, floored so a quiet spell cannot make every move huge.
+
+        The last floor is rounding: a difference of ~1e-9 of the value's magnitude is arithmetic
+        noise (a weighted mean of equal values), never a surprise, whatever the series' scale.
+        """
         norm: float = s[SCALE] * ratio
         floor: float = FLOOR * s[SCALE_LONG] * ratio
+        norm = norm if norm > floor else floor
+        floor = REL_RESOLUTION * (expected if expected >= 0 else -expected)
         return norm if norm > floor else floor
 
     def score_one(self, state: AssetState, ts: float, value: float) -> Verdict:
         """Score one reading causally and (unless flagged or out of order) learn from it."""
         if value - value != 0.0 or ts - ts != 0.0:  # NaN or infinite (cheaper than math.isfinite)
             raise InvalidReading("timestamp and value must be finite numbers")
+        if not -MAX_ABS_VALUE <= value <= MAX_ABS_VALUE:
+            raise InvalidReading(f"value {value:g} is outside +-{MAX_ABS_VALUE:g}")
         s = state.stats
         seq = state.seq
         if seq < 0:
@@ -239,9 +315,9 @@ class OnlineDetector:
                 return Verdict(ts, value, value, value, value, 0.0, False, None, "", "duplicate")
             ctx = self._predict(state, seq + 1)
             expected = ctx[0]
-            norm = self._normaliser(s, ctx[1])
+            norm = self._normaliser(s, ctx[1], expected)
             resid = value - expected
-            z = abs(resid) / norm if norm > TINY else (math.inf if resid else 0.0)
+            z = abs(resid) / norm if norm > 0.0 else (math.inf if resid else 0.0)
             half = s[Q_INTERVAL] * norm
             score = 1.0 - st.tail_prob(s, z)
             return Verdict(
@@ -251,11 +327,28 @@ class OnlineDetector:
         target = seq + 1
         if s[STEP] == 0.0 and target >= INFER_AT:
             self._infer_season(state)
+        if not target % BASE_REFRESH:  # the lowest value may have left the ring
+            vals = state.values if target >= w else state.values[:target]
+            lo = min(vals)
+            lo = lo if lo < value else value
+            hi = max(vals)
+            hi = hi if hi > value else value
+            s[SPAN] = hi - lo
+            s[BASE] = lo - BASE_MARGIN * (hi - lo)
+        elif value < s[BASE]:
+            s[BASE] = value - BASE_MARGIN * s[SPAN]
         ctx = self._predict(state, target)
         expected = ctx[0]
-        norm = self._normaliser(s, ctx[1])
+        norm = self._normaliser(s, ctx[1], expected)
         resid = value - expected
-        z = abs(resid) / norm if norm > TINY else (math.inf if resid else 0.0)
+        z = abs(resid) / norm if norm > 0.0 else (math.inf if resid else 0.0)
+        # a normaliser at the rounding floor means the asset has no scale yet (constant so far):
+        # its z says nothing about the noise, so it stays out of the calibration
+        zc = (
+            z
+            if s[SCALE] > 0.0 and norm > REL_RESOLUTION * (expected if expected >= 0 else -expected)
+            else NAN
+        )
         p = st.tail_prob(s, z)
         zs = z if resid >= 0.0 else -z
         best, which = p, "point"
@@ -264,13 +357,14 @@ class OnlineDetector:
         # (online_conformal), a flatline (online_evidence)
         prev_z, prev_norm = s[PREV_Z], s[PREV_NORM]
         f_level = LEVEL_FLOOR * s[LEVEL_ABS]
+        base = s[BASE]
         drop_base = NAN
         if target > params.warmup and seq >= 4:
-            pc, kind_c, drop_base = cf.pattern_evidence(state, value, f_level)
+            pc, kind_c, drop_base = cf.pattern_evidence(state, value, f_level, base)
             if pc < best:
                 best, which = pc, kind_c
         s[PREV_Z], s[PREV_NORM] = zs, norm
-        pf, run_same = ev.flat_evidence(state, target, value, prev_value, f_level)
+        pf, run_same = ev.flat_evidence(state, target, value, prev_value, f_level, base)
         if pf <= cf.CONFORMAL_STOP:  # the tail only: the bulk of the scores stays calibrated
             pf *= FLAT_WEIGHT
         if pf < best:
@@ -301,7 +395,7 @@ class OnlineDetector:
             elif which == "drop":
                 prev = (value, drop_base)
             typical = SHIFT_NOISE * s[SCALE_LONG] * ctx[1]
-            shift = ev.recent_volatility(state, value) / typical if typical > TINY else 1.0
+            shift = ev.recent_volatility(state, value) / typical if typical > 0.0 else 1.0
             kind, reason = ev.describe(which, resid >= 0.0, value, expected, count, shift, prev)
             if which == "flat":
                 s[RUN_SAME] = -run_same  # reported once: no further alarms for this run
@@ -315,9 +409,13 @@ class OnlineDetector:
             clean = value
             if not flagged:
                 clean = expected + lim if resid > lim else (expected - lim if resid < -lim else value)
-            self._learn(state, target, value, clean, ctx, z, flagged, params.interval_level)
-        elif s[FLAG_ALL] <= CALIB_FLAGGED and z == z:
-            st.hist_add(s, z)  # calibration must see the tail it is asked to judge (no censoring)
+            self._learn(state, target, value, clean, ctx, zc, flagged, params.interval_level)
+        else:
+            if s[FLAG_ALL] <= CALIB_FLAGGED and zc == zc:
+                st.hist_add(s, zc)  # calibration must see the tail it is asked to judge (no censoring)
+            # the scale still hears of it, winsorised: a scale that never grows turns every later
+            # move into a certain anomaly (a meter idling at exactly 0 whose bursts were all flagged)
+            self._learn_scale(s, abs(resid) / ctx[1], s[st.N])
         state.seq = target  # push (inlined): overwrite the oldest slot
         i = target % w
         state.ts[i] = ts
@@ -327,8 +425,10 @@ class OnlineDetector:
         return Verdict(ts, value, expected, lo, hi, score, flagged, kind, reason, "scored", novel)
 
     def _first(self, state: AssetState, ts: float, value: float) -> Verdict:
+        if not -MAX_ABS_VALUE <= value <= MAX_ABS_VALUE:
+            raise InvalidReading(f"value {value:g} is outside +-{MAX_ABS_VALUE:g}")
         s = state.stats
-        s[LAST] = s[LEVEL] = value
+        s[LAST] = s[LEVEL] = s[BASE] = value
         s[LAST_SEQ] = 0.0
         s[st.N] = 1.0
         state.push(ts, value, False)
@@ -349,7 +449,7 @@ class OnlineDetector:
         s = state.stats
         n = s[st.N]
         inv = 1.0 / (n + 1.0)
-        expected, ratio, prof, (p_naive, p_level, p_sdiff, p_smean) = ctx
+        expected, ratio, prof, (p_naive, p_level, p_sdiff, p_smean), raw = ctx
         a = A_ERR if inv < A_ERR else inv
         e = s[E_NAIVE]
         s[E_NAIVE] = abs(value - p_naive) if e < 0 else e + a * (abs(value - p_naive) - e)
@@ -363,24 +463,41 @@ class OnlineDetector:
             s[E_SMEAN] = abs(value - p_smean) if e < 0 else e + A_ERR * (abs(value - p_smean) - e)
             s[OFFSET] += A_OFFSET * (clean - prof - s[OFFSET])
         la = s[LEVEL_ABS]
-        ac = clean if clean >= 0 else -clean
+        ac = clean - s[BASE]
+        ac = ac if ac >= 0 else -ac
         s[LEVEL_ABS] = ac if n < 1.0 else la + (A_ABS if inv < A_ABS else inv) * (ac - la)
         s[LAST] = clean
         s[LAST_SEQ] = float(target)
         s[LEVEL] += (A_LEVEL if inv < A_LEVEL else inv) * (clean - s[LEVEL])
         s[st.N] = n + 1.0
-        u = abs(value - expected) / ratio
-        sc = s[SCALE]
-        if n > MIN_HIST_N and u > WINSOR * sc:
-            u = WINSOR * sc
-        s[SCALE] = sc + (A_SCALE if inv < A_SCALE else inv) * (u - sc)
+        ar = value - expected
+        ar = ar if ar >= 0 else -ar
+        u = OnlineDetector._learn_scale(s, ar / ratio, n)
         if flagged:  # an accepted regime change: follow it, but keep it out of the calibration
             return
+        _learn_gamma(s, raw, ar, n)
         if n >= MIN_HIST_N and z == z:
             st.hist_add(s, z)
             if not int(n) & 7:
                 s[Q_INTERVAL] = st.quantile(s, level)
         s[SCALE_LONG] += (A_LONG if inv < A_LONG else inv) * (u - s[SCALE_LONG])
+
+    @staticmethod
+    def _learn_scale(s: array, u: float, n: float) -> float:
+        """Move the residual scale towards ``u`` (winsorised at ``WINSOR`` scales); the ``u`` used.
+
+        The cap is taken from the larger of the fast and the slow scale and is lifted while both are
+        zero: a series that was constant so far has no scale to cap at, and a zero cap would keep
+        the scale at zero for ever (every later change a certain anomaly: the alarm storm of
+        Twitter_volume_CVS, which starts with a run of zeros).
+        """
+        sc = s[SCALE]
+        ref = sc if sc > s[SCALE_LONG] else s[SCALE_LONG]
+        if n > MIN_HIST_N and ref > 0.0 and u > WINSOR * ref:
+            u = WINSOR * ref
+        inv = 1.0 / (n + 1.0)
+        s[SCALE] = sc + (A_SCALE if inv < A_SCALE else inv) * (u - sc)
+        return u
 
     def _infer_season(self, state: AssetState) -> None:
         s = state.stats

@@ -29,14 +29,20 @@ from stream_app.core import online_stats as st
 from stream_app.core.window import AssetState
 
 SIMILAR = 2.0  # level class of :func:`drop_p`: levels within this factor of the current one
-MIN_FLOOR = 1e-9
+# Ties are ties up to rounding: patterns that are equal in exact arithmetic (a square wave's
+# edges) must rank equal after an offset or a rescaling has rounded their last bits differently.
+TIE = 1.0 - 1e-9
+TIE_UP = 1.0 + 1e-9
+MIN_FLOOR = 1e-300  # the floor when the series has no typical level yet (ratios stay finite)
 CONFORMAL_STOP = 0.02  # conformal p-values above this are no evidence (keeps the bulk calibrated)
 DROP_GATE = 0.8  # drops shallower than this (ratio of levels) are not scanned (cost only)
 LOW_MIN_REF = 96  # normal k-reading stretches needed before "lowest held level" counts as evidence
 REFRESH = 96  # readings between refreshes of the cached excursion depth cut
 
 
-def pattern_evidence(state: AssetState, value: float, floor: float) -> tuple[float, str, float]:
+def pattern_evidence(
+    state: AssetState, value: float, floor: float, base: float = 0.0
+) -> tuple[float, str, float]:
     """(smallest p-value, "transient" or "drop", level before the drop) for the reading ``value``.
 
     The excursion scan runs only for excursions deeper than the cached cut ``EXC_CUT`` (refreshed
@@ -44,7 +50,8 @@ def pattern_evidence(state: AssetState, value: float, floor: float) -> tuple[flo
     ``1 - DROP_GATE`` below the two before.  The drop gate looks at the readings alone, not at the
     residual: by the third reading of a drop the expectation has followed it part of the way (the
     level predictors learn), so "below its expectation" would miss the drops that matter.
-    Needs at least five readings in the ring (``state.seq >= 4``).
+    Needs at least five readings in the ring (``state.seq >= 4``).  Levels are measured from
+    ``base`` (the ring's lowest value), so adding a constant to a series changes no p-value.
     """
     s = state.stats
     vals = state.values
@@ -54,18 +61,18 @@ def pattern_evidence(state: AssetState, value: float, floor: float) -> tuple[flo
     b, v1 = vals[seq % w], vals[(seq - 1) % w]
     refresh = not (seq + 1) % REFRESH
     if not state.flags[seq % w] and (refresh or (b - v1) * (b - value) > 0.0):  # refresh or extreme
-        depth = excursion_depth(b, v1, value, floor)
+        depth = excursion_depth(b - base, v1 - base, value - base, floor)
         if refresh or depth > s[st.EXC_CUT]:
-            best, s[st.EXC_CUT] = excursion_p(state, value, floor, CONFORMAL_STOP)
+            best, s[st.EXC_CUT] = excursion_p(state, value, floor, CONFORMAL_STOP, base)
             which = "transient"
     top = value if value > b else b
     top = top if top > v1 else v1
     b1, b2 = vals[(seq - 3) % w], vals[(seq - 2) % w]
-    base = b1 if b1 < b2 else b2
-    if top + floor < DROP_GATE * (base + floor):
-        pd = drop_p(state, value, floor, CONFORMAL_STOP)
+    low = b1 if b1 < b2 else b2
+    if top - base + floor < DROP_GATE * (low - base + floor):
+        pd = drop_p(state, value, floor, CONFORMAL_STOP, base=base)
         if pd < best:
-            best, which, drop_base = pd, "drop", base
+            best, which, drop_base = pd, "drop", low
     return best, which, drop_base
 
 
@@ -94,14 +101,16 @@ def ordered_flags(state: AssetState, extra: bool = False) -> np.ndarray:
     return np.concatenate(parts).astype(bool)
 
 
-def excursion_p(state: AssetState, value: float, floor: float, stop: float) -> tuple[float, float]:
+def excursion_p(
+    state: AssetState, value: float, floor: float, stop: float, base: float = 0.0
+) -> tuple[float, float]:
     """(p-value of the newest ring reading's excursion undone by ``value``, depth cut).
 
     The depth cut is the depth an excursion must exceed for a p-value <= ``stop`` under the current
     ring (``inf`` while the ring is too short): callers skip the scan for shallower excursions.
     """
-    f = floor if floor > MIN_FLOOR else MIN_FLOOR
-    v = ordered_values(state, value)
+    f = floor if floor > 0.0 else MIN_FLOOR
+    v = ordered_values(state, value) - base
     if len(v) < 4:
         return 1.0, float("inf")
     x, y, z = v[:-2], v[1:-1], v[2:]
@@ -119,7 +128,7 @@ def excursion_p(state: AssetState, value: float, floor: float, stop: float) -> t
     cut = float(np.partition(ref, n - allowed - 1)[n - allowed - 1]) if 0 <= allowed < n else float("inf")
     if not up[-1] and not dn[-1]:
         return 1.0, cut
-    p = (1.0 + float(np.count_nonzero(ref >= d))) / (n + 1.0)
+    p = (1.0 + float(np.count_nonzero(ref >= d * TIE))) / (n + 1.0)
     return (p if p <= stop else 1.0), cut
 
 
@@ -131,16 +140,18 @@ def excursion_depth(b: float, a: float, value: float, floor: float) -> float:
         m = a if a < value else value
     else:
         return 0.0
-    f = floor if floor > MIN_FLOOR else MIN_FLOOR
+    f = floor if floor > 0.0 else MIN_FLOOR
     hi = (b if b >= 0 else -b) + f
     lo = (m if m >= 0 else -m) + f
     return hi / lo if hi > lo else lo / hi
 
 
-def drop_p(state: AssetState, value: float, floor: float, stop: float, k: int = 3) -> float:
-    """p-value of the ``k``-reading level drop ending with ``value`` (positive series only, else 1)."""
-    f = floor if floor > MIN_FLOOR else MIN_FLOOR
-    v = ordered_values(state, value)
+def drop_p(
+    state: AssetState, value: float, floor: float, stop: float, k: int = 3, base: float = 0.0
+) -> float:
+    """p-value of the ``k``-reading level drop ending with ``value``, levels measured from ``base``."""
+    f = floor if floor > 0.0 else MIN_FLOOR
+    v = ordered_values(state, value) - base
     n_all = len(v)
     if n_all < 16:
         return 1.0
@@ -164,26 +175,26 @@ def drop_p(state: AssetState, value: float, floor: float, stop: float, k: int = 
     normal = ~hit[:-1]
     similar &= normal
     n = int(np.count_nonzero(similar))
-    count = int(np.count_nonzero(similar & (ref_t <= ratio * ref_b)))
+    count = int(np.count_nonzero(similar & (ref_t <= ratio * TIE_UP * ref_b)))
     p = (1.0 + count) / (1.0 + n)
     # ... or a drop to a level the ring has never held for k readings (an idling plant that halves
     # its idle load): the share of normal k-reading stretches whose highest reading is as low
     n_low = int(np.count_nonzero(normal))
     if n_low >= LOW_MIN_REF:
-        p_low = (1.0 + float(np.count_nonzero(normal & (ref_t <= t_now)))) / (1.0 + n_low)
+        p_low = (1.0 + float(np.count_nonzero(normal & (ref_t <= t_now * TIE_UP)))) / (1.0 + n_low)
         p = p if p < p_low else p_low
     return p if p <= stop else 1.0
 
 
-def run_p(state: AssetState, value: float, run: int, floor: float, stop: float) -> float:
+def run_p(state: AssetState, value: float, run: int, floor: float, stop: float, base: float = 0.0) -> float:
     """p-value of ``run`` exact repeats ending with ``value``, among ring readings at a similar level.
 
     A quantised meter idling near zero repeats itself all the time; a running machine almost never
     does, so the reference is the ring readings whose value is within a factor ``SIMILAR`` of this
     one (a Mondrian split), and the share of them that ended a run at least as long.
     """
-    f = floor if floor > MIN_FLOOR else MIN_FLOOR
-    v = ordered_values(state, value)
+    f = floor if floor > 0.0 else MIN_FLOOR
+    v = ordered_values(state, value) - base
     if len(v) < 16 or run < 1 or run >= len(v) - 1:
         return 1.0
     rep = v[1:] == v[:-1]  # rep[i]: v[i + 1] repeats v[i]
@@ -192,7 +203,7 @@ def run_p(state: AssetState, value: float, run: int, floor: float, stop: float) 
         ended &= rep[run - 1 - k : len(rep) - k]
     # ended[j]: the reading v[j + run] ended a run of >= run repeats
     lv = np.abs(v[run:]) + f
-    a = abs(value) + f
+    a = abs(value - base) + f
     similar = (lv >= a / SIMILAR) & (lv <= a * SIMILAR)
     similar[-1] = False  # this reading is the candidate
     n = int(np.count_nonzero(similar))

@@ -24,7 +24,7 @@ RUN_DECAY = 1.0 - 1.0 / 2000  # memory of the longest run
 
 
 def flat_evidence(
-    state: AssetState, target: int, value: float, prev_value: float, floor: float
+    state: AssetState, target: int, value: float, prev_value: float, floor: float, base: float = 0.0
 ) -> tuple[float, float]:
     """(tail probability of the current run of exact repeats, run length) and learn the repeat stats.
 
@@ -43,8 +43,8 @@ def flat_evidence(
     s[st.RUN_SAME] = -run_same if same and prev_signed < 0.0 else run_same
     pf = 1.0
     if run_same >= 2.0 and prev_signed >= 0.0:
-        pf = flat_tail(state, target, run_same, value, floor)
-        pr = cf.run_p(state, value, int(run_same), floor, cf.CONFORMAL_STOP)
+        pf = flat_tail(state, target, run_same, value, floor, base)
+        pr = cf.run_p(state, value, int(run_same), floor, cf.CONFORMAL_STOP, base)
         pf = pf if pf < pr else pr
     s[st.RUN_LONG] *= RUN_DECAY
     if not same and prev_run > s[st.RUN_LONG]:
@@ -57,7 +57,9 @@ def flat_evidence(
     return pf, run_same
 
 
-def flat_tail(state: AssetState, target: int, run: float, value: float, floor: float) -> float:
+def flat_tail(
+    state: AssetState, target: int, run: float, value: float, floor: float, base: float = 0.0
+) -> float:
     """P(a run of ``run`` exact repeats) = P(start) * P(continue)^(run - 1), at this time of day.
 
     Around the same phase (+-2 readings) in the previous seasons held in the ring, among the readings
@@ -69,7 +71,8 @@ def flat_tail(state: AssetState, target: int, run: float, value: float, floor: f
     its cost is rare.
     """
     s = state.stats
-    level = value if value >= 0 else -value
+    level = value - base
+    level = level if level >= 0 else -level
     p_all, c_all = s[st.P_SAME], s[st.P_CONT]
     m = int(s[st.SEASON])
     if m <= 0 or target < 2 * m:
@@ -88,7 +91,8 @@ def flat_tail(state: AssetState, target: int, run: float, value: float, floor: f
                 if a - 2 < oldest or a > target - 1:
                     continue
                 x = vals[a % w]
-                ax = x if x >= 0 else -x
+                ax = x - base
+                ax = ax if ax >= 0 else -ax
                 if cf.SIMILAR * ax + floor < level or cf.SIMILAR * level + floor < ax:
                     continue  # another regime (idle vs running): its repeats say nothing about this level
                 rep = x == vals[(a - 1) % w]

@@ -43,7 +43,15 @@ EXC_CUT = 24  # excursion depth below which the conformal excursion p-value exce
 # --- repeated alarms (detector topic) ---
 PEAK = 25  # highest score >= NOVEL_MIN in the current repeat window (0 = none)
 PEAK_TS = 26  # timestamp of that score
-HIST = 27  # first histogram bin
+# --- origin of levels ---
+BASE = 27  # origin of levels: a little below the ring's lowest value (see ``online.BASE_MARGIN``)
+SPAN = 28  # ring's highest minus lowest value at the last refresh
+# --- how the residual scale grows with the level: EW moments of x = ln(level ratio), y = ln|residual|
+G_X = 29
+G_Y = 30
+G_XX = 31
+G_XY = 32
+HIST = 33  # first histogram bin
 N_BINS = STATS_LEN - HIST  # 7
 
 # Bin edges of |z| = |residual| / normaliser; the last bin is open-ended with a power-law tail.
@@ -56,6 +64,10 @@ MIN_TAIL = 0.1  # alpha <= 10
 HIST_MEMORY = 5000.0  # effective number of residuals the calibration remembers
 HIST_DECAY = 1.0 / (1.0 - 1.0 / HIST_MEMORY)
 PRIOR_WEIGHT = 30.0  # pseudo-count of the prior (|z| ~ Exp(1)) so early scores are sane
+# One absurd residual must not decide the tail for thousands of readings: the Hill estimator takes
+# ln(z / last edge) capped here (z = 12 * e^23 ~ 1.2e11), and quantiles are capped likewise.
+LOG_Z_MAX = 23.0
+Z_MAX = EDGES[-1] * math.exp(LOG_Z_MAX)
 
 assert len(EDGES) == N_BINS
 
@@ -101,16 +113,21 @@ def quantile(s: array, level: float) -> float:
         acc += c
     last = s[HIST + N_BINS - 1]
     rest = total - target
+    if not (rest > 0.0 and last > rest):
+        return EDGES[-1]
     h = s[TAIL] if s[TAIL] > MIN_TAIL else MIN_TAIL
-    return EDGES[-1] * ((last / rest) ** h if rest > 0 and last > rest else 1.0)
+    # in logs, capped: a noiseless series leaves almost no mass in the tail, and (last / rest) ** h
+    # would overflow (the OverflowError of art_daily_no_noise.csv)
+    e = h * math.log(last / rest)
+    return EDGES[-1] * math.exp(e if e < LOG_Z_MAX else LOG_Z_MAX)
 
 
 def hist_add(s: array, z: float) -> None:
     """Add one |z| with exponentially decaying weight; renormalise before the weights overflow."""
     k = bisect_right(EDGES, z) - 1 if z == z else N_BINS - 1
     if k == N_BINS - 1:
-        lz = math.log(z / EDGES[-1]) if z < 1e300 else 690.0
-        s[TAIL] += TAIL_RATE * (lz - s[TAIL])
+        lz = math.log(z / EDGES[-1]) if z < Z_MAX else LOG_Z_MAX
+        s[TAIL] += TAIL_RATE * ((lz if lz < LOG_Z_MAX else LOG_Z_MAX) - s[TAIL])
     w = s[HIST_W]
     s[HIST + k] += w
     w *= HIST_DECAY

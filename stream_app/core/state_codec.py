@@ -5,9 +5,10 @@ A record is what the streaming agent writes to the changelog-backed table under 
 Pickle is deliberately avoided: a changelog that can be written by others must never execute code
 when it is read back.
 
-Layout (version 2; version 1 had 32 statistics)::
+Layout (version 3; version 2 had 34 statistics, version 1 had 32; records of an older version are
+refused, so the asset starts afresh)::
 
-    B  format version (=2)
+    B  format version (=3)
     q  seq (0-based count of readings accepted into the ring)
     d  ts (epoch seconds, UTC)
     d  value
@@ -23,8 +24,8 @@ from typing import NamedTuple
 
 from stream_app.errors import KilowatchError
 
-FORMAT_VERSION = 2
-STATS_LEN = 34  # fixed length of the model statistics vector (float64)
+FORMAT_VERSION = 3
+STATS_LEN = 40  # fixed length of the model statistics vector (float64)
 
 _HEAD = struct.Struct("<BqddB")
 _RECORD = struct.Struct(f"<BqddB{STATS_LEN}d")

@@ -24,8 +24,10 @@ family, seed and transform of a failing example are in the assertion message and
 "Falsifying example". Shrinking is off (a failing property would otherwise re-run the detector hundreds
 of times); ``KILOWATCH_HYPOTHESIS_SHRINK=1`` turns it on to find minimal examples.
 
-Tests marked ``xfail(strict=True, reason="issue 12 ...")`` fail on detector v3 and are expected to pass
-after the rewrite: remove the mark then (strict, so a fixed case reports XPASS as a failure).
+Tests marked ``xfail(strict=True, reason="issue 12 ...")`` still fail on detector v4. On v3,
+36 pairs failed with crashes and alarm storms; on v4 the few-alarm cases flag 2.1-2.7 % against
+the 2 % bar, and one quantized x7 rescaling and one square-wave offset example still diverge.
+Remove the mark when fixed (strict, so a fixed case reports XPASS as a failure).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, note, seed, settings
 from hypothesis import strategies as st
 
-from stream_app.core.online import OnlineDetector, OnlineParams
+from stream_app.core.online import MAX_ABS_VALUE, OnlineDetector, OnlineParams
 from stream_app.core.types import Verdict
 from stream_app.core.window import AssetState
 from stream_app.errors import InvalidReading
@@ -73,24 +75,16 @@ lengths = st.integers(1500, 4000)
 scale_exps = st.floats(-9.0, 12.0, allow_nan=False)
 offset_mults = st.one_of(st.just(0.0), st.floats(-1000.0, 1000.0, allow_nan=False))
 
-ISSUE = "issue 12: detector rewrite pending"
+ISSUE = "issue 12: not met by detector v4 (docs/detector-results.md)"
 
 
 # (property, family) pairs that fail on detector v3 with these examples (the rewrite removes them).
 FAILING_ON_V3: dict[str, tuple[str, ...]] = {
-    "test_every_finite_reading_scores": ("constant", "idle_bursts", "square", "quantized"),
-    "test_an_absurd_reading_is_scored_or_refused": ("constant", "idle_bursts", "square", "quantized"),
-    "test_few_alarms_when_nothing_is_planted": ("constant", "idle_bursts", "square", "quantized"),
-    "test_a_planted_spike_is_flagged_within_3_readings": ("square",),
-    "test_flags_equal_under_power_of_two_rescaling": (
-        "constant",
-        "square",
-        "poisson",
-        "net_metering",
-        "quantized",
-    ),
-    "test_flags_nearly_equal_under_decimal_rescaling": ("constant", "square", "net_metering", "quantized"),
-    "test_flags_nearly_equal_under_an_offset": tuple(FAMILIES),
+    # detector v4 (issue 12): 2.1-2.6 % of readings flagged where the bar is 2 %, one quantized
+    # decimal rescaling and one square-wave offset case diverge; see docs/detector-results.md
+    "test_few_alarms_when_nothing_is_planted": ("idle_bursts", "square", "quantized"),
+    "test_flags_nearly_equal_under_decimal_rescaling": ("quantized",),
+    "test_flags_nearly_equal_under_an_offset": ("square",),
 }
 
 
@@ -280,6 +274,8 @@ def test_flags_equal_under_power_of_two_rescaling(
     """Multiplying every value by ``2**k`` is exact in floating point (no overflow or subnormals at these
     magnitudes), so a detector without absolute constants must flag exactly the same readings."""
     x = _planted(family, seed, n, scale_exp)
+    # readings beyond +-MAX_ABS_VALUE are refused (not scored): keep the rescaled series within it
+    k = min(k, math.floor(math.log2(MAX_ABS_VALUE / float(np.max(np.abs(x))))))
     tag = _tag(family, seed, n, scale_exp) + f" x 2**{k}"
     note(tag)
     a = _flags(x)
@@ -342,7 +338,9 @@ def test_flags_nearly_equal_under_an_offset(
     (see the decimal rescaling test); the looser 0.9 also leaves room for level-aware parts of a detector
     that see the offset, as long as they do not change which readings are anomalous."""
     x = _planted(family, seed, n, scale_exp)
-    c = offset_mult * float(np.max(np.abs(x)))
+    top = float(np.max(np.abs(x)))
+    c = offset_mult * top
+    c = math.copysign(min(abs(c), 0.5 * MAX_ABS_VALUE - top), c)  # within the accepted range
     tag = _tag(family, seed, n, scale_exp, offset_mult) + f" (+{c:g})"
     note(tag)
     _nearly_equal(_flags(x), _flags(x + c), 0.9, tag)
@@ -352,7 +350,6 @@ def test_flags_nearly_equal_under_an_offset(
 # The issue's reported cases
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE)
 @pytest.mark.parametrize("name", ["art_daily_no_noise.csv", "art_daily_perfect_square_wave.csv"])
 def test_nab_artificial_no_anomaly_files(data_dir: Path, name: str) -> None:
     """Reported: ``kilowatch detect`` crashed with OverflowError in ``online_stats.quantile``."""
@@ -362,7 +359,7 @@ def test_nab_artificial_no_anomaly_files(data_dir: Path, name: str) -> None:
     assert share <= MAX_FLAGGED, f"{name}: {share:.2%} flagged after probation"
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE)
+@pytest.mark.xfail(strict=True, reason=ISSUE)  # 2.68 % flagged with detector v4
 def test_a_meter_idling_at_zero_with_bursts() -> None:
     """Reported: 100 % flagged (``sustained_low``, "Below expected value by 100%")."""
     x = generate("idle_bursts", 12, 4000)
@@ -371,7 +368,6 @@ def test_a_meter_idling_at_zero_with_bursts() -> None:
     assert share <= MAX_FLAGGED, f"{share:.2%} flagged after probation"
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE)
 def test_nyc_taxi_plus_a_million(data_dir: Path) -> None:
     """Reported: adding 1e6 to NYC taxi changes the flagged set almost completely (Jaccard 0.08)."""
     series = read_series(data_dir / "nab" / "realKnownCause" / "nyc_taxi.csv")
@@ -384,8 +380,8 @@ def test_nyc_taxi_plus_a_million(data_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("family", "at"),
     [
-        pytest.param("load_curve", 10, marks=pytest.mark.xfail(strict=True, reason=ISSUE)),  # in warm-up
-        pytest.param("idle_bursts", 1000, marks=pytest.mark.xfail(strict=True, reason=ISSUE)),  # alarm storm
+        ("load_curve", 10),  # in warm-up
+        ("idle_bursts", 1000),  # alarm storm
         ("load_curve", 1000),  # flagged, not learned: survives today
     ],
 )

@@ -34,8 +34,9 @@ def test_score_is_roughly_calibrated_on_steel(steel_series: tuple[np.ndarray, np
     sc, flags = scores(ts, vs)
     sc, flags = sc[START:], flags[START:]
     # the extreme tail is heavier by design too: a flatline's tail probability counts FLAT_WEIGHT times
-    # (3.36 % of scores >= 0.99 with the weight at 1, 3.54 % at 0.25)
-    for s, lo, hi in ((0.5, 0.45, 0.55), (0.9, 0.08, 0.2), (0.99, 0.005, 0.04)):
+    # (3.36 % of scores >= 0.99 with the weight at 1, 3.54 % at 0.25; detector v4, whose scale also
+    # hears flagged readings and whose noise-vs-level exponent is learned: 4.07 %)
+    for s, lo, hi in ((0.5, 0.45, 0.55), (0.9, 0.08, 0.2), (0.99, 0.005, 0.045)):
         assert lo <= float(np.mean(sc >= s)) <= hi, s
     assert float(np.mean(flags)) < 0.03
 
