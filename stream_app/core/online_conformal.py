@@ -156,16 +156,16 @@ def drop_p(
     if n_all < 16:
         return 1.0
     j = k + 2  # readings per pattern: two before, k after
-    base = np.minimum(v[: n_all - j + 1], v[1 : n_all - j + 2]) + f
+    lows = np.minimum(v[: n_all - j + 1], v[1 : n_all - j + 2]) + f
     top = v[2 : n_all - j + 3]
     for i in range(3, j):
         top = np.maximum(top, v[i : n_all - j + 1 + i])
     top = top + f
-    b_now, t_now = float(base[-1]), float(top[-1])
+    b_now, t_now = float(lows[-1]), float(top[-1])
     if b_now <= 0.0 or t_now <= 0.0:
         return 1.0
     ratio = t_now / b_now
-    ref_b, ref_t = base[:-1], top[:-1]
+    ref_b, ref_t = lows[:-1], top[:-1]
     similar = (ref_b >= b_now / SIMILAR) & (ref_b <= b_now * SIMILAR)
     # the reference is normal history: drops that were flagged (anomalies) do not make this one normal
     flagged = ordered_flags(state)
