@@ -54,7 +54,8 @@ for i in range(per):
     stamp = pd.Timestamp(ts[i], unit="s", tz="UTC").isoformat()
     for a in range(assets):
         key = f"bench-{a}".encode()
-        msgs.append((key, json.dumps({"asset_id": f"bench-{a}", "timestamp": stamp, "value": vals[i]}).encode()))
+        body = {"asset_id": f"bench-{a}", "timestamp": stamp, "value": vals[i]}
+        msgs.append((key, json.dumps(body).encode()))
 rate = pipeline_rate(Settings(), msgs)
 print(json.dumps({"score_one_us": us, "pipeline": rate}))
 """
