@@ -3,24 +3,39 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
-from stream_app.core.online import OnlineDetector, OnlineParams
+from stream_app.core.online import OnlineParams
 from stream_app.errors import DataError
 from stream_app.evaluation.faults import evaluate_faults
-from stream_app.evaluation.nab import PROFILES, CorpusResult, prepare, score_corpus, window_rows
+from stream_app.evaluation.harness import (
+    DEV_LABELS,
+    NAB_DIR,
+    DetectorSpec,
+    FileRun,
+    NabCorpus,
+    data_file,
+    evaluate_detectors,
+    evaluate_runs,
+    load_corpus,
+    load_windows,
+)
+from stream_app.evaluation.loco import add_loco_arguments, candidate_specs, format_loco, run_loco
+from stream_app.evaluation.nab import PROFILES, CorpusResult
 from stream_app.evaluation.offline import detect_file, read_series
-from stream_app.evaluation.report import render_report
+from stream_app.evaluation.results_doc import format_evaluation, render_results
+from stream_app.evaluation.river_baselines import BASELINES
 from stream_app.settings import Settings
 
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = PROJECT_ROOT / ".." / "shared" / "data"
-DEFAULT_LABELS = DATA_DIR / "nab" / "labels" / "realKnownCause_windows.json"
+DEFAULT_LABELS = DEV_LABELS  # all 35 labelled files of the 5 categories
 
 
 def register(sub: Any) -> None:
@@ -34,17 +49,30 @@ def register(sub: Any) -> None:
     d.set_defaults(handler=run_detect)
 
     e: argparse.ArgumentParser = sub.add_parser(
-        "evaluate", help="NAB-score result files against labelled windows"
+        "evaluate",
+        help="NAB-score detectors over the labelled NAB corpus (35 files), overall and per category",
+        description="Without --results: run the detector(s) causally over every labelled file under --data "
+        "(in memory, at most 2 processes) and NAB-score them overall and per category. With --results: "
+        "score NAB-format result files instead (after detecting into them when --data is given too).",
     )
-    e.add_argument(
-        "--results", required=True, type=Path, help="directory of result files (one per data file)"
-    )
+    e.add_argument("--results", type=Path, default=None, help="directory of result files (one per data file)")
     e.add_argument("--labels", type=Path, default=DEFAULT_LABELS, help="NAB windows JSON")
+    e.add_argument("--data", type=Path, default=None, help=f"NAB data directory (default {_rel(NAB_DIR)})")
     e.add_argument(
         "--profile", choices=sorted(PROFILES), action="append", help="profile(s); default: all three"
     )
-    e.add_argument("--data", type=Path, default=None, help="run detect over this NAB data directory first")
-    e.add_argument("--report", type=Path, default=None, help="write a Markdown report here")
+    e.add_argument(
+        "--detector",
+        action="append",
+        metavar="NAME",
+        help="kilowatch (default), a river baseline (" + ", ".join(BASELINES) + ") or 'river' for all "
+        "of them; repeatable",
+    )
+    e.add_argument("--only", action="append", metavar="CAT_OR_FILE", help="restrict to categories / files")
+    e.add_argument("--files", action="store_true", help="print the per-file table of every detector")
+    e.add_argument("--loco", action="store_true", help="leave-one-category-out sweep of --param candidates")
+    add_loco_arguments(e)
+    e.add_argument("--report", type=Path, default=None, help="write the results document (Markdown) here")
     e.set_defaults(handler=run_evaluate)
 
     f: argparse.ArgumentParser = sub.add_parser(
@@ -77,63 +105,98 @@ def run_faults(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def load_windows(path: Path) -> dict[str, list[tuple[str, str]]]:
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read labels {path}: {exc}") from exc
-    return {key: [(_stamp(a), _stamp(b)) for a, b in wins] for key, wins in raw.items()}
-
-
-def _stamp(text: str) -> str:
-    """NAB labels carry microseconds (``2014-01-01 00:00:00.000000``); data files do not."""
-    return text[:-7] if text.endswith(".000000") else text
-
-
 def result_path(results: Path, key: str) -> Path:
     """Results for ``realKnownCause/x.csv`` live at ``results/realKnownCause/x.csv`` or ``results/x.csv``."""
     nested = results / key
     return nested if nested.exists() else results / Path(key).name
 
 
-def evaluate(
-    results: Path, labels: Path, profiles: list[str], data: Path | None, params: OnlineParams
-) -> list[CorpusResult]:
-    """(Optionally detect, then) score every labelled file under each profile."""
-    windows = load_windows(labels)
-    if data is not None:
-        for key in windows:
-            src = data / key
-            if not src.exists():
-                src = data / Path(key).name
-            detect_file(src, results / key, params)
-            log.info("detected %s", key)
-    loaded = []
-    for key, wins in windows.items():
+def detect_to_files(results: Path, labels: Path, data: Path, params: OnlineParams) -> None:
+    for key in load_windows(labels):
+        detect_file(data_file(data, key), results / key, params)
+        log.info("detected %s", key)
+
+
+def result_runs(results: Path, corpus: NabCorpus) -> list[FileRun]:
+    """NAB-format result files as detector outputs (``anomaly_score`` per row, ``label`` = flagged)."""
+    runs = []
+    for key in corpus.keys:
         path = result_path(results, key)
         if not path.exists():
             raise DataError(f"no results for {key} under {results}")
-        series = read_series(path, "anomaly_score")
-        loaded.append((key, series.values, window_rows(series.stamps, wins)))
-    out = []
-    for name in profiles:
-        prof = PROFILES[name]
-        files = [prepare(key, scores, rows, prof) for key, scores, rows in loaded]
-        out.append(score_corpus(files, prof))
-    return out
+        scores = read_series(path, "anomaly_score").values
+        flagged = int(read_series(path, "label").values.sum())
+        if len(scores) != len(corpus.series[key].values):
+            raise DataError(f"{path}: {len(scores)} rows, the data file has {len(corpus.series[key].values)}")
+        runs.append(FileRun(key, scores, flagged, 0.0))
+    return runs
+
+
+def evaluate(
+    results: Path, labels: Path, profiles: list[str], data: Path | None, params: OnlineParams
+) -> list[CorpusResult]:
+    """(Optionally detect into files, then) score every labelled result file; corpus results per profile."""
+    if data is not None:
+        detect_to_files(results, labels, data, params)
+    corpus = load_corpus(data if data is not None else results, labels)
+    ev = evaluate_runs(DetectorSpec(f"results:{results}"), corpus, result_runs(results, corpus), profiles)
+    return [p.corpus for p in ev.profiles]
+
+
+def detector_specs(names: list[str] | None, params: OnlineParams) -> list[DetectorSpec]:
+    out: list[DetectorSpec] = []
+    for name in names or ["kilowatch"]:
+        if name == "kilowatch":
+            out.append(DetectorSpec("kilowatch", params))
+        elif name == "river":
+            out += [DetectorSpec(b) for b in BASELINES]
+        elif name in BASELINES:
+            out.append(DetectorSpec(name))
+        else:
+            raise DataError(f"unknown detector {name!r}: kilowatch, river, {', '.join(BASELINES)}")
+    return list(dict.fromkeys(out))
 
 
 def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     params = OnlineParams.from_settings(settings)
     profiles = args.profile or list(PROFILES)
-    results = evaluate(args.results, args.labels, profiles, args.data, params)
-    for r in results:
-        print(f"{r.profile:>20}: {r.normalized:6.2f}  (threshold {r.threshold:.6f}, raw {r.raw:.3f})")
+    if args.results is not None:
+        if args.data is not None:
+            detect_to_files(args.results, args.labels, args.data, params)
+        corpus = load_corpus(args.data or args.results, args.labels, args.only)
+        spec = DetectorSpec(f"results:{args.results}")
+        evaluations = [evaluate_runs(spec, corpus, result_runs(args.results, corpus), profiles)]
+    else:
+        corpus = load_corpus(args.data or NAB_DIR, args.labels, args.only)
+        specs = detector_specs(args.detector, params)
+        evaluations = evaluate_detectors(specs, corpus, args.jobs, profiles=profiles)
+    for ev in evaluations:
+        print(format_evaluation(ev, corpus, per_file=args.files or len(evaluations) == 1))
+        print()
+    loco_run = None
+    if args.loco:
+        try:
+            candidates = candidate_specs(args.param, params)
+        except ValueError as exc:
+            raise DataError(str(exc)) from exc
+        loco_run = run_loco(candidates, corpus, args.jobs)
+        print(format_loco(loco_run))
     if args.report is not None:
-        detector = f"{OnlineDetector.name} v{OnlineDetector.version}"
-        args.report.write_text(render_report(results, detector, params, args))
+        command = ["kilowatch", *sys.argv[1:]]
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(render_results(evaluations, corpus, loco_run, command))
         print(f"report written to {args.report}")
-    return 0
+    failed = sum(len(ev.errors) for ev in evaluations) + (len(loco_run.errors) if loco_run else 0)
+    if failed:
+        print(f"{failed} detector run(s) failed on a file (listed above; scored as no detections)")
+    return 1 if failed else 0
+
+
+def _rel(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
 
 
 def main(argv: list[str] | None = None) -> int:

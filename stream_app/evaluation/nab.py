@@ -162,38 +162,48 @@ def _file_result(f: ScoredFile, threshold: float, profile: Profile) -> FileResul
     return FileResult(f.name, score, hit, scorable, int(fp_rows.sum()), int(det.sum()))
 
 
+def _sweep_events(f: ScoredFile, fn: float) -> tuple[np.ndarray, np.ndarray]:
+    """(score, change of the corpus score) of every row of ``f`` whose admission changes the score.
+
+    A row outside every window adds its (negative) weight; inside a window a row matters only when its
+    weight beats every higher-scored row of that window (the earliest detection counts), and then adds
+    the difference to the best so far (-fn: the window was missed)."""
+    keep = f.window_of != PROBATION
+    s, wid, wt = f.scores[keep], f.window_of[keep], f.weights[keep]
+    out = wid == OUTSIDE
+    scores, deltas = [s[out]], [wt[out]]
+    for w in np.unique(wid[~out]):
+        rows = wid == w
+        order = np.argsort(-s[rows], kind="stable")
+        ws, ww = s[rows][order], wt[rows][order]
+        best = np.maximum.accumulate(ww)
+        prev = np.concatenate(([-fn], best[:-1]))
+        up = best > prev
+        scores.append(ws[up])
+        deltas.append(best[up] - prev[up])
+    return np.concatenate(scores), np.concatenate(deltas)
+
+
 def score_corpus(files: Sequence[ScoredFile], profile: Profile) -> CorpusResult:
-    """Sweep every distinct score as the threshold (detection: score >= threshold); keep the best."""
+    """Sweep every distinct score as the threshold (detection: score >= threshold); keep the best.
+
+    Thresholds are visited from the highest score down; a threshold admits every row with that score;
+    the highest threshold reaching the best score wins (none, i.e. ``inf``, unless it beats the null)."""
     windows = [(fi, w) for fi, f in enumerate(files) for w in range(f.n_windows) if np.isfinite(f.best_tp[w])]
     null = -profile.fn * len(windows)
     perfect = float(sum(files[fi].best_tp[w] for fi, w in windows))
-    # all scorable rows, highest score first
-    rows = [
-        (float(s), fi, int(wid), float(wt))
-        for fi, f in enumerate(files)
-        for s, wid, wt in zip(f.scores, f.window_of, f.weights, strict=True)
-        if wid != PROBATION
-    ]
-    rows.sort(key=lambda r: -r[0])
-    best_w: dict[tuple[int, int], float] = {}
-    current = null  # nothing detected: every window missed
-    best_score, best_thr = current, math.inf
-    i = 0
-    while i < len(rows):
-        thr = rows[i][0]
-        while i < len(rows) and rows[i][0] == thr:  # a threshold admits every row with the same score
-            _, fi, wid, wt = rows[i]
-            if wid == OUTSIDE:
-                current += wt
-            else:
-                key = (fi, wid)
-                old = best_w.get(key, -profile.fn)
-                if key not in best_w or wt > old:
-                    best_w[key] = wt
-                    current += wt - old
-            i += 1
-        if current > best_score:
-            best_score, best_thr = current, thr
+    events = [_sweep_events(f, profile.fn) for f in files]
+    scores = np.concatenate([e[0] for e in events]) if events else np.zeros(0)
+    deltas = np.concatenate([e[1] for e in events]) if events else np.zeros(0)
+    best_score, best_thr = null, math.inf
+    if len(scores):
+        order = np.argsort(-scores, kind="stable")
+        scores, deltas = scores[order], deltas[order]
+        current = null + np.cumsum(deltas)
+        ends = np.flatnonzero(np.r_[scores[1:] != scores[:-1], True])  # last row of each threshold
+        k = int(np.argmax(current[ends]))  # first (highest) threshold reaching the maximum
+        if current[ends[k]] > null:
+            best_score, best_thr = float(current[ends[k]]), float(scores[ends[k]])
     results = tuple(_file_result(f, best_thr, profile) for f in files)
     denom = perfect - null
     norm = 100.0 * (best_score - null) / denom if denom > 0 else 0.0

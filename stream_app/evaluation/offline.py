@@ -69,13 +69,19 @@ def detect_series(
     ]
 
 
+def verdict_score(v: Verdict) -> float:
+    """The NAB anomaly score of a verdict: its score when it raises an alarm candidate, else 0.
+
+    Late and duplicate readings, and a repeated alarm (an equal or higher score within the repeat
+    window), are not new detections."""
+    return v.score if v.status == "scored" and v.novel and math.isfinite(v.score) else 0.0
+
+
 def result_rows(series: Series, verdicts: Iterable[Verdict]) -> list[tuple[str, float, float, int]]:
-    rows = []
-    for stamp, v in zip(series.stamps, verdicts, strict=True):
-        # a repeated alarm (an equal or higher score within the repeat window) is not a new detection
-        score = v.score if v.status == "scored" and v.novel and math.isfinite(v.score) else 0.0
-        rows.append((stamp, v.value, score, 1 if v.is_anomaly else 0))
-    return rows
+    return [
+        (stamp, v.value, verdict_score(v), 1 if v.is_anomaly else 0)
+        for stamp, v in zip(series.stamps, verdicts, strict=True)
+    ]
 
 
 def write_results(path: Path, rows: Iterable[tuple[str, float, float, int]]) -> None:
