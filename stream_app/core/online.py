@@ -23,6 +23,18 @@ threshold after warm-up.  Kinds: spike/dip (one reading, or an undone excursion)
 (consecutive flagged readings on one side, or a held drop), flatline, pattern_shift (a flagged
 reading while the short-term volatility is 3x the long-term one).
 
+Levels and scales (v4).  Levels are measured from an origin, the ring's lowest value (``BASE``,
+refreshed every ``BASE_REFRESH`` readings), so adding a constant to a series (Kelvin vs Celsius)
+changes no verdict; nothing compares a value with an absolute constant, so rescaling by a power of
+two changes none either.  How the residual scale grows with the level is learned per asset
+(``gamma``: ~1 for load curves, ~0 for temperatures and counts) instead of assumed.  A normaliser
+that has collapsed to zero (a series constant so far) is floored by rounding (``REL_RESOLUTION``),
+its z values stay out of the calibration, and the scale also hears flagged readings (winsorised),
+so a meter idling at exactly zero stops alarming once its bursts have been seen.  A fourth piece of
+evidence, *extremeness* against the asset's long-run level (``online_evidence.extreme_evidence``),
+is combined with the point tail probability by Fisher's method.  Values beyond ``MAX_ABS_VALUE``
+are refused (``InvalidReading``), as by the ``Reading`` schema.
+
 Repeated alarms.  A reading whose tail probability ``1 - score`` (score >= 0.99) is not below half
 that of the highest score the asset had within ``repeat_window_s`` (a day by default) repeats an
 alarm already raised -- it is not at least twice as improbable: ``Verdict.novel`` is False.  It is
@@ -369,6 +381,11 @@ class OnlineDetector:
             pf *= FLAT_WEIGHT
         if pf < best:
             best, which = pf, "flat"
+        if target > params.warmup:  # extreme for this asset in the long run, and surprising now
+            px = ev.extreme_evidence(s, value, p)
+            if px < best:
+                best, which = px, "point"
+        ev.learn_extreme(s, value, target)
         score = 1.0 - best
         novel = True
         if score >= NOVEL_MIN:  # a repeat of an alarm raised within the window is not a new one

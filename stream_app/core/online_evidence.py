@@ -7,6 +7,9 @@ into a score ``1 - p`` and compares with the point score.
 
 from __future__ import annotations
 
+import math
+from array import array
+
 from stream_app.core import online_conformal as cf
 from stream_app.core import online_stats as st
 from stream_app.core.reasons import deviation, point_reason
@@ -110,6 +113,48 @@ def flat_tail(
     p = p if p > MIN_REPEAT_P else MIN_REPEAT_P
     c = c if c > MIN_CONT else MIN_CONT
     return p * c ** (run - 1.0)
+
+
+# Extremeness: how far a value lies from the asset's long-run level, in long-run deviations
+# (``EXT_M``, ``EXT_D``: EW mean and mean absolute deviation over ~EXT_N readings), calibrated by its
+# own decayed histogram (as the residuals', ``online_stats.X_HIST``).  A one-step residual misses what
+# the predictors have already followed (a surge that builds over a few readings, a level that creeps
+# to a never-seen height); the long-run view sees it.  Only its tail counts (``EXT_STOP``), and it is
+# combined with the reading's point tail probability by Fisher's method, so a value that is extreme
+# but expected (a plant's daily peak) is not an anomaly by itself.  EXT_STOP was chosen by the
+# leave-one-category-out check on NAB (docs/detector-results.md).
+EXT_N = 2000.0
+EXT_STOP = 0.005
+EXT_WARM = 16  # readings before the deviation enters the histogram
+
+
+def extreme_evidence(s: array, value: float, p_point: float) -> float:
+    """Fisher's combination of the extremeness tail probability and ``p_point`` (1 = no evidence)."""
+    d = s[st.EXT_D]
+    if d <= 0.0:
+        return 1.0
+    dev = value - s[st.EXT_M]
+    zx = (dev if dev >= 0 else -dev) / d
+    px = st.tail_prob(s, zx, st.X_HIST, st.X_TAIL)
+    if px > EXT_STOP:
+        return 1.0
+    q = px * p_point
+    return q * (1.0 - math.log(q)) if q > 0.0 else 0.0
+
+
+def learn_extreme(s: array, value: float, target: int) -> None:
+    """Update the long-run level, deviation and extremeness histogram with every in-order reading."""
+    dev = value - s[st.EXT_M]
+    ad = dev if dev >= 0 else -dev
+    d = s[st.EXT_D]
+    if d > 0.0 and target > EXT_WARM:
+        st.hist_add(s, ad / d, st.X_HIST, st.X_W, st.X_TAIL)
+    if target < 2:
+        s[st.EXT_M] = value
+        return
+    ra = 1.0 / target if target < EXT_N else 1.0 / EXT_N
+    s[st.EXT_M] += ra * dev
+    s[st.EXT_D] += ra * (ad - d)
 
 
 def recent_volatility(state: AssetState, value: float, k: int = 8) -> float:

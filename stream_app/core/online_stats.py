@@ -51,7 +51,13 @@ G_X = 29
 G_Y = 30
 G_XX = 31
 G_XY = 32
-HIST = 33  # first histogram bin
+# --- how extreme a value is for the asset in the long run (the extremeness evidence) ---
+EXT_M = 33  # slow EW mean of values (long-run level)
+EXT_D = 34  # slow EW mean absolute deviation from it
+X_W = 35  # weight of the next increment of the extremeness histogram (as HIST_W)
+X_TAIL = 36  # its power-law tail (as TAIL)
+X_HIST = 37  # first bin of the histogram of |value - EXT_M| / EXT_D (N_BINS bins)
+HIST = X_HIST + 7  # first bin of the residual histogram
 N_BINS = STATS_LEN - HIST  # 7
 
 # Bin edges of |z| = |residual| / normaliser; the last bin is open-ended with a power-law tail.
@@ -77,27 +83,30 @@ def fresh_stats() -> array:
     s = array("d", bytes(8 * STATS_LEN))
     for i in (E_NAIVE, E_LEVEL, E_SDIFF, E_SMEAN):
         s[i] = -1.0
-    s[HIST_W] = 1.0
+    s[HIST_W] = s[X_W] = 1.0
     s[P_CONT] = 0.3
-    s[TAIL] = TAIL_PRIOR
+    s[TAIL] = s[X_TAIL] = TAIL_PRIOR
     for k in range(N_BINS):
         hi = math.exp(-EDGES[k + 1]) if k + 1 < N_BINS else 0.0
-        s[HIST + k] = PRIOR_WEIGHT * (math.exp(-EDGES[k]) - hi)
+        s[HIST + k] = s[X_HIST + k] = PRIOR_WEIGHT * (math.exp(-EDGES[k]) - hi)
     return s
 
 
-def tail_prob(s: array, z: float) -> float:
-    """P(|Z| >= z) under the decayed histogram (linear inside a bin, power law past the last edge)."""
+def tail_prob(s: array, z: float, h0: int = HIST, tail: int = TAIL) -> float:
+    """P(|Z| >= z) under the decayed histogram (linear inside a bin, power law past the last edge).
+
+    ``h0`` and ``tail`` name the histogram: the residuals' (default) or the extremeness one.
+    """
     if z != z:  # NaN
         return 1.0
     k = bisect_right(EDGES, z) - 1
-    total = sum(s[HIST : HIST + N_BINS])
+    total = sum(s[h0 : h0 + N_BINS])
     if k >= N_BINS - 1:
-        h = s[TAIL]
-        return s[HIST + N_BINS - 1] / total * (z / EDGES[-1]) ** (-1.0 / (h if h > MIN_TAIL else MIN_TAIL))
-    below = sum(s[HIST : HIST + k]) if k else 0.0
+        h = s[tail]
+        return s[h0 + N_BINS - 1] / total * (z / EDGES[-1]) ** (-1.0 / (h if h > MIN_TAIL else MIN_TAIL))
+    below = sum(s[h0 : h0 + k]) if k else 0.0
     lo = EDGES[k]
-    below += s[HIST + k] * (z - lo) / (EDGES[k + 1] - lo)
+    below += s[h0 + k] * (z - lo) / (EDGES[k + 1] - lo)
     return 1.0 - below / total
 
 
@@ -122,20 +131,20 @@ def quantile(s: array, level: float) -> float:
     return EDGES[-1] * math.exp(e if e < LOG_Z_MAX else LOG_Z_MAX)
 
 
-def hist_add(s: array, z: float) -> None:
+def hist_add(s: array, z: float, h0: int = HIST, wslot: int = HIST_W, tail: int = TAIL) -> None:
     """Add one |z| with exponentially decaying weight; renormalise before the weights overflow."""
     k = bisect_right(EDGES, z) - 1 if z == z else N_BINS - 1
     if k == N_BINS - 1:
         lz = math.log(z / EDGES[-1]) if z < Z_MAX else LOG_Z_MAX
-        s[TAIL] += TAIL_RATE * ((lz if lz < LOG_Z_MAX else LOG_Z_MAX) - s[TAIL])
-    w = s[HIST_W]
-    s[HIST + k] += w
+        s[tail] += TAIL_RATE * ((lz if lz < LOG_Z_MAX else LOG_Z_MAX) - s[tail])
+    w = s[wslot]
+    s[h0 + k] += w
     w *= HIST_DECAY
     if w > 1e100:
-        for j in range(HIST, HIST + N_BINS):
+        for j in range(h0, h0 + N_BINS):
             s[j] /= w
         w = 1.0
-    s[HIST_W] = w
+    s[wslot] = w
 
 
 def infer_step(ts: list[float]) -> tuple[float, float]:
