@@ -75,13 +75,13 @@ lengths = st.integers(1500, 4000)
 scale_exps = st.floats(-9.0, 12.0, allow_nan=False)
 offset_mults = st.one_of(st.just(0.0), st.floats(-1000.0, 1000.0, allow_nan=False))
 
-ISSUE = "issue 12: not met by detector v4 (docs/detector-results.md)"
+ISSUE = "issue 12: not met by detector v4 (docs/detector-v4.md)"
 
 
 # (property, family) pairs that fail on detector v3 with these examples (the rewrite removes them).
 FAILING_ON_V3: dict[str, tuple[str, ...]] = {
     # detector v4 (issue 12): 2.1-2.6 % of readings flagged where the bar is 2 %, one quantized
-    # decimal rescaling and one square-wave offset case diverge; see docs/detector-results.md
+    # decimal rescaling and one square-wave offset case diverge; see docs/detector-v4.md
     "test_few_alarms_when_nothing_is_planted": ("idle_bursts", "square", "quantized"),
     "test_flags_nearly_equal_under_decimal_rescaling": ("quantized",),
     "test_flags_nearly_equal_under_an_offset": ("square",),
