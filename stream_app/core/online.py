@@ -140,6 +140,7 @@ A_GAMMA = 1.0 / 2000
 # planted faults (0.02 fails "no more false alarms than v3") and, among 0.05 / 0.1 / 0.2, on NAB with
 # the leave-one-category-out check (docs/detector-v4.md).
 PATTERN_FLOOR = 0.05
+FLOOR_RATIO = float(__import__("os").environ.get("FR", "0"))
 SHIFT_NOISE = 1.4  # one-step changes of white noise are ~1.4x its mean absolute residual
 INFER_AT = 64  # readings seen before the step and season are inferred
 MIN_REGULAR = 0.95  # share of steps that must equal the median step for a season
@@ -438,7 +439,7 @@ class OnlineDetector:
                 st.hist_add(s, zc)  # calibration must see the tail it is asked to judge (no censoring)
             # the scale still hears of it, winsorised: a scale that never grows turns every later
             # move into a certain anomaly (a meter idling at exactly 0 whose bursts were all flagged)
-            self._learn_scale(s, abs(resid) / ctx[1], s[st.N])
+            self._learn_scale(s, abs(resid) / ctx[1], s[st.N], REL_RESOLUTION * abs(expected) / ctx[1])
         state.seq = target  # push (inlined): overwrite the oldest slot
         i = target % w
         state.ts[i] = ts
@@ -495,7 +496,7 @@ class OnlineDetector:
         s[st.N] = n + 1.0
         ar = value - expected
         ar = ar if ar >= 0 else -ar
-        u = OnlineDetector._learn_scale(s, ar / ratio, n)
+        u = OnlineDetector._learn_scale(s, ar / ratio, n, REL_RESOLUTION * abs(expected) / ratio)
         if flagged:  # an accepted regime change: follow it, but keep it out of the calibration
             return
         _learn_gamma(s, raw, ar, n)
@@ -506,17 +507,19 @@ class OnlineDetector:
         s[SCALE_LONG] += (A_LONG if inv < A_LONG else inv) * (u - s[SCALE_LONG])
 
     @staticmethod
-    def _learn_scale(s: array, u: float, n: float) -> float:
+    def _learn_scale(s: array, u: float, n: float, res: float) -> float:
         """Move the residual scale towards ``u`` (winsorised at ``WINSOR`` scales); the ``u`` used.
 
         The cap is taken from the larger of the fast and the slow scale and is lifted while both are
         zero: a series that was constant so far has no scale to cap at, and a zero cap would keep
         the scale at zero for ever (every later change a certain anomaly: the alarm storm of
-        Twitter_volume_CVS, which starts with a run of zeros).
+        Twitter_volume_CVS, which starts with a run of zeros).  "Zero" is up to rounding (``res``,
+        the resolution floor in scale units): a constant series with a large offset has residuals
+        of ~1e-16 of the offset, a scale that is not 0.0 but is no scale either.
         """
         sc = s[SCALE]
         ref = sc if sc > s[SCALE_LONG] else s[SCALE_LONG]
-        if n > MIN_HIST_N and ref > 0.0 and u > WINSOR * ref:
+        if n > MIN_HIST_N and ref > res and u > WINSOR * ref:
             u = WINSOR * ref
         inv = 1.0 / (n + 1.0)
         s[SCALE] = sc + (A_SCALE if inv < A_SCALE else inv) * (u - sc)

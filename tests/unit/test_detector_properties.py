@@ -24,10 +24,9 @@ family, seed and transform of a failing example are in the assertion message and
 "Falsifying example". Shrinking is off (a failing property would otherwise re-run the detector hundreds
 of times); ``KILOWATCH_HYPOTHESIS_SHRINK=1`` turns it on to find minimal examples.
 
-Tests marked ``xfail(strict=True, reason="issue 12 ...")`` still fail on detector v4. On v3,
-36 pairs failed with crashes and alarm storms; on v4 the few-alarm cases flag 2.1-2.7 % against
-the 2 % bar, and one quantized x7 rescaling and one square-wave offset example still diverge.
-Remove the mark when fixed (strict, so a fixed case reports XPASS as a failure).
+Tests marked ``xfail(strict=True, reason="issue 12 ...")`` still fail on detector v4 (on v3, 36
+pairs failed with crashes and alarm storms); remove the mark when fixed (strict, so a fixed case
+reports XPASS as a failure).
 """
 
 from __future__ import annotations
@@ -80,11 +79,10 @@ ISSUE = "issue 12: not met by detector v4 (docs/detector-v4.md)"
 
 # (property, family) pairs that fail on detector v3 with these examples (the rewrite removes them).
 FAILING_ON_V3: dict[str, tuple[str, ...]] = {
-    # detector v4 (issue 12): 2.1-2.6 % of readings flagged where the bar is 2 %, one quantized
-    # decimal rescaling and one square-wave offset case diverge; see docs/detector-v4.md
-    "test_few_alarms_when_nothing_is_planted": ("idle_bursts", "square", "quantized"),
-    "test_flags_nearly_equal_under_decimal_rescaling": ("quantized",),
-    "test_flags_nearly_equal_under_an_offset": ("square",),
+    # detector v4 (issue 12): one rounding flip of a near-threshold score (x + 8064 rounds the idle
+    # zeros' residuals differently) changes what is learned, and 4 of 36 flagged readings differ
+    # (Jaccard 0.889 against the 0.9 bar); see docs/detector-v4.md
+    "test_flags_nearly_equal_under_an_offset": ("idle_bursts",),
 }
 
 
@@ -359,7 +357,6 @@ def test_nab_artificial_no_anomaly_files(data_dir: Path, name: str) -> None:
     assert share <= MAX_FLAGGED, f"{name}: {share:.2%} flagged after probation"
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE)  # 2.68 % flagged with detector v4
 def test_a_meter_idling_at_zero_with_bursts() -> None:
     """Reported: 100 % flagged (``sustained_low``, "Below expected value by 100%")."""
     x = generate("idle_bursts", 12, 4000)
