@@ -140,7 +140,6 @@ A_GAMMA = 1.0 / 2000
 # planted faults (0.02 fails "no more false alarms than v3") and, among 0.05 / 0.1 / 0.2, on NAB with
 # the leave-one-category-out check (docs/detector-v4.md).
 PATTERN_FLOOR = 0.05
-FLOOR_RATIO = float(__import__("os").environ.get("FR", "0"))
 SHIFT_NOISE = 1.4  # one-step changes of white noise are ~1.4x its mean absolute residual
 INFER_AT = 64  # readings seen before the step and season are inferred
 MIN_REGULAR = 0.95  # share of steps that must equal the median step for a season
