@@ -39,9 +39,9 @@ OBSERVABLE_RECALL_FLOOR = 0.90
 FALSE_ALARM_CEILING = 0.02
 # The sensitive operating point and the false alarms it costs (offline, ``KILOWATCH_ANOMALY_THRESHOLD=0.98
 # kilowatch faults``): detector v3 reported 29/32 = 90.6 % at 7.1 %; detector v4 reports 28/32 = 87.5 %
-# at 7.5 %. The fault v3 caught and v4 misses (asset 1's sustained drop at 1086) is one the oracle
+# at 7.0 %. The fault v3 caught and v4 misses (asset 1's sustained drop at 1086) is one the oracle
 # calls not observable within 3 readings; v3 scored it 0.9808 against the 0.98 threshold, v4 0.82.
-# No v4 threshold reaches 90 % (0.97: 87.5 % at 8.9 %): docs/detector-v4.md.
+# No v4 threshold reaches 90 %: docs/detector-v4.md.
 HIGH_SENSITIVITY = 0.98
 HIGH_SENSITIVITY_RECALL_FLOOR = 0.875
 HIGH_SENSITIVITY_FALSE_ALARM_CEILING = 0.08
