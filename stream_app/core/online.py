@@ -214,7 +214,7 @@ def _learn_gamma(s: array, raw: float, ar: float, n: float) -> None:
     if floor <= 0.0 or n < MIN_HIST_N:
         return
     x = math.log(raw)
-    y = math.log(ar / floor) if ar > floor else 0.0  # relative to the floor: the same at every scale
+    y = math.log(ar) - math.log(floor) if ar > floor else 0.0  # relative to the floor: scale-free
     inv = 1.0 / (n + 1.0 - MIN_HIST_N)
     a = A_GAMMA if inv < A_GAMMA else inv
     s[G_X] += a * (x - s[G_X])
@@ -266,20 +266,20 @@ class OnlineDetector:
             top = e_sd
         if p_smean == p_smean and e_sm > top:
             top = e_sm
-        inv_top = 1.0 / top if top > 0.0 else 0.0
-        r = e_naive * inv_top
+        top = top if top > 0.0 else 1.0  # all errors zero: equal weights
+        r = e_naive / top
         wn = 1.0 / (r * r + REL_TINY) if e_naive >= 0 else 1.0
-        r = e_level * inv_top
+        r = e_level / top
         wl = 1.0 / (r * r + REL_TINY) if e_level >= 0 else 1.0
         num = wn * last + wl * p_level
         den = wn + wl
         if p_sdiff == p_sdiff:
-            r = e_sd * inv_top
+            r = e_sd / top
             ws = 1.0 / (r * r + REL_TINY)
             num += ws * p_sdiff
             den += ws
         if p_smean == p_smean:
-            r = e_sm * inv_top
+            r = e_sm / top
             ws = 1.0 / (r * r + REL_TINY)
             num += ws * p_smean
             den += ws
@@ -335,7 +335,7 @@ class OnlineDetector:
             expected = ctx[0]
             norm = self._normaliser(s, ctx[1], expected)
             resid = value - expected
-            z = abs(resid) / norm if norm > 0.0 else (math.inf if resid else 0.0)
+            z = abs(resid) / norm if norm > 0.0 else (st.Z_MAX if resid else 0.0)
             half = s[Q_INTERVAL] * norm
             score = 1.0 - st.tail_prob(s, z)
             return Verdict(
@@ -359,7 +359,9 @@ class OnlineDetector:
         expected = ctx[0]
         norm = self._normaliser(s, ctx[1], expected)
         resid = value - expected
-        z = abs(resid) / norm if norm > 0.0 else (math.inf if resid else 0.0)
+        z = abs(resid) / norm if norm > 0.0 else (st.Z_MAX if resid else 0.0)
+        if z > st.Z_MAX:  # (a zero scale): capped, so the state keeps only finite numbers
+            z = st.Z_MAX
         # a normaliser at the rounding floor means the asset has no scale yet (constant so far):
         # its z says nothing about the noise, so it stays out of the calibration
         zc = (

@@ -34,6 +34,7 @@ SIMILAR = 2.0  # level class of :func:`drop_p`: levels within this factor of the
 TIE = 1.0 - 1e-9
 TIE_UP = 1.0 + 1e-9
 MIN_FLOOR = 1e-300  # the floor when the series has no typical level yet (ratios stay finite)
+NO_CUT = 1.7976931348623157e308  # "no excursion is deep enough" (finite: the state holds no infinities)
 CONFORMAL_STOP = 0.02  # conformal p-values above this are no evidence (keeps the bulk calibrated)
 DROP_GATE = 0.8  # drops shallower than this (ratio of levels) are not scanned (cost only)
 LOW_MIN_REF = 96  # normal k-reading stretches needed before "lowest held level" counts as evidence
@@ -112,20 +113,21 @@ def excursion_p(
     f = floor if floor > 0.0 else MIN_FLOOR
     v = ordered_values(state, value) - base
     if len(v) < 4:
-        return 1.0, float("inf")
+        return 1.0, NO_CUT
     x, y, z = v[:-2], v[1:-1], v[2:]
     up = (y > x) & (y > z)
     dn = (y < x) & (y < z)
     m = np.where(up, np.maximum(x, z), np.minimum(x, z))
     hi = np.abs(y) + f
     lo = np.abs(m) + f
-    depth = np.maximum(hi / lo, lo / hi)
+    with np.errstate(over="ignore"):  # a depth beyond the largest float is infinitely deep
+        depth = np.maximum(hi / lo, lo / hi)
     depth[~(up | dn)] = 0.0
     d = float(depth[-1])  # the candidate: the newest ring reading, its right neighbour is ``value``
     ref = depth[:-1]
     n = len(ref)
     allowed = int(stop * (n + 1)) - 1  # reference depths >= d that still leave p <= stop
-    cut = float(np.partition(ref, n - allowed - 1)[n - allowed - 1]) if 0 <= allowed < n else float("inf")
+    cut = float(np.partition(ref, n - allowed - 1)[n - allowed - 1]) if 0 <= allowed < n else NO_CUT
     if not up[-1] and not dn[-1]:
         return 1.0, cut
     p = (1.0 + float(np.count_nonzero(ref >= d * TIE))) / (n + 1.0)
