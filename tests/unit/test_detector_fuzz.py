@@ -56,6 +56,8 @@ def test_any_finite_sequence_scores_or_is_refused_and_the_state_stays_finite(
         assert 0.0 <= verdict.score <= 1.0, verdict
         assert all(math.isfinite(x) for x in (verdict.expected, verdict.lower, verdict.upper)), verdict
         assert _finite_state(state), (ts, value, list(state.stats))
-    # the state still takes an ordinary reading
+    # the state still takes an ordinary reading, and forecasts from it are finite
     det.score_one(state, ts + 300.0, 1.0)
     assert _finite_state(state)
+    for point in det.forecast(state, 24):
+        assert all(math.isfinite(x) for x in (point.ts, point.value, point.lower, point.upper)), point
