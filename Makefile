@@ -73,7 +73,7 @@ compose-check: venv
 bench: venv
 	scripts/with-infra bash -c '$(KW) db upgrade && $(BIN)/python -m bench.run && $(BIN)/python -m bench.training_overlap \
 		&& $(BIN)/python -m bench.api_inference && $(BIN)/python -m bench.api_ingest \
-		&& $(BIN)/python -m bench.stream_trained'
+		&& $(BIN)/python -m bench.stream_trained && $(BIN)/python -m bench.detector_cost'
 
 demo: venv
 	scripts/with-infra bash -c '$(KW) db upgrade && $(BIN)/python -m stream_app.demo'
