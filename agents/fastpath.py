@@ -15,7 +15,7 @@ per-message machinery of the readings path goes away.
 
 Crash safety: a reading is committed only after its state record and events are in Kafka; after a
 crash the readings since the last commit arrive again and the pipeline recognises them by source
-offset (README, "Crash and redelivery").
+offset (docs/design.md, "Crash and redelivery").
 """
 
 from __future__ import annotations

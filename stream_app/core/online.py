@@ -151,7 +151,7 @@ NOVEL_RATIO = 0.1  # a new alarm within the repeat window needs a tenth of the p
 # three readings). With the default threshold raised from 0.995 to 0.996 to pay for it, on the
 # planted-fault scenarios of the steel year (``kilowatch faults``): recall@3 65.6 -> 78.1 % (4 x 3,000)
 # and 80.6 -> 87.5 % (8 x 6,000), false alarms 1.33 -> 1.60 % and 1.39 -> 1.52 %; NAB standard
-# 65.51 -> 65.80. Chosen on these data (no held-out set): README "Quality and performance".
+# 65.51 -> 65.80. Chosen on these data (no held-out set): docs/results-journal.md.
 FLAT_WEIGHT = 0.25
 
 Preds = tuple[float, float, float, float]  # naive, level, seasonal difference, seasonal profile

@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.kafka4]
 # At the default threshold the target applies to the observable faults (20/20 offline, ``kilowatch
 # faults``); all faults (0.78 offline with detector v3, 0.66 with v2) keep a regression floor.  On all
 # faults the target is met at a more sensitive threshold, for the false alarms the oracle predicts
-# (``test_high_sensitivity...`` below).  README "Quality and performance" has the figures and the
+# (``test_high_sensitivity...`` below).  docs/results-journal.md has the figures and the
 # recall / false-alarm trade-off by threshold.
 RECALL_FLOOR = 0.75
 OBSERVABLE_RECALL_FLOOR = 0.90
@@ -110,8 +110,8 @@ def test_high_sensitivity_reports_seven_in_eight_injected_faults_within_three_re
     """All planted faults at the sensitive operating point (issue 2's 90 % target: met by v3, 87.5 % with v4).
 
     ``KILOWATCH_ANOMALY_THRESHOLD=0.98`` flags the faults the default calls routine (drops while
-    the plant runs) at the price the oracle predicts: about 7 % of normal readings flagged (README
-    "Sensitivity"), so the threshold stays a choice per deployment, not the default.
+    the plant runs) at the price the oracle predicts: about 7 % of normal readings flagged
+    (docs/results-journal.md, "Sensitivity"), so the threshold stays a choice per deployment.
     """
     recall_all, seen_hits, seen, false_alarms = _fault_scenario(
         tmp_path, data_dir, readings_path="batch", anomaly_threshold=HIGH_SENSITIVITY
