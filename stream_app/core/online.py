@@ -65,6 +65,7 @@ from array import array
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from schemas.events import MAX_ABS
 from stream_app.core import online_conformal as cf
 from stream_app.core import online_evidence as ev
 from stream_app.core import online_stats as st
@@ -95,7 +96,6 @@ from stream_app.core.online_stats import (
     SCALE,
     SCALE_LONG,
     SEASON,
-    SPAN,
     STEP,
 )
 from stream_app.core.types import AnomalyType, ForecastPoint, Verdict
@@ -123,12 +123,8 @@ TINY = 1e-12
 REL_TINY = 1e-12  # relative variance below which an error counts as zero (weights of 1e12 at most)
 REL_RESOLUTION = 1e-9  # residuals below this share of the value's magnitude are rounding
 BASE_REFRESH = 96  # readings between recomputations of the ring's lowest value
-# Largest |value| scored: as the Reading schema's bound (squares of errors stay finite)
-MAX_ABS_VALUE = 1e15
-# Origin of levels: the ring's lowest value less this share of its span (refreshed every
-# BASE_REFRESH readings), so that an offset changes nothing; small, since a meter's natural zero
-# (idle) sits at its lowest value and its drop-outs are judged as ratios to it.
-BASE_MARGIN = 0.0
+# Largest |value| scored: the Reading schema's bound (squares of errors stay finite)
+MAX_ABS_VALUE = MAX_ABS
 # Heteroscedasticity: the normaliser is SCALE * ratio ** gamma, gamma learned per asset (see gamma()),
 # shrunk towards GAMMA_PRIOR while the level has varied by less than ~GAMMA_V0 (variance of ln ratio).
 GAMMA_PRIOR = 0.0
@@ -302,7 +298,7 @@ class OnlineDetector:
         return expected, ratio, prof, (last, p_level, p_sdiff, p_smean), ratio
 
     @staticmethod
-    def _normaliser(s: array, ratio: float, expected: float) -> float:
+    def _normaliser(s: array, ratio: float, res: float) -> float:
         """Residual scale at this level, floored so a quiet spell cannot make every move huge.
 
         The last floor is rounding: a difference of ~1e-9 of the value's magnitude is arithmetic
@@ -311,8 +307,7 @@ class OnlineDetector:
         norm: float = s[SCALE] * ratio
         floor: float = FLOOR * s[SCALE_LONG] * ratio
         norm = norm if norm > floor else floor
-        floor = REL_RESOLUTION * (expected if expected >= 0 else -expected)
-        return norm if norm > floor else floor
+        return norm if norm > res else res
 
     def score_one(self, state: AssetState, ts: float, value: float) -> Verdict:
         """Score one reading causally and (unless flagged or out of order) learn from it."""
@@ -333,7 +328,7 @@ class OnlineDetector:
                 return Verdict(ts, value, value, value, value, 0.0, False, None, "", "duplicate")
             ctx = self._predict(state, seq + 1)
             expected = ctx[0]
-            norm = self._normaliser(s, ctx[1], expected)
+            norm = self._normaliser(s, ctx[1], REL_RESOLUTION * abs(expected))
             resid = value - expected
             z = abs(resid) / norm if norm > 0.0 else (st.Z_MAX if resid else 0.0)
             half = s[Q_INTERVAL] * norm
@@ -346,29 +341,21 @@ class OnlineDetector:
         if s[STEP] == 0.0 and target >= INFER_AT:
             self._infer_season(state)
         if not target % BASE_REFRESH:  # the lowest value may have left the ring
-            vals = state.values if target >= w else state.values[:target]
-            lo = min(vals)
-            lo = lo if lo < value else value
-            hi = max(vals)
-            hi = hi if hi > value else value
-            s[SPAN] = hi - lo
-            s[BASE] = lo - BASE_MARGIN * (hi - lo)
+            lo = min(state.values if target >= w else state.values[:target])
+            s[BASE] = lo if lo < value else value
         elif value < s[BASE]:
-            s[BASE] = value - BASE_MARGIN * s[SPAN]
+            s[BASE] = value
         ctx = self._predict(state, target)
         expected = ctx[0]
-        norm = self._normaliser(s, ctx[1], expected)
+        res = REL_RESOLUTION * (expected if expected >= 0 else -expected)  # rounding floor
+        norm = self._normaliser(s, ctx[1], res)
         resid = value - expected
         z = abs(resid) / norm if norm > 0.0 else (st.Z_MAX if resid else 0.0)
         if z > st.Z_MAX:  # (a zero scale): capped, so the state keeps only finite numbers
             z = st.Z_MAX
         # a normaliser at the rounding floor means the asset has no scale yet (constant so far):
         # its z says nothing about the noise, so it stays out of the calibration
-        zc = (
-            z
-            if s[SCALE] > 0.0 and norm > REL_RESOLUTION * (expected if expected >= 0 else -expected)
-            else NAN
-        )
+        zc = z if s[SCALE] > 0.0 and norm > res else NAN
         p = st.tail_prob(s, z)
         zs = z if resid >= 0.0 else -z
         best, which = p, "point"
@@ -440,7 +427,7 @@ class OnlineDetector:
                 st.hist_add(s, zc)  # calibration must see the tail it is asked to judge (no censoring)
             # the scale still hears of it, winsorised: a scale that never grows turns every later
             # move into a certain anomaly (a meter idling at exactly 0 whose bursts were all flagged)
-            self._learn_scale(s, abs(resid) / ctx[1], s[st.N], REL_RESOLUTION * abs(expected) / ctx[1])
+            self._learn_scale(s, abs(resid) / ctx[1], s[st.N], res / ctx[1])
         state.seq = target  # push (inlined): overwrite the oldest slot
         i = target % w
         state.ts[i] = ts
@@ -450,8 +437,6 @@ class OnlineDetector:
         return Verdict(ts, value, expected, lo, hi, score, flagged, kind, reason, "scored", novel)
 
     def _first(self, state: AssetState, ts: float, value: float) -> Verdict:
-        if not -MAX_ABS_VALUE <= value <= MAX_ABS_VALUE:
-            raise InvalidReading(f"value {value:g} is outside +-{MAX_ABS_VALUE:g}")
         s = state.stats
         s[LAST] = s[LEVEL] = s[BASE] = value
         s[LAST_SEQ] = 0.0

@@ -44,19 +44,18 @@ EXC_CUT = 24  # excursion depth below which the conformal excursion p-value exce
 PEAK = 25  # highest score >= NOVEL_MIN in the current repeat window (0 = none)
 PEAK_TS = 26  # timestamp of that score
 # --- origin of levels ---
-BASE = 27  # origin of levels: a little below the ring's lowest value (see ``online.BASE_MARGIN``)
-SPAN = 28  # ring's highest minus lowest value at the last refresh
+BASE = 27  # origin of levels: the ring's lowest value (refreshed every ``online.BASE_REFRESH`` readings)
 # --- how the residual scale grows with the level: EW moments of x = ln(level ratio), y = ln|residual|
-G_X = 29
-G_Y = 30
-G_XX = 31
-G_XY = 32
+G_X = 28
+G_Y = 29
+G_XX = 30
+G_XY = 31
 # --- how extreme a value is for the asset in the long run (the extremeness evidence) ---
-EXT_M = 33  # slow EW mean of values (long-run level)
-EXT_D = 34  # slow EW mean absolute deviation from it
-X_W = 35  # weight of the next increment of the extremeness histogram (as HIST_W)
-X_TAIL = 36  # its power-law tail (as TAIL)
-X_HIST = 37  # first bin of the histogram of |value - EXT_M| / EXT_D (N_BINS bins)
+EXT_M = 32  # slow EW mean of values (long-run level)
+EXT_D = 33  # slow EW mean absolute deviation from it
+X_W = 34  # weight of the next increment of the extremeness histogram (as HIST_W)
+X_TAIL = 35  # its power-law tail (as TAIL)
+X_HIST = 36  # first bin of the histogram of |value - EXT_M| / EXT_D (N_BINS bins)
 HIST = X_HIST + 10  # first bin of the residual histogram
 N_BINS = STATS_LEN - HIST  # 10
 

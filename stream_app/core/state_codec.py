@@ -25,7 +25,7 @@ from typing import NamedTuple
 from stream_app.errors import KilowatchError
 
 FORMAT_VERSION = 3
-STATS_LEN = 57  # fixed length of the model statistics vector (float64)
+STATS_LEN = 56  # fixed length of the model statistics vector (float64)
 
 _HEAD = struct.Struct("<BqddB")
 _RECORD = struct.Struct(f"<BqddB{STATS_LEN}d")
