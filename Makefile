@@ -60,7 +60,7 @@ test-kafka4: venv
 
 # Prometheus config, alert rules and their unit tests (promtool from the Debian package `prometheus`).
 promtool: venv
-	@command -v promtool >/dev/null || $(BIN)/python -c "from stream_app.infra import procs; \
+	@command -v promtool >/dev/null || $(BIN)/python -c "from stream_app.devtools.infra import procs; \
 		procs.apt_install('prometheus', why='promtool checks deploy/prometheus')"
 	promtool check config deploy/prometheus/prometheus.yml
 	promtool check rules deploy/prometheus/rules/*.yml
@@ -76,7 +76,7 @@ bench: venv
 		&& $(BIN)/python -m bench.stream_trained && $(BIN)/python -m bench.detector_cost'
 
 demo: venv
-	scripts/with-infra bash -c '$(KW) db upgrade && $(BIN)/python -m stream_app.demo'
+	scripts/with-infra bash -c '$(KW) db upgrade && $(BIN)/python -m stream_app.devtools.demo'
 
 infra-up: venv
 	$(KW) infra up

@@ -34,10 +34,10 @@ from faust.types.tuples import ack_lock
 from rocksdict import WriteBatch
 
 from agents.fastpath_consumer import FastConsumer
-from stream_app.batching import BatchDelivery, ReadingsBuffer
-from stream_app.kafka_io import PolledProducer
-from stream_app.pipeline import Emit, RawMessage, ScoringPipeline
-from stream_app.state import ring_records
+from stream_app.kafka.batching import BatchDelivery, ReadingsBuffer
+from stream_app.kafka.clients import PolledProducer
+from stream_app.scoring.pipeline import Emit, RawMessage, ScoringPipeline
+from stream_app.scoring.state import ring_records
 
 log = logging.getLogger(__name__)
 

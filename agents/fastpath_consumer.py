@@ -1,5 +1,5 @@
 """The consumer of the batch readings path: faust's aiokafka consumer, with the readings topic taken
-off the per-message conductor path and its offsets guarded (see ``stream_app.batching``).
+off the per-message conductor path and its offsets guarded (see ``stream_app.kafka.batching``).
 
 It depends on faust-streaming 0.15 internals (``_drain_messages``, ``_read_offset``, ``_acked``,
 ``_unacked_messages``, ``_new_offset``, ``perform_seek``): faust is pinned to 0.15.x for that."""
@@ -14,7 +14,7 @@ from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.types import TP
 
-from stream_app.batching import ReadingsBuffer, committable_offset
+from stream_app.kafka.batching import ReadingsBuffer, committable_offset
 
 
 class FastConsumer(AIOKafkaConsumer):

@@ -12,8 +12,8 @@ from typing import Any
 
 import faust
 
-from stream_app import sink
-from stream_app.registry.history_sink import history_sink
+from stream_app.sinks import sink
+from stream_app.sinks.history import history_sink
 
 
 def register(app: faust.App, ctx: Any) -> None:

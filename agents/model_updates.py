@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from schemas.events import ModelUpdated
 from stream_app import metrics
-from stream_app.live_models import ActiveModel, LiveModels, Loader
+from stream_app.serving.live import ActiveModel, LiveModels, Loader
 
 log = logging.getLogger(__name__)
 

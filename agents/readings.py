@@ -28,8 +28,8 @@ from typing import Any
 import faust
 from faust.streams import _current_event  # the event a table write is attributed to
 
-from stream_app.pipeline import Emit, RawMessage, ScoringPipeline
-from stream_app.state import ring_records
+from stream_app.scoring.pipeline import Emit, RawMessage, ScoringPipeline
+from stream_app.scoring.state import ring_records
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import faust
 
-from stream_app import sink
-from stream_app.results_sink import results_sink
+from stream_app.sinks import sink
+from stream_app.sinks.results import results_sink
 
 
 def register(app: faust.App, ctx: Any) -> None:

@@ -1,4 +1,4 @@
-"""Retraining agent and timers (thin: the work is in stream_app.registry.service).
+"""Retraining agent and timers (thin: the work is in stream_app.lifecycle.service).
 
 - ``retraining`` consumes training requests; each one runs as a task (training happens in a child
   process, so the event loop keeps scoring); an invalid request goes to the dead-letter topic.
@@ -22,15 +22,15 @@ from typing import Any
 import faust
 from pydantic import ValidationError
 
+from schemas.errors import KilowatchError
 from schemas.events import DeadLetter, ModelUpdated, TrainingRequest, utc_now
 from stream_app.core.decode import raw_payload_text
-from stream_app.db import migrations
-from stream_app.db import repository as repo
-from stream_app.errors import KilowatchError
-from stream_app.registry.artifacts import open_store
-from stream_app.registry.coord import JobChannel, TrainingLock, redis_client
-from stream_app.registry.drift import DriftMonitor
-from stream_app.registry.service import TrainingService
+from stream_app.lifecycle.artifacts import open_store
+from stream_app.lifecycle.coord import JobChannel, TrainingLock, redis_client
+from stream_app.lifecycle.drift import DriftMonitor
+from stream_app.lifecycle.service import TrainingService
+from stream_app.store import migrations
+from stream_app.store import repository as repo
 
 log = logging.getLogger(__name__)
 RETRY_S = 15.0
@@ -62,7 +62,7 @@ def register(app: faust.App, ctx: Any) -> None:
 
     @app.task
     async def start_training_service() -> None:
-        from stream_app.db.pool import create_pool
+        from stream_app.store.pool import create_pool
 
         while True:
             try:

@@ -56,7 +56,7 @@ def run_api(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _with_conn(settings: Settings, fn: Any) -> Any:
-    from stream_app.db.pool import connect
+    from stream_app.store.pool import connect
 
     conn = await connect(settings)
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from stream_app.errors import KilowatchError
+from schemas.errors import KilowatchError
 
 
 class Code(StrEnum):

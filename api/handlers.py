@@ -18,8 +18,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.deps import language
 from api.errors import ApiError, Code
 from api.i18n import Language, message
-from stream_app.db.repository import NotFound, RegistryConflict
-from stream_app.registry.states import InvalidTransition
+from schemas.jobs import InvalidTransition
+from stream_app.store.repository import NotFound, RegistryConflict
 
 log = logging.getLogger(__name__)
 

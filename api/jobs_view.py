@@ -12,9 +12,9 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
-from stream_app.db.repository import Job
-from stream_app.registry.coord import JobChannel
-from stream_app.registry.states import JobStatus
+from schemas.jobs import JobStatus
+from stream_app.lifecycle.coord import JobChannel
+from stream_app.store.repository import Job
 
 log = logging.getLogger(__name__)
 RUNNING = (JobStatus.PREPARING, JobStatus.TRAINING)

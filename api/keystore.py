@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from api import keys
 from api.keys import KeyRecord, Principal
 from api.pagination import PageParams, keyset
-from stream_app.db.repository import Conn, NotFound
+from stream_app.store.repository import Conn, NotFound
 
 
 async def create(

@@ -28,9 +28,9 @@ from api.batcher import MicroBatcher
 from api.errors import not_found
 from api.resources import unavailable
 from stream_app import metrics
-from stream_app.db import repository as repo
-from stream_app.model_loader import load_trained
+from stream_app.serving.loader import load_trained
 from stream_app.settings import Settings
+from stream_app.store import repository as repo
 
 log = logging.getLogger(__name__)
 RETRY_BROKEN_S = 30.0
@@ -63,7 +63,7 @@ class ModelInfo:
 @dataclass
 class Loaded:
     ref: ActiveRef
-    model: Any  # trainers.api.TrainedModel
+    model: Any  # trainers.backend.TrainedModel
     native: Any = None  # trainers.native.NativeLightGBM
     batcher: MicroBatcher[Job, tuple[int, np.ndarray]] | None = None
 
@@ -200,7 +200,7 @@ class ModelCache:
         from trainers.native import NativeLightGBM, native_reason
 
         if self._store is None:
-            from stream_app.registry.artifacts import open_store
+            from stream_app.lifecycle.artifacts import open_store
 
             self._store = open_store(self.settings)
         model = load_trained(self.settings, ref.artifact_uri, self._store)

@@ -18,9 +18,9 @@ from redis.exceptions import RedisError
 from api.deps import ResourcesDep
 from api.resources import Resources, unavailable
 from schemas.events import ModelUpdated
-from stream_app.registry.artifacts import open_store
-from stream_app.registry.coord import JobChannel, TrainingLock
-from stream_app.registry.service import TrainingService
+from stream_app.lifecycle.artifacts import open_store
+from stream_app.lifecycle.coord import JobChannel, TrainingLock
+from stream_app.lifecycle.service import TrainingService
 
 log = logging.getLogger(__name__)
 SERVICE = "training_service"

@@ -20,10 +20,10 @@ from aiokafka.errors import KafkaError
 from api.errors import ApiError, Code
 from api.keys import Principal, VerifiedCache
 from api.ratelimit import RateLimiter
-from stream_app.db.pool import create_pool
-from stream_app.errors import InfraError
-from stream_app.registry.coord import redis_client
+from schemas.errors import InfraError
+from stream_app.lifecycle.coord import redis_client
 from stream_app.settings import Settings
+from stream_app.store.pool import create_pool
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class Resources:
         return self._producer
 
     async def _ensure_topics(self) -> None:
-        from stream_app.topics import ensure_topics
+        from stream_app.kafka.topics import ensure_topics
 
         try:
             await asyncio.to_thread(ensure_topics, self.settings, 15.0)

@@ -1,6 +1,6 @@
 """Read queries of the results tables (migration 0004) for the query routes. Bound parameters only.
 
-The sink writes these tables (:mod:`stream_app.db.results`); here they are paged by keyset
+The sink writes these tables (:mod:`stream_app.store.results`); here they are paged by keyset
 (:mod:`api.pagination`): anomalies by (timestamp of the reading, event_id), forecasts by (issued_at,
 forecast_id), both served by the (asset_id, time, id::text) indexes of the migration.
 """
@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 
 from api.pagination import PageParams, keyset
-from stream_app.db.repository import Conn
+from stream_app.store.repository import Conn
 
 ANOMALY_COLUMNS = (
     "event_id, asset_id, ts, value, expected, lower_bound, upper_bound, score, type, reason, detector, "

@@ -21,10 +21,10 @@ from redis.exceptions import RedisError
 
 from api.errors import field_error
 from api.jobs_view import job_public
+from schemas.jobs import TERMINAL
 from stream_app import metrics as prom
-from stream_app.db import repository as repo
-from stream_app.registry.coord import JobChannel
-from stream_app.registry.states import TERMINAL
+from stream_app.lifecycle.coord import JobChannel
+from stream_app.store import repository as repo
 
 log = logging.getLogger(__name__)
 STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")

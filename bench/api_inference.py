@@ -63,7 +63,7 @@ def steel() -> pd.DataFrame:
 
 
 def train_bundle(frame: pd.DataFrame, out: Path) -> Any:
-    from trainers.api import TrainSpec, train
+    from trainers.backend import TrainSpec, train
 
     started = time.perf_counter()
     model = train(frame.iloc[:TRAIN_ROWS].reset_index(drop=True), TrainSpec("lightgbm", {}, horizon=HORIZON))
@@ -75,9 +75,9 @@ def train_bundle(frame: pd.DataFrame, out: Path) -> Any:
 async def register(settings: Settings, bundle: Path, tag: str) -> tuple[str, str, str]:
     """(trained asset, asset without a model, read key)."""
     from api import keystore
-    from stream_app.db import repository as repo
-    from stream_app.db.pool import create_pool
-    from stream_app.registry.artifacts import open_store
+    from stream_app.lifecycle.artifacts import open_store
+    from stream_app.store import repository as repo
+    from stream_app.store.pool import create_pool
 
     pool = await create_pool(settings, min_size=1, max_size=2)
     try:
@@ -211,7 +211,7 @@ async def run_phase(
 
 
 def check_forecast(model: Any, frame: pd.DataFrame, start: int, response: bytes) -> float:
-    """Largest |served - trainers.api| over the forecast of the first request (0 = identical)."""
+    """Largest |served - trainers.backend| over the forecast of the first request (0 = identical)."""
     ref = model.predict(frame.iloc[start : start + HISTORY].reset_index(drop=True), HORIZON)
     served = orjson.loads(response)["data"]["forecast_data"]
     diffs = [
@@ -255,7 +255,7 @@ async def single_worker(
     try:
         server.wait_ready()
         req = Requests(frame, server.port, *names)
-        # load the model and check the served forecast against trainers.api
+        # load the model and check the served forecast against trainers.backend
         await closed_loop(
             HOST, server.port, req.predict[:1] + req.online[:1] + req.detect[:1], 1, 2.0, warmup=0.0
         )
@@ -357,7 +357,7 @@ def markdown(r: dict[str, Any]) -> str:
         f"Model: LightGBM trained on the first {TRAIN_ROWS} rows of the steel plant's `Usage_kWh` "
         f"(horizon {HORIZON}, {r['model']['params']}, input length {r['model']['input_length']}), "
         "registered and activated in the registry; served by the native path (boosters called directly, "
-        f"micro-batched). Served forecast vs `trainers.api` for the same history: max |diff| "
+        f"micro-batched). Served forecast vs `trainers.backend` for the same history: max |diff| "
         f"{r['forecast_max_abs_diff_vs_trainers']:.3g}.",
         "",
         "| phase | clients | requests/s | p50 ms | p90 ms | p99 ms | max ms | responses | server CPU (cores) "

@@ -30,10 +30,10 @@ from aiokafka import AIOKafkaProducer
 from api import keystore
 from bench.common import KILOWATCH, RESULTS, ROOT, Isolated, delete_topics, end_offsets, log, machine_busy
 from bench.machine import machine_info
-from stream_app.db.pool import connect
-from stream_app.kafka_io import produce as kafka_produce
-from stream_app.kafka_io import producer
+from stream_app.kafka.clients import produce as kafka_produce
+from stream_app.kafka.clients import producer
 from stream_app.settings import Settings
+from stream_app.store.pool import connect
 
 STEEL = Path("energy") / "steel_industry_2018_15min.csv"
 BASELINE_MIN = 200_000  # readings per producer baseline (enough to be past the producers' start)

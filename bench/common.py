@@ -18,8 +18,8 @@ from typing import Any
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from stream_app.kafka_io import produce as kafka_produce
-from stream_app.kafka_io import producer
+from stream_app.kafka.clients import produce as kafka_produce
+from stream_app.kafka.clients import producer
 from stream_app.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,9 +10,9 @@ import zlib
 from collections.abc import Sequence
 from typing import Any
 
-from stream_app.pipeline import RawMessage, ScoringPipeline
+from stream_app.scoring.pipeline import RawMessage, ScoringPipeline
+from stream_app.scoring.state import InMemoryStore
 from stream_app.settings import Settings
-from stream_app.state import InMemoryStore
 
 
 def as_raw(messages: Sequence[tuple[bytes, bytes]], partitions: int) -> list[RawMessage]:

@@ -14,8 +14,8 @@ from confluent_kafka import Consumer, TopicPartition
 from bench.common import Isolated, end_offsets, log, produce_all
 from bench.data import Fleet
 from bench.worker_run import run_until_committed
-from stream_app.kafka_io import producer
-from stream_app.topics import ensure_topics
+from stream_app.kafka.clients import producer
+from stream_app.kafka.topics import ensure_topics
 
 TARGET_P99_MS = 250.0
 

@@ -14,9 +14,9 @@ from bench.data import Fleet
 from bench.worker_run import run_until_committed
 from stream_app.core.online import OnlineDetector, OnlineParams
 from stream_app.core.window import AssetState
+from stream_app.kafka.topics import ensure_topics
+from stream_app.scoring.state import AssetEntry
 from stream_app.settings import Settings
-from stream_app.state import AssetEntry
-from stream_app.topics import ensure_topics
 
 
 def run(n_assets: int, rows: int) -> dict[str, Any]:

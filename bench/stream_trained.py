@@ -17,11 +17,11 @@ from typing import Any
 import orjson
 import pandas as pd
 
-from stream_app.live_models import ActiveModel, LiveModels
-from stream_app.model_loader import BundleModel
-from stream_app.pipeline import RawMessage, ScoringPipeline
+from stream_app.scoring.pipeline import RawMessage, ScoringPipeline
+from stream_app.scoring.state import InMemoryStore
+from stream_app.serving.live import ActiveModel, LiveModels
+from stream_app.serving.loader import BundleModel
 from stream_app.settings import Settings
-from stream_app.state import InMemoryStore
 
 CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "energy" / "steel_industry_2018_15min.csv"
 OUT = Path(__file__).parent / "results"
@@ -71,7 +71,7 @@ def run(kind: str, model: Any, msgs: list[RawMessage], tmp: Path) -> dict[str, A
 
 
 def main() -> None:
-    from trainers.api import TrainSpec, train
+    from trainers.backend import TrainSpec, train
 
     df = pd.read_csv(CSV, usecols=["timestamp", "Usage_kWh"])
     frame = pd.DataFrame({"timestamp": pd.to_datetime(df["timestamp"], utc=True), "value": df["Usage_kWh"]})

@@ -12,7 +12,7 @@ from bench.inprocess import pipeline_rate, profile_pipeline
 from bench.kafka_read import TopicScan, raw_consume_rate, scan_topic
 from bench.worker_run import changelog_rate, run_until_committed
 from stream_app.core.state_codec import STATS_LEN
-from stream_app.topics import ensure_topics
+from stream_app.kafka.topics import ensure_topics
 
 TARGET_FIRST = 10_000.0
 TARGET_GOAL = 25_000.0

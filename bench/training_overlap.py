@@ -5,7 +5,7 @@ micro-batches, yielding to the loop between batches as the worker's agent does; 
 through the real job runner (spawned child process, progress polling on the same loop). Idle is
 measured before and after the training phase and averaged (A-B-A), and the load average is recorded:
 other jobs share the machine. Target
-(issue 3): scoring during training >= 80 % of idle. The trainer is the real one (``trainers.api``,
+(issue 3): scoring during training >= 80 % of idle. The trainer is the real one (``trainers.backend``,
 LightGBM on the steel data, one thread, enough boosting rounds to outlast the phase; canceled at its
 end). Writes ``bench/results/training_overlap.json``.
 """
@@ -25,10 +25,10 @@ import pandas as pd
 from bench.common import ROOT
 from bench.data import CSV, Fleet
 from bench.inprocess import as_raw
-from stream_app.pipeline import ScoringPipeline
-from stream_app.registry import runner
+from stream_app.lifecycle import runner
+from stream_app.scoring.pipeline import ScoringPipeline
+from stream_app.scoring.state import InMemoryStore
 from stream_app.settings import Settings
-from stream_app.state import InMemoryStore
 
 OUT = ROOT / "bench" / "results" / "training_overlap.json"
 
@@ -76,7 +76,7 @@ async def measure(
     job = asyncio.create_task(
         runner.run(
             runner.RunRequest(
-                backend="trainers.api",
+                backend="trainers.backend",
                 data_path=data,
                 spec_kwargs={
                     "model_type": "lightgbm",
@@ -113,7 +113,7 @@ async def measure(
         "cores": os.cpu_count(),
         "load_average_1m_at_end": round(os.getloadavg()[0], 2),
         "training_nice": nice,
-        "trainer": "trainers.api lightgbm, 1 thread",
+        "trainer": "trainers.backend lightgbm, 1 thread",
         "seconds_per_phase": seconds,
     }
     OUT.write_text(json.dumps(result, indent=2) + "\n")

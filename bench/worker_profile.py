@@ -18,7 +18,7 @@ from bench.data import Fleet
 from bench.inprocess import summarize
 from bench.profiled_worker import START, STOP
 from bench.worker_run import run_until_committed
-from stream_app.topics import ensure_topics
+from stream_app.kafka.topics import ensure_topics
 
 
 def run(n_assets: int, n_rows: int) -> dict[str, Any]:

@@ -11,22 +11,22 @@ import importlib
 import sys
 from collections.abc import Callable
 
+from schemas.errors import KilowatchError
 from stream_app import logging_setup
-from stream_app.errors import KilowatchError
 from stream_app.settings import Settings
 
 # Modules that contribute sub-commands (imported lazily so `kilowatch infra` does not import faust).
 COMMAND_MODULES: tuple[str, ...] = (
-    "stream_app.infra.cli",
-    "stream_app.worker",
-    "stream_app.replay",
+    "stream_app.devtools.infra.cli",
+    "stream_app.worker.cli",
+    "stream_app.devtools.replay",
     "stream_app.evaluation.cli",
-    "stream_app.simulate",
-    "schemas.export",
-    "stream_app.db.cli",
-    "stream_app.registry.history_sink",
-    "stream_app.results_sink",
-    "stream_app.reset",
+    "stream_app.devtools.simulate",
+    "stream_app.devtools.export",
+    "stream_app.store.cli",
+    "stream_app.sinks.history",
+    "stream_app.sinks.results",
+    "stream_app.admin.reset",
     "trainers.backtest",
     "api.cli",
 )

@@ -43,7 +43,7 @@ STATE_CORRUPT = Counter(
 )
 
 # --- observability (issue 5) ------------------------------------------------------------------------
-# Worker: consumer lag and table sizes are sampled periodically by stream_app.monitor.
+# Worker: consumer lag and table sizes are sampled periodically by stream_app.worker.monitor.
 CONSUMER_LAG = Gauge(
     "kilowatch_consumer_lag_messages",
     "Messages between the consumer's position and the partition's high watermark (per assigned partition).",

@@ -202,7 +202,7 @@ class Settings(BaseSettings):
         0.2, gt=0, lt=1, description="Tail of the data kept out of training for champion/challenger."
     )
     training_backend: str = Field(
-        "trainers.api", description="Module with load_frame/TrainSpec/train/evaluate/load_model."
+        "trainers.backend", description="Module with load_frame/TrainSpec/train/evaluate/load_model."
     )
     champion_margin: float = Field(
         0.02, ge=0, lt=1, description="Relative MASE improvement a candidate needs to replace the active one."

@@ -1,4 +1,4 @@
 """Trained forecasters and detectors (darts: LightGBM, TiDE, LSTM, TFT; torch autoencoder).
 
-Public API in ``trainers.api`` (the shared contract); ``kilowatch backtest`` in ``trainers.backtest``.
+Public API in ``trainers.backend`` (the shared contract); ``kilowatch backtest`` in ``trainers.backtest``.
 Workers keep the online model in ``stream_app.core.online`` for assets without a trained model."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stream_app.errors import KilowatchError
+from schemas.errors import KilowatchError
 
 
 class TrainingError(KilowatchError):

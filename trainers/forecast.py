@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stream_app.errors import KilowatchError
+from schemas.errors import KilowatchError
 from trainers import frames, metrics
 
 

@@ -44,7 +44,7 @@ class Grid:
 
 
 def native_reason(model: Any) -> str | None:
-    """None when ``model`` (a ``trainers.api.TrainedModel``) can use this path, else why not."""
+    """None when ``model`` (a ``trainers.backend.TrainedModel``) can use this path, else why not."""
     meta = model.metadata
     if meta.get("model_type") != "lightgbm":
         return f"{meta.get('model_type')} models run in darts"

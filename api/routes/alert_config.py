@@ -15,7 +15,7 @@ from fastapi import APIRouter
 from api.deps import AdminKey, PoolDep, ReadKey
 from api.envelope import COMMON_RESPONSES, Envelope, ok
 from api.errors import ApiError, Code
-from stream_app.alerting import repository
+from stream_app.alerting import store as alert_store
 from stream_app.alerting.config import AlertConfig
 
 router = APIRouter(prefix="/alert-config", tags=["alerting"], responses=COMMON_RESPONSES)
@@ -32,7 +32,7 @@ class AlertConfigPublic(AlertConfig):
 
 @router.get("", response_model=Envelope[AlertConfigPublic], summary="The alert configuration")
 async def get_alert_config(_key: ReadKey, pool: PoolDep) -> Envelope[AlertConfigPublic]:
-    config = await repository.get_alert_config(pool)
+    config = await alert_store.get_alert_config(pool)
     if config is None:
         raise ApiError(404, Code.RESOURCE_NOT_FOUND, "alert_config_missing")
     return ok(AlertConfigPublic(**config.model_dump()))
@@ -42,5 +42,5 @@ async def get_alert_config(_key: ReadKey, pool: PoolDep) -> Envelope[AlertConfig
 async def put_alert_config(
     body: AlertConfigUpdate, _key: AdminKey, pool: PoolDep
 ) -> Envelope[AlertConfigPublic]:
-    stored = await repository.put_alert_config(pool, AlertConfig(**body.model_dump()))
+    stored = await alert_store.put_alert_config(pool, AlertConfig(**body.model_dump()))
     return ok(AlertConfigPublic(**stored.model_dump()))

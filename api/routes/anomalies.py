@@ -23,7 +23,7 @@ from api.envelope import COMMON_RESPONSES, Envelope, ok
 from api.errors import ApiError, Code
 from api.pagination import PageDep, finish
 from schemas.events import ASSET_ID_PATTERN, AnomalyKind
-from stream_app.db.repository import Conn
+from stream_app.store.repository import Conn
 
 router = APIRouter(prefix="/assets", tags=["results"], responses=COMMON_RESPONSES)
 

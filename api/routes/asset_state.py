@@ -5,7 +5,7 @@ RocksDB table backed by a changelog topic), so a restart does not cure a poisone
 publishes an ``AssetReset`` control message to the readings topic keyed by the asset id: the owning
 worker meets it in order with the asset's readings, tombstones the asset's state records and drops
 its cached state, and the asset's next reading is scored from a fresh state (see
-``stream_app/reset.py``). 202: the reset is in Kafka; the worker applies it when it reaches it.
+``stream_app/admin/reset.py``). 202: the reset is in Kafka; the worker applies it when it reaches it.
 
 The asset need not be registered (readings of any asset are scored). Every reset is written to the
 audit log (``audit_log``, with the key, the reason and the request id) before it is published.
@@ -27,8 +27,8 @@ from api.envelope import COMMON_RESPONSES, Envelope, ok
 from api.middleware import request_id_of
 from api.resources import unavailable
 from api.routes.assets import AssetPath
-from stream_app.db import audit
-from stream_app.reset import AUDIT_ACTION, audit_details, message, reset_event
+from stream_app.admin.reset import AUDIT_ACTION, audit_details, message, reset_event
+from stream_app.store import audit
 
 log = logging.getLogger(__name__)
 audit_log = logging.getLogger("kilowatch.audit")

@@ -26,9 +26,9 @@ from api.registry import ServiceDep
 from api.resources import Resources
 from api.validation import storable_json
 from schemas.events import ASSET_ID_PATTERN, AssetId
-from stream_app.db import registry_admin as admin
-from stream_app.db import repository as repo
-from stream_app.registry.artifacts import ArtifactError
+from stream_app.lifecycle.artifacts import ArtifactError
+from stream_app.store import registry_admin as admin
+from stream_app.store import repository as repo
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/assets", tags=["assets"], responses=COMMON_RESPONSES)

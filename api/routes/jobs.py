@@ -23,9 +23,9 @@ from api.pagination import PageDep, finish, keyset
 from api.registry import ServiceDep, redis_needed
 from api.sse import idle_seconds, job_events, parse_last_id
 from schemas.events import ASSET_ID_PATTERN
-from stream_app.db import registry_admin as admin
-from stream_app.db import repository as repo
-from stream_app.registry.states import JobStatus
+from schemas.jobs import JobStatus
+from stream_app.store import registry_admin as admin
+from stream_app.store import repository as repo
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses=COMMON_RESPONSES)
 

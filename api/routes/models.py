@@ -26,10 +26,10 @@ from api.errors import conflict
 from api.pagination import PageDep, finish, keyset
 from api.registry import ServiceDep
 from api.routes.assets import AssetPath
-from stream_app.db import registry_admin as admin
-from stream_app.db import repository as repo
-from stream_app.registry.artifacts import ArtifactError
-from stream_app.registry.states import VersionStatus
+from schemas.jobs import VersionStatus
+from stream_app.lifecycle.artifacts import ArtifactError
+from stream_app.store import registry_admin as admin
+from stream_app.store import repository as repo
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/assets", tags=["models"], responses=COMMON_RESPONSES)

@@ -29,16 +29,16 @@ from api.jobs_view import JobPublic, job_view
 from api.registry import ServiceDep, redis_needed, training_backend
 from api.resources import Resources
 from api.validation import storable_json
+from schemas.errors import KilowatchError
 from schemas.events import AssetId, TrainingRequest, utc_now
+from schemas.jobs import JobStatus
 from stream_app import metrics as prom
-from stream_app.db import registry_admin as admin
-from stream_app.db import repository as repo
-from stream_app.errors import KilowatchError
-from stream_app.registry.coord import JobChannel, job_key
-from stream_app.registry.datasource import HISTORY, DataSourceError, resolve_file
-from stream_app.registry.service import spec_kwargs
-from stream_app.registry.states import JobStatus
+from stream_app.lifecycle.coord import JobChannel, job_key
+from stream_app.lifecycle.datasource import HISTORY, DataSourceError, resolve_file
+from stream_app.lifecycle.service import spec_kwargs
 from stream_app.settings import Settings
+from stream_app.store import registry_admin as admin
+from stream_app.store import repository as repo
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/training-jobs", tags=["training-jobs"], responses=COMMON_RESPONSES)

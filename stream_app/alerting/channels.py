@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from stream_app.errors import KilowatchError
+from schemas.errors import KilowatchError
 from stream_app.settings import Settings
 
 

@@ -20,7 +20,8 @@ import aiohttp
 
 from schemas.events import Anomaly
 from stream_app import metrics
-from stream_app.alerting import channels, repository
+from stream_app.alerting import channels
+from stream_app.alerting import store as alert_store
 from stream_app.alerting.config import AlertConfig
 from stream_app.alerting.hygiene import Episode, EpisodeTracker
 from stream_app.alerting.messages import alert_message, backoff_delay, digest_message, episode_summary
@@ -59,7 +60,7 @@ class AlertService:
             import asyncpg
 
             self.pool = await asyncpg.create_pool(self.settings.postgres_dsn(), min_size=1, max_size=4)
-        self.tracker.restore(await repository.open_episodes(self.pool))
+        self.tracker.restore(await alert_store.open_episodes(self.pool))
         await self.refresh_config(force=True)
         self.started = True
         while self.early:
@@ -68,7 +69,7 @@ class AlertService:
     async def refresh_config(self, force: bool = False) -> None:
         now = time.monotonic()
         if force or now - self._config_at >= CONFIG_REFRESH_S:
-            stored = await repository.get_alert_config(self.pool)
+            stored = await alert_store.get_alert_config(self.pool)
             self.config = stored or AlertConfig(email="nobody@localhost", enabled=False)
             self._config_at = now
 
@@ -111,14 +112,14 @@ class AlertService:
         metrics.ALERT_QUEUE.set(len(self.pending))
         # Open episodes of assets no worker here owns (or whose worker died) close by the database.
         self.tracker.forget_dormant(now - self.settings.alert_recovery_s)
-        closed = await repository.close_abandoned(self.pool, now, self.settings.alert_recovery_s)
+        closed = await alert_store.close_abandoned(self.pool, now, self.settings.alert_recovery_s)
         if closed:
             metrics.ALERT_EPISODES.labels("closed").inc(closed)
         await self.deliver_due(now)
 
     async def _persist(self, work: Work, now: float) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            await repository.save_episode(conn, work.episode)
+            await alert_store.save_episode(conn, work.episode)
             if work.alert_summary is None:
                 return
             config = self.config
@@ -127,7 +128,7 @@ class AlertService:
                 key = f"alert|{work.episode.episode_id}"
                 await self._enqueue(conn, key, "alert", config.email, subject, body, payload, now)
             else:
-                await repository.queue_digest_item(
+                await alert_store.queue_digest_item(
                     conn, work.episode.episode_id, config.frequency, config.email, work.alert_summary
                 )
 
@@ -142,7 +143,7 @@ class AlertService:
         payload: dict[str, Any],
         now: float,
     ) -> None:
-        await repository.enqueue_delivery(
+        await alert_store.enqueue_delivery(
             conn,
             key=key,
             kind=kind,
@@ -153,7 +154,7 @@ class AlertService:
             now=now,
         )
         if self.settings.alert_webhook_url is not None and self.settings.alert_webhook_url.get_secret_value():
-            await repository.enqueue_delivery(
+            await alert_store.enqueue_delivery(
                 conn,
                 key=key,
                 kind=kind,
@@ -170,7 +171,7 @@ class AlertService:
             await self.start()
         sent = 0
         async with self.pool.acquire() as conn, conn.transaction():
-            for recipient, items in (await repository.take_digest(conn, frequency)).items():
+            for recipient, items in (await alert_store.take_digest(conn, frequency)).items():
                 subject, body, payload = digest_message(frequency, items)
                 key = f"digest|{frequency}|{recipient}|{int(now)}"
                 await self._enqueue(conn, key, "digest", recipient, subject, body, payload, now)
@@ -180,14 +181,14 @@ class AlertService:
     async def deliver_due(self, now: float, limit: int = 50) -> int:
         """Try every due delivery once; returns how many were sent."""
         sent = 0
-        for d in await repository.claim_due(self.pool, now, limit, LEASE_S):
+        for d in await alert_store.claim_due(self.pool, now, limit, LEASE_S):
             try:
                 await self._send(d)
             except channels.DeliveryError as exc:
                 attempt = d.attempts + 1
                 final = attempt >= self.settings.alert_max_attempts
                 retry_at = None if final else now + backoff_delay(attempt, self.settings.alert_retry_base_s)
-                await repository.mark_attempt_failed(self.pool, d.delivery_id, str(exc), retry_at)
+                await alert_store.mark_attempt_failed(self.pool, d.delivery_id, str(exc), retry_at)
                 metrics.ALERT_DELIVERIES.labels(d.channel, "failed" if final else "retry").inc()
                 level = logging.ERROR if final else logging.WARNING
                 log.log(
@@ -199,12 +200,12 @@ class AlertService:
                     exc,
                 )
             else:
-                await repository.mark_sent(self.pool, d.delivery_id, now)
+                await alert_store.mark_sent(self.pool, d.delivery_id, now)
                 metrics.ALERT_DELIVERIES.labels(d.channel, "sent").inc()
                 sent += 1
         return sent
 
-    async def _send(self, d: repository.Delivery) -> None:
+    async def _send(self, d: alert_store.Delivery) -> None:
         if d.channel == "email":
             await channels.send_email(self.settings, d.recipient, d.subject, d.payload["body"])
             return

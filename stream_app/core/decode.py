@@ -10,8 +10,8 @@ from typing import Literal, NamedTuple
 import orjson
 from pydantic import ValidationError
 
+from schemas.errors import InvalidReading
 from schemas.events import ASSET_ID_PATTERN, MAX_ABS, MAX_COVARIATES, AssetReset, Reading
-from stream_app.errors import InvalidReading
 
 
 def _describe(exc: ValidationError) -> str:

@@ -65,6 +65,7 @@ from array import array
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from schemas.errors import InvalidReading
 from schemas.events import MAX_ABS
 from stream_app.core import online_conformal as cf
 from stream_app.core import online_evidence as ev
@@ -100,7 +101,6 @@ from stream_app.core.online_stats import (
 )
 from stream_app.core.types import AnomalyType, ForecastPoint, Verdict
 from stream_app.core.window import AssetState
-from stream_app.errors import InvalidReading
 
 if TYPE_CHECKING:
     from stream_app.settings import Settings

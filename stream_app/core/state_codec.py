@@ -22,7 +22,7 @@ import struct
 from array import array
 from typing import NamedTuple
 
-from stream_app.errors import KilowatchError
+from schemas.errors import KilowatchError
 
 FORMAT_VERSION = 3
 STATS_LEN = 56  # fixed length of the model statistics vector (float64)

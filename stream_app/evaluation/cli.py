@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from schemas.errors import DataError
 from stream_app.core.online import OnlineParams
-from stream_app.errors import DataError
 from stream_app.evaluation.faults import evaluate_faults
 from stream_app.evaluation.harness import (
     DEV_LABELS,

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from schemas.errors import DataError
 from stream_app.core.faults import FAULT_KINDS, InjectedFault, detection_report, inject_faults
 from stream_app.core.online import OnlineDetector, OnlineParams
-from stream_app.errors import DataError
 
 STEEL_FILE = Path("energy") / "steel_industry_2018_15min.csv"
 FAULT_START = 400  # readings before the first fault (warm-up); false alarms count from here

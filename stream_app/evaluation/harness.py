@@ -41,9 +41,9 @@ from typing import Any
 
 import numpy as np
 
+from schemas.errors import DataError
 from stream_app.core.online import OnlineDetector, OnlineParams
 from stream_app.core.types import Verdict
-from stream_app.errors import DataError
 from stream_app.evaluation.categories import ProfileEvaluation, evaluate_profile
 from stream_app.evaluation.nab import PROFILES, FileResult, ScoredFile, prepare, window_rows
 from stream_app.evaluation.offline import Series, detect_series, read_series, verdict_score

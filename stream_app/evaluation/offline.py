@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from schemas.errors import DataError
 from stream_app.core.online import OnlineDetector, OnlineParams
 from stream_app.core.types import Verdict
-from stream_app.errors import DataError
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ def require_ml() -> None:
 
 @pytest.fixture(scope="session")
 def steel() -> pd.DataFrame:
-    from trainers.api import load_frame
+    from trainers.backend import load_frame
 
     path = DATA_DIR / "energy" / "steel_industry_2018_15min.csv"
     if not path.is_file():
@@ -48,7 +48,7 @@ _TRAINED: dict[str, Any] = {}
 def trained(steel: pd.DataFrame) -> Any:
     """Callable: case name -> TrainedModel (trained on first use, then cached for the session)."""
     require_ml()
-    from trainers.api import TrainSpec, train
+    from trainers.backend import TrainSpec, train
 
     def get(case: str) -> Any:
         if case not in _TRAINED:

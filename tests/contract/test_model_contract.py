@@ -25,7 +25,7 @@ FORECASTERS = [c for c in CASES if c != "seasonal_naive"]
 def test_save_load_round_trip_is_identical(
     case: str, trained: Any, steel: pd.DataFrame, tmp_path: Path
 ) -> None:
-    from trainers.api import load_model
+    from trainers.backend import load_model
 
     model = trained(case)
     history = steel.iloc[-1200:-50]
@@ -95,7 +95,7 @@ def test_repeated_predict_memory_is_bounded(case: str, trained: Any, steel: pd.D
 
 @pytest.mark.parametrize("case", CASES)
 def test_beats_seasonal_naive_on_steel(case: str, trained: Any, steel: pd.DataFrame) -> None:
-    from trainers.api import evaluate
+    from trainers.backend import evaluate
 
     model = trained(case)
     scores = evaluate(model, steel)

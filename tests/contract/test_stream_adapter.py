@@ -1,4 +1,4 @@
-"""A trained bundle as the stream uses it (stream_app.model_loader.BundleModel), on real data."""
+"""A trained bundle as the stream uses it (stream_app.serving.loader.BundleModel), on real data."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stream_app.live_models import ActiveModel, LiveModels
-from stream_app.model_loader import BundleModel
-from stream_app.pipeline import RawMessage, ScoringPipeline
+from stream_app.scoring.pipeline import RawMessage, ScoringPipeline
+from stream_app.scoring.state import InMemoryStore
+from stream_app.serving.live import ActiveModel, LiveModels
+from stream_app.serving.loader import BundleModel
 from stream_app.settings import Settings
-from stream_app.state import InMemoryStore
 
 
 def _history(steel: pd.DataFrame, n: int) -> tuple[list[float], list[float]]:

@@ -19,7 +19,7 @@ from aiosmtpd.controller import Controller
 from schemas.events import Anomaly, anomaly_event_id
 from stream_app.settings import Settings
 
-MIGRATION = Path(__file__).resolve().parents[2] / "stream_app/db/migrations/0050_alerting.sql"
+MIGRATION = Path(__file__).resolve().parents[2] / "stream_app/store/migrations/0050_alerting.sql"
 
 
 def free_port() -> int:

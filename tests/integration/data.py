@@ -12,9 +12,9 @@ import orjson
 
 from stream_app.core.faults import InjectedFault
 from stream_app.evaluation.faults import plant_faults, steel_slices
-from stream_app.pipeline import RawMessage, ScoringPipeline
+from stream_app.scoring.pipeline import RawMessage, ScoringPipeline
+from stream_app.scoring.state import InMemoryStore
 from stream_app.settings import Settings
-from stream_app.state import InMemoryStore
 
 
 @dataclass

@@ -17,8 +17,8 @@ import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from stream_app.kafka_io import produce as kafka_produce
-from stream_app.kafka_io import producer
+from stream_app.kafka.clients import produce as kafka_produce
+from stream_app.kafka.clients import producer
 from stream_app.settings import Settings, TopicKind
 
 ROOT = Path(__file__).resolve().parents[2]

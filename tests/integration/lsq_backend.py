@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stream_app.errors import KilowatchError
+from schemas.errors import KilowatchError
 
 MODEL_TYPES = ("lsq",)
 NAIVE_SEASON = 96  # the seasonal-naive reference of MASE (one day of 15-minute readings)

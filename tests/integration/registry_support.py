@@ -1,5 +1,5 @@
 """Shared helpers of the registry integration tests: settings on this checkout's services, a pool on a
-fresh schema, and a small REAL trainer backend (numpy least squares) standing in for trainers.api
+fresh schema, and a small REAL trainer backend (numpy least squares) standing in for trainers.backend
 until the trainers branch lands."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import Any
 
 import asyncpg
 
-from stream_app.db import migrations
-from stream_app.db.pool import create_pool
 from stream_app.settings import Settings
+from stream_app.store import migrations
+from stream_app.store.pool import create_pool
 
 
 @asynccontextmanager

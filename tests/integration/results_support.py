@@ -6,8 +6,8 @@ import asyncio
 import uuid
 from pathlib import Path
 
-from stream_app import sink
 from stream_app.settings import Settings
+from stream_app.sinks import sink
 from tests.integration.data import AssetSeries, detector_events, steel_assets
 
 

@@ -9,7 +9,7 @@ import asyncpg
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
-from stream_app.alerting import repository
+from stream_app.alerting import store as alert_store
 from stream_app.alerting.config import AlertConfig
 from stream_app.alerting.service import AlertService
 from stream_app.settings import Settings
@@ -27,22 +27,22 @@ def settings_for(smtp_port: int, **extra: object) -> Settings:
 
 
 async def test_alert_config_round_trip(pg_pool: asyncpg.Pool) -> None:
-    assert await repository.get_alert_config(pg_pool) is None
+    assert await alert_store.get_alert_config(pg_pool) is None
     cfg = AlertConfig(
         email="ops@example.com", threshold=0.97, frequency="hourly", anomaly_types=("spike", "dip")
     )
-    await repository.put_alert_config(pg_pool, cfg)
-    assert await repository.get_alert_config(pg_pool) == cfg
+    await alert_store.put_alert_config(pg_pool, cfg)
+    assert await alert_store.get_alert_config(pg_pool) == cfg
     changed = cfg.model_copy(update={"enabled": False, "anomaly_types": ()})
-    await repository.put_alert_config(pg_pool, changed)
-    assert await repository.get_alert_config(pg_pool) == changed
+    await alert_store.put_alert_config(pg_pool, changed)
+    assert await alert_store.get_alert_config(pg_pool) == changed
 
 
 async def test_one_email_per_episode_and_redeliveries_send_nothing(
     pg_pool: asyncpg.Pool, smtp: tuple[Inbox, int]
 ) -> None:
     inbox, port = smtp
-    await repository.put_alert_config(pg_pool, AlertConfig(email="ops@example.com", threshold=0.99))
+    await alert_store.put_alert_config(pg_pool, AlertConfig(email="ops@example.com", threshold=0.99))
     svc = AlertService(settings_for(port), pg_pool)
     burst = [anomaly("plant-1", T0 + timedelta(minutes=15 * i)) for i in range(40)]
     burst += [anomaly("plant-2", T0 + timedelta(minutes=15 * i), kind="dip") for i in range(5)]
@@ -64,7 +64,7 @@ async def test_one_email_per_episode_and_redeliveries_send_nothing(
         "SELECT asset_id, anomaly_count, alerted FROM alert_episodes ORDER BY asset_id"
     )
     assert [tuple(r) for r in rows] == [("plant-1", 40, True), ("plant-2", 5, True), ("plant-3", 1, False)]
-    sent = await repository.deliveries(pg_pool, "sent")
+    sent = await alert_store.deliveries(pg_pool, "sent")
     assert len(sent) == 2 and all(r["attempts"] == 1 for r in sent)
 
 
@@ -74,7 +74,7 @@ async def test_webhook_retries_with_backoff_until_it_answers(
     inbox, port = smtp
     hook, url = webhook
     hook.statuses[:] = [503, 500]
-    await repository.put_alert_config(pg_pool, AlertConfig(email="ops@example.com", threshold=0.9))
+    await alert_store.put_alert_config(pg_pool, AlertConfig(email="ops@example.com", threshold=0.9))
     svc = AlertService(settings_for(port, alert_webhook_url=SecretStr(url), alert_retry_base_s=10.0), pg_pool)
     retries = REGISTRY.get_sample_value(
         "kilowatch_alert_deliveries_total", {"channel": "webhook", "result": "retry"}
@@ -99,14 +99,14 @@ async def test_webhook_retries_with_backoff_until_it_answers(
 
 async def test_failed_deliveries_are_kept_not_lost(pg_pool: asyncpg.Pool) -> None:
     dead_port = free_port()  # nothing listens here
-    await repository.put_alert_config(pg_pool, AlertConfig(email="ops@example.com", threshold=0.9))
+    await alert_store.put_alert_config(pg_pool, AlertConfig(email="ops@example.com", threshold=0.9))
     svc = AlertService(settings_for(dead_port, alert_max_attempts=3, alert_retry_base_s=1.0), pg_pool)
     svc.handle(anomaly("plant-4", T0))
     now = time.time()
     await svc.flush(now)
     for dt in (2, 5, 10):
         await svc.deliver_due(now + dt)
-    failed = await repository.deliveries(pg_pool, "failed")
+    failed = await alert_store.deliveries(pg_pool, "failed")
     assert len(failed) == 1
     assert failed[0]["attempts"] == 3 and "smtp 127.0.0.1" in failed[0]["last_error"]
     assert "plant-4" in failed[0]["subject"]
@@ -117,7 +117,7 @@ async def test_hourly_digest_collects_alerts_into_one_email(
     pg_pool: asyncpg.Pool, smtp: tuple[Inbox, int]
 ) -> None:
     inbox, port = smtp
-    await repository.put_alert_config(
+    await alert_store.put_alert_config(
         pg_pool, AlertConfig(email="ops@example.com", threshold=0.9, frequency="hourly")
     )
     svc = AlertService(settings_for(port), pg_pool)

@@ -11,11 +11,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from stream_app.alerting import repository
+from stream_app.alerting import store as alert_store
 from stream_app.alerting.config import AlertConfig
-from stream_app.kafka_io import produce, producer
+from stream_app.kafka.clients import produce, producer
+from stream_app.kafka.topics import ensure_topics
 from stream_app.settings import Settings
-from stream_app.topics import ensure_topics
 from tests.integration.alerting_fixtures import Inbox, anomaly, apply_migration, smtp
 from tests.integration.harness import Worker, isolated_settings
 
@@ -32,7 +32,7 @@ async def database() -> AsyncIterator[str]:
     conn = await asyncpg.connect(Settings().postgres_dsn())
     await apply_migration(conn)
     await conn.execute(f"TRUNCATE {TABLES}")
-    await repository.put_alert_config(conn, AlertConfig(email="ops@example.com", threshold=0.99))
+    await alert_store.put_alert_config(conn, AlertConfig(email="ops@example.com", threshold=0.99))
     try:
         yield Settings().postgres_db
     finally:

@@ -14,13 +14,13 @@ import orjson
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
+from stream_app.admin.reset import AUDIT_ACTION
 from stream_app.core.state_codec import decode_record
-from stream_app.db import audit
-from stream_app.pipeline import RawMessage, ScoringPipeline
-from stream_app.reset import AUDIT_ACTION
+from stream_app.kafka.topics import ensure_topics
+from stream_app.scoring.pipeline import RawMessage, ScoringPipeline
+from stream_app.scoring.state import InMemoryStore, split_record
 from stream_app.settings import Settings
-from stream_app.state import InMemoryStore, split_record
-from stream_app.topics import ensure_topics
+from stream_app.store import audit
 from tests.integration.api.conftest import keyed_api
 from tests.integration.harness import TopicReader, Worker, isolated_settings, produce
 
@@ -207,7 +207,7 @@ async def test_cli_reset_is_audited_and_lands_in_the_assets_partition(tmp_path: 
     from aiokafka.partitioner import murmur2
 
     from stream_app.core.decode import decode_control
-    from stream_app.db.pool import connect
+    from stream_app.store.pool import connect
     from tests.integration.harness import KILOWATCH, ROOT
 
     settings, env = isolated_settings(tmp_path)

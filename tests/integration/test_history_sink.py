@@ -9,10 +9,10 @@ import orjson
 import pandas as pd
 import pytest
 
-from stream_app.db import history, migrations
-from stream_app.db.pool import connect
-from stream_app.registry import history_sink
-from stream_app.topics import ensure_topics
+from stream_app.kafka.topics import ensure_topics
+from stream_app.sinks import history as history_sink
+from stream_app.store import history, migrations
+from stream_app.store.pool import connect
 from tests.conftest import DATA_DIR
 from tests.integration.harness import isolated_settings, produce
 from tests.integration.results_support import run_until

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from schemas.events import ModelUpdated
-from stream_app.kafka_io import produce as kafka_produce
-from stream_app.kafka_io import producer
+from stream_app.kafka.clients import produce as kafka_produce
+from stream_app.kafka.clients import producer
+from stream_app.kafka.topics import ensure_topics
 from stream_app.settings import Settings
-from stream_app.topics import ensure_topics
 from tests.integration.data import steel_assets
 from tests.integration.harness import TopicReader, Worker, isolated_settings, produce
 
@@ -20,7 +20,7 @@ ASSET = "plant-0"
 
 
 def _bundle(data_dir: Path, out: Path, rows: slice) -> Path:
-    from trainers.api import TrainSpec, train
+    from trainers.backend import TrainSpec, train
 
     df = pd.read_csv(data_dir / "energy" / "steel_industry_2018_15min.csv")
     frame = pd.DataFrame(
@@ -33,7 +33,7 @@ def _bundle(data_dir: Path, out: Path, rows: slice) -> Path:
 
 
 def _store(settings: Settings, bundle: Path) -> str:
-    from stream_app.registry.artifacts import open_store
+    from stream_app.lifecycle.artifacts import open_store
 
     return open_store(settings).put_dir(bundle, prefix=ASSET)
 
@@ -117,9 +117,9 @@ def test_training_request_to_new_version_scoring_in_the_stream(tmp_path: Path, d
     import uuid
 
     from schemas.events import TrainingRequest, utc_now
-    from stream_app.db import migrations
-    from stream_app.db import repository as repo
-    from stream_app.db.pool import connect
+    from stream_app.store import migrations
+    from stream_app.store import repository as repo
+    from stream_app.store.pool import connect
 
     settings, env = isolated_settings(tmp_path, topic_partitions=2, artifact_root=tmp_path / "artifacts")
     env["KILOWATCH_DATA_FILE_ROOTS"] = json.dumps([str(tmp_path)])

@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from stream_app import infra
+from stream_app.devtools import infra
 from stream_app.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka4]

@@ -10,11 +10,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from stream_app.db import history, migrations
-from stream_app.db import repository as repo
-from stream_app.db.pool import create_pool
-from stream_app.registry.states import InvalidTransition, JobStatus, VersionStatus
+from schemas.jobs import InvalidTransition, JobStatus, VersionStatus
 from stream_app.settings import Settings
+from stream_app.store import history, migrations
+from stream_app.store import repository as repo
+from stream_app.store.pool import create_pool
 from tests.integration.registry_support import fresh_schema_pool
 
 pytestmark = pytest.mark.integration

@@ -15,10 +15,10 @@ import pytest
 from prometheus_client import REGISTRY
 
 from schemas.events import Anomaly, Forecast
-from stream_app.db import migrations, results
-from stream_app.db.pool import connect, create_pool
-from stream_app.results_sink import results_sink
-from stream_app.topics import ensure_topics
+from stream_app.kafka.topics import ensure_topics
+from stream_app.sinks.results import results_sink
+from stream_app.store import migrations, results
+from stream_app.store.pool import connect, create_pool
 from tests.integration.harness import isolated_settings, produce
 from tests.integration.results_support import real_events, run_until
 

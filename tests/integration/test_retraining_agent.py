@@ -1,6 +1,6 @@
 """The retraining agent in a real `kilowatch worker` on Kafka, with PostgreSQL and Redis.
 
-Training backend: ``tests.integration.lsq_backend`` (re-point to ``trainers.api`` after the trainers
+Training backend: ``tests.integration.lsq_backend`` (re-point to ``trainers.backend`` after the trainers
 merge). Runs on the public schema, which `make integration` upgrades first (the test upgrades too).
 """
 
@@ -20,14 +20,14 @@ import pandas as pd
 import pytest
 
 from schemas.events import ModelUpdated, TrainingRequest, utc_now
-from stream_app.db import history, migrations
-from stream_app.db import repository as repo
-from stream_app.db.pool import connect
-from stream_app.kafka_io import produce, producer
-from stream_app.registry.artifacts import LocalArtifactStore
-from stream_app.registry.coord import JobChannel, TrainingLock, redis_client
-from stream_app.registry.service import TrainingService
+from stream_app.kafka.clients import produce, producer
+from stream_app.lifecycle.artifacts import LocalArtifactStore
+from stream_app.lifecycle.coord import JobChannel, TrainingLock, redis_client
+from stream_app.lifecycle.service import TrainingService
 from stream_app.settings import Settings
+from stream_app.store import history, migrations
+from stream_app.store import repository as repo
+from stream_app.store.pool import connect
 from tests.conftest import DATA_DIR
 from tests.integration.harness import ROOT, TopicReader, Worker, isolated_settings
 from tests.integration.harness import produce as harness_produce
@@ -167,7 +167,7 @@ def test_requests_jobs_updates_duplicates_schedule_and_rollback(tmp_path: Path) 
 
 
 async def _rollback_via_service(settings: Settings, asset: str, version: int) -> None:
-    from stream_app.db.pool import create_pool
+    from stream_app.store.pool import create_pool
 
     pool = await create_pool(settings)
     client = redis_client(settings)

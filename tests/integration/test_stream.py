@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from stream_app.core.faults import detection_report, observable_recall
-from stream_app.topics import ensure_topics
+from stream_app.kafka.topics import ensure_topics
 from tests.integration.data import by_reading, interleave, offline_scores, steel_assets
 from tests.integration.harness import (
     PacedProducer,

@@ -2,7 +2,7 @@
 rollback, the lock, cancel, timeout and every failure path.
 
 The training backend is ``tests.integration.lsq_backend`` (a real least-squares model with the
-trainers API's names); re-point ``training_backend`` at ``trainers.api`` once the trainers branch lands.
+trainers API's names); re-point ``training_backend`` at ``trainers.backend`` once the trainers branch lands.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ import pytest
 from aiohttp import web
 
 from schemas.events import ModelUpdated, TrainingRequest, utc_now
-from stream_app.db import history
-from stream_app.db import repository as repo
-from stream_app.registry.artifacts import LocalArtifactStore
-from stream_app.registry.coord import JobChannel, TrainingLock, new_token, redis_client
-from stream_app.registry.service import TrainingService
-from stream_app.registry.states import JobStatus, VersionStatus
+from schemas.jobs import JobStatus, VersionStatus
+from stream_app.lifecycle.artifacts import LocalArtifactStore
+from stream_app.lifecycle.coord import JobChannel, TrainingLock, new_token, redis_client
+from stream_app.lifecycle.service import TrainingService
 from stream_app.settings import Settings
+from stream_app.store import history
+from stream_app.store import repository as repo
 from tests.conftest import DATA_DIR
 from tests.integration.registry_support import fresh_schema_pool
 

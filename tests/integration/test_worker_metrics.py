@@ -10,7 +10,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from stream_app.topics import ensure_topics
+from stream_app.kafka.topics import ensure_topics
 from tests.integration.data import interleave, steel_assets
 from tests.integration.harness import Worker, isolated_settings, produce
 
@@ -69,4 +69,4 @@ def test_worker_exports_outcomes_lag_and_table_size(tmp_path: Path, data_dir: Pa
     assert lines and all(ln.startswith("{") for ln in lines), worker.tail()
     docs = [json.loads(ln) for ln in lines]
     assert all({"ts", "level", "logger", "msg"} <= set(d) for d in docs)
-    assert any(d["logger"] == "stream_app.worker" and "metrics" in d["msg"] for d in docs)
+    assert any(d["logger"] == "stream_app.worker.cli" and "metrics" in d["msg"] for d in docs)

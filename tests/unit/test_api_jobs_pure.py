@@ -11,8 +11,8 @@ from api.errors import ApiError
 from api.jobs_view import job_public, public_url
 from api.routes.training_jobs import TrainingJobCreate, request_id_of, same_request
 from api.sse import frame, idle_seconds, parse_last_id
-from stream_app.db.repository import Job
-from stream_app.registry.states import JobStatus
+from schemas.jobs import JobStatus
+from stream_app.store.repository import Job
 
 
 @pytest.mark.parametrize(

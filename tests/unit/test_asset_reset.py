@@ -8,15 +8,15 @@ from pathlib import Path
 import orjson
 import pytest
 
+from schemas.errors import InvalidReading
 from schemas.events import AssetReset, Reading, ScoreRecord
+from stream_app.admin.reset import message, reset_event
 from stream_app.core.decode import decode_control, decode_fast
-from stream_app.errors import InvalidReading
-from stream_app.pipeline import RawMessage, ScoringPipeline
-from stream_app.registry.history_sink import decode as history_decode
-from stream_app.reset import message, reset_event
+from stream_app.scoring.pipeline import RawMessage, ScoringPipeline
+from stream_app.scoring.state import InMemoryStore
 from stream_app.settings import Settings
-from stream_app.sink import Record
-from stream_app.state import InMemoryStore
+from stream_app.sinks.history import decode as history_decode
+from stream_app.sinks.sink import Record
 
 TOPIC = "t.readings"
 WINDOW = 48

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from stream_app.batching import BatchDelivery, OffsetTracker, ReadingsBuffer, committable_offset
+from stream_app.kafka.batching import BatchDelivery, OffsetTracker, ReadingsBuffer, committable_offset
 
 
 @dataclass

@@ -7,6 +7,7 @@ import struct
 
 import pytest
 
+from schemas.errors import KilowatchError
 from stream_app.core.online import OnlineDetector, OnlineParams
 from stream_app.core.state_codec import (
     FORMAT_VERSION,
@@ -17,7 +18,6 @@ from stream_app.core.state_codec import (
     encode_record,
 )
 from stream_app.core.window import AssetState
-from stream_app.errors import KilowatchError
 from tests.unit.test_online_data import steel
 
 PARAMS = OnlineParams(window_size=192, warmup=32)

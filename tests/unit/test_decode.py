@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import orjson
 import pytest
 
+from schemas.errors import InvalidReading
 from stream_app.core.decode import decode_fast, decode_reading
-from stream_app.errors import InvalidReading
 
 TIMESTAMPS = [
     "2025-07-03T10:00:00Z",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from stream_app.core.faults import InjectedFault
-from stream_app.demo import within_three
-from stream_app.simulate import Meter
+from stream_app.devtools.demo import within_three
+from stream_app.devtools.simulate import Meter
 
 
 def _meter(n: int) -> Meter:

@@ -13,9 +13,9 @@ import math
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
+from schemas.errors import InvalidReading
 from stream_app.core.online import MAX_ABS_VALUE, OnlineDetector, OnlineParams
 from stream_app.core.window import AssetState
-from stream_app.errors import InvalidReading
 
 finite = st.floats(allow_nan=False, allow_infinity=False)
 bounded = st.floats(-MAX_ABS_VALUE, MAX_ABS_VALUE, allow_nan=False, allow_infinity=False)

@@ -42,10 +42,10 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, note, seed, settings
 from hypothesis import strategies as st
 
+from schemas.errors import InvalidReading
 from stream_app.core.online import MAX_ABS_VALUE, OnlineDetector, OnlineParams
 from stream_app.core.types import Verdict
 from stream_app.core.window import AssetState
-from stream_app.errors import InvalidReading
 from stream_app.evaluation.offline import detect_series, read_series
 from tests.meter_families import FAMILIES, epochs, generate, jaccard, spike_value
 

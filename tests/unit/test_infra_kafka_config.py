@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stream_app.infra import kafka_config as kc
+from stream_app.devtools.infra import kafka_config as kc
 
 NS = {"m": "http://maven.apache.org/POM/4.0.0"}
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from stream_app.errors import InfraError, PrerequisiteMissing
-from stream_app.infra import procs
+from schemas.errors import InfraError, PrerequisiteMissing
+from stream_app.devtools.infra import procs
 
 
 def test_pid_record_round_trip_and_stop(tmp_path: Path) -> None:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from stream_app import infra
-from stream_app.errors import ConfigError
-from stream_app.infra import cli, postgres, redis
+from schemas.errors import ConfigError
+from stream_app.devtools import infra
+from stream_app.devtools.infra import cli, postgres, redis
 from stream_app.settings import Settings
 
 

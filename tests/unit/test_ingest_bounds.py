@@ -15,13 +15,13 @@ from pydantic import ValidationError
 
 from api import inference_input
 from api.routes.readings import ReadingsCreate
+from schemas.errors import InvalidReading
 from schemas.events import MAX_ABS, DeadLetter, Reading, ScoreRecord
 from stream_app.core import decode
 from stream_app.core.decode import decode_fast
-from stream_app.errors import InvalidReading
-from stream_app.pipeline import RawMessage, ScoringPipeline
+from stream_app.scoring.pipeline import RawMessage, ScoringPipeline
+from stream_app.scoring.state import InMemoryStore
 from stream_app.settings import Settings
-from stream_app.state import InMemoryStore
 
 TS = "2025-07-03T10:00:00Z"
 within = st.floats(min_value=-MAX_ABS, max_value=MAX_ABS, allow_nan=False)

@@ -16,8 +16,8 @@ import pytest
 from schemas.events import Anomaly, Forecast
 from stream_app.core.reasons import point_reason
 from stream_app.core.types import AnomalyType, ForecastPoint
-from stream_app.live_models import ActiveModel, LiveModels
-from stream_app.pipeline import ScoringPipeline
+from stream_app.scoring.pipeline import ScoringPipeline
+from stream_app.serving.live import ActiveModel, LiveModels
 from stream_app.settings import Settings
 from tests.unit.test_pipeline import MemoryTable, messages, run, steel
 

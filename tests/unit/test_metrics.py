@@ -6,7 +6,8 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 
-from stream_app import metrics, monitor
+from stream_app import metrics
+from stream_app.worker import monitor
 
 
 def sample(name: str, **labels: str) -> float | None:

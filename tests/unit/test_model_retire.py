@@ -6,8 +6,8 @@ from pathlib import Path
 
 from agents.model_updates import apply_update
 from schemas.events import Anomaly
-from stream_app.live_models import LiveModels
-from stream_app.pipeline import ScoringPipeline
+from stream_app.scoring.pipeline import ScoringPipeline
+from stream_app.serving.live import LiveModels
 from stream_app.settings import Settings
 from tests.unit.test_live_models import SeasonalNaive, active
 from tests.unit.test_pipeline import MemoryTable, messages, run, steel

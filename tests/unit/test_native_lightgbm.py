@@ -1,4 +1,4 @@
-"""Contract: the native LightGBM path gives darts' own numbers (trainers.api) on the steel data."""
+"""Contract: the native LightGBM path gives darts' own numbers (trainers.backend) on the steel data."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import DATA_DIR
 from trainers import frames
-from trainers.api import TrainedModel, TrainSpec, train
+from trainers.backend import TrainedModel, TrainSpec, train
 from trainers.forecast import PredictionError
 from trainers.native import NativeLightGBM, calendar_ns, native_reason
 

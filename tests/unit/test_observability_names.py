@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from stream_app import metrics  # noqa: F401  (registers every kilowatch metric)
-from stream_app.metrics_doc import exported_series
+from stream_app.devtools.metrics_doc import exported_series
 
 DEPLOY = Path(__file__).parents[2] / "deploy"
 # Series Prometheus itself writes for every scrape target.

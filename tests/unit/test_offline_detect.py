@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from schemas.errors import DataError
 from stream_app.core.online import OnlineParams
-from stream_app.errors import DataError
 from stream_app.evaluation import cli
 from stream_app.evaluation.offline import detect_file, read_series
 from stream_app.settings import Settings

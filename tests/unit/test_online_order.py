@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from schemas.errors import InvalidReading
 from stream_app.core.online import OnlineDetector, OnlineParams
-from stream_app.errors import InvalidReading
 from tests.unit.test_online_data import nab, pjm
 
 

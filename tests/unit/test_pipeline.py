@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from schemas.events import Anomaly, DeadLetter, Forecast, ScoreRecord
-from stream_app.pipeline import RawMessage, ScoringPipeline
+from stream_app.scoring.pipeline import RawMessage, ScoringPipeline
+from stream_app.scoring.state import CorruptRecord, InMemoryStore, split_record
 from stream_app.settings import Settings
-from stream_app.state import CorruptRecord, InMemoryStore, split_record
 
 TOPIC = "t.readings"
 

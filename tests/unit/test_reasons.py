@@ -6,8 +6,8 @@ import pytest
 
 from stream_app.core.online_evidence import describe
 from stream_app.core.reasons import point_reason
-from stream_app.state import describe as stored_reason
-from trainers.api import reason
+from stream_app.scoring.state import describe as stored_reason
+from trainers.backend import reason
 
 
 @pytest.mark.parametrize(

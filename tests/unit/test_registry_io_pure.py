@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from stream_app.registry.artifacts import ArtifactError, LocalArtifactStore
-from stream_app.registry.datasource import DataSourceError, describe, resolve_file
-from stream_app.registry.service import spec_kwargs
+from stream_app.lifecycle.artifacts import ArtifactError, LocalArtifactStore
+from stream_app.lifecycle.datasource import DataSourceError, describe, resolve_file
+from stream_app.lifecycle.service import spec_kwargs
 
 
 def test_local_store_round_trip_and_confinement(tmp_path: Path) -> None:

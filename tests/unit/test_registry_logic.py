@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stream_app.db import migrations
-from stream_app.registry import champion, drift
-from stream_app.registry.states import (
+from schemas.jobs import (
     ALLOWED,
     TERMINAL,
     InvalidTransition,
@@ -17,6 +15,8 @@ from stream_app.registry.states import (
     check_transition,
     sources_of,
 )
+from stream_app.lifecycle import champion, drift
+from stream_app.store import migrations
 
 
 def test_happy_path_is_allowed_in_order() -> None:
@@ -148,8 +148,8 @@ def test_shipped_migrations_are_in_the_registry_range() -> None:
 
 
 def test_history_rows_from_messages_skip_invalid_and_dedupe() -> None:
-    from stream_app.registry.history_sink import decode
-    from stream_app.sink import Record
+    from stream_app.sinks.history import decode
+    from stream_app.sinks.sink import Record
 
     msgs = [
         (b"m1", b'{"timestamp": "2025-01-01T00:00:00Z", "value": 1.0, "temp": 3}'),

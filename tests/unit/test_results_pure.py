@@ -9,9 +9,9 @@ import orjson
 from api.routes.readings import device_payload, future_errors
 from schemas.events import Forecast, Reading, anomaly_event_id
 from stream_app.core.decode import decode_fast, decode_reading
-from stream_app.db.results import forecast_id
-from stream_app.results_sink import decode
-from stream_app.sink import Record
+from stream_app.sinks.results import decode
+from stream_app.sinks.sink import Record
+from stream_app.store.results import forecast_id
 
 A, F = "p.anomalies", "p.forecasts"
 

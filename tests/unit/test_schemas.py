@@ -9,7 +9,7 @@ import yaml
 from pydantic import ValidationError
 
 from schemas.events import Anomaly, Reading, anomaly_event_id
-from schemas.export import TOPICS, asyncapi, render
+from stream_app.devtools.export import TOPICS, asyncapi, render
 from stream_app.settings import TOPIC_KINDS, Settings
 
 
@@ -95,7 +95,7 @@ def test_asyncapi_documents_every_topic_with_resolvable_refs() -> None:
 
 
 def test_generated_files_are_current() -> None:
-    from schemas.export import GENERATED
+    from stream_app.devtools.export import GENERATED
 
     for name, text in render(Settings.model_construct()).items():
         assert (GENERATED / name).read_text() == text, f"{name} is stale: run `kilowatch schemas export`"

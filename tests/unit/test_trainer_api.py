@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import DATA_DIR
-from trainers.api import TrainSpec, load_frame, load_model, train
+from trainers.backend import TrainSpec, load_frame, load_model, train
 from trainers.errors import BundleError, TrainingCanceled, TrainingError
 
 pytestmark = pytest.mark.ml

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 from prometheus_client import REGISTRY
 
-from stream_app.db.repository import Job
-from stream_app.registry.service import record_outcome
-from stream_app.registry.states import JobStatus
+from schemas.jobs import JobStatus
+from stream_app.lifecycle.service import record_outcome
+from stream_app.store.repository import Job
 
 
 def _job(status: JobStatus, model_type: str, duration: float | None) -> Job:

@@ -16,9 +16,9 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from api.resources import Resources
 from schemas.events import ModelUpdated
-from stream_app.registry.artifacts import LocalArtifactStore
-from stream_app.registry.coord import JobChannel, TrainingLock, redis_client
-from stream_app.registry.service import TrainingService
+from stream_app.lifecycle.artifacts import LocalArtifactStore
+from stream_app.lifecycle.coord import JobChannel, TrainingLock, redis_client
+from stream_app.lifecycle.service import TrainingService
 from stream_app.settings import Settings
 from tests.conftest import DATA_DIR
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from stream_app.alerting import repository
+from stream_app.alerting import store as alert_store
 
 from .conftest import Api
 
@@ -18,14 +18,14 @@ URL = "/api/v1/alert-config"
 async def no_config(api: Api) -> AsyncIterator[None]:
     """The test starts without a stored configuration; whatever was stored is put back afterwards."""
     pool = await api.resources.pool()
-    saved = await repository.get_alert_config(pool)
-    await pool.execute("DELETE FROM alert_config WHERE name = $1", repository.DEFAULT)
+    saved = await alert_store.get_alert_config(pool)
+    await pool.execute("DELETE FROM alert_config WHERE name = $1", alert_store.DEFAULT)
     try:
         yield
     finally:
-        await pool.execute("DELETE FROM alert_config WHERE name = $1", repository.DEFAULT)
+        await pool.execute("DELETE FROM alert_config WHERE name = $1", alert_store.DEFAULT)
         if saved is not None:
-            await repository.put_alert_config(pool, saved)
+            await alert_store.put_alert_config(pool, saved)
 
 
 async def test_get_is_404_until_a_config_is_put_then_round_trips(api: Api, no_config: None) -> None:
@@ -51,7 +51,7 @@ async def test_get_is_404_until_a_config_is_put_then_round_trips(api: Api, no_co
     r = await api.client.get(URL, headers=api.auth("read"))
     assert r.status_code == 200 and r.json()["data"] == stored
     pool = await api.resources.pool()
-    row = await pool.fetchrow("SELECT * FROM alert_config WHERE name = $1", repository.DEFAULT)
+    row = await pool.fetchrow("SELECT * FROM alert_config WHERE name = $1", alert_store.DEFAULT)
     assert (row["email"], row["threshold"], row["frequency"], list(row["anomaly_types"])) == (
         "ops@example.com",
         0.97,
@@ -79,7 +79,7 @@ async def test_put_needs_the_admin_scope_and_get_the_read_scope(api: Api, no_con
     assert (await api.client.get(URL)).status_code == 401
     assert (await api.client.get(URL, headers=api.auth("write"))).status_code == 403
     pool = await api.resources.pool()
-    assert await repository.get_alert_config(pool) is None  # nothing was stored by the refused calls
+    assert await alert_store.get_alert_config(pool) is None  # nothing was stored by the refused calls
 
 
 @pytest.mark.parametrize(
@@ -107,4 +107,4 @@ async def test_invalid_fields_are_422_with_their_location(
     assert err["code"] == "VALIDATION_ERROR"
     assert [d["loc"] for d in err["details"]] == [loc]
     pool = await api.resources.pool()
-    assert await repository.get_alert_config(pool) is None
+    assert await alert_store.get_alert_config(pool) is None

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from stream_app.db import repository as repo
-from stream_app.registry.artifacts import LocalArtifactStore
+from stream_app.lifecycle.artifacts import LocalArtifactStore
+from stream_app.store import repository as repo
 
 from .conftest import Api, keyed_api
 from .registry_env import TopicTail, registry_settings

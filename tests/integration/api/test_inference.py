@@ -19,10 +19,10 @@ from api.routes.inference import DetectionPublic, PredictionPublic
 from stream_app import metrics  # noqa: F401  (registers the API metrics)
 from stream_app.core import oneshot
 from stream_app.core.online import OnlineParams
-from stream_app.db import repository as repo
-from stream_app.registry.artifacts import open_store
+from stream_app.lifecycle.artifacts import open_store
+from stream_app.store import repository as repo
 from tests.conftest import DATA_DIR
-from trainers.api import TrainedModel, TrainSpec, train
+from trainers.backend import TrainedModel, TrainSpec, train
 
 from .conftest import Api, api_settings, open_api
 

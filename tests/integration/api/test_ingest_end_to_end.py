@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 from schemas.events import Anomaly, Forecast
-from stream_app.topics import ensure_topics
+from stream_app.kafka.topics import ensure_topics
 from tests.integration.data import detector_events
 from tests.integration.harness import TopicReader, Worker, isolated_settings
 from tests.integration.results_support import tagged_steel_assets

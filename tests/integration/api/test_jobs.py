@@ -24,9 +24,9 @@ import uvicorn
 
 from api.app import create_app
 from schemas.events import TrainingRequest
-from stream_app.db import repository as repo
-from stream_app.registry.service import TrainingService
-from stream_app.registry.states import JobStatus
+from schemas.jobs import JobStatus
+from stream_app.lifecycle.service import TrainingService
+from stream_app.store import repository as repo
 
 from .conftest import Api, keyed_api
 from .registry_env import (
@@ -204,7 +204,7 @@ async def test_invalid_training_jobs_are_422_with_the_field(
 async def test_the_configured_trainer_checks_model_types_and_params(
     api: Api, model_type: str, params: dict[str, Any], loc: list[str], text: str
 ) -> None:
-    """With the default backend (trainers.api), as the worker would check them before training."""
+    """With the default backend (trainers.backend), as the worker would check them before training."""
     body = {"asset_id": "validation-only", "model_type": model_type, "params": params}
     r = await api.client.post("/api/v1/training-jobs", json=body, headers=api.auth("write"))
     assert r.status_code == 422, r.text

@@ -16,8 +16,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from schemas.events import Reading
 from stream_app.core.decode import decode_fast, decode_reading
+from stream_app.kafka.topics import ensure_topics
 from stream_app.settings import Settings
-from stream_app.topics import ensure_topics
 
 from .conftest import Api, api_settings, open_api
 

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 
 from schemas.events import Anomaly, Forecast
-from stream_app.db import repository, results
+from stream_app.store import repository, results
 from tests.integration.results_support import real_events
 
 from .conftest import Api

@@ -1,0 +1,1 @@
+"""Tools around the service: local infrastructure, demo, simulate, replay, schema and metrics docs."""

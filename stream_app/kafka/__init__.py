@@ -1,0 +1,1 @@
+"""Kafka: client factories, topics, the batch path (buffer, offsets, delivery), fenced faust internals."""

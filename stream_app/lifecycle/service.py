@@ -1,0 +1,327 @@
+"""The training service: one TrainingRequest from request to registered (and maybe promoted) version.
+
+Order of a job: create (idempotent on request_id) -> take the asset lock -> PREPARING (fetch data,
+find the champion) -> TRAINING (child process) -> store the bundle -> register the candidate ->
+champion/challenger -> promote + ModelUpdated -> TRAINED. Any failure before the registration ends the
+job FAILED or CANCELED with the reason and registers nothing; a bundle stored before a failed
+registration is deleted.
+
+A second request for an asset being trained is **created and then ended FAILED** ("another training
+is running ...") rather than dropped: the request id then has a job the API can show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import tempfile
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import asyncpg
+
+from schemas.events import ModelUpdated, TrainingRequest, utc_now
+from schemas.jobs import InvalidTransition, JobStatus
+from stream_app import metrics as prom
+from stream_app.lifecycle import runner
+from stream_app.lifecycle.artifacts import ArtifactStore
+from stream_app.lifecycle.champion import decide
+from stream_app.lifecycle.coord import JobChannel, TrainingLock, new_token
+from stream_app.lifecycle.datasource import DataSourceError, describe, fetch
+from stream_app.settings import Settings
+from stream_app.store import repository as repo
+
+log = logging.getLogger(__name__)
+
+Publisher = Callable[[ModelUpdated], Awaitable[None]]
+# Keys of TrainingRequest.params that go to TrainSpec itself rather than to the model's params.
+SPEC_KEYS = ("horizon", "quantile", "holdout_fraction", "seed")
+
+
+# Job states as the Prometheus label the rules and dashboards use.
+_STATE_LABEL = {
+    JobStatus.TRAINED: "succeeded",
+    JobStatus.FAILED: "failed",
+    JobStatus.CANCELED: "canceled",
+}
+
+
+def record_outcome(job: repo.Job, holdout: dict[str, float] | None = None) -> None:
+    """Count a finished job (and its duration and hold-out error) in the metrics."""
+    label = _STATE_LABEL.get(job.status)
+    if label is None:
+        return
+    prom.TRAINING_JOBS.labels(label, job.model_type).inc()
+    if job.duration_s is not None:
+        prom.TRAINING_SECONDS.labels(job.model_type).observe(job.duration_s)
+    for name in ("mase", "smape", "mae"):
+        value = (holdout or {}).get(name)
+        if value is not None:
+            prom.BACKTEST_ERROR.labels(job.model_type, name).set(float(value))
+
+
+def spec_kwargs(model_type: str, params: dict[str, Any]) -> dict[str, Any]:
+    """TrainSpec keyword arguments from a request (pure)."""
+    spec: dict[str, Any] = {"model_type": model_type}
+    model_params = dict(params)
+    for key in SPEC_KEYS:
+        if key in model_params:
+            spec[key] = model_params.pop(key)
+    spec["params"] = model_params
+    return spec
+
+
+@dataclass
+class TrainingService:
+    settings: Settings
+    pool: asyncpg.Pool
+    lock: TrainingLock
+    channel: JobChannel
+    store: ArtifactStore
+    publish: Publisher
+
+    def __post_init__(self) -> None:
+        self._slots = asyncio.Semaphore(self.settings.training_processes)
+
+    async def handle(self, req: TrainingRequest) -> repo.Job:
+        """Run a request to its end; returns the job's final row. Never raises for a job's own failure."""
+        job, created = await repo.create_job(
+            self.pool,
+            request_id=req.request_id,
+            asset_id=req.asset_id,
+            model_type=req.model_type,
+            params=req.params,
+            data_url=req.data_url,
+        )
+        if created:
+            prom.TRAINING_JOBS.labels("queued", job.model_type).inc()
+        if not created and job.status is not JobStatus.PENDING:
+            log.info("request %s already has job %s (%s): not run again", req.request_id, job.id, job.status)
+            return job
+        # The token names the job, so a redelivered request (a rebalance before the offset was
+        # committed) that finds its own job holding the lock leaves that run alone instead of failing it.
+        token = f"{job.id}:{new_token()}"
+        if not await self.lock.acquire(job.asset_id, token):
+            return await self._lock_taken(job)
+        renewer = asyncio.create_task(self._renew(job.asset_id, token), name=f"lock-renew-{job.id}")
+        try:
+            async with self._slots:
+                return await self._run(job)
+        except asyncio.CancelledError:  # the worker is stopping: the job must not stay open
+            await asyncio.shield(self._fail_if_open(job.id, "worker stopped during training"))
+            raise
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+            await self.lock.release(job.asset_id, token)
+
+    async def _lock_taken(self, job: repo.Job) -> repo.Job:
+        """The asset's lock is held: by this very job (a duplicate delivery of its request, in this
+        process or another worker) -> leave it running; by another job -> this one fails."""
+        holder = await self.lock.holder(job.asset_id)
+        current = await repo.get_job(self.pool, job.id)
+        if current.terminal or (holder is not None and holder.startswith(f"{job.id}:")):
+            log.info("request %s is already being run as job %s: not run twice", job.request_id, job.id)
+            return current
+        return await self._end(
+            job.id, JobStatus.FAILED, f"another training is running for asset {job.asset_id!r}"
+        )
+
+    async def _renew(self, asset_id: str, token: str) -> None:
+        while True:
+            await asyncio.sleep(self.settings.training_lock_ttl_ms / 3000)
+            if not await self.lock.renew(asset_id, token):
+                log.error("training lock of %s was lost (expired): another job may start", asset_id)
+                return
+
+    async def _end(
+        self, job_id: uuid.UUID, status: JobStatus, error: str | None = None, **fields: Any
+    ) -> repo.Job:
+        job = await repo.transition(self.pool, job_id, status, error=error, **fields)
+        record_outcome(job)
+        await self.channel.status(job_id, status.value, error or "")
+        if error:
+            await self.channel.log(job_id, f"{status.value}: {error}")
+        log.info(
+            "training job %s of %s: %s%s", job_id, job.asset_id, status.value, f" ({error})" if error else ""
+        )
+        return job
+
+    async def _run(self, job: repo.Job) -> repo.Job:
+        if await self.channel.cancel_requested(job.id):
+            return await self._end(job.id, JobStatus.CANCELED, "canceled before it started")
+        await repo.transition(self.pool, job.id, JobStatus.PREPARING)
+        await self.channel.status(job.id, JobStatus.PREPARING.value)
+        workdir = Path(tempfile.mkdtemp(prefix=f"kilowatch-job-{job.id}-"))
+        try:
+            return await self._prepare_and_train(job, workdir)
+        except Exception as exc:  # a bug of ours must still end the job, never leave it open
+            log.exception("training job %s failed unexpectedly", job.id)
+            current = await repo.get_job(self.pool, job.id)
+            if current.terminal:
+                return current
+            return await self._end(job.id, JobStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    async def _prepare_and_train(self, job: repo.Job, workdir: Path) -> repo.Job:
+        data_path = workdir / "data.csv"
+        await self.channel.log(job.id, f"fetching data from {describe(job.data_url)}")
+        try:
+            size = await fetch(job.data_url, job.asset_id, data_path, self.settings, self.pool)
+        except DataSourceError as exc:
+            return await self._end(job.id, JobStatus.FAILED, str(exc))
+        await self.channel.log(job.id, f"data: {size} bytes")
+        champion = await repo.active_version(self.pool, job.asset_id)
+        active_dir = self.store.get_dir(champion.artifact_uri) if champion else None
+        if await self.channel.cancel_requested(job.id):
+            return await self._end(job.id, JobStatus.CANCELED, "training canceled")
+        await repo.transition(self.pool, job.id, JobStatus.TRAINING)
+        prom.TRAINING_JOBS.labels("running", job.model_type).inc()
+        await self.channel.status(job.id, JobStatus.TRAINING.value)
+
+        async def on_progress(pct: float, message: str) -> None:
+            await self.channel.progress(job.id, pct, message)
+            await repo.set_progress(self.pool, job.id, pct)
+
+        async def on_log(line: str) -> None:
+            await self.channel.log(job.id, line)
+
+        out_dir = workdir / "bundle"
+        run = await runner.run(
+            runner.RunRequest(
+                backend=self.settings.training_backend,
+                data_path=data_path,
+                spec_kwargs={
+                    **spec_kwargs(job.model_type, job.params),
+                },
+                out_dir=out_dir,
+                active_dir=active_dir,
+                holdout_fraction=self.settings.training_holdout_fraction,
+                timeout_s=self.settings.training_timeout_s,
+                grace_s=self.settings.training_cancel_grace_s,
+                nice=self.settings.training_nice,
+            ),
+            on_progress,
+            on_log,
+            lambda: self.channel.cancel_requested(job.id),
+        )
+        usage = {"cpu_percent": run.cpu_percent, "peak_rss_mb": run.peak_rss_mb, "duration_s": run.duration_s}
+        if run.outcome == "canceled":
+            return await self._end(job.id, JobStatus.CANCELED, run.error, **usage)
+        if run.outcome != "ok":
+            return await self._end(job.id, JobStatus.FAILED, run.error, **usage)
+        if await self.channel.cancel_requested(job.id):
+            return await self._end(job.id, JobStatus.CANCELED, "training canceled", **usage)
+        return await self._register(job, run, out_dir, champion, usage)
+
+    async def _register(
+        self,
+        job: repo.Job,
+        run: runner.RunResult,
+        out_dir: Path,
+        champion: repo.ModelVersion | None,
+        usage: dict[str, Any],
+    ) -> repo.Job:
+        candidate: dict[str, float] = run.result.get("candidate", {})
+        active: dict[str, float] | None = run.result.get("active")
+        decision = decide(
+            candidate.get("mase"),
+            None if champion is None else (active or {}).get("mase", float("inf")),
+            self.settings.champion_margin,
+        )
+        metrics = {
+            "holdout": candidate,
+            "training": run.result.get("metadata_metrics", {}),
+            "champion_holdout": active,
+            "holdout_rows": run.result.get("holdout_rows"),
+        }
+        uri = await asyncio.to_thread(self.store.put_dir, out_dir, job.asset_id)
+        try:
+            async with self.pool.acquire() as conn:
+                version = await repo.register_version(
+                    conn,
+                    asset_id=job.asset_id,
+                    model_type=job.model_type,
+                    params=job.params,
+                    metrics=metrics,
+                    artifact_uri=uri,
+                    job_id=job.id,
+                    reason=decision.reason,
+                )
+                if decision.promote:
+                    await repo.activate(conn, job.asset_id, version.version, f"promoted: {decision.reason}")
+        except BaseException:
+            await asyncio.to_thread(self.store.delete, uri)
+            raise
+        if decision.promote:
+            await self.publish(model_updated(version, "promoted"))
+        result = {
+            "version": version.version,
+            "promoted": decision.promote,
+            "reason": decision.reason,
+            "artifact_uri": uri,
+            "metrics": metrics,
+        }
+        await self.channel.log(job.id, f"registered version {version.version}: {decision.reason}")
+        job_row = await repo.transition(
+            self.pool, job.id, JobStatus.TRAINED, progress=100.0, result=result, **usage
+        )
+        record_outcome(job_row, candidate)
+        await self.channel.progress(job.id, 100.0, "done")
+        await self.channel.status(job.id, JobStatus.TRAINED.value, decision.reason)
+        return job_row
+
+    async def _fail_if_open(self, job_id: uuid.UUID, error: str) -> None:
+        with contextlib.suppress(InvalidTransition):
+            await self._end(job_id, JobStatus.FAILED, error)
+
+    async def recover_stale_jobs(self) -> int:
+        """At start-up: PREPARING/TRAINING jobs whose asset lock nobody holds were left by a worker
+        that died; end them FAILED. (PENDING jobs may still have their request in Kafka: left alone.)"""
+        rows = await self.pool.fetch(
+            "SELECT id, asset_id FROM training_jobs WHERE status IN ('PREPARING', 'TRAINING')"
+        )
+        ended = 0
+        for r in rows:
+            if await self.lock.holder(r["asset_id"]) is None:
+                await self._fail_if_open(r["id"], "the worker running this job stopped (job abandoned)")
+                ended += 1
+        return ended
+
+    async def cancel(self, job_id: uuid.UUID) -> repo.Job:
+        """Ask a job to stop. A PENDING job is ended here; a running one by its runner (which watches
+        the flag); a finished one is returned unchanged."""
+        await self.channel.request_cancel(job_id)
+        job = await repo.get_job(self.pool, job_id)
+        if job.status is JobStatus.PENDING:
+            with contextlib.suppress(InvalidTransition):
+                return await self._end(job_id, JobStatus.CANCELED, "canceled before it started")
+            job = await repo.get_job(self.pool, job_id)
+        return job
+
+    async def activate(self, asset_id: str, version: int, *, rollback: bool) -> repo.ModelVersion:
+        """Manual activation or rollback to any version; publishes ModelUpdated like a promotion."""
+        action: Literal["promoted", "rolled_back"] = "rolled_back" if rollback else "promoted"
+        async with self.pool.acquire() as conn:
+            mv, _previous = await repo.activate(conn, asset_id, version, f"{action} by request")
+        await self.publish(model_updated(mv, action))
+        return mv
+
+
+def model_updated(mv: repo.ModelVersion, action: Literal["promoted", "rolled_back"]) -> ModelUpdated:
+    return ModelUpdated(
+        asset_id=mv.asset_id,
+        model_id=mv.model_type,
+        model_version=str(mv.version),
+        model_type=mv.model_type,
+        artifact_uri=mv.artifact_uri,
+        action=action,
+        updated_at=utc_now(),
+    )

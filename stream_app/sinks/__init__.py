@@ -1,0 +1,1 @@
+"""Sinks: Kafka topics into PostgreSQL in batches (results, history)."""

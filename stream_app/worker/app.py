@@ -1,0 +1,123 @@
+"""Build the faust worker app from settings: topics, the state table, agents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+
+from stream_app.scoring.pipeline import ScoringPipeline
+from stream_app.settings import Settings
+
+
+@dataclass
+class WorkerContext:
+    """Everything the agents share; built once per worker process."""
+
+    settings: Settings
+    pipeline: ScoringPipeline
+    readings_topic: Any
+    readings_topic_name: str
+    anomalies_topic: Any
+    forecasts_topic: Any
+    scores_topic: Any
+    dead_letters_topic: Any
+    state_table: Any
+    keepalive: list[Any] = field(default_factory=list)  # objects only weakly referenced by faust
+
+
+def create_app(settings: Settings, worker_id: str = "w1") -> tuple[faust.App, WorkerContext]:
+    """A faust app whose agents score readings. ``worker_id`` names its local RocksDB directory."""
+    datadir = settings.worker_dir / worker_id
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.app_id,
+        broker=settings.kafka_broker_url,
+        store=settings.store,
+        datadir=str(datadir),
+        web_enabled=False,
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_every=2 * settings.batch_size,
+        broker_commit_interval=1.0,
+        producer_linger_ms=settings.producer_linger_ms,
+        producer_max_batch_size=256 * 1024,
+        stream_buffer_maxsize=8192,
+        stream_wait_empty=False,
+        value_serializer="raw",
+        key_serializer="raw",
+        table_standby_replicas=0,
+        broker_session_timeout=settings.kafka_session_timeout_s,
+    )
+    raw: dict[str, Any] = {
+        "key_type": bytes,
+        "value_type": bytes,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+    }
+    readings_name = settings.topic("readings")
+    ctx = WorkerContext(
+        settings=settings,
+        pipeline=ScoringPipeline(settings),
+        readings_topic=app.topic(readings_name, **raw),
+        readings_topic_name=readings_name,
+        anomalies_topic=app.topic(settings.topic("anomalies"), **raw),
+        forecasts_topic=app.topic(settings.topic("forecasts"), **raw),
+        scores_topic=app.topic(settings.topic("scores"), **raw),
+        dead_letters_topic=app.topic(settings.topic("dead-letters"), **raw),
+        state_table=app.Table(
+            "asset-state",
+            default=None,
+            partitions=settings.topic_partitions,
+            help="Per-asset ring of state records, key <asset>|<slot>",
+            key_type=bytes,
+            value_type=bytes,
+        ),
+    )
+    if settings.trained_models:
+        from agents import model_updates
+        from stream_app.serving.live import LiveModels
+        from stream_app.serving.loader import bundle_loader
+
+        loader = bundle_loader(settings)
+        live = LiveModels(
+            loader,
+            horizon=settings.forecast_horizon,
+            capacity=settings.model_cache_size,
+            per_asset_metrics=settings.metrics_per_asset,
+            plan_steps=settings.model_plan_steps,
+        )
+        ctx.pipeline.live = live
+        model_updates.register(app, ctx, live, loader)
+    if settings.readings_path == "batch":
+        from agents import fastpath
+
+        fastpath.register(app, ctx)
+    else:
+        from agents import readings
+
+        readings.register(app, ctx)
+    if settings.alerting_enabled:
+        from agents import alerting
+
+        ctx.keepalive.append(alerting.register(app, ctx))
+    if settings.results_sink_enabled:
+        from agents import results_sink
+
+        results_sink.register(app, ctx)
+    if settings.history_enabled:
+        from agents import history_sink
+
+        history_sink.register(app, ctx)
+    from stream_app.worker import monitor
+
+    monitor.register(app, ctx, settings.monitor_interval_s)
+
+    if settings.retraining_enabled:
+        from agents import retraining
+
+        retraining.register(app, ctx)
+    return app, ctx
