@@ -30,6 +30,7 @@ venv: $(STAMP)
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports  # layers and forbidden imports: .importlinter
 
 typecheck: venv
 	$(BIN)/mypy

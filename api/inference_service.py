@@ -26,7 +26,7 @@ from api.inference_input import Series, check_horizon, check_span, require_point
 from api.model_cache import Engine, Loaded, ModelCache, ModelInfo
 from stream_app import metrics
 from stream_app.core import oneshot
-from stream_app.core.online import OnlineDetector, OnlineParams
+from stream_app.core.online import OnlineDetector
 from stream_app.core.reasons import point_reason
 from stream_app.settings import Settings
 
@@ -88,7 +88,7 @@ class InferenceService:
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.models = ModelCache(settings, clock)
-        self.params = OnlineParams.from_settings(settings)
+        self.params = settings.online_params()
         self.pool = ThreadPoolExecutor(settings.api_inference_threads, thread_name_prefix="kw-infer")
 
     def close(self) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from bench.common import Isolated, log, proc_status, produce_all
 from bench.data import Fleet
 from bench.worker_run import run_until_committed
-from stream_app.core.online import OnlineDetector, OnlineParams
+from stream_app.core.online import OnlineDetector
 from stream_app.core.window import AssetState
 from stream_app.kafka.topics import ensure_topics
 from stream_app.scoring.state import AssetEntry
@@ -66,7 +66,7 @@ def cache_footprint(settings: Settings, n_assets: int, distinct: int = 50) -> di
     """``n_assets`` cache entries with full windows: ``distinct`` real states built through
     ``score_one`` over ``window_size + 50`` readings each, then copied (same layout, same size)."""
     w = settings.window_size
-    params = OnlineParams.from_settings(settings)
+    params = settings.online_params()
     det = OnlineDetector(params)
     fleet = Fleet(distinct, w + 50)
     vals = fleet.values()

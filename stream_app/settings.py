@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from stream_app.core.online import OnlineParams
+
 TopicKind = Literal[
     "readings", "forecasts", "anomalies", "scores", "training-requests", "model-updates", "dead-letters"
 ]
@@ -388,6 +390,17 @@ class Settings(BaseSettings):
     def redis_url(self) -> str:
         auth = f":{self.redis_password.get_secret_value()}@" if self.redis_password else ""
         return f"redis://{auth}{self.redis_host}:{self.redis_port}/0"
+
+    def online_params(self) -> OnlineParams:
+        """The online detector's parameters: all the core receives of the settings."""
+        return OnlineParams(
+            window_size=self.window_size,
+            season_length=self.season_length,
+            threshold=self.anomaly_threshold,
+            warmup=self.warmup,
+            interval_level=self.interval_level,
+            repeat_window_s=self.repeat_window_s,
+        )
 
     @property
     def infra_dir(self) -> Path:

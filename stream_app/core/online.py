@@ -63,7 +63,6 @@ from __future__ import annotations
 import math
 from array import array
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from schemas.errors import InvalidReading
 from schemas.events import MAX_ABS
@@ -101,9 +100,6 @@ from stream_app.core.online_stats import (
 )
 from stream_app.core.types import AnomalyType, ForecastPoint, Verdict
 from stream_app.core.window import AssetState
-
-if TYPE_CHECKING:
-    from stream_app.settings import Settings
 
 # Smoothing rates (per learned reading); early readings use a running mean (rate >= 1/(n+1)).
 A_ERR = 1.0 / 48  # predictor errors
@@ -177,17 +173,6 @@ class OnlineParams:
             raise ValueError(
                 "season_length >= 0, warmup >= 1, accept_after >= 1 and repeat_window_s >= 0 required"
             )
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> OnlineParams:
-        return cls(
-            window_size=settings.window_size,
-            season_length=settings.season_length,
-            threshold=settings.anomaly_threshold,
-            warmup=settings.warmup,
-            interval_level=settings.interval_level,
-            repeat_window_s=settings.repeat_window_s,
-        )
 
 
 def gamma(s: array) -> float:

@@ -10,12 +10,8 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from stream_app.core.state_codec import STATS_LEN, StateCodecError, decode_record, encode_record
-
-if TYPE_CHECKING:
-    from stream_app.core.online import OnlineParams
 
 
 class AssetState:
@@ -77,24 +73,24 @@ class AssetState:
         return other
 
     @classmethod
-    def restore(cls, records: Iterable[bytes], params: OnlineParams) -> AssetState:
+    def restore(cls, records: Iterable[bytes], window_size: int) -> AssetState:
         """Rebuild from an asset's records in any order; stats come from the newest one.
 
         Records older than the window (possible if the window size was reduced) are ignored; a gap
         in the seq run of the kept records means the table is incomplete and is rejected.
         """
-        state = cls(params.window_size)
+        state = cls(window_size)
         decoded = sorted((decode_record(r) for r in records), key=lambda rec: rec.seq)
         if not decoded:
             return state
         top = decoded[-1].seq
-        kept = [rec for rec in decoded if rec.seq > top - params.window_size]
-        expected = min(top + 1, params.window_size)
+        kept = [rec for rec in decoded if rec.seq > top - window_size]
+        expected = min(top + 1, window_size)
         seqs = [rec.seq for rec in kept]
         if len(set(seqs)) != len(seqs) or len(kept) != expected:
             raise StateCodecError(f"incomplete state: {len(kept)} distinct records, expected {expected}")
         for rec in kept:
-            i = rec.seq % params.window_size
+            i = rec.seq % window_size
             state.ts[i] = rec.ts
             state.values[i] = rec.value
             state.flags[i] = 1 if rec.flagged else 0

@@ -18,7 +18,7 @@ from schemas.errors import InvalidReading
 from schemas.events import Anomaly, AssetReset, DeadLetter, ScoreRecord, anomaly_event_id
 from stream_app import metrics
 from stream_app.core.decode import decode_control, decode_fast, raw_payload_text
-from stream_app.core.online import OnlineDetector, OnlineParams
+from stream_app.core.online import OnlineDetector
 from stream_app.core.state_codec import StateCodecError
 from stream_app.core.types import Verdict
 from stream_app.scoring.state import (
@@ -107,7 +107,7 @@ class ScoringPipeline:
         self, settings: Settings, detector: OnlineDetector | None = None, live: LiveModels | None = None
     ) -> None:
         self.live = live  # trained models, when the worker tails model updates
-        self.params = OnlineParams.from_settings(settings)
+        self.params = settings.online_params()
         self.detector = detector or OnlineDetector(self.params)
         self.window = settings.window_size
         self.max_bytes = settings.max_payload_bytes

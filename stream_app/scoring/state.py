@@ -123,7 +123,7 @@ def describe(kind: AnomalyType | None, value: float, expected: float) -> str:
 def restore_entry(records: Iterable[bytes], params: OnlineParams, partition: int) -> AssetEntry:
     """Rebuild an asset's cache entry from its ring records (any order)."""
     parts = [split_record(rec) for rec in records]
-    state = AssetState.restore((core for _, core in parts), params)
+    state = AssetState.restore((core for _, core in parts), params.window_size)
     last_offset = max((_HEADER.unpack(h)[1] for h, _ in parts), default=-1)
     return AssetEntry(state=state, partition=partition, last_offset=last_offset)
 

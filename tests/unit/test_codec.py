@@ -81,7 +81,7 @@ def test_restore_scores_next_readings_identically(cut: int) -> None:
     live, table = _run_with_records(det, list(ts[:cut]), list(vs[:cut]))
     records = list(table.values())
     random.Random(cut).shuffle(records)
-    restored = AssetState.restore(records, PARAMS)
+    restored = AssetState.restore(records, PARAMS.window_size)
     assert restored.seq == live.seq
     assert len(records) == min(cut, PARAMS.window_size)
     for t, v in zip(ts[cut : cut + 200], vs[cut : cut + 200], strict=True):
@@ -95,8 +95,8 @@ def test_restore_rejects_missing_records_and_accepts_empty() -> None:
     _, table = _run_with_records(det, list(ts), list(vs))
     records = list(table.values())
     with pytest.raises(StateCodecError):
-        AssetState.restore(records[1:], PARAMS)
-    assert AssetState.restore([], PARAMS).seq == -1
+        AssetState.restore(records[1:], PARAMS.window_size)
+    assert AssetState.restore([], PARAMS.window_size).seq == -1
 
 
 def test_state_size_is_bounded() -> None:

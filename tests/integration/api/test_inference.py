@@ -18,7 +18,6 @@ from api.inference_service import InferenceService
 from api.routes.inference import DetectionPublic, PredictionPublic
 from stream_app import metrics  # noqa: F401  (registers the API metrics)
 from stream_app.core import oneshot
-from stream_app.core.online import OnlineParams
 from stream_app.lifecycle.artifacts import open_store
 from stream_app.store import repository as repo
 from tests.conftest import DATA_DIR
@@ -180,7 +179,7 @@ async def test_a_registered_asset_without_a_model_gets_the_online_model(
     assert got.model.kind == "online" and got.model.engine == "online" and got.model_version is None
     assert got.model.version is None and got.model.fallback_reason is None
     seconds = (hist["timestamp"].astype("int64") / 1e9).tolist()
-    ref = oneshot.forecast(OnlineParams.from_settings(api.settings), seconds, hist["value"].tolist(), 24)
+    ref = oneshot.forecast(api.settings.online_params(), seconds, hist["value"].tolist(), 24)
     assert [p.timestamp.timestamp() for p in got.forecast_data] == [p.ts for p in ref]
     assert [p.predicted_value for p in got.forecast_data] == [p.value for p in ref]
 
