@@ -1,1 +1,1 @@
-"""REST API (FastAPI): not built yet — see the issue "The API layer"."""
+"""The REST API (FastAPI): routes/ (one module per resource) over services/ over http/ plumbing."""

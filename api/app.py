@@ -2,21 +2,50 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import handlers
-from api.middleware import RequestContextMiddleware
-from api.resources import Resources
-from api.routes import ROOT, V1
+from api.http import error_handlers
+from api.http.request_context import RequestContextMiddleware
+from api.routes import (
+    alert_config,
+    anomalies,
+    asset_state,
+    assets,
+    forecasts,
+    health,
+    inference,
+    jobs,
+    keys,
+    models,
+    readings,
+    training_jobs,
+)
+from api.services.resources import Resources
 from stream_app.metrics import MetricsMiddleware
 from stream_app.settings import Settings
 
 API_PREFIX = "/api/v1"
+ROOT: tuple[APIRouter, ...] = (health.router,)
+# Mounted under API_PREFIX. Order matters where templates overlap: asset ids may contain "/"
+# ({asset_id:path}), so every /assets/{asset_id}/<suffix> route must come before assets' bare
+# /assets/{asset_id}: assets is last.
+V1: tuple[APIRouter, ...] = (
+    keys.router,
+    inference.router,
+    training_jobs.router,
+    jobs.router,
+    anomalies.router,
+    forecasts.router,
+    readings.router,
+    alert_config.router,
+    models.router,
+    asset_state.router,
+    assets.router,
+)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -38,11 +67,11 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    handlers.install(app)
-    for name in ROOT:
-        app.include_router(importlib.import_module(name).router)
-    for name in V1:
-        app.include_router(importlib.import_module(name).router, prefix=API_PREFIX)
+    error_handlers.install(app)
+    for router in ROOT:
+        app.include_router(router)
+    for router in V1:
+        app.include_router(router, prefix=API_PREFIX)
     if settings.api_cors_origins:
         app.add_middleware(
             CORSMiddleware,

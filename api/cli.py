@@ -66,7 +66,7 @@ async def _with_conn(settings: Settings, fn: Any) -> Any:
 
 
 def run_create_key(args: argparse.Namespace, settings: Settings) -> int:
-    from api import keystore
+    from api.services import keystore
 
     scopes = args.scope or ["read"]
     rec, key = asyncio.run(
@@ -81,7 +81,7 @@ def run_create_key(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_revoke_key(args: argparse.Namespace, settings: Settings) -> int:
-    from api import keystore
+    from api.services import keystore
 
     rec = asyncio.run(_with_conn(settings, lambda c: keystore.revoke_prefix(c, args.prefix)))
     print(f"revoked key {rec.id} ({rec.name}, prefix {rec.prefix})")

@@ -1,7 +1,7 @@
 """Request dependencies as ``Annotated`` aliases: settings, services, language and the API key.
 
 Routes declare what they need — ``key: ReadKey`` / ``WriteKey`` / ``AdminKey`` — and get a
-:class:`~api.keys.Principal` after the key was checked (401), its scope (403) and its rate (429).
+:class:`~api.services.keys.Principal` after the key was checked (401), its scope (403) and its rate (429).
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.exceptions import RedisError
 
-from api import keys, keystore
-from api.errors import ApiError, Code
-from api.i18n import Language, negotiate
-from api.keys import Principal, Scope
-from api.resources import Resources
+from api.http.errors import ApiError, Code
+from api.http.i18n import Language, language
+from api.services import keys, keystore, registry
+from api.services.keys import Principal, Scope
+from api.services.resources import Resources
+from stream_app.lifecycle.service import TrainingService
 from stream_app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,13 +52,9 @@ async def get_redis(resources: Annotated[Resources, Depends(get_resources)]) -> 
     return resources.redis
 
 
-def language(request: Request) -> Language:
-    settings: Settings = request.app.state.settings
-    return negotiate(
-        request.query_params.get("lang"),
-        request.headers.get("accept-language"),
-        settings.api_default_language,
-    )
+async def get_training_service(resources: Annotated[Resources, Depends(get_resources)]) -> TrainingService:
+    """This process's TrainingService (made on first use: :func:`api.services.registry.training_service`)."""
+    return await registry.training_service(resources)
 
 
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
@@ -65,6 +62,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
 RedisDep = Annotated[aioredis.Redis, Depends(get_redis)]
 LangDep = Annotated[Language, Depends(language)]
+ServiceDep = Annotated[TrainingService, Depends(get_training_service)]
 
 
 def unauthorized() -> ApiError:

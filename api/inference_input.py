@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
 
-from api.errors import ApiError, Code
+from api.http.errors import ApiError, Code
 from schemas.events import MAX_ABS, MAX_COVARIATES
 
 NS = 1_000_000_000

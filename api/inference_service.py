@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import asyncpg
 import numpy as np
 
-from api.errors import ApiError, Code
+from api.http.errors import ApiError, Code
 from api.inference_input import Series, check_horizon, check_span, require_points
 from api.model_cache import Engine, Loaded, ModelCache, ModelInfo
 from stream_app import metrics

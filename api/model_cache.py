@@ -25,8 +25,7 @@ import asyncpg
 import numpy as np
 
 from api.batcher import MicroBatcher
-from api.errors import not_found
-from api.resources import unavailable
+from api.http.errors import not_found, unavailable
 from stream_app import metrics
 from stream_app.serving.loader import load_trained
 from stream_app.settings import Settings

@@ -13,8 +13,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import AdminKey, PoolDep, ReadKey
-from api.envelope import COMMON_RESPONSES, Envelope, ok
-from api.errors import ApiError, Code
+from api.http.envelope import COMMON_RESPONSES, Envelope, ok
+from api.http.errors import ApiError, Code
 from stream_app.alerting import store as alert_store
 from stream_app.alerting.config import AlertConfig
 

@@ -3,7 +3,7 @@
 Paging and the time filters use the anomaly's ``timestamp`` (the reading's time, not when it was
 detected or stored): ``from``/``to`` bound it and ``sort=created_at:desc|asc`` (the API-wide name of
 the sort parameter) orders by it, ties broken by ``event_id``. 404 only for an asset that is neither
-registered nor seen by the stream (see :func:`api.results_store.asset_known`); a known asset without
+registered nor seen by the stream (see :func:`api.services.results_store.asset_known`); a known asset without
 anomalies is an empty page.
 """
 
@@ -17,11 +17,11 @@ import asyncpg
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from api import results_store
 from api.deps import PoolDep, ReadKey
-from api.envelope import COMMON_RESPONSES, Envelope, ok
-from api.errors import ApiError, Code
-from api.pagination import PageDep, finish
+from api.http.envelope import COMMON_RESPONSES, Envelope, ok
+from api.http.errors import ApiError, Code
+from api.http.pagination import PageDep, finish
+from api.services import results_store
 from schemas.events import ASSET_ID_PATTERN, AnomalyKind
 from stream_app.store.repository import Conn
 

@@ -23,9 +23,9 @@ from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.deps import AdminKey, PoolDep, ResourcesDep
-from api.envelope import COMMON_RESPONSES, Envelope, ok
-from api.middleware import request_id_of
-from api.resources import unavailable
+from api.http.envelope import COMMON_RESPONSES, Envelope, ok
+from api.http.errors import unavailable
+from api.http.request_context import request_id_of
 from api.routes.assets import AssetPath
 from stream_app.admin.reset import AUDIT_ACTION, audit_details, message, reset_event
 from stream_app.store import audit

@@ -18,13 +18,12 @@ from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from api.deps import AdminKey, PoolDep, ReadKey, ResourcesDep, WriteKey
-from api.envelope import COMMON_RESPONSES, Envelope, ok
-from api.errors import ApiError
-from api.pagination import PageDep, finish, keyset
-from api.registry import ServiceDep
-from api.resources import Resources
-from api.validation import storable_json
+from api.deps import AdminKey, PoolDep, ReadKey, ResourcesDep, ServiceDep, WriteKey
+from api.http.envelope import COMMON_RESPONSES, Envelope, ok
+from api.http.errors import ApiError
+from api.http.pagination import PageDep, finish, keyset
+from api.http.validation import storable_json
+from api.services.resources import Resources
 from schemas.events import ASSET_ID_PATTERN, AssetId
 from stream_app.lifecycle.artifacts import ArtifactError
 from stream_app.store import registry_admin as admin

@@ -14,12 +14,12 @@ import asyncpg
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from api import results_store
 from api.deps import PoolDep, ReadKey
-from api.envelope import COMMON_RESPONSES, Envelope, ok
-from api.errors import ApiError, Code
-from api.pagination import PageDep, finish
+from api.http.envelope import COMMON_RESPONSES, Envelope, ok
+from api.http.errors import ApiError, Code
+from api.http.pagination import PageDep, finish
 from api.routes.anomalies import AssetIdPath, require_known
+from api.services import results_store
 
 router = APIRouter(prefix="/assets", tags=["results"], responses=COMMON_RESPONSES)
 

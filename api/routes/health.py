@@ -12,9 +12,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from api.deps import ResourcesDep
-from api.envelope import Envelope, ok
-from api.errors import ApiError
-from api.resources import Resources
+from api.http.envelope import Envelope, ok
+from api.http.errors import ApiError
+from api.services.resources import Resources
 
 router = APIRouter(tags=["health"])
 CHECK_TIMEOUT_S = 3.0

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from api.deps import ReadKey, ResourcesDep
-from api.envelope import COMMON_RESPONSES, Envelope
+from api.http.envelope import COMMON_RESPONSES, Envelope
 from api.inference_body import parse
 from api.inference_input import DetectCreate, DetectOptions, PredictCreate, PredictOptions
 from api.inference_service import Detection, Forecast, InferenceService, ModelInfo

@@ -15,13 +15,14 @@ from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from api.deps import PoolDep, ReadKey, SettingsDep, WriteKey
-from api.envelope import COMMON_RESPONSES, Envelope, ok
-from api.errors import ApiError, Code, conflict
-from api.jobs_view import JobPublic, job_public, job_view
-from api.pagination import PageDep, finish, keyset
-from api.registry import ServiceDep, redis_needed
-from api.sse import idle_seconds, job_events, parse_last_id
+from api.deps import PoolDep, ReadKey, ServiceDep, SettingsDep, WriteKey
+from api.http.envelope import COMMON_RESPONSES, Envelope, ok
+from api.http.errors import ApiError, Code, conflict
+from api.http.pagination import PageDep, finish, keyset
+from api.http.sse import idle_seconds, parse_last_id
+from api.services.job_events import job_events
+from api.services.jobs_view import JobPublic, job_public, job_view
+from api.services.registry import redis_needed
 from schemas.events import ASSET_ID_PATTERN
 from schemas.jobs import JobStatus
 from stream_app.store import registry_admin as admin

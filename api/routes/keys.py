@@ -8,11 +8,11 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from api import keystore
 from api.deps import AdminKey, PoolDep, ResourcesDep
-from api.envelope import COMMON_RESPONSES, Envelope, ok
-from api.keys import KeyRecord, Scope
-from api.pagination import PageDep, finish
+from api.http.envelope import COMMON_RESPONSES, Envelope, ok
+from api.http.pagination import PageDep, finish
+from api.services import keystore
+from api.services.keys import KeyRecord, Scope
 
 router = APIRouter(prefix="/api-keys", tags=["api-keys"], responses=COMMON_RESPONSES)
 

@@ -20,11 +20,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import PoolDep, ReadKey, WriteKey
-from api.envelope import COMMON_RESPONSES, Envelope, ok
-from api.errors import conflict
-from api.pagination import PageDep, finish, keyset
-from api.registry import ServiceDep
+from api.deps import PoolDep, ReadKey, ServiceDep, WriteKey
+from api.http.envelope import COMMON_RESPONSES, Envelope, ok
+from api.http.errors import conflict
+from api.http.pagination import PageDep, finish, keyset
 from api.routes.assets import AssetPath
 from schemas.jobs import VersionStatus
 from stream_app.lifecycle.artifacts import ArtifactError

@@ -20,8 +20,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ResourcesDep, SettingsDep, WriteKey
-from api.envelope import COMMON_RESPONSES, Envelope, ok
-from api.errors import ApiError, Code
+from api.http.envelope import COMMON_RESPONSES, Envelope, ok
+from api.http.errors import ApiError, Code
 from schemas.events import Reading
 
 router = APIRouter(prefix="/readings", tags=["readings"], responses=COMMON_RESPONSES)

@@ -22,13 +22,13 @@ from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from redis.exceptions import RedisError
 
-from api.deps import PoolDep, ResourcesDep, WriteKey
-from api.envelope import COMMON_RESPONSES, Envelope, ok
-from api.errors import ApiError, conflict, field_error
-from api.jobs_view import JobPublic, job_view
-from api.registry import ServiceDep, redis_needed, training_backend
-from api.resources import Resources
-from api.validation import storable_json
+from api.deps import PoolDep, ResourcesDep, ServiceDep, WriteKey
+from api.http.envelope import COMMON_RESPONSES, Envelope, ok
+from api.http.errors import ApiError, conflict, field_error
+from api.http.validation import storable_json
+from api.services.jobs_view import JobPublic, job_view
+from api.services.registry import redis_needed, training_backend
+from api.services.resources import Resources
 from schemas.errors import KilowatchError
 from schemas.events import AssetId, TrainingRequest, utc_now
 from schemas.jobs import JobStatus

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from api.errors import ApiError
-from api.jobs_view import job_public, public_url
+from api.http.errors import ApiError
+from api.http.sse import frame, idle_seconds, parse_last_id
 from api.routes.training_jobs import TrainingJobCreate, request_id_of, same_request
-from api.sse import frame, idle_seconds, parse_last_id
+from api.services.jobs_view import job_public, public_url
 from schemas.jobs import JobStatus
 from stream_app.store.repository import Job
 

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from api import keys
 from api.app import create_app
-from api.errors import ApiError
-from api.i18n import MESSAGES, message, negotiate
-from api.keys import Principal, VerifiedCache
-from api.pagination import PageParams, decode_cursor, encode_cursor, finish, keyset
-from api.resources import Resources
+from api.http.errors import ApiError
+from api.http.i18n import MESSAGES, message, negotiate
+from api.http.pagination import PageParams, decode_cursor, encode_cursor, finish, keyset
+from api.services import keys
+from api.services.keys import Principal, VerifiedCache
+from api.services.resources import Resources
 from stream_app import metrics as prom
 from stream_app.settings import Settings
 
@@ -114,7 +114,7 @@ async def test_metrics_label_is_the_full_route_template_and_bounded() -> None:
 
 
 def test_storable_json_refuses_what_jsonb_cannot_hold() -> None:
-    from api.validation import storable_json
+    from api.http.validation import storable_json
 
     assert storable_json({"a": [1, 2.5, None]}, "params", 100) == {"a": [1, 2.5, None]}
     for bad, words in (({"n": 2**70}, "64-bit"), ({"k": "x" * 200}, "at most"), ({"k\x00": 1}, "NUL")):

@@ -11,7 +11,7 @@ import pytest
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
-from api.errors import ApiError
+from api.http.errors import ApiError
 from api.inference_body import fast_points, parse
 from api.inference_input import (
     DetectCreate,

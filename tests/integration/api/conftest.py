@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from api import keystore
 from api.app import create_app
-from api.resources import Resources
+from api.services import keystore
+from api.services.resources import Resources
 from stream_app.settings import Settings
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from api.resources import Resources
+from api.services.resources import Resources
 from schemas.events import ModelUpdated
 from stream_app.lifecycle.artifacts import LocalArtifactStore
 from stream_app.lifecycle.coord import JobChannel, TrainingLock, redis_client

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from api import keystore
+from api.services import keystore
 
 from .conftest import Api, api_settings, open_api
 

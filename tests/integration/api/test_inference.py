@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from prometheus_client import REGISTRY
 
-from api.envelope import Envelope
+from api.http.envelope import Envelope
 from api.inference_service import InferenceService
 from api.routes.inference import DetectionPublic, PredictionPublic
 from stream_app import metrics  # noqa: F401  (registers the API metrics)
@@ -419,7 +419,7 @@ async def test_concurrent_requests_with_a_new_key_verify_it_once(
 ) -> None:
     """Each argon2 check costs tens of ms: 20 requests in flight when a key's cache entry is missing
     (or expired) must share one, not run 20."""
-    from api import keys, keystore
+    from api.services import keys, keystore
 
     _rec, key = await keystore.create(await api.resources.pool(), f"burst-{uuid.uuid4().hex[:6]}", ["read"])
     calls: list[str] = []

@@ -3,17 +3,15 @@ metrics and the docs are open. The routes are read from the app, so a route adde
 
 from __future__ import annotations
 
-import importlib
 import re
 import uuid
 
 import pytest
 from fastapi.routing import APIRoute
 
-from api import keystore
-from api.app import API_PREFIX, create_app
-from api.routes import ROOT
-from api.routes import V1 as V1_MODULES
+from api.app import API_PREFIX, ROOT, create_app
+from api.app import V1 as V1_ROUTERS
+from api.services import keystore
 
 from .conftest import Api, api_settings
 
@@ -35,11 +33,11 @@ def _scope_of(route: APIRoute) -> str | None:
 
 
 def _routes() -> list[tuple[str, str, str | None]]:
-    """(method, full path, scope) of every route the app mounts (from the router modules it lists)."""
+    """(method, full path, scope) of every route the app mounts (from the routers it lists)."""
     out = []
-    for prefix, modules in (("", ROOT), (API_PREFIX, V1_MODULES)):
-        for name in modules:
-            for route in importlib.import_module(name).router.routes:
+    for prefix, routers in (("", ROOT), (API_PREFIX, V1_ROUTERS)):
+        for router in routers:
+            for route in router.routes:
                 if isinstance(route, APIRoute):
                     for method in sorted(route.methods - {"HEAD"}):
                         path = re.sub(r":\w+}", "}", prefix + route.path)  # {asset_id:path} -> {asset_id}

@@ -1,7 +1,7 @@
 """API errors: one exception type carrying a code, an HTTP status, a message key and details.
 
 Domain errors raised deeper down (registry ``NotFound``, ``RegistryConflict``, invalid input) are
-mapped to these at the request boundary by the handlers in :mod:`api.handlers`.
+mapped to these at the request boundary by the handlers in :mod:`api.http.error_handlers`.
 """
 
 from __future__ import annotations
@@ -49,6 +49,11 @@ class ApiError(KilowatchError):
 
 def not_found(what: str) -> ApiError:
     return ApiError(404, Code.RESOURCE_NOT_FOUND, "not_found", what=what)
+
+
+def unavailable(what: str) -> ApiError:
+    """503: a backing service (PostgreSQL, Redis, Kafka, the training backend) cannot be used now."""
+    return ApiError(503, Code.SERVICE_UNAVAILABLE, "unavailable", what=what)
 
 
 def conflict(reason: str) -> ApiError:

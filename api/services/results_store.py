@@ -1,7 +1,7 @@
 """Read queries of the results tables (migration 0004) for the query routes. Bound parameters only.
 
 The sink writes these tables (:mod:`stream_app.store.results`); here they are paged by keyset
-(:mod:`api.pagination`): anomalies by (timestamp of the reading, event_id), forecasts by (issued_at,
+(:mod:`api.http.pagination`): anomalies by (timestamp of the reading, event_id), forecasts by (issued_at,
 forecast_id), both served by the (asset_id, time, id::text) indexes of the migration.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from api.pagination import PageParams, keyset
+from api.http.pagination import PageParams, keyset
 from stream_app.store.repository import Conn
 
 ANOMALY_COLUMNS = (

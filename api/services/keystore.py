@@ -6,9 +6,9 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 
-from api import keys
-from api.keys import KeyRecord, Principal
-from api.pagination import PageParams, keyset
+from api.http.pagination import PageParams, keyset
+from api.services import keys
+from api.services.keys import KeyRecord, Principal
 from stream_app.store.repository import Conn, NotFound
 
 
@@ -55,7 +55,7 @@ async def authenticate(conn: Conn, key: str) -> Principal | None:
 
 
 async def list_keys(conn: Conn, page: PageParams) -> list[KeyRecord]:
-    """One page of keys (limit + 1 rows; :func:`api.pagination.finish` cuts it)."""
+    """One page of keys (limit + 1 rows; :func:`api.http.pagination.finish` cuts it)."""
     conds, args, order = keyset(page, "created_at", "id", 1)
     where = f"WHERE {' AND '.join(conds)}" if conds else ""
     rows = await conn.fetch(f"SELECT * FROM api_keys {where} {order}", *args)

@@ -5,9 +5,15 @@ parameters. Field-level validation details keep pydantic's English text (they qu
 values) but their summary message is translated.
 """
 
+# ruff: noqa: RUF001 - Chinese punctuation is intended
+
 from __future__ import annotations
 
 from typing import Literal
+
+from fastapi import Request
+
+from stream_app.settings import Settings
 
 Language = Literal["en-US", "zh-CN"]
 LANGUAGES: tuple[Language, ...] = ("en-US", "zh-CN")
@@ -92,6 +98,16 @@ def negotiate(query_lang: str | None, accept_language: str | None, default: Lang
             if found:
                 return found
     return default
+
+
+def language(request: Request) -> Language:
+    """The language of a request's messages (``?lang=``, ``Accept-Language``, the configured default)."""
+    settings: Settings = request.app.state.settings
+    return negotiate(
+        request.query_params.get("lang"),
+        request.headers.get("accept-language"),
+        settings.api_default_language,
+    )
 
 
 def _match(tag: str) -> Language | None:

@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.errors import ApiError, Code
-from api.i18n import Language
+from api.http.errors import ApiError, Code
+from api.http.i18n import Language
 from stream_app.logging_setup import log_context
 from stream_app.metrics import route_template
 
@@ -106,8 +106,8 @@ class RequestContextMiddleware:
         """An error envelope sent from here (body too large; 500 without internals, traceback logged)."""
         from urllib.parse import parse_qs
 
-        from api.handlers import error_body
-        from api.i18n import negotiate
+        from api.http.error_handlers import error_body
+        from api.http.i18n import negotiate
 
         query = parse_qs((scope.get("query_string") or b"").decode("latin-1"))
         lang = negotiate((query.get("lang") or [None])[0], headers.get("accept-language"), self.default_lang)

@@ -1,17 +1,15 @@
 """A training job's events as Server-Sent Events, tailed from its Redis stream (``JobChannel.tail``).
 
-Each event's ``id`` is its Redis stream id, so a client resumes after a drop with ``Last-Event-ID``
-and misses nothing the stream still holds. The backlog comes first, then live events; an idle stream
-gets a keep-alive comment every ``api_sse_keepalive_s``. When the job is finished (a terminal status
-event, or its record says so) the trailing events are sent, then a final ``event: end`` whose data is
-the job; the server closes the stream. A stream older than ``api_sse_max_s`` is closed without
+The backlog comes first, then live events (framed by :mod:`api.http.sse`: each event's ``id`` is its
+Redis stream id, so a client resumes with ``Last-Event-ID``). When the job is finished (a terminal
+status event, or its record says so) the trailing events are sent, then a final ``event: end`` whose
+data is the job; the server closes the stream. A stream older than ``api_sse_max_s`` is closed without
 ``end``: the client reconnects with its Last-Event-ID.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import AsyncIterator
 
@@ -19,44 +17,17 @@ import asyncpg
 import orjson
 from redis.exceptions import RedisError
 
-from api.errors import field_error
-from api.jobs_view import job_public
+from api.http.sse import KEEPALIVE, RETRY_MS, frame
+from api.services.jobs_view import job_public
 from schemas.jobs import TERMINAL
 from stream_app import metrics as prom
 from stream_app.lifecycle.coord import JobChannel
 from stream_app.store import repository as repo
 
 log = logging.getLogger(__name__)
-STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
-KEEPALIVE = b": keep-alive\n\n"
-RETRY_MS = 2000  # the client's reconnection delay
 TRAIL_MS = 200  # after the job ended: how long to wait for the lines written right after its status
 BATCH = 500
 _TERMINAL = {s.value for s in TERMINAL}
-
-
-def parse_last_id(header: str | None, query: str | None) -> str:
-    """The stream id to resume after (Last-Event-ID header, else ?last_event_id=, else the start)."""
-    given: list[tuple[list[str | int], str | None]] = [
-        (["header", "Last-Event-ID"], header),
-        (["query", "last_event_id"], query),
-    ]
-    for loc, value in given:
-        if value:
-            if not STREAM_ID.fullmatch(value.strip()):
-                raise field_error(loc, "not an event id of this stream (expected <ms>-<seq>)", status=400)
-            return value.strip()
-    return "0-0"
-
-
-def frame(data: bytes, event: str | None = None, event_id: str | None = None) -> bytes:
-    """One SSE event (data is single-line JSON)."""
-    out = b""
-    if event_id is not None:
-        out += b"id: " + event_id.encode() + b"\n"
-    if event is not None:
-        out += b"event: " + event.encode() + b"\n"
-    return out + b"data: " + data + b"\n\n"
 
 
 async def job_events(
@@ -107,8 +78,3 @@ async def job_events(
         log.warning("log stream of job %s stopped: Redis unavailable: %s", job.id, exc)
     finally:
         prom.API_SSE_STREAMS.dec()
-
-
-def idle_seconds(keepalive_s: float, redis_timeout_s: float) -> float:
-    """An XREAD must return before the Redis socket timeout, so the keep-alive is capped below it."""
-    return min(keepalive_s, redis_timeout_s / 2)

@@ -17,19 +17,15 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from api.errors import ApiError, Code
-from api.keys import Principal, VerifiedCache
-from api.ratelimit import RateLimiter
+from api.http.errors import unavailable
+from api.http.ratelimit import RateLimiter
+from api.services.keys import Principal, VerifiedCache
 from schemas.errors import InfraError
 from stream_app.lifecycle.coord import redis_client
 from stream_app.settings import Settings
 from stream_app.store.pool import create_pool
 
 log = logging.getLogger(__name__)
-
-
-def unavailable(what: str) -> ApiError:
-    return ApiError(503, Code.SERVICE_UNAVAILABLE, "unavailable", what=what)
 
 
 class Resources:

@@ -15,9 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.deps import language
-from api.errors import ApiError, Code
-from api.i18n import Language, message
+from api.http.errors import ApiError, Code
+from api.http.i18n import Language, language, message
 from schemas.jobs import InvalidTransition
 from stream_app.store.repository import NotFound, RegistryConflict
 

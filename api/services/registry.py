@@ -10,13 +10,11 @@ import importlib
 import logging
 from collections.abc import Iterator
 from types import ModuleType
-from typing import Annotated
 
-from fastapi import Depends
 from redis.exceptions import RedisError
 
-from api.deps import ResourcesDep
-from api.resources import Resources, unavailable
+from api.http.errors import unavailable
+from api.services.resources import Resources
 from schemas.events import ModelUpdated
 from stream_app.lifecycle.artifacts import open_store
 from stream_app.lifecycle.coord import JobChannel, TrainingLock
@@ -27,7 +25,7 @@ SERVICE = "training_service"
 BACKEND = "training_backend"
 
 
-async def training_service(resources: ResourcesDep) -> TrainingService:
+async def training_service(resources: Resources) -> TrainingService:
     """This process's TrainingService; its ``publish`` sends ModelUpdated to the model-updates topic
     keyed by asset (as the worker's retraining agent does), so running workers hot-swap."""
     service: TrainingService | None = resources.extensions.get(SERVICE)
@@ -76,6 +74,3 @@ def redis_needed() -> Iterator[None]:
     except (RedisError, OSError) as exc:
         log.warning("Redis unavailable: %s", exc)
         raise unavailable("Redis") from None
-
-
-ServiceDep = Annotated[TrainingService, Depends(training_service)]

@@ -17,8 +17,8 @@ from typing import Annotated, Any, Literal, TypeVar
 import orjson
 from fastapi import Depends, Query
 
-from api.envelope import Meta
-from api.errors import field_error
+from api.http.envelope import Meta
+from api.http.errors import field_error
 
 MAX_PAGE = 1000
 Sort = Literal["created_at:desc", "created_at:asc"]
