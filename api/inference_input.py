@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, NotRequired
+from typing import Annotated, Any, Literal, NotRequired
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -64,9 +64,17 @@ class PredictCreate(PredictOptions):
 
 
 class DetectOptions(BaseModel):
-    """The fields of a detect body besides the points (none yet)."""
+    """The fields of a detect body besides the points."""
 
     model_config = ConfigDict(extra="forbid")
+
+    detector: Literal["residual", "autoencoder"] = Field(
+        "residual",
+        description="Which rule judges the readings. `residual` (default): the trained model's residual "
+        "rule, the verdicts the stream emits on the anomaly topic for the same model version. "
+        "`autoencoder`: the model version's autoencoder (only versions trained with "
+        '`params.detector = "autoencoder"`; 422 otherwise); the stream never uses it.',
+    )
 
 
 class DetectCreate(DetectOptions):

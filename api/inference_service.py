@@ -23,11 +23,12 @@ import numpy as np
 
 from api.http.errors import ApiError, Code
 from api.inference_input import Series, check_horizon, check_span, require_points
-from api.model_cache import Engine, Loaded, ModelCache, ModelInfo
+from api.model_cache import Loaded, ModelCache, ModelInfo
 from stream_app import metrics
 from stream_app.core import oneshot
 from stream_app.core.online import OnlineDetector
 from stream_app.core.reasons import point_reason
+from stream_app.serving.model import DetectorName, Engine, NativeEngine
 from stream_app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -127,8 +128,9 @@ class InferenceService:
         entry, fallback = await self._resolve(db, asset_id)
         if entry is not None:
             self._check_trained(entry, series)
-            if int(entry.meta["output_chunk_length"]) > 1:
-                check_horizon(horizon, int(entry.meta["horizon"]), f"this {entry.ref.model_type} model")
+            meta = entry.served.meta
+            if meta.output_chunk_length > 1:
+                check_horizon(horizon, meta.horizon, f"this {entry.ref.model_type} model")
             try:
                 return _finite(await self._predict_trained(entry, series, horizon))
             except PredictionError as exc:
@@ -155,10 +157,11 @@ class InferenceService:
 
     def _check_trained(self, entry: Loaded, series: Series) -> None:
         who = f"the {entry.ref.model_type} model (version {entry.ref.version})"
-        require_points(series, int(entry.model.input_length), who)
-        series.require(list(entry.meta["features"]["past_covariates"]))
+        meta = entry.served.meta
+        require_points(series, entry.served.input_length, who)
+        series.require(list(meta.features.past_covariates))
         # gaps are filled on the model's grid: a few points years apart must not make a huge grid
-        check_span(series, float(entry.meta["freq_seconds"]), self.settings.api_max_points)
+        check_span(series, meta.freq_seconds, self.settings.api_max_points)
 
     async def _predict_trained(self, entry: Loaded, series: Series, horizon: int) -> Forecast:
         info = entry.info()
@@ -170,29 +173,34 @@ class InferenceService:
                 metrics.API_INFERENCE_SECONDS.labels("predict", "native").observe(
                     time.perf_counter() - started
                 )
-            steps = np.arange(1, horizon + 1, dtype=np.int64) * entry.native.freq_ns
+            assert isinstance(entry.served, NativeEngine)  # only native engines are batched
+            steps = np.arange(1, horizon + 1, dtype=np.int64) * entry.served.freq_ns
             return Forecast(last + steps, triples, info)
-        out = await self._run("predict", "darts", entry.model.predict, series.frame(), horizon)
-        triples = out[["lower", "predicted_value", "upper"]].to_numpy(dtype=float)
-        return Forecast(_stamps(out["timestamp"]), triples, info)
+        stamps, triples = await self._run(
+            "predict", entry.served.engine, entry.served.forecast, series.frame(), horizon
+        )
+        return Forecast(stamps, triples, info)
 
     # --- detect ---------------------------------------------------------------------------------------
-    async def detect(self, db: asyncpg.Pool, asset_id: str, series: Series) -> Detection:
+    async def detect(
+        self, db: asyncpg.Pool, asset_id: str, series: Series, detector: DetectorName = "residual"
+    ) -> Detection:
         from trainers.forecast import PredictionError
 
         entry, fallback = await self._resolve(db, asset_id)
         if entry is not None:
             self._check_trained(entry, series)
-            require_points(
-                series, int(entry.model.input_length) + 1, f"detection with {entry.ref.model_type}"
-            )
+            require_points(series, entry.served.input_length + 1, f"detection with {entry.ref.model_type}")
             try:
-                return await self._detect_trained(entry, series)
+                return await self._detect_trained(entry, series, detector)
             except PredictionError as exc:
                 raise inference_error(exc, series.field) from None
             except Exception:
                 log.exception("model %s v%s failed", entry.ref.asset_id, entry.ref.version)
                 fallback = self._failed(entry)
+        if detector != "residual":
+            why = "its trained model failed" if fallback else "it has no trained model version"
+            raise inference_error(ValueError(f"no autoencoder answers this asset: {why}"), "detector")
         require_points(series, self.settings.warmup, "the online model")
         _, verdicts = await self._run(
             "detect", "online", oneshot.replay, self.params, series.seconds, series.values.tolist()
@@ -214,51 +222,25 @@ class InferenceService:
         scored = sum(1 for v in verdicts if v.status == "scored")
         return Detection(flagged, scored, self._online_info(fallback))
 
-    async def _detect_trained(self, entry: Loaded, series: Series) -> Detection:
-        info = entry.info()
-        if entry.native is not None:
-            nat = entry.native
-
-            def run() -> dict[str, np.ndarray]:
-                out: dict[str, np.ndarray] = nat.detect(
-                    nat.grid(series.stamps, series.values, for_predict=False)
-                )
-                return out
-
-            d = await self._run("detect", "native", run)
-            rows = np.flatnonzero(d["is_anomaly"])
-            flagged = [
-                Flagged(
-                    int(d["stamps"][i]),
-                    float(d["value"][i]),
-                    float(d["expected"][i]),
-                    float(d["lower"][i]),
-                    float(d["upper"][i]),
-                    float(d["score"][i]),
-                    "spike" if d["value"][i] > d["expected"][i] else "dip",
-                    point_reason(float(d["value"][i]), float(d["expected"][i])),
-                )
-                for i in rows
-            ]
-            return Detection(flagged, len(d["value"]), info)
-        out = await self._run("detect", "darts", entry.model.detect, series.frame())
-        hits = out[out["is_anomaly"]]
+    async def _detect_trained(self, entry: Loaded, series: Series, detector: DetectorName) -> Detection:
+        """The served model's verdicts: the residual rule the stream applies to the same version
+        (``stream_app.serving.model``), or its autoencoder when asked for explicitly."""
+        served = entry.served
+        frame = series.frame() if served.engine == "darts" or detector != "residual" else None
+        d = await self._run(
+            "detect", served.engine, served.detect, series.stamps, series.values, frame, detector
+        )
         flagged = [
             Flagged(
-                int(t),
-                float(r.value),
-                float(r.expected),
-                float(r.lower),
-                float(r.upper),
-                float(r.score),
-                str(r.kind),
-                str(r.reason),
+                int(d.stamps[i]),
+                float(d.value[i]),
+                float(d.expected[i]),
+                float(d.lower[i]),
+                float(d.upper[i]),
+                float(d.score[i]),
+                str(d.kind[i]),
+                point_reason(float(d.value[i]), float(d.expected[i])),
             )
-            for t, r in zip(_stamps(hits["timestamp"]), hits.itertuples(), strict=True)
+            for i in np.flatnonzero(d.flag)
         ]
-        return Detection(flagged, len(out), info)
-
-
-def _stamps(col: Any) -> np.ndarray:
-    """A pandas UTC timestamp column -> int64 ns."""
-    return np.asarray(col.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]").astype(np.int64))
+        return Detection(flagged, len(d.value), entry.info())

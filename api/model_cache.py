@@ -3,11 +3,13 @@
 * The active version comes from the registry (``model_versions``), cached ``api_model_lookup_s`` seconds
   per asset: a promotion or rollback is served within that time. An asset without a row in ``assets``
   is 404; a registered asset without an active version has no trained model (the online model answers).
-* Loaded versions live in an LRU keyed by (asset, version) (``api_model_cache_size``). Loading runs in
-  a thread (``asyncio.to_thread``) and concurrent first requests share one load. A version that fails
-  to load is remembered as broken (the online model answers) and retried after ``RETRY_BROKEN_S``.
-* LightGBM bundles get the native path (``trainers.native``) and a micro-batcher on one dedicated
-  thread: concurrent predict requests share one booster call per forecast step.
+* Loaded versions live in the serving package's LRU (``stream_app.serving.cache``) keyed by (asset,
+  version) (``api_model_cache_size``), each behind its engine (``stream_app.serving.model``: native
+  LightGBM or darts — the same engines the stream uses). Loading runs in a thread
+  (``asyncio.to_thread``) and concurrent first requests share one load. A version that fails to load
+  is remembered as broken (the online model answers) and retried after ``RETRY_BROKEN_S``.
+* Native engines get a micro-batcher (``stream_app.serving.batcher``): concurrent predict requests
+  share one booster call per forecast step.
 """
 
 from __future__ import annotations
@@ -17,17 +19,18 @@ import gc
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 import asyncpg
-import numpy as np
 
-from api.batcher import MicroBatcher
 from api.http.errors import not_found, unavailable
 from stream_app import metrics
-from stream_app.serving.loader import load_trained
+from stream_app.serving.batcher import MicroBatcher
+from stream_app.serving.cache import Broken, LoadedModels
+from stream_app.serving.loader import load_served
+from stream_app.serving.model import DartsEngine, Engine, Job, JobResult, NativeEngine
 from stream_app.settings import Settings
 from stream_app.store import repository as repo
 
@@ -36,8 +39,6 @@ RETRY_BROKEN_S = 30.0
 LOOKUP_CAP = 10_000  # assets whose active-version lookup is remembered
 K = TypeVar("K")
 V = TypeVar("V")
-Engine = Literal["native", "darts", "online"]
-Job = tuple[np.ndarray, np.ndarray, int]  # a native predict request: stamps (ns), values, horizon
 
 
 @dataclass(frozen=True)
@@ -62,31 +63,18 @@ class ModelInfo:
 @dataclass
 class Loaded:
     ref: ActiveRef
-    model: Any  # trainers.backend.TrainedModel
-    native: Any = None  # trainers.native.NativeLightGBM
-    batcher: MicroBatcher[Job, tuple[int, np.ndarray]] | None = None
-
-    @property
-    def meta(self) -> dict[str, Any]:
-        meta: dict[str, Any] = self.model.metadata
-        return meta
+    served: DartsEngine  # the engine (NativeEngine for LightGBM bundles that allow it)
+    batcher: MicroBatcher[Job, JobResult] | None = None
 
     def info(self) -> ModelInfo:
         return ModelInfo(
             "trained",
             self.ref.model_type,
             self.ref.version,
-            "native" if self.native is not None else "darts",
-            int(self.model.input_length),
-            int(self.meta["horizon"]),
+            self.served.engine,
+            self.served.input_length,
+            self.served.meta.horizon,
         )
-
-
-@dataclass
-class Broken:
-    ref: ActiveRef
-    error: str
-    until: float
 
 
 class SingleFlight(Generic[K, V]):
@@ -118,7 +106,9 @@ class ModelCache:
         self.clock = clock
         self._lookups: OrderedDict[str, tuple[float, ActiveRef | None]] = OrderedDict()
         self._lookup_flight: SingleFlight[str, ActiveRef | None] = SingleFlight()
-        self._models: OrderedDict[tuple[str, int], Loaded | Broken] = OrderedDict()
+        self._models: LoadedModels[tuple[str, int], Loaded] = LoadedModels(
+            settings.api_model_cache_size, clock, RETRY_BROKEN_S
+        )
         self._load_flight: SingleFlight[ActiveRef, Loaded | Broken] = SingleFlight()
         self._store: Any = None
         self._frozen = False
@@ -153,22 +143,16 @@ class ModelCache:
         return ref
 
     async def model(self, ref: ActiveRef) -> Loaded | Broken:
-        key = (ref.asset_id, ref.version)
-        entry = self._models.get(key)
-        if (
-            entry is not None
-            and entry.ref == ref
-            and (isinstance(entry, Loaded) or entry.until > self.clock())
-        ):
-            self._models.move_to_end(key)
+        entry = self._models.get((ref.asset_id, ref.version), ref.artifact_uri)
+        if entry is not None:
             metrics.API_MODEL_CACHE.labels("hit").inc()
             return entry
         return await self._load_flight.run(ref, lambda: self._load(ref))
 
     async def _load(self, ref: ActiveRef) -> Loaded | Broken:
-        entry: Loaded | Broken
+        key = (ref.asset_id, ref.version)
         try:
-            entry = await asyncio.to_thread(self._load_blocking, ref)
+            served = await asyncio.to_thread(self._load_blocking, ref)
             metrics.API_MODEL_CACHE.labels("load").inc()
             if not self._frozen:
                 # The first load imports darts, torch and LightGBM: hundreds of thousands of long-lived
@@ -179,59 +163,25 @@ class ModelCache:
         except Exception as exc:  # noqa: BLE001 - a bad bundle must not fail requests: online answers
             log.warning("cannot load model %s v%s: %s", ref.asset_id, ref.version, exc)
             metrics.API_MODEL_CACHE.labels("load_failed").inc()
-            entry = Broken(ref, str(exc), self.clock() + RETRY_BROKEN_S)
-        if isinstance(entry, Loaded) and entry.native is not None:
+            return self._models.fail(key, ref.artifact_uri, str(exc))
+        entry = Loaded(ref, served)
+        if isinstance(served, NativeEngine):
             entry.batcher = MicroBatcher(
-                native_batch(entry.native),
-                None,  # on the loop: the forecast holds the GIL anyway (api.batcher)
+                served.forecast_batch(),
+                None,  # on the loop: the forecast holds the GIL anyway (serving.batcher)
                 self.settings.api_batch_max,
                 self.settings.api_batch_window_ms / 1000.0,
             )
-        key = (ref.asset_id, ref.version)
-        self._models[key] = entry
-        self._models.move_to_end(key)
-        while len(self._models) > self.settings.api_model_cache_size:
-            self._models.popitem(last=False)
+        for _ in range(self._models.put(key, ref.artifact_uri, entry)):
             metrics.API_MODEL_CACHE.labels("evicted").inc()
         return entry
 
-    def _load_blocking(self, ref: ActiveRef) -> Loaded:
-        from trainers.native import NativeLightGBM, native_reason
-
+    def _load_blocking(self, ref: ActiveRef) -> DartsEngine:
         if self._store is None:
             from stream_app.lifecycle.artifacts import open_store
 
             self._store = open_store(self.settings)
-        model = load_trained(self.settings, ref.artifact_uri, self._store)
-        why = native_reason(model)
-        if why is not None:
-            log.info("model %s v%s runs in darts: %s", ref.asset_id, ref.version, why)
-            return Loaded(ref, model)
-        return Loaded(ref, model, NativeLightGBM(model))
-
-
-def native_batch(nat: Any) -> Callable[[Sequence[Job]], list[tuple[int, np.ndarray] | BaseException]]:
-    """The batch function of one native model: a grid per request, one forecast for all of them.
-    Each result is (last grid stamp in ns, triples)."""
-
-    def run(jobs: Sequence[Job]) -> list[tuple[int, np.ndarray] | BaseException]:
-        out: list[tuple[int, np.ndarray] | BaseException] = []
-        grids, horizons, where = [], [], []
-        for stamps, values, horizon in jobs:
-            try:
-                grid = nat.grid(stamps, values, for_predict=True)
-            except Exception as exc:  # noqa: BLE001 - fails this request only, as its own error
-                out.append(exc)
-                continue
-            out.append((int(grid.stamps[-1]), np.empty(0)))
-            grids.append(grid)
-            horizons.append(horizon)
-            where.append(len(out) - 1)
-        if grids:
-            for i, res in zip(where, nat.forecast(grids, horizons), strict=True):
-                last = out[i]
-                assert isinstance(last, tuple)
-                out[i] = (last[0], res)
-        return out
-
-    return run
+        served = load_served(self.settings, ref.artifact_uri, self._store)
+        if served.engine != "native":
+            log.info("model %s v%s runs in darts", ref.asset_id, ref.version)
+        return served

@@ -74,7 +74,7 @@ def train_bundle(frame: pd.DataFrame, out: Path) -> Any:
 
 async def register(settings: Settings, bundle: Path, tag: str) -> tuple[str, str, str]:
     """(trained asset, asset without a model, read key)."""
-    from api import keystore
+    from api.services import keystore
     from stream_app.lifecycle.artifacts import open_store
     from stream_app.store import repository as repo
     from stream_app.store.pool import create_pool

@@ -27,7 +27,7 @@ import orjson
 import pandas as pd
 from aiokafka import AIOKafkaProducer
 
-from api import keystore
+from api.services import keystore
 from bench.common import KILOWATCH, RESULTS, ROOT, Isolated, delete_topics, end_offsets, log, machine_busy
 from bench.machine import machine_info
 from stream_app.kafka.clients import produce as kafka_produce

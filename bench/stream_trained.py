@@ -20,7 +20,7 @@ import pandas as pd
 from stream_app.scoring.pipeline import RawMessage, ScoringPipeline
 from stream_app.scoring.state import InMemoryStore
 from stream_app.serving.live import ActiveModel, LiveModels
-from stream_app.serving.loader import BundleModel
+from stream_app.serving.model import serve
 from stream_app.settings import Settings
 
 CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "energy" / "steel_industry_2018_15min.csv"
@@ -42,7 +42,7 @@ def run(kind: str, model: Any, msgs: list[RawMessage], tmp: Path) -> dict[str, A
     settings = Settings(state_dir=tmp, window_size=WINDOW, forecast_every=24, forecast_horizon=24)
     live = None
     if kind != "online":
-        adapter = BundleModel(model, WINDOW, native=(kind == "native"))
+        adapter = serve(model, native=(kind == "native"))
         live = LiveModels(lambda a: adapter, horizon=24, plan_steps=1)
     pipe = ScoringPipeline(settings, live=live)
     store = InMemoryStore(WINDOW)

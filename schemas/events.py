@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -18,7 +18,15 @@ MAX_ABS = 1e15
 # Namespace of deterministic anomaly event ids (uuid5); never change it, consumers de-duplicate by id.
 EVENT_NAMESPACE = uuid.UUID("6f1c3f0e-2d7a-5b7e-9a53-6b696c6f7761")
 
+# The anomaly kinds. Their order is part of the worker's state record (scoring.state stores the
+# position): append new kinds at the end, never reorder.
 AnomalyKind = Literal["spike", "dip", "sustained_high", "sustained_low", "pattern_shift", "flatline"]
+ANOMALY_KINDS: tuple[AnomalyKind, ...] = get_args(AnomalyKind)
+# scored: in time order, learned unless flagged; late: older than the asset's newest reading (scored,
+# never learned, never flagged); duplicate: same timestamp and value as the newest reading (skipped).
+ReadingStatus = Literal["scored", "late", "duplicate"]
+# Covariate names (a reading's extra numeric fields): identifiers of at most 64 characters.
+COVARIATE_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 
 
 def _to_utc(v: datetime) -> datetime:
@@ -69,7 +77,7 @@ class Reading(_Event):
         description="Consumption (or any metered quantity) at `timestamp`; finite, |value| <= 1e15.",
     )
     unit: str | None = Field(None, max_length=16, description="e.g. kWh, kW, MW.")
-    covariates: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")], MeterFloat] = Field(
+    covariates: dict[Annotated[str, Field(pattern=COVARIATE_NAME)], MeterFloat] = Field(
         default_factory=dict,
         description="Exogenous values sent with the reading (temp, production ...); finite, |v| <= 1e15.",
     )
@@ -148,7 +156,7 @@ class ScoreRecord(_Event):
     value: FiniteFloat
     expected: FiniteFloat
     score: float = Field(ge=0.0, le=1.0)
-    status: Literal["scored", "late", "duplicate"]
+    status: ReadingStatus
     is_anomaly: bool
     partition: int = Field(ge=0)
     offset: int = Field(ge=0)

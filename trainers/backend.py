@@ -12,19 +12,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from stream_app.core.reasons import point_reason
 from trainers import bundle, frames, metrics, models
-from trainers.detectors import AutoencoderDetector, ResidualDetector, empirical_score
+from trainers.detectors import AutoencoderDetector, ResidualDetector
 from trainers.errors import BundleError, TrainingError
 from trainers.forecast import Prepared, fit_scaler, multi_step, one_step, predict_next, prepare
 
 MODEL_TYPES: tuple[str, ...] = ("lightgbm", "tide", "lstm", "tft", "seasonal_naive")
-DETECTORS = ("residual", "autoencoder")
+DetectorName = Literal["residual", "autoencoder"]
+DETECTORS: tuple[DetectorName, ...] = ("residual", "autoencoder")
 MAX_EVAL_ORIGINS = 1500
 MIN_TRAIN_SAMPLES = 200
 MIN_HOLDOUT_ROWS = 50
@@ -116,16 +117,27 @@ class TrainedModel:
             {"timestamp": ts, "predicted_value": trip[:, 1], "lower": trip[:, 0], "upper": trip[:, 2]}
         )
 
-    def detect(self, history: pd.DataFrame) -> pd.DataFrame:
-        """Causal scores for every observed row that has ``input_length`` rows before it."""
+    def detect(self, history: pd.DataFrame, detector: DetectorName = "residual") -> pd.DataFrame:
+        """Causal verdicts for every observed row that has ``input_length`` rows before it.
+
+        ``residual`` (the default) is the rule every served verdict uses, the stream's included
+        (``judge_point``); ``autoencoder`` asks the bundle's autoencoder instead (only bundles trained
+        with ``detector="autoencoder"`` have one): an analysis the stream cannot make, since it needs
+        whole regular windows."""
         prep = self._prepare(history, extend=int(self.metadata["horizon"]))
         pos, trip = one_step(self.model, self.metadata, prep)
         values = prep.values[pos]
-        z = ResidualDetector.normalise(
-            values, trip[:, 1], trip[:, 0], trip[:, 2], self.metadata["residual_floor"]
+        judged = self.residual.judge(
+            values, trip[:, 1], trip[:, 0], trip[:, 2], float(self.metadata["residual_floor"])
         )
-        score, flag = self.residual.detect(z)
-        if self.autoencoder is not None:
+        score, flag = judged.score, judged.flag
+        if detector == "autoencoder":
+            if self.autoencoder is None:
+                from trainers.forecast import PredictionError
+
+                raise PredictionError(
+                    "this model version has no autoencoder (trained with the residual detector)"
+                )
             scaled = (prep.values - self.metadata["scaler"]["value"][0]) / self.metadata["scaler"]["value"][1]
             ae_score, ae_flag = self.autoencoder.detect(scaled)
             keep = pos >= self.autoencoder.window - 1
@@ -152,18 +164,18 @@ class TrainedModel:
     def judge_point(
         self, value: float, expected: float, lower: float, upper: float
     ) -> tuple[float, bool, str, str]:
-        """One observed value against one forecast point: (score, is_anomaly, kind, reason).
-
-        The residual detector's rule without darts' per-call overhead, for the stream, which judges
-        readings one at a time against a plan (the autoencoder needs whole windows; the stream uses
-        the residual rule for every model type)."""
-        z = (value - expected) / max(upper - lower, float(self.metadata["residual_floor"]))
-        assert self.residual.grid is not None
-        score = float(empirical_score(self.residual.grid, np.array([abs(z)]))[0])
-        flagged = bool(z > self.residual.high or z < self.residual.low)
-        if not flagged:
-            return score, False, "normal", ""
-        return score, True, "spike" if value > expected else "dip", reason(value, expected)
+        """One observed value against one forecast point: (score, is_anomaly, kind, reason), by the
+        residual rule (``ResidualDetector.judge``) as in :meth:`detect`."""
+        j = self.residual.judge(
+            np.array([value]),
+            np.array([expected]),
+            np.array([lower]),
+            np.array([upper]),
+            float(self.metadata["residual_floor"]),
+        )
+        if not j.flag[0]:
+            return float(j.score[0]), False, "normal", ""
+        return float(j.score[0]), True, str(j.kind[0]), reason(value, expected)
 
     def save(self, directory: Path) -> None:
         """Write the bundle; metadata.json last, with the sha256 of every other file."""

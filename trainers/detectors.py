@@ -32,6 +32,15 @@ def empirical_score(grid: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.searchsorted(grid, np.asarray(values, dtype=float), side="right") / len(grid)
 
 
+@dataclass(frozen=True)
+class Judged:
+    """Verdicts of the residual rule, one entry per point."""
+
+    score: np.ndarray  # in [0, 1]
+    flag: np.ndarray  # bool
+    kind: np.ndarray  # "spike" | "dip" | "normal"
+
+
 @dataclass
 class ResidualDetector:
     """darts QuantileDetector on normalised one-step residuals.
@@ -64,20 +73,26 @@ class ResidualDetector:
         self.grid = calibration_grid(np.abs(z))
         return self
 
-    def detect(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(score, is_anomaly) per residual. The fitted thresholds run in darts' ThresholdDetector,
-        the detector QuantileDetector wraps, rebuilt from JSON rather than unpickled."""
-        from darts import TimeSeries
-        from darts.ad import ThresholdDetector
+    def judge(
+        self,
+        value: np.ndarray,
+        expected: np.ndarray,
+        lower: np.ndarray,
+        upper: np.ndarray,
+        floor: float,
+    ) -> Judged:
+        """The residual rule, the only copy: every served verdict of a trained model comes from here
+        (the stream's one reading at a time, the API's detect over a series, native or darts).
 
-        z = np.asarray(z, dtype=float)
-        if z.size == 0:
-            return np.zeros(0), np.zeros(0, dtype=bool)
-        flags = ThresholdDetector(low_threshold=self.low, high_threshold=self.high).detect(
-            TimeSeries.from_values(z)
-        )
+        z = (value - expected) / max(upper - lower, floor); flagged when z is outside the fitted
+        [low, high] (strictly, as darts' ThresholdDetector); score = share of the calibration grid at
+        or below |z|; kind "spike" above the expectation, "dip" below, "normal" when not flagged."""
         assert self.grid is not None
-        return empirical_score(self.grid, np.abs(z)), flags.values()[:, 0].astype(bool)
+        value, expected = np.asarray(value, dtype=float), np.asarray(expected, dtype=float)
+        z = self.normalise(value, expected, lower, upper, floor)
+        flag = (z < self.low) | (z > self.high)
+        kind = np.where(flag, np.where(value > expected, "spike", "dip"), "normal")
+        return Judged(empirical_score(self.grid, np.abs(z)), flag, kind)
 
     def save(self, path: Path) -> None:
         assert self.grid is not None

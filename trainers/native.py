@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 
 from trainers import frames
-from trainers.detectors import empirical_score
 from trainers.forecast import PredictionError
 
 NS = 1_000_000_000
@@ -273,15 +272,11 @@ class NativeLightGBM:
     def detect(self, grid: Grid) -> dict[str, np.ndarray]:
         """``TrainedModel.detect`` for the residual detector: observed rows with a one-step forecast.
 
-        Keys: stamps, value, expected, lower, upper, score, is_anomaly."""
+        Keys: stamps, value, expected, lower, upper, score, is_anomaly, kind."""
         pos, trip = self.one_step(grid)
         values = grid.values[pos]
-        width = np.maximum(trip[:, 2] - trip[:, 0], self.floor)
-        z = (values - trip[:, 1]) / width
-        det = self.residual
-        assert det.grid is not None
-        score = empirical_score(det.grid, np.abs(z))
-        flag = (z < det.low) | (z > det.high)
+        judged = self.residual.judge(values, trip[:, 1], trip[:, 0], trip[:, 2], self.floor)
+        score, flag = judged.score, judged.flag
         keep = grid.observed[pos]
         return {
             "stamps": grid.stamps[pos][keep],
@@ -291,4 +286,5 @@ class NativeLightGBM:
             "upper": trip[keep, 2],
             "score": score[keep],
             "is_anomaly": flag[keep],
+            "kind": judged.kind[keep],
         }

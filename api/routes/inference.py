@@ -205,6 +205,6 @@ async def detect_anomalies(
     """Body: ``DetectCreate``. The flagged readings with their expected value, score, type and reason.
     Errors as for predict."""
     limit = resources.settings.api_max_points
-    series, _ = parse(await request.body(), DetectCreate, DetectOptions, "data_stream", limit)
-    result = await service(resources).detect(await resources.pool(), asset_id, series)
+    series, opts = parse(await request.body(), DetectCreate, DetectOptions, "data_stream", limit)
+    result = await service(resources).detect(await resources.pool(), asset_id, series, opts.detector)
     return _json(_detection(asset_id, result))

@@ -11,7 +11,7 @@ import orjson
 from pydantic import ValidationError
 
 from schemas.errors import InvalidReading
-from schemas.events import ASSET_ID_PATTERN, MAX_ABS, MAX_COVARIATES, AssetReset, Reading
+from schemas.events import ASSET_ID_PATTERN, COVARIATE_NAME, MAX_ABS, MAX_COVARIATES, AssetReset, Reading
 
 
 def _describe(exc: ValidationError) -> str:
@@ -92,7 +92,7 @@ class DecodedReading(NamedTuple):
 
 
 _ASSET_ID = re.compile(ASSET_ID_PATTERN)
-_COVARIATE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_COVARIATE = re.compile(COVARIATE_NAME)
 _FIELDS = frozenset(("asset_id", "timestamp", "value", "unit"))
 
 

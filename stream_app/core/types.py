@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-AnomalyType = Literal["spike", "dip", "sustained_high", "sustained_low", "pattern_shift", "flatline"]
-# scored: in time order, learned unless flagged; late: older than the asset's newest reading (scored, never
-# learned, never flagged); duplicate: same timestamp and value as the newest reading (a redelivery, skipped).
-ReadingStatus = Literal["scored", "late", "duplicate"]
+from schemas.events import AnomalyKind as AnomalyType
+from schemas.events import ReadingStatus
+
+__all__ = ["AnomalyType", "ForecastPoint", "ReadingStatus", "Verdict"]
 
 
 @dataclass(slots=True)

@@ -8,7 +8,6 @@ The training backend is a module named in settings (``trainers.backend``) exposi
 
 from __future__ import annotations
 
-import importlib
 import os
 import resource
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.errors import KilowatchError
+from stream_app.lifecycle.backend import training_backend
 
 # Each stage's share of the progress bar (training itself reports 0..100 inside its share).
 _LOAD, _TRAIN_END, _EVAL_END = 5.0, 85.0, 95.0
@@ -39,7 +39,7 @@ def run(
     if nice:
         os.nice(nice)  # background work: the worker's scoring keeps priority on a shared CPU
     try:
-        backend = importlib.import_module(backend_name)
+        backend = training_backend(backend_name)
         queue.put(("progress", 1.0, "loading data"))
         target = (spec_kwargs.get("params") or {}).get("target")
         frame = backend.load_frame(Path(data_path), target) if target else backend.load_frame(Path(data_path))

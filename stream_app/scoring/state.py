@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from schemas.errors import KilowatchError
+from schemas.events import ANOMALY_KINDS
 from stream_app import metrics
 from stream_app.core.online import OnlineParams
 from stream_app.core.reasons import point_reason
@@ -25,15 +26,7 @@ from stream_app.core.state_codec import decode_record
 from stream_app.core.types import AnomalyType, Verdict
 from stream_app.core.window import AssetState
 
-KINDS: tuple[AnomalyType | None, ...] = (
-    None,
-    "spike",
-    "dip",
-    "sustained_high",
-    "sustained_low",
-    "pattern_shift",
-    "flatline",
-)
+KINDS: tuple[AnomalyType | None, ...] = (None, *ANOMALY_KINDS)  # code 0 = not flagged
 _KIND_CODE = {k: i for i, k in enumerate(KINDS)}
 # version, source offset, expected, lower, upper, score, kind; ts and value are in the core record.
 _HEADER = struct.Struct("<BqddddB")

@@ -23,14 +23,14 @@ from __future__ import annotations
 import bisect
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from stream_app import metrics
-from stream_app.core.types import AnomalyType, ForecastPoint, Verdict
+from stream_app.core.types import ForecastPoint, Verdict
 from stream_app.core.window import AssetState
+from stream_app.serving.cache import Broken, LoadedModels
+from stream_app.serving.model import ServedModel
 
 log = logging.getLogger(__name__)
 
@@ -51,19 +51,7 @@ class ActiveModel:
         return f"{self.model_id}/{self.version}"
 
 
-class LiveModel(Protocol):
-    """What the stream needs of a trained model (an adapter over the trainers' bundle)."""
-
-    input_length: int
-
-    def plan(self, ts: Sequence[float], values: Sequence[float], horizon: int) -> list[ForecastPoint]:
-        """Forecast ``horizon`` points after the history (timestamps in epoch seconds, oldest first)."""
-
-    def judge(self, value: float, point: ForecastPoint) -> tuple[float, AnomalyType | None, str]:
-        """Score one observed value against its forecast point: (score in [0, 1], kind or None, reason)."""
-
-
-Loader = Callable[[ActiveModel], LiveModel]
+Loader = Callable[[ActiveModel], ServedModel]
 
 
 @dataclass(slots=True)
@@ -116,9 +104,9 @@ class LiveModels:
         self.horizon = horizon
         self.capacity = capacity
         self.active: dict[str, ActiveModel] = {}
-        self._loaded: OrderedDict[str, tuple[str, LiveModel]] = OrderedDict()
+        # keyed by asset: a version that failed stays failed until a new update (never retried by time)
+        self._loaded: LoadedModels[str, ServedModel] = LoadedModels(capacity, time.monotonic)
         self._plans: dict[str, _Plan] = {}
-        self._broken: dict[str, str] = {}
 
     # --- updates --------------------------------------------------------------------------------
     def apply(self, update: ActiveModel) -> bool:
@@ -128,7 +116,7 @@ class LiveModels:
             return False
         self.active[update.asset_id] = update
         self._plans.pop(update.asset_id, None)
-        self._broken.pop(update.asset_id, None)
+        self._loaded.forgive(update.asset_id)
         self.gauges.set(update.asset_id, update.model_type, _numeric(update.version))
         log.info("asset %s now scored by %s (%s)", update.asset_id, update.label, update.model_type)
         return True
@@ -137,9 +125,8 @@ class LiveModels:
         """The asset has no trained model any more (deleted): score it online from now on."""
         if self.active.pop(asset_id, None) is None:
             return False
-        self._loaded.pop(asset_id, None)
+        self._loaded.drop(asset_id)
         self._plans.pop(asset_id, None)
-        self._broken.pop(asset_id, None)
         self.gauges.drop(asset_id)
         log.info("asset %s has no trained model any more: scored online", asset_id)
         return True
@@ -148,9 +135,9 @@ class LiveModels:
         """The asset's state was reset: drop its plan (computed on the old history) and give a
         version that failed to load another chance; the active version stays."""
         self._plans.pop(asset_id, None)
-        self._broken.pop(asset_id, None)
+        self._loaded.forgive(asset_id)
 
-    def install(self, update: ActiveModel, model: LiveModel) -> None:
+    def install(self, update: ActiveModel, model: ServedModel) -> None:
         """Put an already loaded model in the cache (the worker loads it off the event loop)."""
         self._remember(update, model)
 
@@ -159,33 +146,29 @@ class LiveModels:
         return active.label if active is not None else None
 
     # --- scoring --------------------------------------------------------------------------------
-    def _model(self, active: ActiveModel) -> LiveModel | None:
-        if self._broken.get(active.asset_id) == active.label:
+    def _model(self, active: ActiveModel) -> ServedModel | None:
+        cached = self._loaded.get(active.asset_id, active.label)
+        if isinstance(cached, Broken):
             return None
-        cached = self._loaded.get(active.asset_id)
-        if cached is not None and cached[0] == active.label:
-            self._loaded.move_to_end(active.asset_id)
-            return cached[1]
+        if cached is not None:
+            return cached
         try:
             model = self.loader(active)
-        except Exception:  # a bad bundle must not stop scoring: fall back to the online model
+        except Exception as exc:  # a bad bundle must not stop scoring: fall back to the online model
             log.exception("cannot load %s for asset %s, scoring it online", active.label, active.asset_id)
             metrics.MODEL_LOAD_FAILURES.inc()
-            self._broken[active.asset_id] = active.label
+            self._loaded.fail(active.asset_id, active.label, str(exc))
             return None
         self._remember(active, model)
         return model
 
-    def _remember(self, active: ActiveModel, model: LiveModel) -> None:
-        self._loaded[active.asset_id] = (active.label, model)
-        self._loaded.move_to_end(active.asset_id)
-        while len(self._loaded) > self.capacity:
-            self._loaded.popitem(last=False)
+    def _remember(self, active: ActiveModel, model: ServedModel) -> None:
+        self._loaded.put(active.asset_id, active.label, model)
 
     def _call_plan(
         self,
         active: ActiveModel,
-        model: LiveModel,
+        model: ServedModel,
         ts: Sequence[float],
         values: Sequence[float],
         steps: int,

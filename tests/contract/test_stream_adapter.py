@@ -1,4 +1,4 @@
-"""A trained bundle as the stream uses it (stream_app.serving.loader.BundleModel), on real data."""
+"""A trained bundle as the stream uses it (stream_app.serving.model engines), on real data."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pandas as pd
 from stream_app.scoring.pipeline import RawMessage, ScoringPipeline
 from stream_app.scoring.state import InMemoryStore
 from stream_app.serving.live import ActiveModel, LiveModels
-from stream_app.serving.loader import BundleModel
+from stream_app.serving.loader import fit_window
+from stream_app.serving.model import serve
 from stream_app.settings import Settings
 
 
@@ -22,7 +23,7 @@ def _history(steel: pd.DataFrame, n: int) -> tuple[list[float], list[float]]:
 
 def test_plan_is_the_models_forecast_and_judge_uses_its_rule(trained: Any, steel: pd.DataFrame) -> None:
     model = trained("lightgbm")
-    adapter = BundleModel(model, window=768)
+    adapter = serve(model)
     ts, values = _history(steel, 768)
     plan = adapter.plan(ts, values, 24)
     direct = model.predict(steel.iloc[:768][["timestamp", "value"]], 24)
@@ -42,8 +43,8 @@ def test_native_plan_equals_the_darts_plan(trained: Any, steel: pd.DataFrame) ->
     """The stream's LightGBM fast path forecasts exactly what darts does (one-step and 24 steps,
     over several windows of real data, gaps included)."""
     model = trained("lightgbm")
-    native, darts = BundleModel(model, window=768), BundleModel(model, window=768, native=False)
-    assert native.native is not None and darts.native is None
+    native, darts = serve(model), serve(model, native=False)
+    assert native.engine == "native" and darts.engine == "darts"
     ts_all, values_all = _history(steel, 2400)
     ts_gap = ts_all[:1500] + ts_all[1503:]  # three missing readings
     values_gap = values_all[:1500] + values_all[1503:]
@@ -63,7 +64,7 @@ def test_native_plan_equals_the_darts_plan(trained: Any, steel: pd.DataFrame) ->
 def test_a_model_needing_more_history_than_the_window_is_refused(trained: Any) -> None:
     model = trained("lightgbm")
     try:
-        BundleModel(model, window=model.input_length - 1)
+        fit_window(serve(model), model.input_length - 1)
     except ValueError as exc:
         assert "KILOWATCH_WINDOW_SIZE" in str(exc)
     else:
@@ -75,7 +76,7 @@ def test_pipeline_scores_with_the_trained_bundle(trained: Any, steel: pd.DataFra
 
     model = trained("lightgbm")
     settings = Settings(state_dir=tmp_path, window_size=768, forecast_every=24, forecast_horizon=24)
-    live = LiveModels(lambda a: BundleModel(model, 768), horizon=24, plan_steps=1)
+    live = LiveModels(lambda a: serve(model), horizon=24, plan_steps=1)
     pipe = ScoringPipeline(settings, live=live)
     store = InMemoryStore(768)
     live.apply(ActiveModel("m1", "lightgbm", "3", "lightgbm", "file:///unused"))

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from api.batcher import MicroBatcher
+from stream_app.serving.batcher import MicroBatcher
 
 
 class Recorder:

@@ -1,4 +1,4 @@
-"""Micro-batching of model calls across concurrent requests: one executor call for many requests.
+"""Micro-batching of model calls across concurrent API requests: one executor call for many requests.
 
 A request's job is queued; if no batch is running one starts at once (after ``window_s``, 0 by default),
 otherwise the job waits for the running batch to end and goes into the next one with everything else that
