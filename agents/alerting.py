@@ -13,6 +13,7 @@ from typing import Any
 import faust
 from pydantic import ValidationError
 
+from agents.context import AgentContext
 from schemas.events import Anomaly
 from stream_app.alerting.service import AlertService
 
@@ -21,7 +22,7 @@ HOUR = 3600.0
 DAY = 24 * HOUR
 
 
-def register(app: faust.App, ctx: Any) -> AlertService:
+def register(app: faust.App, ctx: AgentContext) -> AlertService:
     """Attach the alerting agent and its timers to ``app``; returns the service (tests)."""
     settings = ctx.settings
     svc = AlertService(settings)

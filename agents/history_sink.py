@@ -8,15 +8,14 @@ usually runs ``kilowatch history-sink`` as its own process instead.
 
 from __future__ import annotations
 
-from typing import Any
-
 import faust
 
+from agents.context import AgentContext
 from stream_app.sinks import sink
 from stream_app.sinks.history import history_sink
 
 
-def register(app: faust.App, ctx: Any) -> None:
+def register(app: faust.App, ctx: AgentContext) -> None:
     settings = ctx.settings
     spec = history_sink(settings)
 

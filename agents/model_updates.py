@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
+from agents.context import AgentContext
 from schemas.events import ModelUpdated
 from stream_app import metrics
 from stream_app.serving.live import ActiveModel, LiveModels, Loader
@@ -70,7 +70,7 @@ async def apply_update(raw: bytes | None, live: LiveModels, loader: Loader, key:
     return True
 
 
-def register(app: faust.App, ctx: Any, live: LiveModels, loader: Loader) -> None:
+def register(app: faust.App, ctx: AgentContext, live: LiveModels, loader: Loader) -> None:
     settings = ctx.settings
     topic = settings.topic("model-updates")
 

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import logging
 import time
-import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import faust
-from faust.streams import _current_event  # the event a table write is attributed to
 
+from agents.context import AgentContext
+from stream_app.kafka.faust_compat.internals import set_current_event
 from stream_app.scoring.pipeline import Emit, RawMessage, ScoringPipeline
 from stream_app.scoring.state import ring_records
 
@@ -57,8 +57,8 @@ class HeldBatches:
         return held + list(events), held
 
 
-def register(app: faust.App, ctx: Any) -> None:
-    """Attach the agent and the rebalance hook to ``app``; ``ctx`` is the WorkerContext."""
+def register(app: faust.App, ctx: AgentContext) -> None:
+    """Attach the agent and the rebalance hook to ``app``."""
     settings = ctx.settings
     pipeline: ScoringPipeline = ctx.pipeline
     table = ctx.state_table
@@ -67,7 +67,7 @@ def register(app: faust.App, ctx: Any) -> None:
     def as_current(event: faust.EventT) -> None:
         # Table reads and writes go to the partition of faust's "current event". In a micro-batch that
         # is the last event taken, so point it at the event each write belongs to.
-        _current_event.set(weakref.ref(event))
+        set_current_event(event)
 
     class TableStore:
         """The state table, read on behalf of one micro-batch's events."""

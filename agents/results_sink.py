@@ -7,15 +7,14 @@ outage or a failure of the sink is logged and retried and never stops the worker
 
 from __future__ import annotations
 
-from typing import Any
-
 import faust
 
+from agents.context import AgentContext
 from stream_app.sinks import sink
 from stream_app.sinks.results import results_sink
 
 
-def register(app: faust.App, ctx: Any) -> None:
+def register(app: faust.App, ctx: AgentContext) -> None:
     settings = ctx.settings
     spec = results_sink(settings)
 

@@ -22,6 +22,7 @@ from typing import Any
 import faust
 from pydantic import ValidationError
 
+from agents.context import AgentContext
 from schemas.errors import KilowatchError
 from schemas.events import DeadLetter, ModelUpdated, TrainingRequest, utc_now
 from stream_app.core.decode import raw_payload_text
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 RETRY_S = 15.0
 
 
-def register(app: faust.App, ctx: Any) -> None:
+def register(app: faust.App, ctx: AgentContext) -> None:
     settings = ctx.settings
     raw: dict[str, Any] = {
         "key_type": bytes,

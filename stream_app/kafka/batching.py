@@ -1,4 +1,5 @@
-"""Bookkeeping of the batch readings path (``agents/fastpath.py``), without Kafka or faust.
+"""Bookkeeping of the batch readings path (``agents/batch_readings.py``, its consumer in
+``stream_app/kafka/faust_compat/consumer.py``), without Kafka or faust.
 
 Why these parts exist (the crash-safety argument of the batch path):
 

@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 
+from agents import alerting, batch_readings, history_sink, model_updates, readings, results_sink, retraining
+from agents.context import AgentContext
 from stream_app.scoring.pipeline import ScoringPipeline
+from stream_app.serving.live import LiveModels
+from stream_app.serving.loader import bundle_loader
 from stream_app.settings import Settings
+from stream_app.worker import monitor
 
 
-@dataclass
-class WorkerContext:
-    """Everything the agents share; built once per worker process."""
-
-    settings: Settings
-    pipeline: ScoringPipeline
-    readings_topic: Any
-    readings_topic_name: str
-    anomalies_topic: Any
-    forecasts_topic: Any
-    scores_topic: Any
-    dead_letters_topic: Any
-    state_table: Any
-    keepalive: list[Any] = field(default_factory=list)  # objects only weakly referenced by faust
-
-
-def create_app(settings: Settings, worker_id: str = "w1") -> tuple[faust.App, WorkerContext]:
+def create_app(settings: Settings, worker_id: str = "w1") -> tuple[faust.App, AgentContext]:
     """A faust app whose agents score readings. ``worker_id`` names its local RocksDB directory."""
     datadir = settings.worker_dir / worker_id
     datadir.mkdir(parents=True, exist_ok=True)
@@ -59,7 +47,7 @@ def create_app(settings: Settings, worker_id: str = "w1") -> tuple[faust.App, Wo
         "value_serializer": "raw",
     }
     readings_name = settings.topic("readings")
-    ctx = WorkerContext(
+    ctx = AgentContext(
         settings=settings,
         pipeline=ScoringPipeline(settings),
         readings_topic=app.topic(readings_name, **raw),
@@ -78,10 +66,6 @@ def create_app(settings: Settings, worker_id: str = "w1") -> tuple[faust.App, Wo
         ),
     )
     if settings.trained_models:
-        from agents import model_updates
-        from stream_app.serving.live import LiveModels
-        from stream_app.serving.loader import bundle_loader
-
         loader = bundle_loader(settings)
         live = LiveModels(
             loader,
@@ -93,31 +77,17 @@ def create_app(settings: Settings, worker_id: str = "w1") -> tuple[faust.App, Wo
         ctx.pipeline.live = live
         model_updates.register(app, ctx, live, loader)
     if settings.readings_path == "batch":
-        from agents import fastpath
-
-        fastpath.register(app, ctx)
+        batch_readings.register(app, ctx)
     else:
-        from agents import readings
-
         readings.register(app, ctx)
     if settings.alerting_enabled:
-        from agents import alerting
-
         ctx.keepalive.append(alerting.register(app, ctx))
     if settings.results_sink_enabled:
-        from agents import results_sink
-
         results_sink.register(app, ctx)
     if settings.history_enabled:
-        from agents import history_sink
-
         history_sink.register(app, ctx)
-    from stream_app.worker import monitor
-
     monitor.register(app, ctx, settings.monitor_interval_s)
 
     if settings.retraining_enabled:
-        from agents import retraining
-
         retraining.register(app, ctx)
     return app, ctx

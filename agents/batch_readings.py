@@ -2,8 +2,8 @@
 partition assignment, rebalances, table recovery, the RocksDB table and its changelog topic; the
 per-message machinery of the readings path goes away.
 
-- ``FastConsumer`` (``agents/fastpath_consumer.py``) drains fetched readings into a
-  ``ReadingsBuffer`` in bulk (no task, no ``Event`` per message) and guards their offsets.
+- ``BatchReadingsConsumer`` (``stream_app/kafka/faust_compat/consumer.py``) drains fetched readings
+  into a ``ReadingsBuffer`` in bulk (no task, no ``Event`` per message) and guards their offsets.
 - ``run_batches`` (an ``app.task``) takes micro-batches from the buffer, runs
   ``ScoringPipeline.process`` reading state straight from the table's RocksDB partition stores,
   writes the new records there, produces the changelog records (same partition as the reading) and
@@ -26,16 +26,20 @@ import logging
 import time
 from collections import deque
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import faust
-from faust.types import TP
+from faust.types import TP, Message, TopicT
+from faust.types.stores import StoreT
+from faust.types.tables import TableT
 from faust.types.tuples import ack_lock
-from rocksdict import WriteBatch
+from rocksdict import Rdict, WriteBatch
 
-from agents.fastpath_consumer import FastConsumer
+from agents.context import AgentContext
 from stream_app.kafka.batching import BatchDelivery, ReadingsBuffer
 from stream_app.kafka.clients import PolledProducer
+from stream_app.kafka.faust_compat.consumer import BatchReadingsConsumer
+from stream_app.kafka.faust_compat.internals import partition_db, subscribe_topic
 from stream_app.scoring.pipeline import Emit, RawMessage, ScoringPipeline
 from stream_app.scoring.state import ring_records
 
@@ -48,16 +52,16 @@ REVOKE_DELIVERY_TIMEOUT_S = 30.0
 class DirectStore:
     """The table's RocksDB stores, read in the partition of each message (``StateStore``)."""
 
-    def __init__(self, table: Any, batch: list[RawMessage], window: int) -> None:
+    def __init__(self, table: TableT[bytes, bytes], batch: list[RawMessage], window: int) -> None:
         self.table = table
         self.batch = batch
         self.window = window
-        self.dbs: dict[int, Any] = {}
+        self.dbs: dict[int, Rdict] = {}
 
-    def db(self, partition: int) -> Any:
+    def db(self, partition: int) -> Rdict:
         db = self.dbs.get(partition)
         if db is None:
-            db = self.dbs[partition] = self.table.data._db_for_partition(partition)
+            db = self.dbs[partition] = partition_db(self.table, partition)
         return db
 
     def get(self, key: bytes, index: int) -> bytes | None:
@@ -71,7 +75,7 @@ class DirectStore:
 class BatchPath:
     """State of the batch path in one worker: buffer, producer, batches in flight."""
 
-    def __init__(self, app: faust.App, ctx: Any) -> None:
+    def __init__(self, app: faust.App, ctx: AgentContext) -> None:
         self.app = app
         self.ctx = ctx
         self.settings = ctx.settings
@@ -82,10 +86,10 @@ class BatchPath:
         self.buffer = ReadingsBuffer(self.topic_name, size, max_size=max(8192, 4 * size))
         self.in_flight: deque[asyncio.Task[None]] = deque()
         self.producer: PolledProducer | None = None
-        self.outputs: list[tuple[Any, str]] = []
+        self.outputs: list[tuple[TopicT, str]] = []
 
     # --- one batch ----------------------------------------------------------------------------------
-    def score_and_produce(self, messages: list[Any], changelog: str) -> tuple[BatchDelivery, Emit]:
+    def score_and_produce(self, messages: list[Message], changelog: str) -> tuple[BatchDelivery, Emit]:
         """Synchronous: score, write state to RocksDB, hand every record to the producer."""
         assert self.producer is not None
         batch = [RawMessage(m.key, m.value, m.topic, m.partition, m.offset) for m in messages]
@@ -122,7 +126,7 @@ class BatchPath:
 
     async def finish(
         self,
-        messages: list[Any],
+        messages: list[Message],
         delivery: BatchDelivery,
         out: Emit,
         started: float,
@@ -136,10 +140,11 @@ class BatchPath:
         delivery.raise_for_errors()
         consumer = self.app.consumer
         assigned = consumer.assignment()
+        store = cast(StoreT, self.table.data)  # a table's ``data`` is its store
         for p, off in delivery.changelog_offsets.items():
             # What faust's _on_changelog_sent does per record, once per partition per batch.
             if TP(self.topic_name, p) in assigned:
-                self.table.data.set_persisted_offset(TP(delivery.changelog_topic, p), off)
+                store.set_persisted_offset(TP(delivery.changelog_topic, p), off)
         ack = consumer.ack
         with ack_lock:
             for m in messages:
@@ -149,7 +154,7 @@ class BatchPath:
         out.observe(len(messages), time.perf_counter() - started, len(self.pipeline.cache), oldest)
 
     # --- the loop -------------------------------------------------------------------------------------
-    async def take_batch(self) -> list[Any]:
+    async def take_batch(self) -> list[Message]:
         """The next micro-batch (maybe empty): full, or whatever came within ``batch_within``."""
         buffer, app = self.buffer, self.app
         await buffer.nonempty.wait()
@@ -203,7 +208,7 @@ class BatchPath:
             # of the changelog: deliver what can be delivered before the worker goes.
             self.producer.close()
 
-    async def on_revoked(self, revoked: Any) -> None:
+    async def on_revoked(self, revoked: set[TP]) -> None:
         """Before partitions go to another worker: deliver (and ack) what is in flight, forget the
         revoked partitions' offsets and cached assets."""
         parts = {tp.partition for tp in revoked if tp.topic == self.topic_name}
@@ -217,14 +222,13 @@ class BatchPath:
             log.info("dropped %d cached assets of revoked partitions", dropped)
 
 
-def register(app: faust.App, ctx: Any) -> None:
+def register(app: faust.App, ctx: AgentContext) -> None:
     """Attach the batch readings path to ``app`` (instead of the ``score-readings`` agent)."""
     path = BatchPath(app, ctx)
-    FastConsumer.readings_buffer = path.buffer
-    app.transport.Consumer = FastConsumer  # type: ignore[misc]  # the consumer faust creates for this app
+    BatchReadingsConsumer.install(app, path.buffer)
     # Subscribe the readings topic without an agent/stream: the conductor subscribes every topic in
     # its set when it first subscribes (after agents start and tables register).
-    app.topics._topics.add(ctx.readings_topic)  # type: ignore[attr-defined]
+    subscribe_topic(app, ctx.readings_topic)
     # faust clears managed queues on rebalance (revoke) and on resume.
     app.flow_control.manage_queue(path.buffer)  # type: ignore[arg-type]
     ctx.keepalive.append(path)  # keep a strong ref (flow control holds a WeakSet)

@@ -1,8 +1,12 @@
 """The consumer of the batch readings path: faust's aiokafka consumer, with the readings topic taken
 off the per-message conductor path and its offsets guarded (see ``stream_app.kafka.batching``).
 
-It depends on faust-streaming 0.15 internals (``_drain_messages``, ``_read_offset``, ``_acked``,
-``_unacked_messages``, ``_new_offset``, ``perform_seek``): faust is pinned to 0.15.x for that."""
+It overrides faust-streaming internals (``_drain_messages``, ``_new_offset``, ``perform_seek``) and
+reads the consumer's private offset bookkeeping (``_read_offset``, ``_acked``, ``_acked_index``,
+``_committed_offset``, ``_gap``, ``_unacked_messages``, ``_n_acked``, ``_commit_every``,
+``_stopped``, ``_add_gap``): faust is pinned to 0.15.x for that. ``_drain_messages`` is a modified
+copy of upstream's; ``upstream.UPSTREAM_SHA256`` records the upstream sources this module was
+written against (``tests/unit/test_faust_compat.py`` checks them; how to re-sync: ``UPSTREAM.md``)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import asyncio
 import contextlib
 from typing import Any
 
+import faust
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.types import TP
@@ -17,12 +22,18 @@ from faust.types import TP
 from stream_app.kafka.batching import ReadingsBuffer, committable_offset
 
 
-class FastConsumer(AIOKafkaConsumer):
+class BatchReadingsConsumer(AIOKafkaConsumer):
     """Drains fetched readings into a ``ReadingsBuffer`` in bulk; every other topic goes the normal
     way. Readings offsets never run ahead of what was handed to the scorer: a dropped message is
     fetched again (seek back), and commits only cover runs that start at the committed offset."""
 
     readings_buffer: ReadingsBuffer | None = None
+
+    @classmethod
+    def install(cls, app: faust.App, buffer: ReadingsBuffer) -> None:
+        """Make this the consumer class faust creates for ``app``, draining readings into ``buffer``."""
+        cls.readings_buffer = buffer
+        app.transport.Consumer = cls  # type: ignore[misc]  # the consumer faust creates for this app
 
     # --- offsets ----------------------------------------------------------------------------------
     async def perform_seek(self) -> None:
@@ -75,6 +86,9 @@ class FastConsumer(AIOKafkaConsumer):
                 self._read_offset[tp] = None
 
     # --- the drain loop ---------------------------------------------------------------------------
+    # BEGIN copy of faust-streaming 0.15.3 faust/transport/consumer.py ``Consumer._drain_messages``
+    # (modified: the readings branch, the rewind before each fetch, the commit check after each
+    # fetched batch, no "DROPPED MESSAGE" debug branch; see UPSTREAM.md)
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover
         """A copy of faust-streaming 0.15.3's ``Consumer._drain_messages`` with a readings branch."""
         buffer = self.readings_buffer
@@ -171,3 +185,5 @@ class FastConsumer(AIOKafkaConsumer):
             raise
         finally:
             unset_flag(CONSUMER_FETCHING)
+
+    # END copy of ``Consumer._drain_messages``
