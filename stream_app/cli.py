@@ -1,4 +1,4 @@
-"""The ``kilowatch`` console script: one sub-command per module, each registering itself.
+"""The ``kilowatch`` console script: one sub-command per module, each registering itself (``COMMANDS``).
 
 Each command module exposes ``register(subparsers)``; the handler receives the parsed args and the
 one ``Settings`` object built here from the environment.
@@ -7,28 +7,45 @@ one ``Settings`` object built here from the environment.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Callable
+from typing import Any, Protocol
 
+from api import cli as api_cli
 from schemas.errors import KilowatchError
 from stream_app import logging_setup
+from stream_app.admin import reset
+from stream_app.devtools import export, replay, simulate
+from stream_app.devtools.infra import cli as infra_cli
+from stream_app.evaluation import cli as evaluation_cli
 from stream_app.settings import Settings
+from stream_app.sinks import history, results
+from stream_app.store import cli as store_cli
+from stream_app.worker import cli as worker_cli
+from trainers import backtest
 
-# Modules that contribute sub-commands (imported lazily so `kilowatch infra` does not import faust).
-COMMAND_MODULES: tuple[str, ...] = (
-    "stream_app.devtools.infra.cli",
-    "stream_app.worker.cli",
-    "stream_app.devtools.replay",
-    "stream_app.evaluation.cli",
-    "stream_app.devtools.simulate",
-    "stream_app.devtools.export",
-    "stream_app.store.cli",
-    "stream_app.sinks.history",
-    "stream_app.sinks.results",
-    "stream_app.admin.reset",
-    "trainers.backtest",
-    "api.cli",
+
+class CommandModule(Protocol):
+    """A module contributing sub-commands. Its top-level imports stay light (no faust, torch or
+    fastapi at import time): each handler imports what it runs."""
+
+    def register(self, subparsers: Any) -> None: ...
+
+
+# In the order `kilowatch --help` lists them.
+COMMANDS: tuple[CommandModule, ...] = (
+    infra_cli,
+    worker_cli,
+    replay,
+    evaluation_cli,
+    simulate,
+    export,
+    store_cli,
+    history,
+    results,
+    reset,
+    backtest,
+    api_cli,
 )
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -38,8 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kilowatch", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(name)
+    for module in COMMANDS:
         module.register(sub)
     return parser
 

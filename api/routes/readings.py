@@ -12,7 +12,7 @@ the good part. 202 means every reading is in Kafka (acks from all in-sync replic
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import time
 from typing import Any
 
 import orjson
@@ -23,6 +23,7 @@ from api.deps import ResourcesDep, SettingsDep, WriteKey
 from api.http.envelope import COMMON_RESPONSES, Envelope, ok
 from api.http.errors import ApiError, Code
 from schemas.events import Reading
+from stream_app.core.decode import too_far_ahead
 
 router = APIRouter(prefix="/readings", tags=["readings"], responses=COMMON_RESPONSES)
 
@@ -53,8 +54,9 @@ def device_payload(r: Reading) -> bytes:
 
 
 def future_errors(readings: list[Reading], max_skew_s: float) -> list[dict[str, Any]]:
-    """The worker dead-letters readings dated further ahead than the allowed clock skew: refuse them here."""
-    latest = datetime.now(UTC) + timedelta(seconds=max_skew_s)
+    """The worker dead-letters readings dated further ahead than the allowed clock skew: refuse them here
+    (one rule: ``stream_app.core.decode.too_far_ahead``)."""
+    now = time.time()
     return [
         {
             "loc": ["body", "readings", i, "timestamp"],
@@ -62,7 +64,7 @@ def future_errors(readings: list[Reading], max_skew_s: float) -> list[dict[str, 
             "type": "value_error",
         }
         for i, r in enumerate(readings)
-        if r.timestamp > latest
+        if too_far_ahead(r.timestamp.timestamp(), now, max_skew_s)
     ]
 
 

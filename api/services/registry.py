@@ -6,17 +6,18 @@ and the training backend module (to validate model types and params the way the 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 from collections.abc import Iterator
-from types import ModuleType
 
 from redis.exceptions import RedisError
 
 from api.http.errors import unavailable
 from api.services.resources import Resources
+from schemas.errors import PrerequisiteMissing
 from schemas.events import ModelUpdated
 from stream_app.lifecycle.artifacts import open_store
+from stream_app.lifecycle.backend import TrainingBackend
+from stream_app.lifecycle.backend import training_backend as resolve_backend
 from stream_app.lifecycle.coord import JobChannel, TrainingLock
 from stream_app.lifecycle.service import TrainingService
 
@@ -53,17 +54,17 @@ async def training_service(resources: Resources) -> TrainingService:
     return service
 
 
-def training_backend(resources: Resources) -> ModuleType:
-    """The module the worker trains with (``training_backend``): TrainSpec and MODEL_TYPES."""
-    module: ModuleType | None = resources.extensions.get(BACKEND)
-    if module is None:
+def training_backend(resources: Resources) -> TrainingBackend:
+    """The backend the worker trains with (``training_backend``): TrainSpec and MODEL_TYPES."""
+    backend: TrainingBackend | None = resources.extensions.get(BACKEND)
+    if backend is None:
         try:
-            module = importlib.import_module(resources.settings.training_backend)
-        except ImportError as exc:
-            log.error("training backend %s cannot be imported: %s", resources.settings.training_backend, exc)
+            backend = resolve_backend(resources.settings.training_backend)
+        except PrerequisiteMissing as exc:
+            log.error("%s", exc)
             raise unavailable("training backend") from None
-        resources.extensions[BACKEND] = module
-    return module
+        resources.extensions[BACKEND] = backend
+    return backend
 
 
 @contextlib.contextmanager

@@ -161,3 +161,9 @@ def decode_fast(key: bytes | None, payload: bytes | None, *, max_bytes: int) -> 
                 return hit
     reading = decode_reading(key, payload, max_bytes=max_bytes)
     return DecodedReading(reading.asset_id, reading.timestamp.timestamp(), reading.value)
+
+
+def too_far_ahead(ts: float, now: float, max_skew_s: float) -> bool:
+    """The clock-skew rule: a reading dated more than ``max_skew_s`` after ``now`` (epoch seconds) is
+    refused (the worker dead-letters it, the API's POST /readings answers 422)."""
+    return ts > now + max_skew_s

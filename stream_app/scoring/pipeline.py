@@ -17,7 +17,7 @@ import orjson
 from schemas.errors import InvalidReading
 from schemas.events import Anomaly, AssetReset, DeadLetter, ScoreRecord, anomaly_event_id
 from stream_app import metrics
-from stream_app.core.decode import decode_control, decode_fast, raw_payload_text
+from stream_app.core.decode import decode_control, decode_fast, raw_payload_text, too_far_ahead
 from stream_app.core.online import OnlineDetector
 from stream_app.core.state_codec import StateCodecError
 from stream_app.core.types import Verdict
@@ -161,7 +161,7 @@ class ScoringPipeline:
                     self.reset(control, msg, i, out, store)
                     continue
                 ts = reading.ts
-                if ts > wall + self.max_future_s:
+                if too_far_ahead(ts, wall, self.max_future_s):
                     raise InvalidReading(f"timestamp: {_dt(ts).isoformat()} is in the future")
                 entry = self._entry(reading.asset_id, msg.partition, i, store)
                 self._score(reading.asset_id, ts, reading.value, entry, msg, i, out, detected_at, store)
