@@ -23,7 +23,7 @@ from trainers.detectors import AutoencoderDetector, ResidualDetector
 from trainers.errors import BundleError, TrainingError
 from trainers.forecast import Prepared, fit_scaler, multi_step, one_step, predict_next, prepare
 
-MODEL_TYPES: tuple[str, ...] = ("lightgbm", "tide", "lstm", "tft", "seasonal_naive")
+MODEL_TYPES: tuple[str, ...] = models.MODEL_TYPES
 DetectorName = Literal["residual", "autoencoder"]
 DETECTORS: tuple[DetectorName, ...] = ("residual", "autoencoder")
 MAX_EVAL_ORIGINS = 1500

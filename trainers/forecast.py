@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from schemas.errors import KilowatchError
-from trainers import frames, metrics
+from trainers import frames, metrics, models
 
 
 class PredictionError(KilowatchError):
@@ -70,7 +70,7 @@ def prepare(frame: pd.DataFrame, meta: dict[str, Any], extend: int) -> Prepared:
 
     scaler = meta["scaler"]
     # torch models train in float32 (about twice as fast on CPU); LightGBM keeps float64.
-    dtype = np.float32 if meta["model_type"] in ("tide", "lstm", "tft") else np.float64
+    dtype = np.float32 if meta["model_type"] in models.TORCH_TYPES else np.float64
     series = TimeSeries.from_times_and_values(
         data.index, scale(values, scaler["value"])[:, None].astype(dtype), columns=["value"]
     )

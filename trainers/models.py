@@ -30,6 +30,7 @@ MODEL_PARAMS: dict[str, set[str]] = {
     "tft": {"n_epochs", "batch_size", "hidden_size", "lr", "max_samples", "dropout", "num_attention_heads"},
     "seasonal_naive": set(),
 }
+MODEL_TYPES: tuple[str, ...] = tuple(MODEL_PARAMS)  # every model type there is (docs/models.md: adding one)
 
 
 @dataclass(frozen=True)
