@@ -35,6 +35,12 @@ evidence, *extremeness* against the asset's long-run level (``online_evidence.ex
 is combined with the point tail probability by Fisher's method.  Values beyond ``MAX_ABS_VALUE``
 are refused (``InvalidReading``), as by the ``Reading`` schema.
 
+Level shifts (v5).  A fifth piece of evidence, the mean of the recent readings (EW over ~``SPAN``
+readings) against the same long-run level, calibrated by its own histogram, is Fisher-combined with
+the best of the others while the reading is at or beyond that mean (``online_evidence.span_evidence``):
+a slide or a new level that the one-step predictors follow reading by reading is improbable as a
+sustained mean even when no single reading is (docs/detector-v5.md).
+
 Repeated alarms.  A reading whose tail probability ``1 - score`` (score >= 0.99) is not below half
 that of the highest score the asset had within ``repeat_window_s`` (a day by default) repeats an
 alarm already raised -- it is not at least twice as improbable: ``Verdict.novel`` is False.  It is
@@ -208,7 +214,7 @@ class OnlineDetector:
     """Causal per-reading scorer; all model state lives in :class:`AssetState`."""
 
     name = "online-seasonal"
-    version = "4"
+    version = "5"
 
     def __init__(self, params: OnlineParams) -> None:
         self.params = params
@@ -361,10 +367,15 @@ class OnlineDetector:
             pf *= FLAT_WEIGHT
         if pf < best:
             best, which = pf, "flat"
+        ev.span_update(s, value, target)
         if target > params.warmup:  # extreme for this asset in the long run, and surprising now
             px = ev.extreme_evidence(s, value, p)
             if px < best:
                 best, which = px, "point"
+            ps = ev.span_evidence(s, value, best)  # a sustained departure of the recent mean (level shift)
+            if ps < best:
+                best, which = ps, "point"
+        ev.span_learn(s, target)
         ev.learn_extreme(s, value, target)
         score = 1.0 - best
         novel = True
@@ -424,6 +435,7 @@ class OnlineDetector:
     def _first(self, state: AssetState, ts: float, value: float) -> Verdict:
         s = state.stats
         s[LAST] = s[LEVEL] = s[BASE] = value
+        s[st.SPAN_M] = value
         s[LAST_SEQ] = 0.0
         s[st.N] = 1.0
         state.push(ts, value, False)

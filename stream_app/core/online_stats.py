@@ -57,7 +57,15 @@ X_W = 34  # weight of the next increment of the extremeness histogram (as HIST_W
 X_TAIL = 35  # its power-law tail (as TAIL)
 X_HIST = 36  # first bin of the histogram of |value - EXT_M| / EXT_D (N_BINS bins)
 HIST = X_HIST + 10  # first bin of the residual histogram
-N_BINS = STATS_LEN - HIST  # 10
+N_BINS = 10
+# Level-shift evidence (v5, ``online_evidence.span_evidence``): an EW mean of the recent values, and the
+# histogram (increment weight, power-law tail, bins) of its deviation from the long-run level in
+# long-run deviations, ``|SPAN_M - EXT_M| / EXT_D``.
+SPAN_M = HIST + N_BINS
+SPAN_W = SPAN_M + 1
+SPAN_TAIL = SPAN_M + 2
+SPAN_HIST = SPAN_M + 3
+assert SPAN_HIST + N_BINS == STATS_LEN
 
 # Bin edges of |z| = |residual| / normaliser; the last bin is open-ended with a power-law tail.
 # Past 12 the bins are logarithmic (v4): a meter idling at exactly 0 has a scale near 0 there, so its
@@ -86,12 +94,13 @@ def fresh_stats() -> array:
     s = array("d", bytes(8 * STATS_LEN))
     for i in (E_NAIVE, E_LEVEL, E_SDIFF, E_SMEAN):
         s[i] = -1.0
-    s[HIST_W] = s[X_W] = 1.0
+    s[HIST_W] = s[X_W] = s[SPAN_W] = 1.0
     s[P_CONT] = 0.3
-    s[TAIL] = s[X_TAIL] = TAIL_PRIOR
+    s[TAIL] = s[X_TAIL] = s[SPAN_TAIL] = TAIL_PRIOR
     for k in range(N_BINS):
         hi = math.exp(-EDGES[k + 1]) if k + 1 < N_BINS else 0.0
-        s[HIST + k] = s[X_HIST + k] = PRIOR_WEIGHT * (math.exp(-EDGES[k]) - hi)
+        prior = PRIOR_WEIGHT * (math.exp(-EDGES[k]) - hi)
+        s[HIST + k] = s[X_HIST + k] = s[SPAN_HIST + k] = prior
     return s
 
 
