@@ -36,7 +36,7 @@ is combined with the point tail probability by Fisher's method.  Values beyond `
 are refused (``InvalidReading``), as by the ``Reading`` schema.
 
 Level shifts (v5).  A fifth piece of evidence, the mean of the recent readings (EW over ~``SPAN``
-readings) against the same long-run level, calibrated by its own histogram, is Fisher-combined with
+readings, 96) against the same long-run level, calibrated by its own histogram, is Fisher-combined with
 the best of the others while the reading is at or beyond that mean (``online_evidence.span_evidence``):
 a slide or a new level that the one-step predictors follow reading by reading is improbable as a
 sustained mean even when no single reading is (docs/detector-v5.md).

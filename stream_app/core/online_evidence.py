@@ -122,8 +122,9 @@ def flat_tail(
 # to a never-seen height); the long-run view sees it.  Only its tail counts (``EXT_STOP``), and it is
 # combined with the reading's point tail probability by Fisher's method, so a value that is extreme
 # but expected (a plant's daily peak) is not an anomaly by itself.  EXT_STOP was chosen by the
-# leave-one-category-out check on NAB (docs/detector-results.md).
-EXT_N = 2000.0
+# leave-one-category-out check on NAB (docs/detector-results.md); EXT_N (v4: 2000, untuned) in v5, with
+# the level-shift spans, from {2000, 10000} by the same check (docs/detector-v5.md).
+EXT_N = 10000.0
 EXT_STOP = 0.005
 EXT_WARM = 16  # readings before the deviation enters the histogram
 
@@ -165,7 +166,7 @@ def learn_extreme(s: array, value: float, target: int) -> None:
 # and multiplied by ``SPAN_WEIGHT``; only its tail counts (``SPAN_STOP``).  The constants were chosen
 # with the leave-one-category-out check on NAB among those that pass the property suite (an idle
 # meter's bursts: SPAN 32 with SPAN_STOP 0.02 flags 2.04 %, over the 2 % bar): docs/detector-v5.md.
-SPAN = 64  # readings (0: off)
+SPAN = 96  # readings (0: off)
 SPAN_WEIGHT = 1.0
 SPAN_STOP = 0.02  # only the tail counts (as EXT_STOP): the bulk of the scores stays calibrated
 
