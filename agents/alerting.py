@@ -43,7 +43,7 @@ def register(app: faust.App, ctx: AgentContext) -> AlertService:
         except Exception:
             log.exception("alerting: %s failed; retried at the next tick", what)
 
-    @app.timer(settings.alert_tick_s)
+    @app.timer(settings.alerting.tick_s)
     async def alert_flush() -> None:
         await guarded("flush", svc.flush(time.time()))
 

@@ -1,4 +1,4 @@
-"""The batch readings path (``settings.readings_path == "batch"``): faust keeps the consumer group,
+"""The batch readings path (``settings.worker.readings_path == "batch"``): faust keeps the consumer group,
 partition assignment, rebalances, table recovery, the RocksDB table and its changelog topic; the
 per-message machinery of the readings path goes away.
 
@@ -82,7 +82,7 @@ class BatchPath:
         self.pipeline: ScoringPipeline = ctx.pipeline
         self.table = ctx.state_table
         self.topic_name: str = ctx.readings_topic_name
-        size = self.settings.batch_size
+        size = self.settings.worker.batch_size
         self.buffer = ReadingsBuffer(self.topic_name, size, max_size=max(8192, 4 * size))
         self.in_flight: deque[asyncio.Task[None]] = deque()
         self.producer: PolledProducer | None = None
@@ -93,7 +93,7 @@ class BatchPath:
         """Synchronous: score, write state to RocksDB, hand every record to the producer."""
         assert self.producer is not None
         batch = [RawMessage(m.key, m.value, m.topic, m.partition, m.offset) for m in messages]
-        store = DirectStore(self.table, batch, self.settings.window_size)
+        store = DirectStore(self.table, batch, self.settings.detector.window_size)
         out = self.pipeline.process(batch, store)
         delivery = BatchDelivery(asyncio.get_running_loop(), changelog)
         produce = self.producer.produce
@@ -160,7 +160,7 @@ class BatchPath:
         await buffer.nonempty.wait()
         if len(buffer) < buffer.batch_size:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(buffer.batch_ready.wait(), self.settings.batch_within)
+                await asyncio.wait_for(buffer.batch_ready.wait(), self.settings.worker.batch_within)
         await app.flow_control.acquire()
         if app.in_recovery:
             await asyncio.sleep(0.05)  # the buffer is cleared when streams resume
@@ -179,7 +179,7 @@ class BatchPath:
     async def run(self) -> None:
         """The batch loop (an ``app.task``); a failed batch stops the worker and nothing of it is
         acked, so a restarted worker replays it."""
-        self.producer = PolledProducer(self.settings.kafka_bootstrap, self.settings.producer_linger_ms)
+        self.producer = PolledProducer(self.settings.kafka.bootstrap, self.settings.kafka.producer_linger_ms)
         changelog = self.table.changelog_topic.get_topic_name()
         ctx = self.ctx
         self.outputs = [

@@ -72,19 +72,19 @@ async def apply_update(raw: bytes | None, live: LiveModels, loader: Loader, key:
 
 def register(app: faust.App, ctx: AgentContext, live: LiveModels, loader: Loader) -> None:
     settings = ctx.settings
-    topic = settings.topic("model-updates")
+    topic = settings.kafka.topic("model-updates")
 
     @app.task
     async def tail_model_updates() -> None:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
+            bootstrap_servers=settings.kafka.bootstrap,
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
         await consumer.start()
         try:
-            consumer.assign([TopicPartition(topic, p) for p in range(settings.topic_partitions)])
+            consumer.assign([TopicPartition(topic, p) for p in range(settings.kafka.topic_partitions)])
             await consumer.seek_to_beginning()
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=500)

@@ -62,7 +62,7 @@ def register(app: faust.App, ctx: AgentContext) -> None:
     settings = ctx.settings
     pipeline: ScoringPipeline = ctx.pipeline
     table = ctx.state_table
-    window = settings.window_size
+    window = settings.detector.window_size
 
     def as_current(event: faust.EventT) -> None:
         # Table reads and writes go to the partition of faust's "current event". In a micro-batch that
@@ -119,8 +119,8 @@ def register(app: faust.App, ctx: AgentContext) -> None:
     async def score_readings(stream: faust.StreamT) -> None:
         # faust pauses the stream whenever more than 100 produced messages wait in its buffer; one
         # micro-batch legitimately produces a state record (and maybe a score) per reading.
-        app.producer.buffer.max_messages = 4 * settings.batch_size + 100
-        batches = stream.take_events(settings.batch_size, within=settings.batch_within)  # type: ignore[attr-defined]
+        app.producer.buffer.max_messages = 4 * settings.worker.batch_size + 100
+        batches = stream.take_events(settings.worker.batch_size, within=settings.worker.batch_within)  # type: ignore[attr-defined]
         held = HeldBatches()
         async for taken in batches:
             if not app.flow_control.is_active():

@@ -45,15 +45,15 @@ def register(app: faust.App, ctx: AgentContext) -> None:
         "key_serializer": "raw",
         "value_serializer": "raw",
     }
-    requests_topic = app.topic(settings.topic("training-requests"), **raw)
-    updates_topic = app.topic(settings.topic("model-updates"), **raw)
+    requests_topic = app.topic(settings.kafka.topic("training-requests"), **raw)
+    updates_topic = app.topic(settings.kafka.topic("model-updates"), **raw)
     ready = asyncio.Event()
     holder: dict[str, TrainingService] = {}
     running: set[asyncio.Task[Any]] = set()
     monitor = DriftMonitor(
-        window=settings.drift_window,
-        threshold=settings.drift_threshold,
-        min_points=max(8, settings.drift_window // 2),
+        window=settings.training.drift_window,
+        threshold=settings.training.drift_threshold,
+        min_points=max(8, settings.training.drift_window // 2),
     )
     ctx.keepalive.extend([requests_topic, updates_topic, monitor])
 
@@ -78,9 +78,12 @@ def register(app: faust.App, ctx: AgentContext) -> None:
         service = TrainingService(
             settings=settings,
             pool=pool,
-            lock=TrainingLock(client, settings.topic_prefix, settings.training_lock_ttl_ms),
+            lock=TrainingLock(client, settings.kafka.topic_prefix, settings.training.lock_ttl_ms),
             channel=JobChannel(
-                client, settings.topic_prefix, settings.training_log_lines, settings.training_redis_ttl_s
+                client,
+                settings.kafka.topic_prefix,
+                settings.training.log_lines,
+                settings.training.redis_ttl_s,
             ),
             store=open_store(settings),
             publish=publish,
@@ -130,7 +133,7 @@ def register(app: faust.App, ctx: AgentContext) -> None:
         req = TrainingRequest(
             request_id=uuid.uuid4(),
             asset_id=asset_id,
-            model_type=active.model_type if active else settings.retrain_default_model,
+            model_type=active.model_type if active else settings.training.retrain_default_model,
             params=active.params if active else {},
             data_url=None,
             requested_at=utc_now(),
@@ -138,15 +141,15 @@ def register(app: faust.App, ctx: AgentContext) -> None:
         log.info("asking to retrain %s (%s)", asset_id, why)
         await requests_topic.send(key=asset_id.encode(), value=req.model_dump_json().encode())
 
-    @app.timer(interval=settings.retrain_check_every_s, on_leader=True, name="scheduled-retraining")
+    @app.timer(interval=settings.training.retrain_check_every_s, on_leader=True, name="scheduled-retraining")
     async def scheduled_retraining() -> None:
         if not ready.is_set():
             return
         for asset in await repo.assets_due_for_retraining(holder["service"].pool, datetime.now(UTC)):
             await _ask(asset.asset_id, f"scheduled every {asset.retrain_interval}")
 
-    if settings.drift_enabled and settings.emit_scores:
-        scores_topic = app.topic(settings.topic("scores"), **raw)
+    if settings.training.drift_enabled and settings.worker.emit_scores:
+        scores_topic = app.topic(settings.kafka.topic("scores"), **raw)
         ctx.keepalive.append(scores_topic)
 
         @app.agent(scores_topic, name="drift-feed", concurrency=1)
@@ -162,13 +165,15 @@ def register(app: faust.App, ctx: AgentContext) -> None:
                     except (ValueError, KeyError, TypeError):
                         continue
 
-        @app.timer(interval=settings.retrain_check_every_s, name="drift-check")
+        @app.timer(interval=settings.training.retrain_check_every_s, name="drift-check")
         async def drift_check() -> None:
             if not ready.is_set():
                 return
             for asset_id, score in monitor.drifted():
                 monitor.reset(asset_id)
-                await _ask(asset_id, f"rolling error {score:.2f}x naive > {settings.drift_threshold}")
+                await _ask(
+                    asset_id, f"rolling error {score:.2f}x naive > {settings.training.drift_threshold}"
+                )
 
 
 def faust_json(value: bytes) -> dict[str, Any]:

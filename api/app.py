@@ -72,10 +72,10 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router)
     for router in V1:
         app.include_router(router, prefix=API_PREFIX)
-    if settings.api_cors_origins:
+    if settings.api.cors_origins:
         app.add_middleware(
             CORSMiddleware,
-            allow_origins=list(settings.api_cors_origins),
+            allow_origins=list(settings.api.cors_origins),
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=[
                 "Authorization",
@@ -91,8 +91,8 @@ def create_app(settings: Settings) -> FastAPI:
     # Outermost: the request id exists before anything else runs, and it answers unexpected errors.
     app.add_middleware(
         RequestContextMiddleware,
-        max_body=settings.api_max_body_bytes,
-        default_lang=settings.api_default_language,
+        max_body=settings.api.max_body_bytes,
+        default_lang=settings.api.default_language,
     )
     return app
 

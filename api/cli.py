@@ -42,12 +42,12 @@ def run_api(args: argparse.Namespace, settings: Settings) -> int:
 
     common: dict[str, Any] = {
         "host": args.host or settings.bind_host,
-        "port": args.port or settings.api_port,
+        "port": args.port or settings.api.port,
         "log_config": None,  # our logging set-up (JSON or text, secrets masked) stays in charge
         "access_log": False,  # RequestContextMiddleware logs each request with its request id
         "proxy_headers": False,
     }
-    workers = args.workers or settings.api_workers
+    workers = args.workers or settings.api.workers
     if workers > 1:  # uvicorn starts each worker from an import string
         uvicorn.run("api.app:app_from_env", factory=True, workers=workers, **common)
     else:

@@ -103,7 +103,7 @@ async def _verify_once(resources: Resources, fp: str, key: str, client: str) -> 
     if fut is None:
 
         async def verify() -> Principal | None:
-            await _limit(resources, f"verify:{client}", resources.settings.api_verifications_per_minute)
+            await _limit(resources, f"verify:{client}", resources.settings.api.verifications_per_minute)
             return await keystore.authenticate(await resources.pool(), key)
 
         fut = asyncio.ensure_future(verify())
@@ -142,7 +142,7 @@ def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:
     ) -> Principal:
         if not keys.grants(principal.scopes, scope):
             raise ApiError(403, Code.FORBIDDEN, "forbidden", scope=scope)
-        per_minute = principal.rate_limit or resources.settings.api_rate_limit_per_minute
+        per_minute = principal.rate_limit or resources.settings.api.rate_limit_per_minute
         await _limit(resources, str(principal.key_id), per_minute)
         return principal
 

@@ -89,8 +89,8 @@ class InferenceService:
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.models = ModelCache(settings, clock)
-        self.params = settings.online_params()
-        self.pool = ThreadPoolExecutor(settings.api_inference_threads, thread_name_prefix="kw-infer")
+        self.params = settings.detector.params()
+        self.pool = ThreadPoolExecutor(settings.api.inference_threads, thread_name_prefix="kw-infer")
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -111,7 +111,9 @@ class InferenceService:
         return f"{entry.ref.model_type} version {entry.ref.version} failed on this input"
 
     def _online_info(self, fallback: str | None) -> ModelInfo:
-        return ModelInfo("online", OnlineDetector.name, None, "online", self.settings.warmup, None, fallback)
+        return ModelInfo(
+            "online", OnlineDetector.name, None, "online", self.settings.detector.warmup, None, fallback
+        )
 
     async def _run(self, route: str, engine: Engine, fn: Callable[..., V], *args: Any) -> V:
         started = time.perf_counter()
@@ -124,7 +126,7 @@ class InferenceService:
     async def predict(self, db: asyncpg.Pool, asset_id: str, series: Series, horizon: int) -> Forecast:
         from trainers.forecast import PredictionError
 
-        check_horizon(horizon, self.settings.api_max_horizon)
+        check_horizon(horizon, self.settings.api.max_horizon)
         entry, fallback = await self._resolve(db, asset_id)
         if entry is not None:
             self._check_trained(entry, series)
@@ -138,7 +140,7 @@ class InferenceService:
             except Exception:
                 log.exception("model %s v%s failed", entry.ref.asset_id, entry.ref.version)
                 fallback = self._failed(entry)
-        require_points(series, self.settings.warmup, "the online model")
+        require_points(series, self.settings.detector.warmup, "the online model")
         points = await self._run(
             "predict",
             "online",
@@ -161,7 +163,7 @@ class InferenceService:
         require_points(series, entry.served.input_length, who)
         series.require(list(meta.features.past_covariates))
         # gaps are filled on the model's grid: a few points years apart must not make a huge grid
-        check_span(series, meta.freq_seconds, self.settings.api_max_points)
+        check_span(series, meta.freq_seconds, self.settings.api.max_points)
 
     async def _predict_trained(self, entry: Loaded, series: Series, horizon: int) -> Forecast:
         info = entry.info()
@@ -201,7 +203,7 @@ class InferenceService:
         if detector != "residual":
             why = "its trained model failed" if fallback else "it has no trained model version"
             raise inference_error(ValueError(f"no autoencoder answers this asset: {why}"), "detector")
-        require_points(series, self.settings.warmup, "the online model")
+        require_points(series, self.settings.detector.warmup, "the online model")
         _, verdicts = await self._run(
             "detect", "online", oneshot.replay, self.params, series.seconds, series.values.tolist()
         )

@@ -107,7 +107,7 @@ class ModelCache:
         self._lookups: OrderedDict[str, tuple[float, ActiveRef | None]] = OrderedDict()
         self._lookup_flight: SingleFlight[str, ActiveRef | None] = SingleFlight()
         self._models: LoadedModels[tuple[str, int], Loaded] = LoadedModels(
-            settings.api_model_cache_size, clock, RETRY_BROKEN_S
+            settings.api.model_cache_size, clock, RETRY_BROKEN_S
         )
         self._load_flight: SingleFlight[ActiveRef, Loaded | Broken] = SingleFlight()
         self._store: Any = None
@@ -133,10 +133,10 @@ class ModelCache:
                 raise unavailable("PostgreSQL") from None
             # a brief outage should not take forecasts down: the last known version, asked again later
             log.warning("PostgreSQL failed (%s): %s keeps its last known model for now", exc, asset_id)
-            self._lookups[asset_id] = (self.clock() + self.settings.api_model_lookup_s, stale[1])
+            self._lookups[asset_id] = (self.clock() + self.settings.api.model_lookup_s, stale[1])
             return stale[1]
         ref = None if mv is None else ActiveRef(asset_id, mv.version, mv.model_type, mv.artifact_uri)
-        self._lookups[asset_id] = (self.clock() + self.settings.api_model_lookup_s, ref)
+        self._lookups[asset_id] = (self.clock() + self.settings.api.model_lookup_s, ref)
         self._lookups.move_to_end(asset_id)
         while len(self._lookups) > LOOKUP_CAP:
             self._lookups.popitem(last=False)
@@ -169,8 +169,8 @@ class ModelCache:
             entry.batcher = MicroBatcher(
                 served.forecast_batch(),
                 None,  # on the loop: the forecast holds the GIL anyway (serving.batcher)
-                self.settings.api_batch_max,
-                self.settings.api_batch_window_ms / 1000.0,
+                self.settings.api.batch_max,
+                self.settings.api.batch_window_ms / 1000.0,
             )
         for _ in range(self._models.put(key, ref.artifact_uri, entry)):
             metrics.API_MODEL_CACHE.labels("evicted").inc()

@@ -320,7 +320,7 @@ async def main_async(quick: bool) -> dict[str, Any]:
     env = dict(os.environ)  # the infrastructure's KILOWATCH_* settings, plus a private artifact store
     env["KILOWATCH_ARTIFACT_ROOT"] = str(work / "artifacts")
     env["KILOWATCH_STATE_DIR"] = str(work / "state")
-    settings = Settings().model_copy(update={"artifact_root": work / "artifacts"})
+    settings = Settings().with_changes(artifact_root=work / "artifacts")
     frame = steel()
     model = train_bundle(frame, work / "bundle")
     names = await register(settings, work / "bundle", uuid.uuid4().hex[:6])

@@ -142,7 +142,7 @@ def confluent_rate(settings: Settings, topic: str, msgs: list[tuple[bytes, bytes
 
 async def aiokafka_rate(settings: Settings, topic: str, msgs: list[tuple[bytes, bytes]], batch: int) -> float:
     prod = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+        bootstrap_servers=settings.kafka.bootstrap, acks="all", enable_idempotence=True, linger_ms=5
     )
     await prod.start()
     try:
@@ -210,7 +210,7 @@ def start_api(iso: Isolated, port: int) -> tuple[subprocess.Popen[bytes], Path]:
 def run(clients: list[int], batch: int, seconds: float) -> dict[str, Any]:
     iso = Isolated.create("api-ingest")
     settings = iso.settings
-    topic = settings.topic("readings")
+    topic = settings.kafka.topic("readings")
     port = free_port()
     key, key_id = asyncio.run(make_key(settings))
     proc, log_path = start_api(iso, port)
@@ -243,7 +243,7 @@ def run(clients: list[int], batch: int, seconds: float) -> dict[str, Any]:
         except subprocess.TimeoutExpired:
             proc.kill()
         asyncio.run(revoke_key(settings, key_id))
-        delete_topics(settings, settings.topic_prefix)
+        delete_topics(settings, settings.kafka.topic_prefix)
         (RESULTS / "logs").mkdir(parents=True, exist_ok=True)
         if log_path.exists():
             (RESULTS / "logs" / "api-ingest-api.log").write_bytes(log_path.read_bytes()[-200_000:])

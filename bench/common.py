@@ -55,14 +55,14 @@ class Isolated:
         values.update(overrides)
         env = {k: v for k, v in os.environ.items() if not k.startswith("KILOWATCH_")}
         base = Settings()
-        env["KILOWATCH_KAFKA_BOOTSTRAP"] = base.kafka_bootstrap
+        env["KILOWATCH_KAFKA_BOOTSTRAP"] = base.kafka.bootstrap
         env.update({f"KILOWATCH_{k.upper()}": str(v) for k, v in values.items()})
         update = {k: (Path(v) if k == "state_dir" else v) for k, v in values.items()}
-        return cls(name, base.model_copy(update=update), env, state_dir)
+        return cls(name, base.with_changes(**update), env, state_dir)
 
     @property
     def changelog_topic(self) -> str:
-        return f"{self.settings.app_id}-asset-state-changelog"
+        return f"{self.settings.worker.app_id}-asset-state-changelog"
 
     def start_worker(self, worker_id: str = "w1", command: Iterable[str] = ()) -> Worker:
         w = Worker(self.env, worker_id, self.state_dir, list(command))
@@ -72,8 +72,8 @@ class Isolated:
     def cleanup(self) -> None:
         for w in self.workers:
             w.stop()
-        delete_group(self.settings, self.settings.app_id)
-        deleted = delete_topics(self.settings, self.settings.topic_prefix)
+        delete_group(self.settings, self.settings.worker.app_id)
+        deleted = delete_topics(self.settings, self.settings.kafka.topic_prefix)
         log(f"{self.name}: deleted {len(deleted)} topics ({', '.join(sorted(deleted))})")
         logs = RESULTS / "logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -126,7 +126,7 @@ class Worker:
 
 
 def admin(settings: Settings) -> AdminClient:
-    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "socket.timeout.ms": 10_000})
+    return AdminClient({"bootstrap.servers": settings.kafka.bootstrap, "socket.timeout.ms": 10_000})
 
 
 def delete_topics(settings: Settings, prefix: str) -> list[str]:
@@ -172,7 +172,7 @@ def produce_all(settings: Settings, topic: str, messages: Iterable[tuple[bytes, 
 def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
     from confluent_kafka import Consumer
 
-    c = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"bench-probe-{RUN_TAG}"})
+    c = Consumer({"bootstrap.servers": settings.kafka.bootstrap, "group.id": f"bench-probe-{RUN_TAG}"})
     try:
         parts = c.list_topics(topic, timeout=10).topics[topic].partitions
         return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}

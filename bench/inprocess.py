@@ -22,8 +22,8 @@ def as_raw(messages: Sequence[tuple[bytes, bytes]], partitions: int) -> list[Raw
 
 def run_pipeline(settings: Settings, batch: Sequence[RawMessage]) -> tuple[int, dict[str, int]]:
     pipe = ScoringPipeline(settings)
-    store = InMemoryStore(settings.window_size)
-    size = settings.batch_size
+    store = InMemoryStore(settings.detector.window_size)
+    size = settings.worker.batch_size
     outcomes: dict[str, int] = {}
     writes = 0
     for i in range(0, len(batch), size):
@@ -36,7 +36,7 @@ def run_pipeline(settings: Settings, batch: Sequence[RawMessage]) -> tuple[int, 
 
 
 def pipeline_rate(settings: Settings, messages: Sequence[tuple[bytes, bytes]]) -> dict[str, Any]:
-    batch = as_raw(messages, settings.topic_partitions)
+    batch = as_raw(messages, settings.kafka.topic_partitions)
     started = time.perf_counter()
     writes, outcomes = run_pipeline(settings, batch)
     secs = time.perf_counter() - started
@@ -54,7 +54,7 @@ def profile_pipeline(
     settings: Settings, messages: Sequence[tuple[bytes, bytes]], top: int = 20
 ) -> dict[str, Any]:
     """cProfile of the same loop: top functions by own time, and the whole text report."""
-    batch = as_raw(messages, settings.topic_partitions)
+    batch = as_raw(messages, settings.kafka.topic_partitions)
     prof = cProfile.Profile()
     prof.enable()
     run_pipeline(settings, batch)

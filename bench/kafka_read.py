@@ -42,7 +42,7 @@ async def _raw_loop(
 def raw_consume_rate(settings: Settings, topic: str, total: int, timeout: float = 120.0) -> dict[str, float]:
     """The floor: aiokafka ``getmany`` + ``orjson.loads`` per message, clock from the first batch."""
     n, secs = asyncio.run(
-        _raw_loop(settings.kafka_bootstrap, topic, settings.topic_partitions, total, timeout)
+        _raw_loop(settings.kafka.bootstrap, topic, settings.kafka.topic_partitions, total, timeout)
     )
     if n < total:
         raise RuntimeError(f"baseline read only {n}/{total} messages of {topic}")
@@ -63,7 +63,7 @@ def scan_topic(
     """Every record of ``topic``: count, key/value bytes and (producer) timestamps."""
     c = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            "bootstrap.servers": settings.kafka.bootstrap,
             "group.id": f"bench-scan-{time.time_ns()}",
             "enable.auto.commit": False,
             "enable.partition.eof": True,

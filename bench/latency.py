@@ -73,12 +73,12 @@ def _run(iso: Isolated, n_assets: int, phases: list[tuple[int, float]], warmup: 
 
     worker = iso.start_worker()
     warm = [(k, v) for row, _, k, v in msgs if row < warmup]
-    produce_all(s, s.topic("readings"), warm)
+    produce_all(s, s.kafka.topic("readings"), warm)
     run_until_committed(iso, worker, len(warm), timeout=300)
     log(f"latency: worker warmed up on {len(warm)} readings ({warmup} per asset)")
 
-    anomalies = s.topic("anomalies")
-    recorder = ArrivalRecorder(s.kafka_bootstrap, anomalies, end_offsets(s, anomalies))
+    anomalies = s.kafka.topic("anomalies")
+    recorder = ArrivalRecorder(s.kafka.bootstrap, anomalies, end_offsets(s, anomalies))
     recorder.start()
     time.sleep(1.0)  # let the recorder's fetch loop start before the first paced reading
 
@@ -90,7 +90,7 @@ def _run(iso: Isolated, n_assets: int, phases: list[tuple[int, float]], warmup: 
     t_start = time.time()
     for phase, ((rate, _secs), n_rows) in enumerate(zip(phases, rows, strict=True)):
         paced = [(row, k, v) for row, _, k, v in msgs if lo <= row < lo + n_rows]
-        spans.append(_paced_produce(prod, s.topic("readings"), paced, rate, phase, epochs, sent))
+        spans.append(_paced_produce(prod, s.kafka.topic("readings"), paced, rate, phase, epochs, sent))
         prod.flush(30)
         done += len(paced)
         lo += n_rows
@@ -122,8 +122,8 @@ def _run(iso: Isolated, n_assets: int, phases: list[tuple[int, float]], warmup: 
     return {
         "assets": n_assets,
         "warmup_per_asset": warmup,
-        "batch_within_s": s.batch_within,
-        "readings_path": s.readings_path,
+        "batch_within_s": s.worker.batch_within,
+        "readings_path": s.worker.readings_path,
         "phases": out,
     }
 

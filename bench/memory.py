@@ -38,7 +38,7 @@ def _worker(iso: Isolated, n_assets: int, rows: int) -> dict[str, Any]:
     worker = iso.start_worker()
     time.sleep(5.0)  # started and idle (topics exist, group joined or joining)
     idle = proc_status(worker.pid)
-    total = produce_all(s, s.topic("readings"), ((k, v) for _, _, k, v in fleet.messages()))
+    total = produce_all(s, s.kafka.topic("readings"), ((k, v) for _, _, k, v in fleet.messages()))
     log(f"memory: produced {total} readings over {n_assets} assets")
     run_until_committed(iso, worker, total, timeout=600)
     time.sleep(2.0)
@@ -65,8 +65,8 @@ def _rss_kb() -> int:
 def cache_footprint(settings: Settings, n_assets: int, distinct: int = 50) -> dict[str, Any]:
     """``n_assets`` cache entries with full windows: ``distinct`` real states built through
     ``score_one`` over ``window_size + 50`` readings each, then copied (same layout, same size)."""
-    w = settings.window_size
-    params = settings.online_params()
+    w = settings.detector.window_size
+    params = settings.detector.params()
     det = OnlineDetector(params)
     fleet = Fleet(distinct, w + 50)
     vals = fleet.values()

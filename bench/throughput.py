@@ -25,7 +25,7 @@ def run(n_assets: int, n_rows: int, profile_n: int, readings_path: str | None = 
     iso = Isolated.create(f"throughput-{readings_path or 'default'}", **overrides)
     try:
         result = _run(iso, n_assets, n_rows, profile_n)
-        result["readings_path"] = iso.settings.readings_path
+        result["readings_path"] = iso.settings.worker.readings_path
         return result
     finally:
         iso.cleanup()
@@ -38,13 +38,13 @@ def _run(iso: Isolated, n_assets: int, n_rows: int, profile_n: int) -> dict[str,
     messages = [(key, value) for _, _, key, value in fleet.messages()]
     total = len(messages)
     t0 = time.perf_counter()
-    produce_all(s, s.topic("readings"), messages)
+    produce_all(s, s.kafka.topic("readings"), messages)
     log(
         f"throughput: produced {total} readings ({n_assets} assets x {n_rows}) "
         f"in {time.perf_counter() - t0:.1f}s"
     )
 
-    baseline_before = raw_consume_rate(s, s.topic("readings"), total)
+    baseline_before = raw_consume_rate(s, s.kafka.topic("readings"), total)
     log(f"throughput: raw aiokafka loop {baseline_before['per_s']:,.0f}/s")
 
     worker = iso.start_worker()
@@ -60,7 +60,7 @@ def _run(iso: Isolated, n_assets: int, n_rows: int, profile_n: int) -> dict[str,
         f"({scan.records} changelog records)"
     )
 
-    baseline_after = raw_consume_rate(s, s.topic("readings"), total)
+    baseline_after = raw_consume_rate(s, s.kafka.topic("readings"), total)
     log(f"throughput: raw aiokafka loop (again) {baseline_after['per_s']:,.0f}/s")
     inproc = pipeline_rate(s, messages)
     log(f"throughput: in-process pipeline {inproc['per_s']:,.0f}/s")
@@ -72,8 +72,8 @@ def _run(iso: Isolated, n_assets: int, n_rows: int, profile_n: int) -> dict[str,
     return {
         "assets": n_assets,
         "readings": total,
-        "partitions": s.topic_partitions,
-        "batch_size": s.batch_size,
+        "partitions": s.kafka.topic_partitions,
+        "batch_size": s.worker.batch_size,
         "baseline_runs": [baseline_before, baseline_after],
         "baseline_per_s": baseline,
         "worker": {
@@ -92,7 +92,7 @@ def _run(iso: Isolated, n_assets: int, n_rows: int, profile_n: int) -> dict[str,
             "goal >= 25,000/s": worker_rate >= TARGET_GOAL,
             "goal >= 50% of raw loop": baseline > 0 and worker_rate / baseline >= TARGET_RATIO,
         },
-        "changelog": changelog_bytes(scan, total, s.window_size, len(fleet.asset(0))),
+        "changelog": changelog_bytes(scan, total, s.detector.window_size, len(fleet.asset(0))),
     }
 
 

@@ -35,12 +35,12 @@ OUT = ROOT / "bench" / "results" / "training_overlap.json"
 
 async def score_for(settings: Settings, batch: list[Any], seconds: float) -> float:
     """Readings scored per second during ``seconds`` (fresh pipeline per pass over the data)."""
-    size = settings.batch_size
+    size = settings.worker.batch_size
     done = 0
     started = time.perf_counter()
     while time.perf_counter() - started < seconds:
         pipe = ScoringPipeline(settings)
-        store = InMemoryStore(settings.window_size)
+        store = InMemoryStore(settings.detector.window_size)
         for i in range(0, len(batch), size):
             out = pipe.process(batch[i : i + size], store)
             store.apply(out.writes)
@@ -56,7 +56,7 @@ async def measure(
 ) -> dict[str, Any]:
     settings = Settings()
     fleet = Fleet(n_assets=200, n_rows=300)
-    batch = as_raw([(k, v) for _i, _a, k, v in fleet.messages()], settings.topic_partitions)
+    batch = as_raw([(k, v) for _i, _a, k, v in fleet.messages()], settings.kafka.topic_partitions)
     idle = await score_for(settings, batch, seconds)
     work = Path(tempfile.mkdtemp(prefix="kw-overlap-"))
     data = work / "data.csv"

@@ -33,18 +33,18 @@ def _run(iso: Isolated, n_assets: int, n_rows: int) -> dict[str, Any]:
     s = iso.settings
     ensure_topics(s)
     messages = ((k, v) for _, _, k, v in Fleet(n_assets, n_rows).messages())
-    total = produce_all(s, s.topic("readings"), messages)
+    total = produce_all(s, s.kafka.topic("readings"), messages)
     out = iso.state_dir / "worker.prof"
     worker = iso.start_worker(command=[sys.executable, "-m", "bench.profiled_worker", str(out)])
     run_until_committed(iso, worker, int(0.1 * total), timeout=600, poll_s=0.2)
-    client, topic = admin(s), s.topic("readings")
-    first = committed_total(client, s.app_id, topic)
+    client, topic = admin(s), s.kafka.topic("readings")
+    first = committed_total(client, s.worker.app_id, topic)
     os.kill(worker.pid, START)
     t0 = time.monotonic()
     run_until_committed(iso, worker, int(0.9 * total), timeout=600, poll_s=0.2)
     os.kill(worker.pid, STOP)
     secs = time.monotonic() - t0
-    last = committed_total(client, s.app_id, topic)
+    last = committed_total(client, s.worker.app_id, topic)
     for _ in range(100):
         if out.exists() and out.stat().st_size:
             break

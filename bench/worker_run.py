@@ -42,7 +42,7 @@ def run_until_committed(
 ) -> Progress:
     """Wait until the group committed ``total`` readings (the worker flushed state and events first)."""
     client = admin(iso.settings)
-    topic = iso.settings.topic("readings")
+    topic = iso.settings.kafka.topic("readings")
     prog = Progress()
     started = time.monotonic()
     last_log = started
@@ -50,7 +50,7 @@ def run_until_committed(
     busy0, total0 = machine_busy()
     while True:
         worker.check()
-        n = committed_total(client, iso.settings.app_id, topic)
+        n = committed_total(client, iso.settings.worker.app_id, topic)
         now = time.monotonic()
         prog.samples.append((now, n))
         if n >= total:

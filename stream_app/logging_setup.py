@@ -120,14 +120,19 @@ def build_handler(fmt: str, secrets: Iterable[str] = (), stream: IO[str] | None 
 
 
 def settings_secrets(settings: Any) -> list[str]:
-    """Every SecretStr value in the settings object (masked wherever it shows up in a line)."""
-    from pydantic import SecretStr
+    """Every SecretStr value in the settings object and its groups (masked wherever it shows up)."""
+    from pydantic import BaseModel, SecretStr
 
     values = []
-    for name in type(settings).model_fields:
-        value = getattr(settings, name)
-        if isinstance(value, SecretStr):
-            values.append(value.get_secret_value())
+    pending: list[Any] = [settings]
+    while pending:
+        obj = pending.pop()
+        for name in type(obj).model_fields:
+            value = getattr(obj, name)
+            if isinstance(value, SecretStr):
+                values.append(value.get_secret_value())
+            elif isinstance(value, BaseModel):
+                pending.append(value)
     return values
 
 

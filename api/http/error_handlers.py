@@ -68,7 +68,7 @@ def install(app: FastAPI) -> None:
         elif exc.status_code == 405:
             err = ApiError(405, Code.VALIDATION_ERROR, "method_not_allowed")
         elif exc.status_code == 413:
-            limit = request.app.state.settings.api_max_body_bytes
+            limit = request.app.state.settings.api.max_body_bytes
             err = ApiError(413, Code.FILE_TOO_LARGE, "too_large", limit=limit)
         elif exc.status_code in (401, 403):
             err = ApiError(401, Code.UNAUTHORIZED, "unauthorized", headers={"WWW-Authenticate": "Bearer"})

@@ -106,7 +106,7 @@ def language(request: Request) -> Language:
     return negotiate(
         request.query_params.get("lang"),
         request.headers.get("accept-language"),
-        settings.api_default_language,
+        settings.api.default_language,
     )
 
 

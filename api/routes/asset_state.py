@@ -76,7 +76,7 @@ async def reset_asset(
     entry = await audit.record(
         pool, actor, AUDIT_ACTION, asset_id, audit_details(event), request_id_of(request.scope)
     )
-    topic = resources.settings.topic("readings")
+    topic = resources.settings.kafka.topic("readings")
     k, v = message(event)
     try:
         producer = await resources.producer()

@@ -186,7 +186,7 @@ async def _forget_model(resources: Resources, asset_id: str) -> None:
     try:
         producer = await resources.producer()
         await producer.send_and_wait(
-            resources.settings.topic("model-updates"), key=asset_id.encode(), value=None
+            resources.settings.kafka.topic("model-updates"), key=asset_id.encode(), value=None
         )
     except (ApiError, KafkaError):
         log.warning("no model-updates tombstone for deleted asset %s: Kafka unavailable", asset_id)

@@ -53,7 +53,7 @@ async def _redis(resources: Resources) -> None:
 
 async def _kafka(resources: Resources) -> None:
     producer = await resources.producer()
-    await producer.partitions_for(resources.settings.topic("readings"))
+    await producer.partitions_for(resources.settings.kafka.topic("readings"))
 
 
 async def _check(name: Literal["kafka", "postgres", "redis"], resources: Resources) -> CheckPublic:

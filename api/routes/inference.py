@@ -187,7 +187,7 @@ async def predict(asset_id: AssetPath, request: Request, _key: ReadKey, resource
     fields or a horizon out of range, 404 for an asset the registry does not know, 422
     MODEL_INFERENCE_ERROR when the model rejects the input."""
     # (settings and the pool come from ``resources``: each FastAPI dependency costs CPU per request)
-    limit = resources.settings.api_max_points
+    limit = resources.settings.api.max_points
     series, opts = parse(await request.body(), PredictCreate, PredictOptions, "historical_data", limit)
     result = await service(resources).predict(await resources.pool(), asset_id, series, opts.forecast_horizon)
     return _json(_prediction(asset_id, result))
@@ -204,7 +204,7 @@ async def detect_anomalies(
 ) -> Response:
     """Body: ``DetectCreate``. The flagged readings with their expected value, score, type and reason.
     Errors as for predict."""
-    limit = resources.settings.api_max_points
+    limit = resources.settings.api.max_points
     series, opts = parse(await request.body(), DetectCreate, DetectOptions, "data_stream", limit)
     result = await service(resources).detect(await resources.pool(), asset_id, series, opts.detector)
     return _json(_detection(asset_id, result))

@@ -157,8 +157,8 @@ async def stream_job(
         pool,
         job,
         after,
-        keepalive_s=idle_seconds(settings.api_sse_keepalive_s, settings.redis_timeout_s),
-        max_s=settings.api_sse_max_s,
+        keepalive_s=idle_seconds(settings.api.sse_keepalive_s, settings.redis.timeout_s),
+        max_s=settings.api.sse_max_s,
     )
     return StreamingResponse(
         body,

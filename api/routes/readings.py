@@ -78,7 +78,7 @@ async def post_readings(
     body: ReadingsCreate, _key: WriteKey, resources: ResourcesDep, settings: SettingsDep
 ) -> Envelope[ReadingsAcceptedPublic]:
     count = len(body.readings)
-    if count > settings.api_max_points:
+    if count > settings.api.max_points:
         raise ApiError(
             413,
             Code.FILE_TOO_LARGE,
@@ -86,16 +86,16 @@ async def post_readings(
             details=[
                 {
                     "loc": ["body", "readings"],
-                    "msg": f"at most {settings.api_max_points} readings per request, got {count}",
+                    "msg": f"at most {settings.api.max_points} readings per request, got {count}",
                     "type": "too_long",
                 }
             ],
-            limit=settings.api_max_points,
+            limit=settings.api.max_points,
             count=count,
         )
-    errors = future_errors(body.readings, settings.max_clock_skew_s)
+    errors = future_errors(body.readings, settings.worker.max_clock_skew_s)
     if errors:
         raise ApiError(422, Code.VALIDATION_ERROR, "validation", details=errors)
     items = [(r.asset_id.encode(), device_payload(r)) for r in body.readings]
-    published = await resources.publish(settings.topic("readings"), items)
+    published = await resources.publish(settings.kafka.topic("readings"), items)
     return ok(ReadingsAcceptedPublic(accepted=published, assets=len({r.asset_id for r in body.readings})))

@@ -102,7 +102,7 @@ def check_spec(resources: Resources, model_type: str, params: dict[str, Any]) ->
 def check_data_url(data_url: str | None, settings: Settings) -> None:
     if data_url is not None and urlsplit(data_url).scheme.lower() == "file":
         try:
-            resolve_file(data_url, settings.data_file_roots)
+            resolve_file(data_url, settings.training.data_file_roots)
         except DataSourceError as exc:
             raise field_error(["body", "data_url"], str(exc)) from None
 
@@ -136,9 +136,9 @@ async def enqueue(resources: Resources, channel: JobChannel, job: repo.Job) -> b
     The job is marked queued on its channel (the first SSE event) before the message goes out: the
     worker may take the request at once and must not be overtaken."""
     settings = resources.settings
-    marker = job_key(settings.topic_prefix, job.id, "queued")
+    marker = job_key(settings.kafka.topic_prefix, job.id, "queued")
     with redis_needed():
-        if not await resources.redis.set(marker, "1", nx=True, ex=settings.training_redis_ttl_s):
+        if not await resources.redis.set(marker, "1", nx=True, ex=settings.training.redis_ttl_s):
             return False
     req = TrainingRequest(
         request_id=job.request_id,
@@ -151,7 +151,7 @@ async def enqueue(resources: Resources, channel: JobChannel, job: repo.Job) -> b
     try:
         with redis_needed():
             await channel.status(job.id, JobStatus.PENDING.value, "queued")
-        topic = settings.topic("training-requests")
+        topic = settings.kafka.topic("training-requests")
         await resources.publish(topic, [(job.asset_id.encode(), req.model_dump_json().encode())])
     except ApiError:
         with contextlib.suppress(RedisError, OSError):

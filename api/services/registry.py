@@ -37,15 +37,19 @@ async def training_service(resources: Resources) -> TrainingService:
 
     async def publish(event: ModelUpdated) -> None:
         await resources.publish(
-            settings.topic("model-updates"), [(event.asset_id.encode(), event.model_dump_json().encode())]
+            settings.kafka.topic("model-updates"),
+            [(event.asset_id.encode(), event.model_dump_json().encode())],
         )
 
     service = TrainingService(
         settings=settings,
         pool=pool,
-        lock=TrainingLock(resources.redis, settings.topic_prefix, settings.training_lock_ttl_ms),
+        lock=TrainingLock(resources.redis, settings.kafka.topic_prefix, settings.training.lock_ttl_ms),
         channel=JobChannel(
-            resources.redis, settings.topic_prefix, settings.training_log_lines, settings.training_redis_ttl_s
+            resources.redis,
+            settings.kafka.topic_prefix,
+            settings.training.log_lines,
+            settings.training.redis_ttl_s,
         ),
         store=open_store(settings),
         publish=publish,
@@ -59,7 +63,7 @@ def training_backend(resources: Resources) -> TrainingBackend:
     backend: TrainingBackend | None = resources.extensions.get(BACKEND)
     if backend is None:
         try:
-            backend = resolve_backend(resources.settings.training_backend)
+            backend = resolve_backend(resources.settings.training.backend)
         except PrerequisiteMissing as exc:
             log.error("%s", exc)
             raise unavailable("training backend") from None

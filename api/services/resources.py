@@ -34,8 +34,8 @@ class Resources:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.redis = redis_client(settings)
-        self.key_cache = VerifiedCache(settings.api_key_cache_s)
-        self.limiter = RateLimiter(self.redis, settings.topic_prefix)
+        self.key_cache = VerifiedCache(settings.api.key_cache_s)
+        self.limiter = RateLimiter(self.redis, settings.kafka.topic_prefix)
         self.limiter_paused_until = 0.0  # monotonic time; set while Redis fails (fail open)
         # key fingerprint -> the argon2 verification in flight (concurrent requests share it)
         self.verifying: dict[str, asyncio.Future[Principal | None]] = {}
@@ -66,7 +66,7 @@ class Resources:
                 if not self._topics_ready:
                     await self._ensure_topics()
                 producer = AIOKafkaProducer(
-                    bootstrap_servers=self.settings.kafka_bootstrap,
+                    bootstrap_servers=self.settings.kafka.bootstrap,
                     acks="all",
                     enable_idempotence=True,
                     linger_ms=5,
@@ -77,7 +77,7 @@ class Resources:
                 except (KafkaError, OSError) as exc:
                     with contextlib.suppress(Exception):
                         await producer.stop()
-                    log.warning("Kafka at %s is not usable: %s", self.settings.kafka_bootstrap, exc)
+                    log.warning("Kafka at %s is not usable: %s", self.settings.kafka.bootstrap, exc)
                     raise unavailable("Kafka") from None
                 self._producer = producer
         return self._producer
@@ -88,7 +88,7 @@ class Resources:
         try:
             await asyncio.to_thread(ensure_topics, self.settings, 15.0)
         except Exception as exc:  # noqa: BLE001 - confluent admin raises KafkaException and others
-            log.warning("topics at %s could not be checked: %s", self.settings.kafka_bootstrap, exc)
+            log.warning("topics at %s could not be checked: %s", self.settings.kafka.bootstrap, exc)
             raise unavailable("Kafka") from None
         self._topics_ready = True
 

@@ -62,7 +62,7 @@ def publish(settings: Settings, event: AssetReset, timeout: float = 30.0) -> tup
     def delivered(err: Any, msg: Any) -> None:
         result["err"], result["msg"] = err, msg
 
-    prod.produce(settings.topic("readings"), key=key, value=value, on_delivery=delivered)
+    prod.produce(settings.kafka.topic("readings"), key=key, value=value, on_delivery=delivered)
     if prod.flush(timeout) != 0 or "msg" not in result:
         raise InfraError(f"the reset of {event.asset_id} was not delivered to Kafka within {timeout:g} s")
     if result["err"] is not None:
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     partition, offset = asyncio.run(_cli_reset(settings, event, event.requested_by))
     print(
-        f"reset {event.reset_id} of asset {event.asset_id} published to {settings.topic('readings')} "
+        f"reset {event.reset_id} of asset {event.asset_id} published to {settings.kafka.topic('readings')} "
         f"partition {partition} offset {offset}; the owning worker applies it when it reaches it"
     )
     return 0

@@ -21,15 +21,15 @@ class DeliveryError(KilowatchError):
 
 def _send_email_sync(settings: Settings, to: str, subject: str, body: str, timeout_s: float) -> None:
     msg = EmailMessage()
-    msg["From"] = settings.alert_from
+    msg["From"] = settings.alerting.sender
     msg["To"] = to
     msg["Subject"] = subject
     msg.set_content(body)
-    with smtplib.SMTP(settings.alert_smtp_host, settings.alert_smtp_port, timeout=timeout_s) as smtp:
-        if settings.alert_smtp_starttls:
+    with smtplib.SMTP(settings.alerting.smtp_host, settings.alerting.smtp_port, timeout=timeout_s) as smtp:
+        if settings.alerting.smtp_starttls:
             smtp.starttls()
-        if settings.alert_smtp_user and settings.alert_smtp_password:
-            smtp.login(settings.alert_smtp_user, settings.alert_smtp_password.get_secret_value())
+        if settings.alerting.smtp_user and settings.alerting.smtp_password:
+            smtp.login(settings.alerting.smtp_user, settings.alerting.smtp_password.get_secret_value())
         smtp.send_message(msg)
 
 
@@ -37,7 +37,9 @@ async def send_email(settings: Settings, to: str, subject: str, body: str, timeo
     try:
         await asyncio.to_thread(_send_email_sync, settings, to, subject, body, timeout_s)
     except (OSError, smtplib.SMTPException) as exc:
-        raise DeliveryError(f"smtp {settings.alert_smtp_host}:{settings.alert_smtp_port}: {exc}") from exc
+        raise DeliveryError(
+            f"smtp {settings.alerting.smtp_host}:{settings.alerting.smtp_port}: {exc}"
+        ) from exc
 
 
 async def post_webhook(

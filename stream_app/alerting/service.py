@@ -45,7 +45,7 @@ class AlertService:
     def __init__(self, settings: Settings, pool: Any = None) -> None:
         self.settings = settings
         self.pool = pool
-        self.tracker = EpisodeTracker(settings.alert_recovery_s, settings.alert_cooldown_s)
+        self.tracker = EpisodeTracker(settings.alerting.recovery_s, settings.alerting.cooldown_s)
         self.config = AlertConfig(email="nobody@localhost", enabled=False)  # until one is stored
         self.pending: deque[Work] = deque()
         # Anomalies that arrive before the configuration and open episodes are loaded wait here.
@@ -59,7 +59,7 @@ class AlertService:
         if self.pool is None:
             import asyncpg
 
-            self.pool = await asyncpg.create_pool(self.settings.postgres_dsn(), min_size=1, max_size=4)
+            self.pool = await asyncpg.create_pool(self.settings.postgres.dsn(), min_size=1, max_size=4)
         self.tracker.restore(await alert_store.open_episodes(self.pool))
         await self.refresh_config(force=True)
         self.started = True
@@ -111,8 +111,8 @@ class AlertService:
             self.pending.popleft()  # only once stored: a database outage loses nothing
         metrics.ALERT_QUEUE.set(len(self.pending))
         # Open episodes of assets no worker here owns (or whose worker died) close by the database.
-        self.tracker.forget_dormant(now - self.settings.alert_recovery_s)
-        closed = await alert_store.close_abandoned(self.pool, now, self.settings.alert_recovery_s)
+        self.tracker.forget_dormant(now - self.settings.alerting.recovery_s)
+        closed = await alert_store.close_abandoned(self.pool, now, self.settings.alerting.recovery_s)
         if closed:
             metrics.ALERT_EPISODES.labels("closed").inc(closed)
         await self.deliver_due(now)
@@ -153,7 +153,10 @@ class AlertService:
             payload={"body": body},
             now=now,
         )
-        if self.settings.alert_webhook_url is not None and self.settings.alert_webhook_url.get_secret_value():
+        if (
+            self.settings.alerting.webhook_url is not None
+            and self.settings.alerting.webhook_url.get_secret_value()
+        ):
             await alert_store.enqueue_delivery(
                 conn,
                 key=key,
@@ -186,8 +189,10 @@ class AlertService:
                 await self._send(d)
             except channels.DeliveryError as exc:
                 attempt = d.attempts + 1
-                final = attempt >= self.settings.alert_max_attempts
-                retry_at = None if final else now + backoff_delay(attempt, self.settings.alert_retry_base_s)
+                final = attempt >= self.settings.alerting.max_attempts
+                retry_at = (
+                    None if final else now + backoff_delay(attempt, self.settings.alerting.retry_base_s)
+                )
                 await alert_store.mark_attempt_failed(self.pool, d.delivery_id, str(exc), retry_at)
                 metrics.ALERT_DELIVERIES.labels(d.channel, "failed" if final else "retry").inc()
                 level = logging.ERROR if final else logging.WARNING
@@ -209,7 +214,7 @@ class AlertService:
         if d.channel == "email":
             await channels.send_email(self.settings, d.recipient, d.subject, d.payload["body"])
             return
-        secret = self.settings.alert_webhook_url
+        secret = self.settings.alerting.webhook_url
         url = secret.get_secret_value() if secret is not None else ""
         if not url:
             raise channels.DeliveryError("no KILOWATCH_ALERT_WEBHOOK_URL configured")

@@ -38,7 +38,7 @@ DEMO_ENV = {
 
 def reset(settings: Settings) -> None:
     """Delete the demo's topics (and the worker's changelog) and local state: a clean start."""
-    client = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    client = AdminClient({"bootstrap.servers": settings.kafka.bootstrap})
     names = [t for t in client.list_topics(timeout=10).topics if t.startswith(("kilowatch-demo",))]
     if names:
         for fut in client.delete_topics(names, operation_timeout=30).values():
@@ -56,13 +56,15 @@ def view(
     console = Console()
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            "bootstrap.servers": settings.kafka.bootstrap,
             "group.id": "kilowatch-demo-viewer",
             "enable.auto.commit": False,
         }
     )
-    topic = settings.topic("anomalies")
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(settings.topic_partitions)])
+    topic = settings.kafka.topic("anomalies")
+    consumer.assign(
+        [TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(settings.kafka.topic_partitions)]
+    )
     recent: deque[dict[str, Any]] = deque(maxlen=18)
     seen: set[tuple[str, str]] = set()
     total = 0
@@ -154,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, **DEMO_ENV}
     os.environ.update(DEMO_ENV)
     settings = Settings()
-    print(f"demo: resetting topics {settings.topic_prefix}.* and {settings.state_dir}", file=sys.stderr)
+    print(f"demo: resetting topics {settings.kafka.topic_prefix}.* and {settings.state_dir}", file=sys.stderr)
     reset(settings)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     fleet = build_fleet(

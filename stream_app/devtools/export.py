@@ -77,10 +77,10 @@ def asyncapi(settings: Settings) -> dict[str, Any]:
                 "payload": {"$ref": f"#/components/schemas/{name}"},
             }
         channels[channel] = {
-            "address": settings.topic(kind),
+            "address": settings.kafka.topic(kind),
             "description": description,
             "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in names},
-            "bindings": {"kafka": {"partitions": settings.topic_partitions, "bindingVersion": "0.5.0"}},
+            "bindings": {"kafka": {"partitions": settings.kafka.topic_partitions, "bindingVersion": "0.5.0"}},
         }
         operations[f"receive_{channel}"] = {
             "action": "receive",
@@ -100,7 +100,7 @@ def asyncapi(settings: Settings) -> dict[str, Any]:
             "description": "Topics of kilowatch; names are <topic_prefix>.<kind> (default prefix shown).",
         },
         "defaultContentType": "application/json",
-        "servers": {"local": {"host": settings.kafka_bootstrap, "protocol": "kafka"}},
+        "servers": {"local": {"host": settings.kafka.bootstrap, "protocol": "kafka"}},
         "channels": channels,
         "operations": operations,
         "components": {"messages": messages, "schemas": json.loads(text)},

@@ -57,7 +57,7 @@ def publish(settings: Settings, asset_id: str, messages: Iterator[bytes], rate: 
     from stream_app.kafka.clients import produce, producer
 
     prod = producer(settings)
-    topic = settings.topic("readings")
+    topic = settings.kafka.topic("readings")
     key = asset_id.encode()
     sent = 0
     start = time.perf_counter()
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     n = publish(settings, args.asset, payloads(df, args.asset), args.rate)
     dt = time.perf_counter() - t0
     print(
-        f"published {n} readings of {args.asset} to {settings.topic('readings')} in {dt:.1f} s",
+        f"published {n} readings of {args.asset} to {settings.kafka.topic('readings')} in {dt:.1f} s",
         file=sys.stderr,
     )
     return 0

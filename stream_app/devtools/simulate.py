@@ -70,7 +70,7 @@ def run_fleet(settings: Settings, fleet: list[Meter], rate: float, progress: boo
     from stream_app.kafka.clients import produce, producer
 
     prod = producer(settings)
-    topic = settings.topic("readings")
+    topic = settings.kafka.topic("readings")
     keys = [m.asset_id.encode() for m in fleet]
     sent, start = 0, time.perf_counter()
     rows = min(len(m.timestamps) for m in fleet)

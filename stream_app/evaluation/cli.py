@@ -87,14 +87,14 @@ def register(sub: Any) -> None:
 
 
 def run_detect(args: argparse.Namespace, settings: Settings) -> int:
-    params = settings.online_params()
+    params = settings.detector.params()
     flagged = detect_file(args.csv, args.out, params, args.value_col, args.time_col)
     print(f"{args.out}: {flagged} flagged")
     return 0
 
 
 def run_faults(args: argparse.Namespace, settings: Settings) -> int:
-    params = settings.online_params()
+    params = settings.detector.params()
     result = evaluate_faults(args.data, params, args.assets, args.rows, args.every)
     print(result.summary())
     print("reported as: " + ", ".join(f"{k}->{t} {n}" for (k, t), n in sorted(result.reported_as.items())))
@@ -158,7 +158,7 @@ def detector_specs(names: list[str] | None, params: OnlineParams) -> list[Detect
 
 
 def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
-    params = settings.online_params()
+    params = settings.detector.params()
     profiles = args.profile or list(PROFILES)
     if args.results is not None:
         if args.data is not None:

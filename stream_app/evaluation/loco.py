@@ -340,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     add_loco_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    base = Settings().online_params()
+    base = Settings().detector.params()
     try:
         specs = candidate_specs(args.param, base)
     except ValueError as exc:

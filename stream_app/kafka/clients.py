@@ -19,7 +19,7 @@ def producer(settings: Settings, **overrides: Any) -> Producer:
     """Java-compatible murmur2 partitioning: the same asset lands in the same partition whichever
     client (faust/aiokafka, Java, this one) produced it — the worker's state depends on it."""
     conf: dict[str, Any] = {
-        "bootstrap.servers": settings.kafka_bootstrap,
+        "bootstrap.servers": settings.kafka.bootstrap,
         "partitioner": "murmur2_random",
         "linger.ms": 5,
         "batch.num.messages": 10_000,
@@ -33,7 +33,7 @@ def producer(settings: Settings, **overrides: Any) -> Producer:
 
 def consumer(settings: Settings, group_id: str, **overrides: Any) -> Consumer:
     conf: dict[str, Any] = {
-        "bootstrap.servers": settings.kafka_bootstrap,
+        "bootstrap.servers": settings.kafka.bootstrap,
         "group.id": group_id,
         "auto.offset.reset": "earliest",
         "enable.auto.commit": True,

@@ -16,9 +16,9 @@ log = logging.getLogger(__name__)
 def topic_configs(settings: Settings, kind: TopicKind) -> dict[str, str]:
     """Per-topic configs: retention for data topics, compaction for model updates."""
     if kind == "readings":
-        return {"retention.ms": str(settings.readings_retention_ms)}
+        return {"retention.ms": str(settings.kafka.readings_retention_ms)}
     if kind == "dead-letters":
-        return {"retention.ms": str(settings.dead_letter_retention_ms)}
+        return {"retention.ms": str(settings.kafka.dead_letter_retention_ms)}
     if kind == "model-updates":
         # The newest update per asset is what matters; compaction keeps it forever.
         return {"cleanup.policy": "compact"}
@@ -26,7 +26,7 @@ def topic_configs(settings: Settings, kind: TopicKind) -> dict[str, str]:
 
 
 def admin(settings: Settings) -> AdminClient:
-    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "socket.timeout.ms": 10_000})
+    return AdminClient({"bootstrap.servers": settings.kafka.bootstrap, "socket.timeout.ms": 10_000})
 
 
 def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
@@ -39,24 +39,24 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
     try:
         meta = client.list_topics(timeout=timeout)
     except KafkaException as exc:
-        raise InfraError(f"Kafka at {settings.kafka_bootstrap} is not reachable: {exc}") from None
+        raise InfraError(f"Kafka at {settings.kafka.bootstrap} is not reachable: {exc}") from None
     created: list[str] = []
     wanted = [
         NewTopic(
-            settings.topic(kind),
-            num_partitions=settings.topic_partitions,
-            replication_factor=settings.topic_replication,
+            settings.kafka.topic(kind),
+            num_partitions=settings.kafka.topic_partitions,
+            replication_factor=settings.kafka.topic_replication,
             config=topic_configs(settings, kind),
         )
         for kind in TOPIC_KINDS
-        if settings.topic(kind) not in meta.topics
+        if settings.kafka.topic(kind) not in meta.topics
     ]
     for kind in TOPIC_KINDS:
-        name = settings.topic(kind)
-        if name in meta.topics and len(meta.topics[name].partitions) != settings.topic_partitions:
+        name = settings.kafka.topic(kind)
+        if name in meta.topics and len(meta.topics[name].partitions) != settings.kafka.topic_partitions:
             raise InfraError(
                 f"topic {name} has {len(meta.topics[name].partitions)} partitions, "
-                f"settings say {settings.topic_partitions}"
+                f"settings say {settings.kafka.topic_partitions}"
             )
     if wanted:
         for name, fut in client.create_topics(wanted, operation_timeout=timeout).items():

@@ -81,4 +81,4 @@ class LocalArtifactStore:
 
 def open_store(settings: Settings) -> ArtifactStore:
     """The configured store (the local filesystem today)."""
-    return LocalArtifactStore(settings.artifact_root)
+    return LocalArtifactStore(settings.training.artifact_root)

@@ -1,7 +1,7 @@
 """Redis coordination of training jobs: a per-asset lock, progress, capped logs, cancel flags and an
 event stream the API tails for Server-Sent Events.
 
-Keys (prefix = ``settings.topic_prefix``):
+Keys (prefix = ``settings.kafka.topic_prefix``):
 - ``<p>:train-lock:<asset>``   lock value = the holder's random token (SET NX PX; renewed while running)
 - ``<p>:job:<id>:state``       hash: status, progress, message, updated_at
 - ``<p>:job:<id>:log``         list of the last ``training_log_lines`` lines (RPUSH + LTRIM)
@@ -44,14 +44,14 @@ def job_key(prefix: str, job_id: uuid.UUID | str, part: str) -> str:
 
 
 def redis_client(settings: Settings) -> aioredis.Redis:
-    pw = settings.redis_password.get_secret_value() if settings.redis_password else None
+    pw = settings.redis.password.get_secret_value() if settings.redis.password else None
     return aioredis.Redis(
-        host=settings.redis_host,
-        port=settings.redis_port,
+        host=settings.redis.host,
+        port=settings.redis.port,
         password=pw,
         decode_responses=True,
-        socket_timeout=settings.redis_timeout_s,
-        socket_connect_timeout=settings.redis_timeout_s,
+        socket_timeout=settings.redis.timeout_s,
+        socket_connect_timeout=settings.redis.timeout_s,
     )
 
 

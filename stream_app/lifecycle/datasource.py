@@ -51,7 +51,7 @@ async def fetch(
 ) -> int:
     """Write the training CSV to ``dest``; returns its size in bytes."""
     if data_url is None or data_url == HISTORY:
-        data, rows = await history.fetch_csv(pool, asset_id, settings.history_max_rows)
+        data, rows = await history.fetch_csv(pool, asset_id, settings.training.history_max_rows)
         if rows == 0:
             raise DataSourceError(f"no readings history for asset {asset_id!r} (is the history sink on?)")
         await asyncio.to_thread(dest.write_bytes, data)
@@ -59,7 +59,10 @@ async def fetch(
     scheme = urlparse(data_url).scheme.lower()
     if scheme == "file":
         return await asyncio.to_thread(
-            _copy_file, resolve_file(data_url, settings.data_file_roots), dest, settings.data_url_max_bytes
+            _copy_file,
+            resolve_file(data_url, settings.training.data_file_roots),
+            dest,
+            settings.training.data_url_max_bytes,
         )
     if scheme in ("http", "https"):
         return await _download(data_url, dest, settings)
@@ -79,8 +82,8 @@ def _copy_file(src: Path, dest: Path, limit: int) -> int:
 
 
 async def _download(url: str, dest: Path, settings: Settings) -> int:
-    limit = settings.data_url_max_bytes
-    timeout = aiohttp.ClientTimeout(total=settings.data_url_timeout_s)
+    limit = settings.training.data_url_max_bytes
+    timeout = aiohttp.ClientTimeout(total=settings.training.data_url_timeout_s)
     shown = describe(url)
     size = 0
     try:
@@ -96,7 +99,9 @@ async def _download(url: str, dest: Path, settings: Settings) -> int:
                         raise DataSourceError(f"{shown} is larger than the {limit}-byte limit")
                     out.write(chunk)
     except TimeoutError:
-        raise DataSourceError(f"GET {shown} timed out after {settings.data_url_timeout_s:g} s") from None
+        raise DataSourceError(
+            f"GET {shown} timed out after {settings.training.data_url_timeout_s:g} s"
+        ) from None
     except aiohttp.ClientError as exc:
         raise DataSourceError(f"GET {shown} failed: {type(exc).__name__}: {exc}") from None
     return size

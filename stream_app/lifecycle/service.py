@@ -86,7 +86,7 @@ class TrainingService:
     publish: Publisher
 
     def __post_init__(self) -> None:
-        self._slots = asyncio.Semaphore(self.settings.training_processes)
+        self._slots = asyncio.Semaphore(self.settings.training.processes)
 
     async def handle(self, req: TrainingRequest) -> repo.Job:
         """Run a request to its end; returns the job's final row. Never raises for a job's own failure."""
@@ -135,7 +135,7 @@ class TrainingService:
 
     async def _renew(self, asset_id: str, token: str) -> None:
         while True:
-            await asyncio.sleep(self.settings.training_lock_ttl_ms / 3000)
+            await asyncio.sleep(self.settings.training.lock_ttl_ms / 3000)
             if not await self.lock.renew(asset_id, token):
                 log.error("training lock of %s was lost (expired): another job may start", asset_id)
                 return
@@ -196,17 +196,17 @@ class TrainingService:
         out_dir = workdir / "bundle"
         run = await runner.run(
             runner.RunRequest(
-                backend=self.settings.training_backend,
+                backend=self.settings.training.backend,
                 data_path=data_path,
                 spec_kwargs={
                     **spec_kwargs(job.model_type, job.params),
                 },
                 out_dir=out_dir,
                 active_dir=active_dir,
-                holdout_fraction=self.settings.training_holdout_fraction,
-                timeout_s=self.settings.training_timeout_s,
-                grace_s=self.settings.training_cancel_grace_s,
-                nice=self.settings.training_nice,
+                holdout_fraction=self.settings.training.holdout_fraction,
+                timeout_s=self.settings.training.timeout_s,
+                grace_s=self.settings.training.cancel_grace_s,
+                nice=self.settings.training.nice,
             ),
             on_progress,
             on_log,
@@ -234,7 +234,7 @@ class TrainingService:
         decision = decide(
             candidate.get("mase"),
             None if champion is None else (active or {}).get("mase", float("inf")),
-            self.settings.champion_margin,
+            self.settings.training.champion_margin,
         )
         metrics = {
             "holdout": candidate,

@@ -107,14 +107,14 @@ class ScoringPipeline:
         self, settings: Settings, detector: OnlineDetector | None = None, live: LiveModels | None = None
     ) -> None:
         self.live = live  # trained models, when the worker tails model updates
-        self.params = settings.online_params()
+        self.params = settings.detector.params()
         self.detector = detector or OnlineDetector(self.params)
-        self.window = settings.window_size
-        self.max_bytes = settings.max_payload_bytes
-        self.forecast_every = settings.forecast_every
-        self.horizon = settings.forecast_horizon
-        self.emit_scores = settings.emit_scores
-        self.max_future_s = settings.max_clock_skew_s
+        self.window = settings.detector.window_size
+        self.max_bytes = settings.worker.max_payload_bytes
+        self.forecast_every = settings.worker.forecast_every
+        self.horizon = settings.worker.forecast_horizon
+        self.emit_scores = settings.worker.emit_scores
+        self.max_future_s = settings.worker.max_clock_skew_s
         self.cache: dict[str, AssetEntry] = {}
         self.model_version = f"{self.detector.name}/{self.detector.version}"
 

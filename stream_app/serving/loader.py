@@ -19,7 +19,7 @@ from stream_app.settings import Settings
 
 def load_trained(settings: Settings, artifact_uri: str, store: ArtifactStore | None = None) -> Any:
     """The training backend's model (``trainers.backend.TrainedModel``) for a registered artifact URI."""
-    backend = training_backend(settings.training_backend)
+    backend = training_backend(settings.training.backend)
     return backend.load_model((store or open_store(settings)).get_dir(artifact_uri))
 
 
@@ -32,7 +32,7 @@ def load_served(
 
 def bundle_loader(settings: Settings) -> Loader:
     """The stream's loader: the served model, refused when it needs more history than a worker keeps."""
-    window = settings.window_size
+    window = settings.detector.window_size
     store = open_store(settings)
 
     def load(active: ActiveModel) -> ServedModel:

@@ -53,17 +53,17 @@ def history_sink(settings: Settings) -> sink.Sink[list[HistoryRow]]:
         return {TABLE: (await history.insert_readings(pool, rows), 0)}
 
     async def retention(pool: asyncpg.Pool) -> dict[str, int]:
-        cutoff = datetime.now(UTC) - timedelta(days=settings.history_retention_days)
+        cutoff = datetime.now(UTC) - timedelta(days=settings.training.history_retention_days)
         return {TABLE: await history.delete_older_than(pool, cutoff)}
 
     return sink.Sink(
         name="history",
-        group=f"{settings.app_id}-history",
-        topics=(settings.topic("readings"),),
-        decode=lambda records: decode(records, settings.max_payload_bytes),
+        group=f"{settings.worker.app_id}-history",
+        topics=(settings.kafka.topic("readings"),),
+        decode=lambda records: decode(records, settings.worker.max_payload_bytes),
         store=store,
         retention=retention,
-        retention_every_s=settings.retrain_check_every_s,
+        retention_every_s=settings.training.retrain_check_every_s,
         batch=BATCH,
         log_invalid=False,
     )

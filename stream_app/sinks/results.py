@@ -68,7 +68,7 @@ def decode(records: Sequence[sink.Record], anomalies_topic: str) -> sink.Decoded
 
 
 def results_sink(settings: Settings) -> sink.Sink[ResultRows]:
-    anomalies_topic = settings.topic("anomalies")
+    anomalies_topic = settings.kafka.topic("anomalies")
 
     async def store(pool: asyncpg.Pool, rows: ResultRows) -> sink.Written:
         async with pool.acquire() as conn, conn.transaction():
@@ -80,17 +80,17 @@ def results_sink(settings: Settings) -> sink.Sink[ResultRows]:
         }
 
     async def retention(pool: asyncpg.Pool) -> dict[str, int]:
-        cutoff = datetime.now(UTC) - timedelta(days=settings.results_retention_days)
+        cutoff = datetime.now(UTC) - timedelta(days=settings.worker.results_retention_days)
         return {t: await results.delete_stored_before(pool, t, cutoff) for t in ("anomalies", "forecasts")}
 
     return sink.Sink(
         name="results",
-        group=f"{settings.app_id}-results",
-        topics=(anomalies_topic, settings.topic("forecasts")),
+        group=f"{settings.worker.app_id}-results",
+        topics=(anomalies_topic, settings.kafka.topic("forecasts")),
         decode=lambda records: decode(records, anomalies_topic),
         store=store,
         retention=retention,
-        retention_every_s=settings.results_retention_every_s,
+        retention_every_s=settings.worker.results_retention_every_s,
         batch=BATCH,
     )
 

@@ -22,14 +22,14 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 async def create_pool(settings: Settings, **overrides: Any) -> asyncpg.Pool:
     """A pool on the configured database; connection errors name the host, never the password."""
     kwargs: dict[str, Any] = {
-        "host": settings.postgres_host,
-        "port": settings.postgres_port,
-        "user": settings.postgres_user,
-        "password": settings.postgres_password.get_secret_value(),
-        "database": settings.postgres_db,
-        "min_size": settings.postgres_pool_min,
-        "max_size": settings.postgres_pool_max,
-        "command_timeout": settings.postgres_command_timeout_s,
+        "host": settings.postgres.host,
+        "port": settings.postgres.port,
+        "user": settings.postgres.user,
+        "password": settings.postgres.password.get_secret_value(),
+        "database": settings.postgres.db,
+        "min_size": settings.postgres.pool_min,
+        "max_size": settings.postgres.pool_max,
+        "command_timeout": settings.postgres.command_timeout_s,
         "init": _init_connection,
     }
     kwargs.update(overrides)
@@ -43,8 +43,8 @@ async def create_pool(settings: Settings, **overrides: Any) -> asyncpg.Pool:
 def _unusable(settings: Settings, exc: BaseException) -> InfraError:
     """The one error for a database we cannot use (never with the password)."""
     return InfraError(
-        f"PostgreSQL at {settings.postgres_host}:{settings.postgres_port} "
-        f"(db {settings.postgres_db}, user {settings.postgres_user}) is not usable: "
+        f"PostgreSQL at {settings.postgres.host}:{settings.postgres.port} "
+        f"(db {settings.postgres.db}, user {settings.postgres.user}) is not usable: "
         f"{type(exc).__name__}: {exc}"
     )
 
@@ -53,12 +53,12 @@ async def connect(settings: Settings) -> asyncpg.Connection:
     """One connection (migrations, CLI), same error handling as the pool."""
     try:
         conn: asyncpg.Connection = await asyncpg.connect(
-            host=settings.postgres_host,
-            port=settings.postgres_port,
-            user=settings.postgres_user,
-            password=settings.postgres_password.get_secret_value(),
-            database=settings.postgres_db,
-            timeout=settings.postgres_command_timeout_s,
+            host=settings.postgres.host,
+            port=settings.postgres.port,
+            user=settings.postgres.user,
+            password=settings.postgres.password.get_secret_value(),
+            database=settings.postgres.db,
+            timeout=settings.postgres.command_timeout_s,
         )
     except (OSError, asyncpg.PostgresError) as exc:
         raise _unusable(settings, exc) from None

@@ -20,25 +20,25 @@ def create_app(settings: Settings, worker_id: str = "w1") -> tuple[faust.App, Ag
     datadir = settings.worker_dir / worker_id
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
-        settings.app_id,
-        broker=settings.kafka_broker_url,
-        store=settings.store,
+        settings.worker.app_id,
+        broker=settings.kafka.broker_url,
+        store=settings.worker.store,
         datadir=str(datadir),
         web_enabled=False,
-        topic_partitions=settings.topic_partitions,
-        topic_replication_factor=settings.topic_replication,
+        topic_partitions=settings.kafka.topic_partitions,
+        topic_replication_factor=settings.kafka.topic_replication,
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
-        broker_commit_every=2 * settings.batch_size,
+        broker_commit_every=2 * settings.worker.batch_size,
         broker_commit_interval=1.0,
-        producer_linger_ms=settings.producer_linger_ms,
+        producer_linger_ms=settings.kafka.producer_linger_ms,
         producer_max_batch_size=256 * 1024,
         stream_buffer_maxsize=8192,
         stream_wait_empty=False,
         value_serializer="raw",
         key_serializer="raw",
         table_standby_replicas=0,
-        broker_session_timeout=settings.kafka_session_timeout_s,
+        broker_session_timeout=settings.kafka.session_timeout_s,
     )
     raw: dict[str, Any] = {
         "key_type": bytes,
@@ -46,48 +46,48 @@ def create_app(settings: Settings, worker_id: str = "w1") -> tuple[faust.App, Ag
         "key_serializer": "raw",
         "value_serializer": "raw",
     }
-    readings_name = settings.topic("readings")
+    readings_name = settings.kafka.topic("readings")
     ctx = AgentContext(
         settings=settings,
         pipeline=ScoringPipeline(settings),
         readings_topic=app.topic(readings_name, **raw),
         readings_topic_name=readings_name,
-        anomalies_topic=app.topic(settings.topic("anomalies"), **raw),
-        forecasts_topic=app.topic(settings.topic("forecasts"), **raw),
-        scores_topic=app.topic(settings.topic("scores"), **raw),
-        dead_letters_topic=app.topic(settings.topic("dead-letters"), **raw),
+        anomalies_topic=app.topic(settings.kafka.topic("anomalies"), **raw),
+        forecasts_topic=app.topic(settings.kafka.topic("forecasts"), **raw),
+        scores_topic=app.topic(settings.kafka.topic("scores"), **raw),
+        dead_letters_topic=app.topic(settings.kafka.topic("dead-letters"), **raw),
         state_table=app.Table(
             "asset-state",
             default=None,
-            partitions=settings.topic_partitions,
+            partitions=settings.kafka.topic_partitions,
             help="Per-asset ring of state records, key <asset>|<slot>",
             key_type=bytes,
             value_type=bytes,
         ),
     )
-    if settings.trained_models:
+    if settings.worker.trained_models:
         loader = bundle_loader(settings)
         live = LiveModels(
             loader,
-            horizon=settings.forecast_horizon,
-            capacity=settings.model_cache_size,
-            per_asset_metrics=settings.metrics_per_asset,
-            plan_steps=settings.model_plan_steps,
+            horizon=settings.worker.forecast_horizon,
+            capacity=settings.worker.model_cache_size,
+            per_asset_metrics=settings.worker.metrics_per_asset,
+            plan_steps=settings.worker.model_plan_steps,
         )
         ctx.pipeline.live = live
         model_updates.register(app, ctx, live, loader)
-    if settings.readings_path == "batch":
+    if settings.worker.readings_path == "batch":
         batch_readings.register(app, ctx)
     else:
         readings.register(app, ctx)
-    if settings.alerting_enabled:
+    if settings.alerting.enabled:
         ctx.keepalive.append(alerting.register(app, ctx))
-    if settings.results_sink_enabled:
+    if settings.worker.results_sink_enabled:
         results_sink.register(app, ctx)
-    if settings.history_enabled:
+    if settings.worker.history_enabled:
         history_sink.register(app, ctx)
-    monitor.register(app, ctx, settings.monitor_interval_s)
+    monitor.register(app, ctx, settings.worker.monitor_interval_s)
 
-    if settings.retraining_enabled:
+    if settings.training.retraining_enabled:
         retraining.register(app, ctx)
     return app, ctx

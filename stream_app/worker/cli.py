@@ -23,16 +23,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from stream_app.worker.app import create_app
 
     ensure_topics(settings)
-    if settings.metrics_port:
+    if settings.worker.metrics_port:
         from prometheus_client import start_http_server
 
-        start_http_server(settings.metrics_port, addr=settings.bind_host)
+        start_http_server(settings.worker.metrics_port, addr=settings.bind_host)
     app, _ctx = create_app(settings, worker_id=args.worker_id)
     from stream_app import metrics
 
-    metrics.WORKER_INFO.labels(args.worker_id, settings.app_id).set(1)
+    metrics.WORKER_INFO.labels(args.worker_id, settings.worker.app_id).set(1)
     logging.getLogger(__name__).info(
-        "worker %s: kafka %s, topics %s.*", args.worker_id, settings.kafka_bootstrap, settings.topic_prefix
+        "worker %s: kafka %s, topics %s.*",
+        args.worker_id,
+        settings.kafka.bootstrap,
+        settings.kafka.topic_prefix,
     )
     from stream_app.logging_setup import worker_logging_config
 

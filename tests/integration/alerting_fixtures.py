@@ -38,10 +38,10 @@ async def pg_pool() -> AsyncIterator[asyncpg.Pool]:
     """A pool on a fresh schema of the local PostgreSQL with the alerting tables."""
     settings = Settings()
     schema = f"alert_it_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(settings.postgres_dsn())
+    admin = await asyncpg.connect(settings.postgres.dsn())
     await admin.execute(f'CREATE SCHEMA "{schema}"')
     pool = await asyncpg.create_pool(
-        settings.postgres_dsn(), min_size=1, max_size=4, server_settings={"search_path": schema}
+        settings.postgres.dsn(), min_size=1, max_size=4, server_settings={"search_path": schema}
     )
     assert pool is not None
     async with pool.acquire() as conn:

@@ -18,8 +18,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def kafka_is_up() -> None:
     s = Settings()
-    host, port = s.kafka_bootstrap.split(",")[0].rsplit(":", 1)
+    host, port = s.kafka.bootstrap.split(",")[0].rsplit(":", 1)
     try:
         socket.create_connection((host, int(port)), timeout=3).close()
     except OSError:
-        pytest.fail(f"no Kafka at {s.kafka_bootstrap}: run `kilowatch infra up` (make test does)")
+        pytest.fail(f"no Kafka at {s.kafka.bootstrap}: run `kilowatch infra up` (make test does)")

@@ -56,7 +56,7 @@ def interleave(series: list[AssetSeries]) -> list[tuple[bytes, bytes]]:
 def offline_scores(settings: Settings, series: list[AssetSeries]) -> dict[tuple[str, str], dict[str, Any]]:
     """What the same pipeline code says without Kafka: (asset, timestamp) -> score record."""
     pipe = ScoringPipeline(settings)
-    store = InMemoryStore(settings.window_size)
+    store = InMemoryStore(settings.detector.window_size)
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for s in series:
         msgs = [RawMessage(k, v, "offline", 0, i) for i, (k, v) in enumerate(s.messages())]
@@ -81,7 +81,7 @@ def detector_events(
 ) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]:
     """The anomaly and forecast events (key, payload) the worker's pipeline emits for these series."""
     pipe = ScoringPipeline(settings)
-    store = InMemoryStore(settings.window_size)
+    store = InMemoryStore(settings.detector.window_size)
     anomalies: list[tuple[bytes, bytes]] = []
     forecasts: list[tuple[bytes, bytes]] = []
     for s in series:

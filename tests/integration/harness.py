@@ -43,7 +43,7 @@ def isolated_settings(tmp_path: Path, **overrides: Any) -> tuple[Settings, dict[
     env = dict(os.environ)
     env.update({f"KILOWATCH_{k.upper()}": str(v) for k, v in values.items()})
     base = Settings()
-    return base.model_copy(update={k: (Path(v) if k == "state_dir" else v) for k, v in values.items()}), env
+    return base.with_changes(**values), env
 
 
 class Worker:
@@ -88,7 +88,7 @@ def produce(
     settings: Settings, messages: Iterable[tuple[bytes | None, bytes | None]], kind: TopicKind = "readings"
 ) -> int:
     prod = producer(settings)
-    topic = settings.topic(kind)
+    topic = settings.kafka.topic(kind)
     n = 0
     for key, value in messages:
         kafka_produce(prod, topic, key, value)
@@ -115,7 +115,7 @@ class PacedProducer:
     def _run(self) -> None:
         try:
             prod = producer(self.settings)
-            topic = self.settings.topic("readings")
+            topic = self.settings.kafka.topic("readings")
             step = max(1, self.rate // 20)
             started = time.monotonic()
             for i in range(0, len(self.messages), step):
@@ -157,16 +157,16 @@ class TopicReader:
     """Reads a whole topic from the beginning, accumulating decoded JSON values."""
 
     def __init__(self, settings: Settings, kind: str) -> None:
-        self.topic = settings.topic(kind)  # type: ignore[arg-type]
+        self.topic = settings.kafka.topic(kind)  # type: ignore[arg-type]
         self.consumer = Consumer(
             {
-                "bootstrap.servers": settings.kafka_bootstrap,
+                "bootstrap.servers": settings.kafka.bootstrap,
                 "group.id": f"reader-{uuid.uuid4().hex[:8]}",
                 "enable.auto.commit": False,
             }
         )
         self.consumer.assign(
-            [TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in range(settings.topic_partitions)]
+            [TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in range(settings.kafka.topic_partitions)]
         )
         self.items: list[dict[str, Any]] = []
 
@@ -205,12 +205,16 @@ class TopicReader:
 
 def group_assignment(settings: Settings) -> dict[str, set[int]]:
     """Members of the worker's consumer group and the readings partitions each one holds."""
-    client = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-    desc = client.describe_consumer_groups([settings.app_id])[settings.app_id].result(timeout=10)
+    client = AdminClient({"bootstrap.servers": settings.kafka.bootstrap})
+    desc = client.describe_consumer_groups([settings.worker.app_id])[settings.worker.app_id].result(
+        timeout=10
+    )
     out: dict[str, set[int]] = {}
     for m in desc.members:
         parts = {
-            tp.partition for tp in m.assignment.topic_partitions if tp.topic == settings.topic("readings")
+            tp.partition
+            for tp in m.assignment.topic_partitions
+            if tp.topic == settings.kafka.topic("readings")
         }
         out[m.member_id] = parts
     return out

@@ -23,7 +23,7 @@ T0 = datetime(2026, 3, 1, tzinfo=UTC)
 def settings_for(smtp_port: int, **extra: object) -> Settings:
     values = {"alert_smtp_port": smtp_port, "alert_recovery_s": 600.0, "alert_cooldown_s": 0.0}
     values.update(extra)
-    return Settings().model_copy(update=values)
+    return Settings().with_changes(**values)
 
 
 async def test_alert_config_round_trip(pg_pool: asyncpg.Pool) -> None:

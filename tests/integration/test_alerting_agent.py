@@ -29,12 +29,12 @@ TABLES = "alert_deliveries, alert_digest_items, alert_episodes, alert_config"
 async def database() -> AsyncIterator[str]:
     """The alerting tables in the database's default schema, emptied (the worker subprocess connects
     with the plain settings; the role may not create databases)."""
-    conn = await asyncpg.connect(Settings().postgres_dsn())
+    conn = await asyncpg.connect(Settings().postgres.dsn())
     await apply_migration(conn)
     await conn.execute(f"TRUNCATE {TABLES}")
     await alert_store.put_alert_config(conn, AlertConfig(email="ops@example.com", threshold=0.99))
     try:
-        yield Settings().postgres_db
+        yield Settings().postgres.db
     finally:
         await conn.execute(f"TRUNCATE {TABLES}")
         await conn.close()
@@ -55,7 +55,7 @@ async def test_worker_alerts_once_per_episode(tmp_path: Path, database: str, smt
     events = [anomaly("plant-a", t0 + timedelta(minutes=15 * i)) for i in range(30)]
     events += [anomaly("plant-b", t0 + timedelta(minutes=15 * i), kind="dip") for i in range(3)]
     prod = producer(settings)
-    topic = settings.topic("anomalies")
+    topic = settings.kafka.topic("anomalies")
     produce(prod, topic, b"plant-a", b"{not an anomaly")  # skipped with a warning, never fatal
     for a in events + events[:10]:  # and some redeliveries
         produce(prod, topic, a.asset_id.encode(), a.model_dump_json().encode())
@@ -74,7 +74,7 @@ async def test_worker_alerts_once_per_episode(tmp_path: Path, database: str, smt
         "[kilowatch] dip on plant-b (score 0.999)",
         "[kilowatch] spike on plant-a (score 0.999)",
     ]
-    conn = await asyncpg.connect(settings.postgres_dsn())
+    conn = await asyncpg.connect(settings.postgres.dsn())
     try:
         rows = await conn.fetch("SELECT asset_id, anomaly_count FROM alert_episodes ORDER BY asset_id")
     finally:

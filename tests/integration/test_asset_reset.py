@@ -41,20 +41,22 @@ def payload(i: int, value: float | None = None) -> bytes:
 
 def changelog_view(settings: Settings, prefix: str) -> dict[bytes, bytes | None]:
     """The compacted view of the state table's changelog: last value (None = tombstone) per key."""
-    topic = f"{settings.app_id}-asset-state-changelog"
+    topic = f"{settings.worker.app_id}-asset-state-changelog"
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            "bootstrap.servers": settings.kafka.bootstrap,
             "group.id": f"reader-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
             "enable.partition.eof": True,
         }
     )
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(settings.topic_partitions)])
+    consumer.assign(
+        [TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(settings.kafka.topic_partitions)]
+    )
     view: dict[bytes, bytes | None] = {}
     at_end: set[int] = set()
     try:
-        while len(at_end) < settings.topic_partitions:
+        while len(at_end) < settings.kafka.topic_partitions:
             for m in consumer.consume(10_000, timeout=1.0):
                 if m.error():
                     if m.error().code() == KafkaError._PARTITION_EOF:
@@ -131,7 +133,7 @@ async def test_admin_reset_starts_the_asset_afresh(tmp_path: Path, readings_path
             r = await api.client.post(url, json={"reason": "poisoned by a test"}, headers=api.auth("admin"))
             assert r.status_code == 202, r.text
             data = r.json()["data"]
-            assert data["asset_id"] == asset and data["topic"] == settings.topic("readings")
+            assert data["asset_id"] == asset and data["topic"] == settings.kafka.topic("readings")
 
             # audit log: who, what, outcome, where it was published
             pool = await api.resources.pool()
@@ -220,17 +222,19 @@ async def test_cli_reset_is_audited_and_lands_in_the_assets_partition(tmp_path: 
     assert done.returncode == 0, err.decode()
     assert f"of asset {asset} published" in out.decode()
 
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": uuid.uuid4().hex})
-    topic = settings.topic("readings")
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(settings.topic_partitions)])
+    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap, "group.id": uuid.uuid4().hex})
+    topic = settings.kafka.topic("readings")
+    consumer.assign(
+        [TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(settings.kafka.topic_partitions)]
+    )
     try:
         msgs = await asyncio.to_thread(consumer.consume, 10, 10.0)
     finally:
         consumer.close()
     (msg,) = [m for m in msgs if not m.error()]
     # the partition every kilowatch producer (and the Java client) picks for the asset's readings
-    assert msg.partition() == (murmur2(asset.encode()) & 0x7FFFFFFF) % settings.topic_partitions
-    event = decode_control(msg.key(), msg.value(), max_bytes=settings.max_payload_bytes)
+    assert msg.partition() == (murmur2(asset.encode()) & 0x7FFFFFFF) % settings.kafka.topic_partitions
+    event = decode_control(msg.key(), msg.value(), max_bytes=settings.worker.max_payload_bytes)
     assert event is not None and event.asset_id == asset and event.requested_by.startswith("cli:")
 
     conn = await connect(settings)

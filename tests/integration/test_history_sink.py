@@ -26,7 +26,7 @@ async def test_sink_stores_readings_and_ignores_invalid(tmp_path: Path) -> None:
     await migrations.upgrade(conn)
     await asyncio.to_thread(ensure_topics, settings)
     frame = pd.read_csv(DATA_DIR / "energy" / "steel_industry_2018_15min.csv", nrows=500)
-    asset = f"{settings.topic_prefix}-sink"
+    asset = f"{settings.kafka.topic_prefix}-sink"
     msgs: list[tuple[bytes | None, bytes | None]] = [
         (asset.encode(), orjson.dumps({"timestamp": t, "value": v, "co2": c}))
         for t, v, c in zip(frame["timestamp"], frame["Usage_kWh"], frame["CO2(tCO2)"], strict=True)

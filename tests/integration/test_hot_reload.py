@@ -49,7 +49,9 @@ def _publish(settings: Settings, version: str, uri: str, action: str = "promoted
         updated_at=datetime.now(UTC),
     )
     prod = producer(settings)
-    kafka_produce(prod, settings.topic("model-updates"), ASSET.encode(), event.model_dump_json().encode())
+    kafka_produce(
+        prod, settings.kafka.topic("model-updates"), ASSET.encode(), event.model_dump_json().encode()
+    )
     assert prod.flush(30) == 0
 
 
@@ -136,7 +138,7 @@ def test_training_request_to_new_version_scoring_in_the_stream(tmp_path: Path, d
     csv = tmp_path / "plant.csv"
     pd.read_csv(data_dir / "energy" / "steel_industry_2018_15min.csv", nrows=4000).to_csv(csv, index=False)
     (series,) = steel_assets(data_dir, n_assets=1, n_rows=2000)
-    asset = f"{settings.topic_prefix}-plant"
+    asset = f"{settings.kafka.topic_prefix}-plant"
     msgs = [(asset.encode(), v) for _, v in series.messages()]
     worker = Worker(env, "life", tmp_path)
     updates, forecasts = TopicReader(settings, "model-updates"), TopicReader(settings, "forecasts")
@@ -152,7 +154,7 @@ def test_training_request_to_new_version_scoring_in_the_stream(tmp_path: Path, d
         )
         prod = producer(settings)
         payload = req.model_dump_json().encode()
-        kafka_produce(prod, settings.topic("training-requests"), asset.encode(), payload)
+        kafka_produce(prod, settings.kafka.topic("training-requests"), asset.encode(), payload)
         assert prod.flush(30) == 0
         got = updates.wait_for(lambda items: len(items) >= 1, 300, "a model update", [worker])
         assert got[0]["asset_id"] == asset and got[0]["action"] == "promoted"

@@ -27,7 +27,7 @@ def test_status_reports_everything_running(settings: Settings) -> None:
     assert set(statuses) == set(infra.SERVICES)
     not_running = [s.line() for s in statuses.values() if not s.running]
     assert not not_running, f"run `kilowatch infra up` first: {not_running}"
-    assert statuses["kafka"].version == settings.kafka_version
+    assert statuses["kafka"].version == settings.kafka.version
 
 
 def test_up_is_idempotent(settings: Settings) -> None:
@@ -44,10 +44,10 @@ def test_up_only_subset(settings: Settings) -> None:
 
 async def test_kafka_round_trip(settings: Settings) -> None:
     topic = f"test.infra.{uuid.uuid4().hex[:12]}"
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap})
     admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])[topic].result(timeout=30)
     try:
-        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
         await producer.start()
         try:
             await producer.send_and_wait(topic, b"hello", key=b"k1")
@@ -55,7 +55,7 @@ async def test_kafka_round_trip(settings: Settings) -> None:
             await producer.stop()
         consumer = AIOKafkaConsumer(
             topic,
-            bootstrap_servers=settings.kafka_bootstrap,
+            bootstrap_servers=settings.kafka.bootstrap,
             group_id=f"test-infra-{uuid.uuid4().hex[:8]}",
             auto_offset_reset="earliest",
         )
@@ -70,16 +70,16 @@ async def test_kafka_round_trip(settings: Settings) -> None:
 
 
 async def test_postgres_select_1(settings: Settings) -> None:
-    conn = await asyncpg.connect(settings.postgres_dsn(), timeout=10)
+    conn = await asyncpg.connect(settings.postgres.dsn(), timeout=10)
     try:
         assert await conn.fetchval("SELECT 1") == 1
-        assert await conn.fetchval("SELECT current_user") == settings.postgres_user
+        assert await conn.fetchval("SELECT current_user") == settings.postgres.user
     finally:
         await conn.close()
 
 
 async def test_redis_ping(settings: Settings) -> None:
-    client = aioredis.from_url(settings.redis_url)
+    client = aioredis.from_url(settings.redis.url)
     try:
         assert await client.ping()
     finally:

@@ -56,11 +56,11 @@ async def test_failed_migration_rolls_back_and_is_not_recorded(settings: Setting
     admin = await create_pool(settings, min_size=1, max_size=1)
     await admin.execute(f'CREATE SCHEMA "{schema}"')
     conn = await asyncpg.connect(
-        host=settings.postgres_host,
-        port=settings.postgres_port,
-        user=settings.postgres_user,
-        password=settings.postgres_password.get_secret_value(),
-        database=settings.postgres_db,
+        host=settings.postgres.host,
+        port=settings.postgres.port,
+        user=settings.postgres.user,
+        password=settings.postgres.password.get_secret_value(),
+        database=settings.postgres.db,
         server_settings={"search_path": schema},
     )
     try:

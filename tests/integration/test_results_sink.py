@@ -51,7 +51,7 @@ async def test_sink_stores_detector_events_once_and_skips_bad_messages(
     a_msgs = [*anomalies[:5], *bad_anomalies, *anomalies, *anomalies[5:]]
     f_msgs = [*forecasts, *forecasts[:10]]
     invalid_before = sum(
-        metric("kilowatch_sink_invalid_messages_total", sink="results", topic=settings.topic(k))
+        metric("kilowatch_sink_invalid_messages_total", sink="results", topic=settings.kafka.topic(k))
         for k in ("anomalies", "forecasts")
     )
     total = produce(settings, a_msgs, "anomalies")
@@ -61,7 +61,7 @@ async def test_sink_stores_detector_events_once_and_skips_bad_messages(
         reports = await run_until(settings, spec, total)
         assert sum(r.invalid for r in reports) == 4
         invalid_after = sum(
-            metric("kilowatch_sink_invalid_messages_total", sink="results", topic=settings.topic(k))
+            metric("kilowatch_sink_invalid_messages_total", sink="results", topic=settings.kafka.topic(k))
             for k in ("anomalies", "forecasts")
         )
         assert invalid_after - invalid_before == 4
@@ -90,7 +90,7 @@ async def test_sink_stores_detector_events_once_and_skips_bad_messages(
         for row in stored_f:
             f = want_f[row["forecast_id"]]
             assert row["issued_at"] == f.issued_at
-            assert row["horizon"] == len(f.points) == settings.forecast_horizon
+            assert row["horizon"] == len(f.points) == settings.worker.forecast_horizon
             assert row["points"] == [orjson.loads(p.model_dump_json()) for p in f.points]
 
         # A restart that replays both topics from the start (a new consumer group) adds nothing.

@@ -50,7 +50,7 @@ def db(settings: Settings, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> 
 
 def send(settings: Settings, kind: str, key: bytes, value: bytes) -> None:
     prod = producer(settings)
-    produce(prod, settings.topic(kind), key, value)  # type: ignore[arg-type]
+    produce(prod, settings.kafka.topic(kind), key, value)  # type: ignore[arg-type]
     assert prod.flush(30) == 0
 
 
@@ -101,12 +101,12 @@ def test_requests_jobs_updates_duplicates_schedule_and_rollback(tmp_path: Path) 
     )
     env["KILOWATCH_DATA_FILE_ROOTS"] = json.dumps([str(tmp_path), str(DATA_DIR)])
     env["PYTHONPATH"] = str(ROOT)  # the spawned training process imports the test backend
-    settings = settings.model_copy(update={"artifact_root": tmp_path / "artifacts"})
+    settings = settings.with_changes(artifact_root=tmp_path / "artifacts")
     db(settings, migrations.upgrade)
     data = tmp_path / "steel.csv"
     frame = pd.read_csv(STEEL, nrows=3 * 7 * 96)
     frame.to_csv(data, index=False)
-    tag = settings.topic_prefix
+    tag = settings.kafka.topic_prefix
     a, b, c = f"{tag}-a", f"{tag}-b", f"{tag}-c"
 
     # Asset c: scheduled retraining from its readings history.
@@ -174,15 +174,17 @@ async def _rollback_via_service(settings: Settings, asset: str, version: int) ->
     prod = producer(settings)
 
     async def publish(ev: ModelUpdated) -> None:
-        produce(prod, settings.topic("model-updates"), ev.asset_id.encode(), ev.model_dump_json().encode())
+        produce(
+            prod, settings.kafka.topic("model-updates"), ev.asset_id.encode(), ev.model_dump_json().encode()
+        )
         assert prod.flush(30) == 0
 
     service = TrainingService(
         settings=settings,
         pool=pool,
-        lock=TrainingLock(client, settings.topic_prefix, 5000),
-        channel=JobChannel(client, settings.topic_prefix, 100, 600),
-        store=LocalArtifactStore(settings.artifact_root),
+        lock=TrainingLock(client, settings.kafka.topic_prefix, 5000),
+        channel=JobChannel(client, settings.kafka.topic_prefix, 100, 600),
+        store=LocalArtifactStore(settings.training.artifact_root),
         publish=publish,
     )
     try:
@@ -208,7 +210,7 @@ def test_drift_timer_asks_for_retraining_from_scored_readings(tmp_path: Path) ->
     )
     env["PYTHONPATH"] = str(ROOT)
     db(settings, migrations.upgrade)
-    asset = f"{settings.topic_prefix}-d"
+    asset = f"{settings.kafka.topic_prefix}-d"
     frame = pd.read_csv(STEEL, nrows=200)
     readings = [
         (asset.encode(), json.dumps({"timestamp": t, "value": v}).encode())

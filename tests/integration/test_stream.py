@@ -49,7 +49,7 @@ HIGH_SENSITIVITY_FALSE_ALARM_CEILING = 0.08
 
 @pytest.fixture(params=["batch", "agent"])
 def readings_path(request: pytest.FixtureRequest) -> str:
-    """Both ways a worker can consume readings (settings.readings_path) must behave the same."""
+    """Both ways a worker can consume readings (settings.worker.readings_path) must behave the same."""
     return str(request.param)
 
 
@@ -173,7 +173,7 @@ def test_malformed_messages_go_to_dead_letters_and_valid_ones_are_scored(
     assert {_payload_of(d) for d in letters.items} == set(reasons)
     for letter in letters.items:
         assert reasons[_payload_of(letter)] in letter["error"], letter["error"]
-        assert letter["source_topic"] == settings.topic("readings")
+        assert letter["source_topic"] == settings.kafka.topic("readings")
         assert letter["offset"] >= 0
 
 
@@ -288,7 +288,9 @@ def test_two_workers_split_partitions_and_score_each_reading_once(
     try:
         assignment = wait_for_members(settings, 2, 90)
         parts = list(assignment.values())
-        assert parts[0].isdisjoint(parts[1]) and parts[0] | parts[1] == set(range(settings.topic_partitions))
+        assert parts[0].isdisjoint(parts[1]) and parts[0] | parts[1] == set(
+            range(settings.kafka.topic_partitions)
+        )
         total = produce(settings, interleave(series))
         scores.wait_for(lambda items: len(by_reading(items)) >= total, 240, "all readings scored", workers)
         scores.poll(2.0)

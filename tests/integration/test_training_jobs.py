@@ -78,8 +78,8 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
 @asynccontextmanager
 async def _env(tmp_path: Path, **overrides: Any) -> AsyncIterator[Env]:
     base = Settings()
-    settings = base.model_copy(
-        update={
+    settings = base.with_changes(
+        **{
             "topic_prefix": f"t{uuid.uuid4().hex[:10]}",
             "artifact_root": tmp_path / "artifacts",
             "training_backend": "tests.integration.lsq_backend",
@@ -96,12 +96,12 @@ async def _env(tmp_path: Path, **overrides: Any) -> AsyncIterator[Env]:
         published.append(ev)
 
     async with fresh_schema_pool(settings) as pool:
-        store = LocalArtifactStore(settings.artifact_root)
+        store = LocalArtifactStore(settings.training.artifact_root)
         service = TrainingService(
             settings=settings,
             pool=pool,
-            lock=TrainingLock(client, settings.topic_prefix, settings.training_lock_ttl_ms),
-            channel=JobChannel(client, settings.topic_prefix, settings.training_log_lines, 600),
+            lock=TrainingLock(client, settings.kafka.topic_prefix, settings.training.lock_ttl_ms),
+            channel=JobChannel(client, settings.kafka.topic_prefix, settings.training.log_lines, 600),
             store=store,
             publish=publish,
         )
@@ -324,7 +324,7 @@ async def test_lock_token_semantics(env: Env) -> None:
     assert await lock.release("L", a)
     assert await lock.holder("L") is None
     assert await lock.acquire("L", b)
-    await asyncio.sleep(env.settings.training_lock_ttl_ms / 1000 + 0.3)  # expiry frees it
+    await asyncio.sleep(env.settings.training.lock_ttl_ms / 1000 + 0.3)  # expiry frees it
     assert await lock.acquire("L", a)
     assert not await lock.release("L", b)  # an expired holder cannot free the new holder's lock
 

@@ -37,7 +37,7 @@ def test_worker_exports_outcomes_lag_and_table_size(tmp_path: Path, data_dir: Pa
     settings, env = isolated_settings(tmp_path, metrics_port=port, monitor_interval_s=0.5, log_format="json")
     ensure_topics(settings)
     readings = interleave(steel_assets(data_dir, n_assets=3, n_rows=300))
-    topic = settings.topic("readings")
+    topic = settings.kafka.topic("readings")
     worker = Worker(env, "metrics", tmp_path)
     try:
         produce(settings, readings)
@@ -52,7 +52,7 @@ def test_worker_exports_outcomes_lag_and_table_size(tmp_path: Path, data_dir: Pa
                 continue
             consumed = sum(v for (n, _), v in seen.items() if n == "kilowatch_readings_total")
             lags = {dict(lb)["partition"]: v for (n, lb), v in seen.items() if n == LAG}
-            settled = len(lags) == settings.topic_partitions and not any(lags.values())
+            settled = len(lags) == settings.kafka.topic_partitions and not any(lags.values())
             if consumed >= len(readings) and settled:
                 break
             time.sleep(0.5)
@@ -64,7 +64,9 @@ def test_worker_exports_outcomes_lag_and_table_size(tmp_path: Path, data_dir: Pa
     assert {dict(lb)["topic"] for (n, lb), _ in seen.items() if n == LAG} == {topic}
     keys = seen[("kilowatch_table_keys", (("table", "asset-state"),))]
     assert keys >= 3, keys  # one ring record per reading slot, at least one per asset
-    assert seen[("kilowatch_worker_info", (("app_id", settings.app_id), ("worker_id", "metrics")))] == 1
+    assert (
+        seen[("kilowatch_worker_info", (("app_id", settings.worker.app_id), ("worker_id", "metrics")))] == 1
+    )
     lines = [ln for ln in worker.log_path.read_text().splitlines() if ln.strip()]
     assert lines and all(ln.startswith("{") for ln in lines), worker.tail()
     docs = [json.loads(ln) for ln in lines]

@@ -73,7 +73,7 @@ def test_swap_takes_effect_without_restart_and_events_carry_the_version(
     model = SeasonalNaive()
     live = LiveModels(lambda a: model, horizon=24)
     pipe = ScoringPipeline(settings, live=live)
-    table = MemoryTable(settings.window_size)
+    table = MemoryTable(settings.detector.window_size)
     msgs = messages(steel(data_dir, 3000), "plant-1")
     before = run(pipe, table, msgs[:1500])
     assert {a.model_version for a in _anomalies(before)} == {pipe.model_version}
@@ -98,7 +98,7 @@ def test_trained_verdict_uses_the_model_band(settings: Settings, data_dir: Path)
     model = SeasonalNaive()
     live = LiveModels(lambda a: model, horizon=24)
     pipe = ScoringPipeline(settings, live=live)
-    table = MemoryTable(settings.window_size)
+    table = MemoryTable(settings.detector.window_size)
     msgs = messages(steel(data_dir, 1200), "plant-1")
     run(pipe, table, msgs[:600])
     live.apply(active())
@@ -118,7 +118,7 @@ def test_a_model_that_cannot_load_leaves_the_asset_on_the_online_model(
 
     live = LiveModels(broken, horizon=24)
     pipe = ScoringPipeline(settings, live=live)
-    table = MemoryTable(settings.window_size)
+    table = MemoryTable(settings.detector.window_size)
     live.apply(active())
     outs = run(pipe, table, messages(steel(data_dir, 1500), "plant-1"))
     assert len(attempts) == 1  # remembered as broken, not retried per reading
@@ -129,7 +129,7 @@ def test_a_model_that_cannot_load_leaves_the_asset_on_the_online_model(
 def test_too_little_history_falls_back_then_switches(settings: Settings, data_dir: Path) -> None:
     live = LiveModels(lambda a: SeasonalNaive(), horizon=24)
     pipe = ScoringPipeline(settings, live=live)
-    table = MemoryTable(settings.window_size)
+    table = MemoryTable(settings.detector.window_size)
     live.apply(active())
     msgs = messages(steel(data_dir, 1500), "plant-1")
     anomalies = _anomalies(run(pipe, table, msgs, batch=50))
@@ -164,7 +164,7 @@ def test_event_ids_do_not_change_with_the_model(settings: Settings, data_dir: Pa
     """A reading re-emitted after a model swap keeps its event id (idempotent consumers)."""
     live = LiveModels(lambda a: SeasonalNaive(), horizon=24)
     pipe = ScoringPipeline(settings, live=live)
-    table = MemoryTable(settings.window_size)
+    table = MemoryTable(settings.detector.window_size)
     msgs = messages(steel(data_dir, 1500), "plant-1")
     live.apply(active("1"))
     first = run(pipe, table, msgs)

@@ -74,7 +74,7 @@ def test_auto_is_text_on_a_terminal_and_json_elsewhere() -> None:
 
 
 def test_configure_masks_settings_secrets() -> None:
-    settings = Settings.model_construct(
+    settings = Settings(
         log_format="json",
         postgres_password=SecretStr("pg-pass-xyz"),
         alert_smtp_password=SecretStr("smtp-pw-1"),

@@ -18,7 +18,7 @@ async def test_tombstone_retires_the_model_and_scoring_goes_online(tmp_path: Pat
     model = SeasonalNaive()
     live = LiveModels(lambda a: model, horizon=24)
     pipe = ScoringPipeline(settings, live=live)
-    table = MemoryTable(settings.window_size)
+    table = MemoryTable(settings.detector.window_size)
     msgs = messages(steel(data_dir, 2600), "plant-1")
     run(pipe, table, msgs[:1500])
     live.apply(active("1"))

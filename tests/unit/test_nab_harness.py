@@ -45,7 +45,7 @@ def test_corpus_slices_keep_only_windows_inside(corpus: harness.NabCorpus) -> No
 
 
 def test_kilowatch_and_river_scored_per_category(corpus: harness.NabCorpus) -> None:
-    params = Settings().online_params()
+    params = Settings().detector.params()
     specs = [DetectorSpec("kilowatch", params), DetectorSpec("river-hst"), DetectorSpec("river-adwin")]
     cache = RunCache()
     evs = evaluate_detectors(specs, corpus, jobs=2, cache=cache)

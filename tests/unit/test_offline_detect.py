@@ -41,7 +41,7 @@ def test_detect_writes_nab_format_via_cli(ec2: Path, tmp_path: Path) -> None:
     assert set(res["label"]) <= {0, 1} and 0 < res["label"].sum() < len(res) // 20
     # flagged rows carry their score, or 0 when they repeat an alarm raised within the repeat window
     flagged = res.loc[res["label"] == 1, "anomaly_score"]
-    assert ((flagged >= Settings().anomaly_threshold) | (flagged == 0.0)).all()
+    assert ((flagged >= Settings().detector.threshold) | (flagged == 0.0)).all()
     assert 0 < (flagged > 0).sum() < len(flagged)
 
 

@@ -13,9 +13,9 @@ from tests.unit.test_online_data import nab, steel
 
 
 def test_params_from_settings() -> None:
-    p = Settings(window_size=96, anomaly_threshold=0.99, warmup=10).online_params()
+    p = Settings(window_size=96, anomaly_threshold=0.99, warmup=10).detector.params()
     assert (p.window_size, p.threshold, p.warmup, p.season_length) == (96, 0.99, 10, 0)
-    assert Settings(repeat_window_s=60.0).online_params().repeat_window_s == 60.0
+    assert Settings(repeat_window_s=60.0).detector.params().repeat_window_s == 60.0
 
 
 def test_causal_prefix_verdicts_do_not_depend_on_later_readings() -> None:

@@ -84,7 +84,7 @@ def test_malformed_readings_are_dead_lettered_with_reasons(settings: Settings, d
     for j, (k, v, _) in enumerate(bad):
         msgs.insert(10 + j * 13, RawMessage(k, v, TOPIC, 3, 10_000 + j))
     pipe = ScoringPipeline(settings)
-    outs = run(pipe, MemoryTable(settings.window_size), msgs)
+    outs = run(pipe, MemoryTable(settings.detector.window_size), msgs)
     letters = [DeadLetter.model_validate_json(v) for o in outs for _, v in o.dead_letters]
     assert len(letters) == len(bad)
     by_offset = {d.offset: d for d in letters}
@@ -104,9 +104,13 @@ def test_malformed_readings_are_dead_lettered_with_reasons(settings: Settings, d
 def test_restored_state_scores_exactly_like_uninterrupted_run(settings: Settings, data_dir: Path) -> None:
     msgs = messages(steel(data_dir, 3000), "plant-1")
     live = ScoringPipeline(settings)
-    full = [json.loads(v) for o in run(live, MemoryTable(settings.window_size), msgs) for _, v in o.scores]
+    full = [
+        json.loads(v)
+        for o in run(live, MemoryTable(settings.detector.window_size), msgs)
+        for _, v in o.scores
+    ]
 
-    table = MemoryTable(settings.window_size)
+    table = MemoryTable(settings.detector.window_size)
     first = ScoringPipeline(settings)
     part1 = [json.loads(v) for o in run(first, table, msgs[:1700]) for _, v in o.scores]
     # A new process: empty cache, state only from the table records.
@@ -119,7 +123,7 @@ def test_redelivered_readings_re_emit_the_same_events(settings: Settings, data_d
     df = steel(data_dir, 2500).copy()
     df.loc[2000, "value"] = df["value"].iloc[1990:2000].mean() * 4 + 50  # an obvious spike
     msgs = messages(df, "plant-1")
-    table = MemoryTable(settings.window_size)
+    table = MemoryTable(settings.detector.window_size)
     pipe = ScoringPipeline(settings)
     outs = run(pipe, table, msgs)
     first = {Anomaly.model_validate_json(v).event_id for o in outs for _, v in o.anomalies}
@@ -132,7 +136,7 @@ def test_redelivered_readings_re_emit_the_same_events(settings: Settings, data_d
     # Each redelivered reading still in the window writes its stored record again, unchanged (the
     # changelog may have lost it with the crash), and nothing else is written.
     rewrites = [(k, r) for o in outs2 for _, k, r in o.writes]
-    assert len(rewrites) == min(600, settings.window_size)
+    assert len(rewrites) == min(600, settings.detector.window_size)
     assert all(records_before[k] == r for k, r in rewrites)
     assert table.data == records_before
     replayed = [Anomaly.model_validate_json(v) for o in outs2 for _, v in o.anomalies]
@@ -142,10 +146,10 @@ def test_redelivered_readings_re_emit_the_same_events(settings: Settings, data_d
 
 def test_forecasts_every_k_readings_and_changelog_stays_small(settings: Settings, data_dir: Path) -> None:
     msgs = messages(steel(data_dir, 960), "plant-1")
-    outs = run(ScoringPipeline(settings), MemoryTable(settings.window_size), msgs)
+    outs = run(ScoringPipeline(settings), MemoryTable(settings.detector.window_size), msgs)
     forecasts = [Forecast.model_validate_json(v) for o in outs for _, v in o.forecasts]
-    assert len(forecasts) == 960 // settings.forecast_every
-    assert all(len(f.points) == settings.forecast_horizon for f in forecasts)
+    assert len(forecasts) == 960 // settings.worker.forecast_every
+    assert all(len(f.points) == settings.worker.forecast_horizon for f in forecasts)
     assert all(f.points[0].timestamp > f.issued_at for f in forecasts)
     writes = [w for o in outs for w in o.writes]
     assert len(writes) == 960
@@ -160,7 +164,7 @@ def test_corrupt_state_record_is_rejected() -> None:
 
 def test_unreadable_state_restarts_the_asset_instead_of_failing(settings: Settings, data_dir: Path) -> None:
     msgs = messages(steel(data_dir, 300), "plant-1")
-    table = MemoryTable(settings.window_size)
+    table = MemoryTable(settings.detector.window_size)
     run(ScoringPipeline(settings), table, msgs[:200])
     table.data[b"plant-1|5"] = b"\x02" + b"\x00" * 7  # truncated record, e.g. written by a foreign tool
     outs = run(ScoringPipeline(settings), table, msgs[200:])
@@ -181,7 +185,7 @@ def test_a_failing_model_dead_letters_the_reading_and_the_batch_goes_on(
         return real(state, ts, value)
 
     pipe.detector.score_one = broken_for_plant_2  # type: ignore[method-assign]
-    out = pipe.process(msgs, MemoryTable(settings.window_size))
+    out = pipe.process(msgs, MemoryTable(settings.detector.window_size))
     assert out.outcomes == {"scored": 50, "failed": 50}
     letters = [DeadLetter.model_validate_json(v) for _, v in out.dead_letters]
     assert all("ZeroDivisionError: model bug" in d.error and d.key == "plant-2" for d in letters)
@@ -196,7 +200,7 @@ def test_real_out_of_order_file_every_row_accounted_for(settings: Settings, data
     older = int((ts <= newest).sum())
     assert older >= 12
     msgs = messages(df, "machine-1")
-    outs = run(ScoringPipeline(settings), MemoryTable(settings.window_size), msgs, batch=1000)
+    outs = run(ScoringPipeline(settings), MemoryTable(settings.detector.window_size), msgs, batch=1000)
     records = [ScoreRecord.model_validate_json(v) for o in outs for _, v in o.scores]
     assert len(records) == len(df)
     not_in_order = [r for r in records if r.status != "scored"]

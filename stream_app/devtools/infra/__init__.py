@@ -85,10 +85,11 @@ def status(settings: Settings) -> list[ServiceStatus]:
         mod = _MODULES[name]
         rec: procs.PidRecord | None = mod.running(settings)
         if name == "kafka":
-            default_addr = "{}:{}".format(*procs.split_hostport(settings.kafka_bootstrap))
-            default_version = settings.kafka_version
+            default_addr = "{}:{}".format(*procs.split_hostport(settings.kafka.bootstrap))
+            default_version = settings.kafka.version
         else:
-            default_addr = f"{mod.LISTEN}:{getattr(settings, f'{name}_port')}"
+            port = settings.postgres.port if name == "postgres" else settings.redis.port
+            default_addr = f"{mod.LISTEN}:{port}"
             default_version = ""
         if rec is None:
             out.append(ServiceStatus(name, False, default_addr, default_version))

@@ -27,7 +27,7 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
     started = time.monotonic()
     addresses = infra.up(settings, only=args.only)
     for name, address in addresses.items():
-        extra = f" (Kafka {settings.kafka_version})" if name == "kafka" else ""
+        extra = f" (Kafka {settings.kafka.version})" if name == "kafka" else ""
         print(f"{name:<9} {address}{extra}")
     print(f"infra up in {time.monotonic() - started:.1f} s (state: {settings.infra_dir})")
     return 0

@@ -32,7 +32,7 @@ READY_TIMEOUT_S = 120.0
 
 
 def libs_dir(settings: Settings) -> Path:
-    return settings.cache_dir.expanduser().resolve() / "kafka" / settings.kafka_version / "libs"
+    return settings.cache_dir.expanduser().resolve() / "kafka" / settings.kafka.version / "libs"
 
 
 def runtime_dir(settings: Settings) -> Path:
@@ -42,7 +42,7 @@ def runtime_dir(settings: Settings) -> Path:
 
 def data_dir(settings: Settings) -> Path:
     """Per-version storage: a 3.9 and a 4.x broker must never share a log dir."""
-    return settings.infra_dir / f"kafka-{settings.kafka_version}" / "data"
+    return settings.infra_dir / f"kafka-{settings.kafka.version}" / "data"
 
 
 def pid_file(settings: Settings) -> Path:
@@ -64,10 +64,10 @@ def resolve(settings: Settings) -> Path:
         if (libs / MARKER).exists():  # another process resolved it while we waited
             return libs
         pom = version_dir / "pom.xml"
-        pom.write_text(render_pom(settings.kafka_version))
+        pom.write_text(render_pom(settings.kafka.version))
         tmp = version_dir / "libs.partial"
         shutil.rmtree(tmp, ignore_errors=True)
-        log.info("resolving Kafka %s jars from Maven Central (once) ...", settings.kafka_version)
+        log.info("resolving Kafka %s jars from Maven Central (once) ...", settings.kafka.version)
         started = time.monotonic()
         cmd = [
             mvn,
@@ -83,38 +83,38 @@ def resolve(settings: Settings) -> Path:
             res = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False)
         except subprocess.TimeoutExpired as exc:
             raise InfraError(
-                f"mvn did not finish resolving Kafka {settings.kafka_version} in 30 min"
+                f"mvn did not finish resolving Kafka {settings.kafka.version} in 30 min"
             ) from exc
         if res.returncode != 0 or not any(tmp.glob("kafka_2.13-*.jar")):
             out = (res.stdout + res.stderr).strip()[-1500:]
             raise InfraError(
-                f"mvn could not resolve org.apache.kafka:kafka_2.13:{settings.kafka_version}:\n{out}"
+                f"mvn could not resolve org.apache.kafka:kafka_2.13:{settings.kafka.version}:\n{out}"
             )
         (tmp / MARKER).write_text(f"{len(list(tmp.glob('*.jar')))} jars\n")
         shutil.rmtree(libs, ignore_errors=True)
         tmp.replace(libs)
         log.info(
-            "resolved Kafka %s in %.0f s into %s", settings.kafka_version, time.monotonic() - started, libs
+            "resolved Kafka %s in %.0f s into %s", settings.kafka.version, time.monotonic() - started, libs
         )
     return libs
 
 
 def write_configs(settings: Settings) -> tuple[Path, Path]:
     """(server.properties, logging config), regenerated from settings on every start."""
-    host, port = procs.split_hostport(settings.kafka_bootstrap)
+    host, port = procs.split_hostport(settings.kafka.bootstrap)
     rdir = runtime_dir(settings)
     rdir.mkdir(parents=True, exist_ok=True)
     props = rdir / "server.properties"
     props.write_text(
         render_server_properties(
-            version=settings.kafka_version,
+            version=settings.kafka.version,
             host=host,
             port=port,
-            controller_port=settings.kafka_controller_port,
+            controller_port=settings.kafka.controller_port,
             log_dir=data_dir(settings),
         )
     )
-    name, content, _ = logging_config(settings.kafka_version)
+    name, content, _ = logging_config(settings.kafka.version)
     log_cfg = rdir / name
     log_cfg.write_text(content)
     return props, log_cfg
@@ -123,9 +123,9 @@ def write_configs(settings: Settings) -> tuple[Path, Path]:
 def _java_cmd(settings: Settings, java: str, libs: Path, log_cfg: Path) -> list[str]:
     return [
         java,
-        *shlex.split(settings.kafka_heap),
+        *shlex.split(settings.kafka.heap),
         "-Djava.awt.headless=true",
-        logging_jvm_flag(settings.kafka_version, log_cfg),
+        logging_jvm_flag(settings.kafka.version, log_cfg),
         "-cp",
         f"{libs}/*",
     ]
@@ -161,18 +161,18 @@ def running(settings: Settings) -> procs.PidRecord | None:
 
 def start(settings: Settings) -> str:
     """Start the broker unless ours is already running; returns ``host:port (version)``."""
-    host, port = procs.split_hostport(settings.kafka_bootstrap)
+    host, port = procs.split_hostport(settings.kafka.bootstrap)
     rec = running(settings)
     if rec is not None:
-        if rec.version != settings.kafka_version:
+        if rec.version != settings.kafka.version:
             raise InfraError(
                 f"Kafka {rec.version} (pid {rec.pid}) is running from this state dir; "
-                f"run `kilowatch infra down --only kafka` before starting {settings.kafka_version}"
+                f"run `kilowatch infra down --only kafka` before starting {settings.kafka.version}"
             )
         procs.check_same_address(rec, f"{host}:{port}", NAME)
         wait_ready(settings, rec.pid)
         return rec.address
-    for p in (port, settings.kafka_controller_port):
+    for p in (port, settings.kafka.controller_port):
         if procs.port_open(host, p):
             raise InfraError(f"port {host}:{p} is in use by a process kilowatch did not start (Kafka)")
     java = procs.require("java", "install a JDK 17+ (Debian: apt-get install openjdk-17-jre-headless)")
@@ -182,21 +182,21 @@ def start(settings: Settings) -> str:
     cmd = [*_java_cmd(settings, java, libs, log_cfg), "kafka.Kafka", str(props)]
     pid = procs.spawn_detached(cmd, log_file(settings), cwd=runtime_dir(settings))
     address = f"{host}:{port}"
-    procs.write_pid(pid_file(settings), pid, address, settings.kafka_version)
+    procs.write_pid(pid_file(settings), pid, address, settings.kafka.version)
     wait_ready(settings, pid)
     return address
 
 
 def wait_ready(settings: Settings, pid: int, timeout: float = READY_TIMEOUT_S) -> None:
     """Block until the broker accepts connections and answers a metadata request."""
-    host, port = procs.split_hostport(settings.kafka_bootstrap)
+    host, port = procs.split_hostport(settings.kafka.bootstrap)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if procs.proc_start_time(pid) is None:
             raise InfraError(
                 f"Kafka exited during start-up; see {log_file(settings)}:\n{procs.tail(log_file(settings))}"
             )
-        if procs.port_open(host, port) and metadata_ok(settings.kafka_bootstrap):
+        if procs.port_open(host, port) and metadata_ok(settings.kafka.bootstrap):
             return
         time.sleep(0.5)
     raise InfraError(

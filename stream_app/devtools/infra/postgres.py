@@ -69,7 +69,7 @@ def pg_root(settings: Settings) -> Path:
         digest = hashlib.sha256(str(settings.infra_dir).encode()).hexdigest()[:12]
         root = FALLBACK_ROOT / digest
     # A unix socket path is limited to 107 bytes: fall back to a short directory.
-    if len(str(root / "run" / f".s.PGSQL.{settings.postgres_port}")) > 100:
+    if len(str(root / "run" / f".s.PGSQL.{settings.postgres.port}")) > 100:
         root = FALLBACK_ROOT / hashlib.sha256(str(settings.infra_dir).encode()).hexdigest()[:12]
     return root
 
@@ -99,14 +99,14 @@ def _prepare(root: Path) -> None:
 
 def start(settings: Settings) -> str:
     """Start PostgreSQL unless ours already runs, then make sure the role and database exist."""
-    address = f"{LISTEN}:{settings.postgres_port}"
+    address = f"{LISTEN}:{settings.postgres.port}"
     bins = bin_dir()
     root = pg_root(settings)
     rec = running(settings)
     if rec is not None:
         procs.check_same_address(rec, address, NAME)
     else:
-        if procs.port_open(LISTEN, settings.postgres_port):
+        if procs.port_open(LISTEN, settings.postgres.port):
             raise InfraError(f"port {address} is in use by a process kilowatch did not start (PostgreSQL)")
         _prepare(root)
         data = root / "data"
@@ -129,7 +129,7 @@ def start(settings: Settings) -> str:
                 ],
                 "initdb",
             )
-        opts = f"-c listen_addresses={LISTEN} -p {settings.postgres_port} -k {shlex.quote(str(root / 'run'))}"
+        opts = f"-c listen_addresses={LISTEN} -p {settings.postgres.port} -k {shlex.quote(str(root / 'run'))}"
         _run(
             [
                 *_as_pg(),
@@ -175,11 +175,11 @@ def _psql_literal(value: str) -> str:
 
 def ensure_role_and_db(settings: Settings, bins: Path, root: Path) -> None:
     """Create (or update the password of) the application role and its database; idempotent."""
-    verifier = scram_verifier(settings.postgres_password.get_secret_value())
+    verifier = scram_verifier(settings.postgres.password.get_secret_value())
     script = "\n".join(
         [
-            f"\\set role {_psql_literal(settings.postgres_user)}",
-            f"\\set db {_psql_literal(settings.postgres_db)}",
+            f"\\set role {_psql_literal(settings.postgres.user)}",
+            f"\\set db {_psql_literal(settings.postgres.db)}",
             f"\\set pw {_psql_literal(verifier)}",
             "SELECT format('CREATE ROLE %I LOGIN', :'role') "
             "WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \\gexec",
@@ -198,7 +198,7 @@ def ensure_role_and_db(settings: Settings, bins: Path, root: Path) -> None:
         "-h",
         str(root / "run"),
         "-p",
-        str(settings.postgres_port),
+        str(settings.postgres.port),
         "-d",
         "postgres",
     ]

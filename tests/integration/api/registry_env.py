@@ -51,14 +51,14 @@ async def worker_service(settings: Settings, resources: Resources) -> AsyncItera
 
     async def publish(event: ModelUpdated) -> None:
         value = event.model_dump_json().encode()
-        await resources.publish(settings.topic("model-updates"), [(event.asset_id.encode(), value)])
+        await resources.publish(settings.kafka.topic("model-updates"), [(event.asset_id.encode(), value)])
 
     service = TrainingService(
         settings=settings,
         pool=await resources.pool(),
-        lock=TrainingLock(client, settings.topic_prefix, settings.training_lock_ttl_ms),
-        channel=JobChannel(client, settings.topic_prefix, settings.training_log_lines, 600),
-        store=LocalArtifactStore(settings.artifact_root),
+        lock=TrainingLock(client, settings.kafka.topic_prefix, settings.training.lock_ttl_ms),
+        channel=JobChannel(client, settings.kafka.topic_prefix, settings.training.log_lines, 600),
+        store=LocalArtifactStore(settings.training.artifact_root),
         publish=publish,
     )
     try:
@@ -71,10 +71,10 @@ class TopicTail:
     """Reads one topic from the beginning (all partitions, no consumer group)."""
 
     def __init__(self, settings: Settings, kind: str) -> None:
-        self.topic = settings.topic(kind)  # type: ignore[arg-type]
-        self.partitions = settings.topic_partitions
+        self.topic = settings.kafka.topic(kind)  # type: ignore[arg-type]
+        self.partitions = settings.kafka.topic_partitions
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
+            bootstrap_servers=settings.kafka.bootstrap,
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -71,7 +71,13 @@ async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
         await api.resources.producer()  # creates the test's topics
         updates = await TopicTail(settings, "model-updates").start()
         try:
-            yield Env(api, updates, LocalArtifactStore(settings.artifact_root), tmp, settings.topic_prefix)
+            yield Env(
+                api,
+                updates,
+                LocalArtifactStore(settings.training.artifact_root),
+                tmp,
+                settings.kafka.topic_prefix,
+            )
         finally:
             await updates.stop()
 

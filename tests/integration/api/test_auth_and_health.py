@@ -164,7 +164,7 @@ async def test_validation_errors_are_422_with_field_details(api: Api) -> None:
 
 
 async def test_body_over_the_limit_is_413(api: Api) -> None:
-    big = b"{" + b" " * (api.settings.api_max_body_bytes + 10) + b"}"
+    big = b"{" + b" " * (api.settings.api.max_body_bytes + 10) + b"}"
     r = await api.client.post(
         "/api/v1/api-keys",
         content=big,

@@ -179,7 +179,7 @@ async def test_a_registered_asset_without_a_model_gets_the_online_model(
     assert got.model.kind == "online" and got.model.engine == "online" and got.model_version is None
     assert got.model.version is None and got.model.fallback_reason is None
     seconds = (hist["timestamp"].astype("int64") / 1e9).tolist()
-    ref = oneshot.forecast(api.settings.online_params(), seconds, hist["value"].tolist(), 24)
+    ref = oneshot.forecast(api.settings.detector.params(), seconds, hist["value"].tolist(), 24)
     assert [p.timestamp.timestamp() for p in got.forecast_data] == [p.ts for p in ref]
     assert [p.predicted_value for p in got.forecast_data] == [p.value for p in ref]
 
@@ -329,7 +329,7 @@ async def test_bad_input_is_4xx_naming_the_field(
         ),
         (
             asset,
-            {"historical_data": pts, "forecast_horizon": api.settings.api_max_horizon + 1},
+            {"historical_data": pts, "forecast_horizon": api.settings.api.max_horizon + 1},
             422,
             ["body", "forecast_horizon"],
             "less_than_equal",
@@ -358,7 +358,7 @@ async def test_bad_input_is_4xx_naming_the_field(
 
     many = [
         {"timestamp": f"2018-01-01T00:00:{i % 60:02d}Z", "value": 1.0}
-        for i in range(api.settings.api_max_points + 1)
+        for i in range(api.settings.api.max_points + 1)
     ]
     r = await api.client.post(
         f"/api/v1/assets/{asset}/predict", json={"historical_data": many}, headers=api.auth("read")

@@ -23,7 +23,7 @@ async def test_posted_readings_are_scored_stored_and_queryable(
 ) -> None:
     # 2018 readings: a retention longer than their age keeps them (it deletes by reading time)
     settings, env = isolated_settings(tmp_path, history_enabled=True, history_retention_days=100_000)
-    assert settings.results_sink_enabled  # the default: the worker stores its results itself
+    assert settings.worker.results_sink_enabled  # the default: the worker stores its results itself
     await asyncio.to_thread(ensure_topics, settings)
     series = tagged_steel_assets(data_dir, n_assets=1, n_rows=1500, faults_every=300)[0]
     asset = series.asset_id

@@ -86,7 +86,7 @@ async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
         requests = await TopicTail(settings, "training-requests").start()
         updates = await TopicTail(settings, "model-updates").start()
         try:
-            yield Env(api, worker, requests, updates, data.as_uri(), settings.topic_prefix)
+            yield Env(api, worker, requests, updates, data.as_uri(), settings.kafka.topic_prefix)
         finally:
             await requests.stop()
             await updates.stop()
@@ -436,7 +436,7 @@ async def test_jobs_are_listed_by_asset_and_status_page_by_page(env: Env) -> Non
 async def test_without_redis_a_job_is_not_started_and_leaves_nothing(env: Env) -> None:
     """A real outage (nothing listens on the Redis port): 503, no job row, no request on the topic.
     (Each Redis call there takes ~4 s of client retries, so this test makes one request.)"""
-    down = env.api.settings.model_copy(update={"redis_port": 1, "redis_timeout_s": 1.0})
+    down = env.api.settings.with_changes(redis_port=1, redis_timeout_s=1.0)
     asset = env.asset("no-redis")
     async with keyed_api(down) as api:
         body = {"asset_id": asset, "model_type": "lsq", "data_url": env.data_url}

@@ -49,8 +49,8 @@ def steel_readings(data_dir: Path, asset: str, n: int, skip: int = 0) -> list[di
 
 
 def high_watermarks(settings: Settings) -> dict[int, int]:
-    c = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"probe-{uuid.uuid4().hex[:8]}"})
-    topic = settings.topic("readings")
+    c = Consumer({"bootstrap.servers": settings.kafka.bootstrap, "group.id": f"probe-{uuid.uuid4().hex[:8]}"})
+    topic = settings.kafka.topic("readings")
     try:
         for _ in range(50):  # a topic created a moment ago may have no leader yet
             try:
@@ -69,12 +69,12 @@ def consume_from(settings: Settings, start: dict[int, int], keys: set[bytes], n:
     """The first ``n`` messages with one of ``keys`` after the offsets ``start``."""
     c = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            "bootstrap.servers": settings.kafka.bootstrap,
             "group.id": f"probe-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
         }
     )
-    topic = settings.topic("readings")
+    topic = settings.kafka.topic("readings")
     c.assign([TopicPartition(topic, p, off) for p, off in start.items()])
     got: list[Any] = []
     try:
@@ -108,10 +108,10 @@ async def test_posted_readings_are_published_keyed_by_asset_as_sent(
     assert len(msgs) == 500
     by_asset: dict[str, list[Reading]] = {}
     for m in msgs:
-        reading = decode_reading(m.key(), m.value(), max_bytes=api.settings.max_payload_bytes)
+        reading = decode_reading(m.key(), m.value(), max_bytes=api.settings.worker.max_payload_bytes)
         by_asset.setdefault(reading.asset_id, []).append(reading)
         # the worker's fast decoder takes the published form as it is
-        fast = decode_fast(m.key(), m.value(), max_bytes=api.settings.max_payload_bytes)
+        fast = decode_fast(m.key(), m.value(), max_bytes=api.settings.worker.max_payload_bytes)
         assert (fast.asset_id, fast.ts, fast.value) == (
             reading.asset_id,
             reading.timestamp.timestamp(),
@@ -153,7 +153,7 @@ async def test_one_bad_item_rejects_the_whole_batch_with_field_locations(api: Ap
     assert any(loc[:3] == ["body", "readings", 5] for loc in locs)
     assert not any(loc[:3] in (["body", "readings", 0], ["body", "readings", 6]) for loc in locs)
     # a reading the worker would dead-letter as too far in the future is refused here too
-    future = (datetime.now(UTC) + timedelta(seconds=api.settings.max_clock_skew_s + 3600)).isoformat()
+    future = (datetime.now(UTC) + timedelta(seconds=api.settings.worker.max_clock_skew_s + 3600)).isoformat()
     late = {"readings": [orjson.loads(good), {"asset_id": asset, "timestamp": future, "value": 1.0}]}
     r = await api.client.post(URL, json=late, headers=api.auth("write"))
     assert r.status_code == 422 and r.json()["error"]["details"][0]["loc"] == [
