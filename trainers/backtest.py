@@ -26,7 +26,7 @@ MODELS = models.DARTS_TYPES
 
 def read_targets(csv: Path | str, targets: list[str]) -> tuple[pd.DataFrame, pd.Timedelta]:
     """Regular-grid frame of the target columns (``all`` = every numeric column), UTC-naive index."""
-    raw = frames._read_csv(csv)
+    raw = frames.read_csv(csv)
     time_col = next((c for c in frames.TIME_COLUMNS if c in raw.columns), None)
     if time_col is None:
         raise TrainingError(f"{csv}: no timestamp column (one of {', '.join(frames.TIME_COLUMNS)})")

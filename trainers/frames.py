@@ -19,7 +19,7 @@ TIME_COLUMNS = ("timestamp", "Datetime", "date", "datetime", "time")
 MIN_ROWS = 50
 
 
-def _read_csv(source: str | Path | bytes) -> pd.DataFrame:
+def read_csv(source: str | Path | bytes) -> pd.DataFrame:
     try:
         if isinstance(source, bytes):
             return pd.read_csv(io.BytesIO(source))
@@ -35,7 +35,7 @@ def load_frame(source: str | Path | bytes, target: str | None = None) -> pd.Data
     every numeric column over the duplicates: no reading wins arbitrarily and no reading is lost.
     Naive timestamps are taken as UTC. Rows whose timestamp or target does not parse are dropped.
     """
-    raw = _read_csv(source)
+    raw = read_csv(source)
     time_col = next((c for c in TIME_COLUMNS if c in raw.columns), None)
     if time_col is None:
         raise TrainingError(f"no timestamp column (one of {', '.join(TIME_COLUMNS)}) in {list(raw.columns)}")

@@ -5,7 +5,6 @@ parameters. Field-level validation details keep pydantic's English text (they qu
 values) but their summary message is translated.
 """
 
-# ruff: noqa: RUF001 - Chinese punctuation is intended
 
 from __future__ import annotations
 
