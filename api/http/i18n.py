@@ -5,7 +5,6 @@ parameters. Field-level validation details keep pydantic's English text (they qu
 values) but their summary message is translated.
 """
 
-
 from __future__ import annotations
 
 from typing import Literal

@@ -2,7 +2,7 @@
 
 Reads of models (ReadKey). The asset's active trained version answers (the same bundle and rules the
 stream uses); a registered asset without one gets the online model, and the response says which
-(``model.kind``). See ``api.inference_service`` for caching, batching and fallbacks.
+(``model.kind``). See ``api.services.inference`` for caching, batching and fallbacks.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from pydantic import BaseModel, Field
 
 from api.deps import ReadKey, ResourcesDep
 from api.http.envelope import COMMON_RESPONSES, Envelope
-from api.inference_body import parse
-from api.inference_input import DetectCreate, DetectOptions, PredictCreate, PredictOptions
-from api.inference_service import Detection, Forecast, InferenceService, ModelInfo
+from api.services.inference import Detection, Forecast, InferenceService, ModelInfo
+from api.services.inference_body import parse
+from api.services.inference_input import DetectCreate, DetectOptions, PredictCreate, PredictOptions
 from schemas.events import ASSET_ID_PATTERN
 
 router = APIRouter(prefix="/assets", tags=["inference"], responses=COMMON_RESPONSES)
@@ -92,7 +92,7 @@ def _inline(schema: dict[str, Any], defs: dict[str, Any]) -> Any:
 
 
 def body_doc(model: type[BaseModel]) -> dict[str, Any]:
-    """The OpenAPI request body of a route that parses its body itself (``api.inference_body``)."""
+    """The OpenAPI request body of a route that parses its body itself (``api.services.inference_body``)."""
     schema = model.model_json_schema()
     return {
         "requestBody": {

@@ -11,7 +11,11 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import faust
+
+from agents.context import AgentContext
 from stream_app import metrics
+from stream_app.kafka.faust_compat.internals import open_partition_dbs
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +53,10 @@ def publish_lags(
 def table_keys(store: Any) -> int:
     """Estimated keys of a faust table store: RocksDB's estimate over the open partition databases,
     or the length of an in-memory store."""
-    dbs = getattr(store, "_dbs", None)
-    if isinstance(dbs, Mapping):
+    dbs = open_partition_dbs(store)
+    if dbs is not None:
         total = 0
-        for db in list(dbs.values()):
+        for db in dbs:
             value = db.property_int_value("rocksdb.estimate-num-keys")
             total += int(value or 0)
         return total
@@ -60,7 +64,7 @@ def table_keys(store: Any) -> int:
     return len(data)
 
 
-def register(app: Any, ctx: Any, interval: float) -> None:
+def register(app: faust.App, ctx: AgentContext, interval: float) -> None:
     """Sample lag (readings topic) and table sizes every ``interval`` seconds on this worker."""
     published: set[TopicPartition] = set()
     topics = {ctx.readings_topic_name}

@@ -3,7 +3,7 @@
 The same trained bundle is served (``stream_app.serving.model.serve``) to both consumers: the stream
 (``ScoringPipeline`` + ``LiveModels``, one reading at a time against one-step plans, as a worker
 does) and the API's ``detect_anomalies`` (``ServedModel.detect`` over the whole series, what
-``api.inference_service`` calls). They must flag the same readings with the same scores, for the
+``api.services.inference`` calls). They must flag the same readings with the same scores, for the
 native LightGBM engine and for the darts engine. Before the serving package the API used the
 autoencoder when the bundle had one while the stream used the residual rule: an autoencoder bundle
 is therefore part of the check (its default verdicts are the residual rule's too).

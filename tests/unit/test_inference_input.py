@@ -12,8 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
 from api.http.errors import ApiError
-from api.inference_body import fast_points, parse
-from api.inference_input import (
+from api.routes.inference import body_doc, iso
+from api.services.inference_body import fast_points, parse
+from api.services.inference_input import (
     DetectCreate,
     DetectOptions,
     PredictCreate,
@@ -24,7 +25,6 @@ from api.inference_input import (
     require_points,
     series_of,
 )
-from api.routes.inference import body_doc, iso
 
 FIELD = "historical_data"
 T0 = datetime(2018, 3, 1, tzinfo=UTC)
@@ -43,7 +43,7 @@ def predict(body: Any, max_points: int = 1000) -> tuple[Series, PredictOptions]:
 
 
 def slow(body: dict[str, Any]) -> Series:
-    """The reference: pydantic validation, then the checks of api.inference_input."""
+    """The reference: pydantic validation, then the checks of api.services.inference_input."""
     return series_of(PredictCreate.model_validate(body).historical_data, FIELD, 1000)
 
 

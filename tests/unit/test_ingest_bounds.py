@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from api import inference_input
 from api.routes.readings import ReadingsCreate
+from api.services import inference_input
 from schemas.errors import InvalidReading
 from schemas.events import MAX_ABS, DeadLetter, Reading, ScoreRecord
 from stream_app.core import decode

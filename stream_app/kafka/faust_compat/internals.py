@@ -32,3 +32,10 @@ def subscribe_topic(app: faust.App, topic: TopicT) -> None:
     """Add ``topic`` to the conductor's set without an agent or stream: the conductor subscribes
     every topic in its set when it first subscribes (after agents start and tables register)."""
     app.topics._topics.add(topic)  # type: ignore[attr-defined]
+
+
+def open_partition_dbs(store: object) -> list[Rdict] | None:
+    """The RocksDB databases a faust RocksDB store has open (``Store._dbs``), or None for another
+    kind of store (the in-memory one of unit tests)."""
+    dbs = getattr(store, "_dbs", None)
+    return list(dbs.values()) if isinstance(dbs, dict) else None

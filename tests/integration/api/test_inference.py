@@ -14,8 +14,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 from api.http.envelope import Envelope
-from api.inference_service import InferenceService
 from api.routes.inference import DetectionPublic, PredictionPublic
+from api.services.inference import InferenceService
 from stream_app import metrics  # noqa: F401  (registers the API metrics)
 from stream_app.core import oneshot
 from stream_app.lifecycle.artifacts import open_store

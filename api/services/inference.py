@@ -1,6 +1,6 @@
 """Predict and detect for one asset: the trained model when it has one, else the online model.
 
-Which version and its loading: ``api.model_cache``. LightGBM forecasts are micro-batched there; other
+Which version and its loading: ``api.services.model_cache``. LightGBM forecasts are micro-batched there; other
 model types (tide, lstm, tft, seasonal naive), detection and the online model run in a pool of
 ``api_inference_threads`` threads, so CPU-bound calls never run on the event loop and at most that many
 run at once. A model that rejects the input (``PredictionError``: too short after gap filling, a missing
@@ -22,8 +22,8 @@ import asyncpg
 import numpy as np
 
 from api.http.errors import ApiError, Code
-from api.inference_input import Series, check_horizon, check_span, require_points
-from api.model_cache import Loaded, ModelCache, ModelInfo
+from api.services.inference_input import Series, check_horizon, check_span, require_points
+from api.services.model_cache import Loaded, ModelCache, ModelInfo
 from stream_app import metrics
 from stream_app.core import oneshot
 from stream_app.core.online import OnlineDetector

@@ -4,9 +4,9 @@ Why: FastAPI's own body handling (``json.loads``, then pydantic over 168 dicts, 
 points) was a quarter of the GIL time of a predict request under load. The common shape — points with
 exactly ``timestamp`` ("YYYY-MM-DDTHH:MM:SS", optionally "Z") and a numeric ``value`` — is read with
 ``orjson`` and vectorised numpy checks. Any other body (covariates, offsets, epoch seconds, anything
-wrong) goes through ``model.model_validate_json`` and the checks of ``api.inference_input``, so errors
-are reported exactly as FastAPI would (422 with ``loc`` starting at "body"). Both paths give the same
-series for the bodies the fast one accepts (tests/unit/test_inference_input.py checks it).
+wrong) goes through ``model.model_validate_json`` and the checks of ``api.services.inference_input``,
+so errors are reported exactly as FastAPI would (422 with ``loc`` starting at "body"). Both paths give
+the same series for the bodies the fast one accepts (tests/unit/test_inference_input.py checks it).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import orjson
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from api.inference_input import Series, check_size, checked, series_of
+from api.services.inference_input import Series, check_size, checked, series_of
 from schemas.events import MAX_ABS
 
 M = TypeVar("M", bound=BaseModel)
