@@ -1,7 +1,7 @@
 """Registry queries the REST API needs beyond the training service's own (``repository``): asset
 create/update/delete, filtered and paged lists, the rollback target. Bound parameters only.
 
-Paged lists take a ``keyset`` callable (``api.pagination.keyset`` with the page bound) that returns the
+Paged lists take a ``keyset`` callable (``api.http.pagination.keyset`` with the page bound) that returns the
 cursor conditions, their bound args and the ORDER BY ... LIMIT for given columns, so this module stays
 free of the API's types.
 """

@@ -1,7 +1,7 @@
 """Anomaly and forecast events in PostgreSQL (migration 0004): idempotent batch writes and retention.
 
 Written by the results sink (:mod:`stream_app.sinks.results`); read by the API's query routes
-(:mod:`api.results_store`). Bound parameters only.
+(:mod:`api.services.results_store`). Bound parameters only.
 """
 
 from __future__ import annotations
