@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 import faust
+from confluent_kafka import KafkaException
 from faust.types import TP, Message, TopicT
 from faust.types.stores import StoreT
 from faust.types.tables import TableT
@@ -36,6 +37,7 @@ from faust.types.tuples import ack_lock
 from rocksdict import Rdict, WriteBatch
 
 from agents.context import AgentContext
+from stream_app import metrics
 from stream_app.kafka.batching import BatchDelivery, ReadingsBuffer
 from stream_app.kafka.clients import PolledProducer
 from stream_app.kafka.faust_compat.consumer import BatchReadingsConsumer
@@ -116,11 +118,20 @@ class BatchPath:
             (out.anomalies, self.outputs[0][1]),
             (out.forecasts, self.outputs[1][1]),
             (out.scores, self.outputs[2][1]),
-            (out.dead_letters, self.outputs[3][1]),
         ):
             for event_key, event in items:
                 delivery.produced += 1
                 produce(name, event_key, event, -1, on_delivery)
+        for letter_key, letter in out.dead_letters:
+            # Bounded (schemas.events.DeadLetter), so the producer takes it; if it still refuses one
+            # at once, that costs the dead letter (logged, counted), never the batch or the worker.
+            try:
+                produce(self.outputs[3][1], letter_key, letter, -1, on_delivery)
+            except KafkaException as exc:
+                log.error("dead letter of %d bytes not produced: %s", len(letter), exc)
+                metrics.DEAD_LETTERS_UNSENT.inc()
+                continue
+            delivery.produced += 1
         delivery.seal()
         return delivery, out
 

@@ -24,12 +24,13 @@ from pydantic import ValidationError
 
 from agents.context import AgentContext
 from schemas.errors import KilowatchError
-from schemas.events import DeadLetter, ModelUpdated, TrainingRequest, utc_now
-from stream_app.core.decode import raw_payload_text
+from schemas.events import ModelUpdated, TrainingRequest, utc_now
+from stream_app.core.decode import dead_letter
 from stream_app.lifecycle.artifacts import open_store
 from stream_app.lifecycle.coord import JobChannel, TrainingLock, redis_client
 from stream_app.lifecycle.drift import DriftMonitor
 from stream_app.lifecycle.service import TrainingService
+from stream_app.scoring.pipeline import dead_key_bytes
 from stream_app.store import migrations
 from stream_app.store import repository as repo
 
@@ -110,18 +111,18 @@ def register(app: faust.App, ctx: AgentContext) -> None:
             try:
                 req = TrainingRequest.model_validate_json(msg.value)
             except ValidationError as exc:
-                text, encoding = raw_payload_text(msg.value)
-                letter = DeadLetter(
-                    source_topic=msg.topic,
-                    partition=msg.partition,
-                    offset=msg.offset,
-                    key=msg.key.decode("utf-8", "replace") if msg.key else None,
-                    payload=text,
-                    payload_encoding=encoding,
-                    error=f"invalid training request: {exc}",
-                    received_at=utc_now(),
+                letter = dead_letter(
+                    msg.topic,
+                    msg.partition,
+                    msg.offset,
+                    msg.key,
+                    msg.value,
+                    f"invalid training request: {exc}",
+                    utc_now(),
                 )
-                await ctx.dead_letters_topic.send(key=msg.key, value=letter.model_dump_json().encode())
+                await ctx.dead_letters_topic.send(
+                    key=dead_key_bytes(msg.key), value=letter.model_dump_json().encode()
+                )
                 continue
             task = asyncio.create_task(_handle(holder["service"], req), name=f"training-{req.request_id}")
             running.add(task)

@@ -15,6 +15,10 @@ MAX_COVARIATES = 32
 # the inference routes): beyond it the models' arithmetic (squares of errors) would overflow. The one
 # source of truth: the stream's fast decoder and the API's inference bodies import it from here.
 MAX_ABS = 1e15
+# A dead letter keeps at most this much of a message: its first bytes, with the size and hash of the
+# whole (JSON-escaping control characters can make 16 KiB of payload ~96 KiB of dead letter).
+DEAD_LETTER_PAYLOAD_BYTES = 16 * 1024
+DEAD_LETTER_KEY_BYTES = 1024
 # Namespace of deterministic anomaly event ids (uuid5); never change it, consumers de-duplicate by id.
 EVENT_NAMESPACE = uuid.UUID("6f1c3f0e-2d7a-5b7e-9a53-6b696c6f7761")
 
@@ -188,14 +192,25 @@ class ModelUpdated(_Event):
 
 
 class DeadLetter(_Event):
-    """A message that could not be used, with where it came from and why."""
+    """A message that could not be used, with where it came from and why.
+
+    Bounded whatever arrived: the payload is its first ``DEAD_LETTER_PAYLOAD_BYTES`` bytes (with the
+    size and SHA-256 of the whole), the key its first ``DEAD_LETTER_KEY_BYTES``, so a dead letter of any
+    message fits the dead-letter topic (a poison message costs one dead letter, never the worker)."""
 
     source_topic: str
     partition: int
     offset: int
-    key: str | None = Field(description="Message key, UTF-8 (undecodable bytes replaced).")
-    payload: str = Field(description="The raw payload: UTF-8 text, or base64 when not UTF-8.")
+    key: str | None = Field(
+        description="Message key, UTF-8 (undecodable bytes replaced), at most 1 KiB of it."
+    )
+    payload: str = Field(
+        description="The raw payload (its first 16 KiB when truncated): UTF-8 text, or base64 when not UTF-8."
+    )
     payload_encoding: Literal["utf-8", "base64"]
+    payload_bytes: int | None = Field(None, ge=0, description="Size of the whole raw payload.")
+    payload_sha256: str | None = Field(None, description="SHA-256 (hex) of the whole raw payload.")
+    payload_truncated: bool = Field(False, description="True when ``payload`` holds only the first 16 KiB.")
     error: str
     received_at: UtcDatetime
 

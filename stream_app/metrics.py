@@ -41,6 +41,10 @@ CHANGELOG_BYTES = Counter(
 STATE_CORRUPT = Counter(
     "kilowatch_state_corrupt_total", "Asset states that could not be decoded and were started afresh."
 )
+DEAD_LETTERS_UNSENT = Counter(
+    "kilowatch_dead_letters_unsent_total",
+    "Dead letters the producer refused at once (logged with their source offset; the batch goes on).",
+)
 
 # --- observability (issue 5) ------------------------------------------------------------------------
 # Worker: consumer lag and table sizes are sampled periodically by stream_app.worker.monitor.

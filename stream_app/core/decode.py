@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 from datetime import UTC, datetime
 from typing import Literal, NamedTuple
@@ -11,7 +12,17 @@ import orjson
 from pydantic import ValidationError
 
 from schemas.errors import InvalidReading
-from schemas.events import ASSET_ID_PATTERN, COVARIATE_NAME, MAX_ABS, MAX_COVARIATES, AssetReset, Reading
+from schemas.events import (
+    ASSET_ID_PATTERN,
+    COVARIATE_NAME,
+    DEAD_LETTER_KEY_BYTES,
+    DEAD_LETTER_PAYLOAD_BYTES,
+    MAX_ABS,
+    MAX_COVARIATES,
+    AssetReset,
+    DeadLetter,
+    Reading,
+)
 
 
 def _describe(exc: ValidationError) -> str:
@@ -73,14 +84,64 @@ def decode_control(key: bytes | None, payload: bytes | None, *, max_bytes: int) 
     return event
 
 
-def raw_payload_text(payload: bytes | None) -> tuple[str, Literal["utf-8", "base64"]]:
-    """The payload as stored in a dead letter: UTF-8 text when possible, else base64."""
-    if payload is None:
-        return "", "utf-8"
+class DeadPayload(NamedTuple):
+    """A message payload as a dead letter carries it (bounded, see ``schemas.events.DeadLetter``)."""
+
+    text: str
+    encoding: Literal["utf-8", "base64"]
+    size: int
+    sha256: str
+    truncated: bool
+
+
+def dead_payload(payload: bytes | None) -> DeadPayload:
+    """The first ``DEAD_LETTER_PAYLOAD_BYTES`` of a payload as text (UTF-8 when it is, else base64),
+    with the size and SHA-256 of the whole. A UTF-8 payload cut inside a character keeps its whole
+    characters."""
+    raw = payload or b""
+    head = raw[:DEAD_LETTER_PAYLOAD_BYTES]
+    truncated = len(raw) > len(head)
+    digest = hashlib.sha256(raw).hexdigest()
     try:
-        return payload.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        return base64.b64encode(payload).decode("ascii"), "base64"
+        return DeadPayload(head.decode("utf-8"), "utf-8", len(raw), digest, truncated)
+    except UnicodeDecodeError as exc:
+        if truncated and exc.start >= len(head) - 3 and exc.reason == "unexpected end of data":
+            return DeadPayload(head[: exc.start].decode("utf-8"), "utf-8", len(raw), digest, True)
+        return DeadPayload(base64.b64encode(head).decode("ascii"), "base64", len(raw), digest, truncated)
+
+
+def dead_key(key: bytes | None) -> str | None:
+    """A message key as a dead letter carries it: UTF-8 (bad bytes replaced), at most 1 KiB of it."""
+    return key[:DEAD_LETTER_KEY_BYTES].decode("utf-8", "replace") if key is not None else None
+
+
+MAX_ERROR_CHARS = 2000
+
+
+def dead_letter(
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+    error: str,
+    received_at: datetime,
+) -> DeadLetter:
+    """The dead letter of one message, bounded in every field whatever the message holds."""
+    body = dead_payload(value)
+    return DeadLetter(
+        source_topic=topic,
+        partition=partition,
+        offset=offset,
+        key=dead_key(key),
+        payload=body.text,
+        payload_encoding=body.encoding,
+        payload_bytes=body.size,
+        payload_sha256=body.sha256,
+        payload_truncated=body.truncated,
+        error=error if len(error) <= MAX_ERROR_CHARS else error[: MAX_ERROR_CHARS - 1] + "…",
+        received_at=received_at,
+    )
 
 
 class DecodedReading(NamedTuple):

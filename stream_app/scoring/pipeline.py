@@ -15,9 +15,9 @@ from typing import Protocol
 import orjson
 
 from schemas.errors import InvalidReading
-from schemas.events import Anomaly, AssetReset, DeadLetter, ScoreRecord, anomaly_event_id
+from schemas.events import DEAD_LETTER_KEY_BYTES, Anomaly, AssetReset, ScoreRecord, anomaly_event_id
 from stream_app import metrics
-from stream_app.core.decode import decode_control, decode_fast, raw_payload_text, too_far_ahead
+from stream_app.core.decode import dead_letter, decode_control, decode_fast, too_far_ahead
 from stream_app.core.online import OnlineDetector
 from stream_app.core.state_codec import StateCodecError
 from stream_app.core.types import Verdict
@@ -96,6 +96,11 @@ log = logging.getLogger(__name__)
 audit = logging.getLogger("kilowatch.audit")
 
 
+def dead_key_bytes(key: bytes | None) -> bytes | None:
+    """The Kafka key a dead letter is produced with: the message's, at most 1 KiB of it."""
+    return key[:DEAD_LETTER_KEY_BYTES] if key is not None else None
+
+
 def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
@@ -166,14 +171,16 @@ class ScoringPipeline:
                 entry = self._entry(reading.asset_id, msg.partition, i, store)
                 self._score(reading.asset_id, ts, reading.value, entry, msg, i, out, detected_at, store)
             except InvalidReading as exc:
-                out.dead_letters.append((msg.key, self._dead_letter(msg, str(exc), detected_at)))
+                out.dead_letters.append(
+                    (dead_key_bytes(msg.key), self._dead_letter(msg, str(exc), detected_at))
+                )
                 out.count("dead_lettered")
             except Exception as exc:  # a bug must not stop the stream or lose the reading
                 # The reading is kept (dead letter with the raw payload, replayable) and the failure is
                 # logged with its traceback and counted; the agent goes on with the next reading.
                 log.exception("scoring failed for %s[%d]@%d", msg.topic, msg.partition, msg.offset)
                 error = f"internal error while scoring: {type(exc).__name__}: {exc}"
-                out.dead_letters.append((msg.key, self._dead_letter(msg, error, detected_at)))
+                out.dead_letters.append((dead_key_bytes(msg.key), self._dead_letter(msg, error, detected_at)))
                 out.count("failed")
         return out
 
@@ -337,18 +344,5 @@ class ScoringPipeline:
 
     @staticmethod
     def _dead_letter(msg: RawMessage, error: str, received_at: datetime) -> bytes:
-        text, encoding = raw_payload_text(msg.value)
-        return (
-            DeadLetter(
-                source_topic=msg.topic,
-                partition=msg.partition,
-                offset=msg.offset,
-                key=msg.key.decode("utf-8", "replace") if msg.key is not None else None,
-                payload=text,
-                payload_encoding=encoding,
-                error=error,
-                received_at=received_at,
-            )
-            .model_dump_json()
-            .encode()
-        )
+        letter = dead_letter(msg.topic, msg.partition, msg.offset, msg.key, msg.value, error, received_at)
+        return letter.model_dump_json().encode()

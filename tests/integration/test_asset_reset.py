@@ -250,3 +250,30 @@ async def test_cli_reset_is_audited_and_lands_in_the_assets_partition(tmp_path: 
     assert entry["actor"] == event.requested_by and entry["details"]["reason"] == "drill"
     assert entry["details"]["outcome"] == "published"
     assert (entry["details"]["partition"], entry["details"]["offset"]) == (msg.partition(), msg.offset())
+
+
+def test_poison_messages_cost_one_bounded_dead_letter_each_and_the_worker_goes_on(tmp_path: Path) -> None:
+    """Issue 14's reproduction on the real broker: a 900 kB binary payload and ~170 kB of control
+    characters inside a JSON string used to make dead letters the producer refused, which crashed the
+    batch path's worker on every restart. Now each costs one bounded dead letter."""
+    settings, env = isolated_settings(tmp_path, window_size=WINDOW)
+    ensure_topics(settings)
+    asset = "poison-1"
+    binary = bytes(range(256)) * 3516  # 900,096 bytes, not UTF-8
+    controls = b'{"timestamp": "2025-03-01T00:00:00Z", "value": 1, "x": "' + b"\x01" * 170_000 + b'"}'
+    msgs = [(asset.encode(), payload(i)) for i in range(30)]
+    msgs += [(asset.encode(), binary), (asset.encode(), controls)]
+    msgs += [(asset.encode(), payload(i)) for i in range(30, 60)]
+    worker = Worker(env, "poison", tmp_path)
+    scores, dead = TopicReader(settings, "scores"), TopicReader(settings, "dead-letters")
+    try:
+        produce(settings, msgs)
+        got = scores.wait_for(lambda items: len(items) >= 60, 180, "scores", [worker])
+        letters = dead.wait_for(lambda items: len(items) >= 2, 60, "the dead letters", [worker])
+        assert worker.proc.poll() is None, worker.tail()  # still running
+    finally:
+        worker.stop()
+    assert len({s["timestamp"] for s in got}) == 60  # every valid reading, before and after, scored
+    sizes = sorted(int(letter["payload_bytes"]) for letter in letters)
+    assert sizes == sorted([len(binary), len(controls)])
+    assert all(letter["payload_truncated"] and letter["key"] == asset for letter in letters)
