@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from schemas.events import DEAD_LETTER_PAYLOAD_BYTES
 from stream_app.core.faults import detection_report, observable_recall
 from stream_app.kafka.topics import ensure_topics
 from tests.integration.data import by_reading, interleave, offline_scores, steel_assets
@@ -169,10 +170,14 @@ def test_malformed_messages_go_to_dead_letters_and_valid_ones_are_scored(
         letters.close()
     assert len(scores.items) == len(good)
     assert len(letters.items) == len(bad)
-    reasons = {v: r for _, v, r in bad}
+    # a dead letter keeps the first 16 KiB of a payload, with the size of the whole (issue 14)
+    reasons = {(v or b"")[:DEAD_LETTER_PAYLOAD_BYTES]: r for _, v, r in bad}
+    sizes = {(v or b"")[:DEAD_LETTER_PAYLOAD_BYTES]: len(v or b"") for _, v, _ in bad}
     assert {_payload_of(d) for d in letters.items} == set(reasons)
     for letter in letters.items:
         assert reasons[_payload_of(letter)] in letter["error"], letter["error"]
+        assert letter["payload_bytes"] == sizes[_payload_of(letter)]
+        assert letter["payload_truncated"] == (letter["payload_bytes"] > DEAD_LETTER_PAYLOAD_BYTES)
         assert letter["source_topic"] == settings.kafka.topic("readings")
         assert letter["offset"] >= 0
 

@@ -9,7 +9,7 @@ import orjson
 import pandas as pd
 import pytest
 
-from schemas.events import Anomaly, DeadLetter, Forecast, ScoreRecord
+from schemas.events import DEAD_LETTER_PAYLOAD_BYTES, Anomaly, DeadLetter, Forecast, ScoreRecord
 from stream_app.scoring.pipeline import RawMessage, ScoringPipeline
 from stream_app.scoring.state import CorruptRecord, InMemoryStore, split_record
 from stream_app.settings import Settings
@@ -93,7 +93,10 @@ def test_malformed_readings_are_dead_lettered_with_reasons(settings: Settings, d
         assert reason in d.error, (reason, d.error)
         assert d.source_topic == TOPIC and d.partition == 3
         if payload is not None and d.payload_encoding == "utf-8":
-            assert d.payload == payload.decode()
+            # the whole payload, or its first 16 KiB (the oversized one), with the size of the whole
+            assert d.payload == payload[:DEAD_LETTER_PAYLOAD_BYTES].decode()
+            assert d.payload_truncated == (len(payload) > DEAD_LETTER_PAYLOAD_BYTES)
+            assert d.payload_bytes == len(payload)
     binary = next(j for j, (_, p, _) in enumerate(bad) if p == b"\xff\xfe\x00")
     assert by_offset[10_000 + binary].payload_encoding == "base64"
     scores = [ScoreRecord.model_validate_json(v) for o in outs for _, v in o.scores]
