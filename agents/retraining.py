@@ -25,12 +25,11 @@ from pydantic import ValidationError
 from agents.context import AgentContext
 from schemas.errors import KilowatchError
 from schemas.events import ModelUpdated, TrainingRequest, utc_now
-from stream_app.core.decode import dead_letter
+from stream_app.core.decode import dead_key_bytes, dead_letter
 from stream_app.lifecycle.artifacts import open_store
 from stream_app.lifecycle.coord import JobChannel, TrainingLock, redis_client
 from stream_app.lifecycle.drift import DriftMonitor
 from stream_app.lifecycle.service import TrainingService
-from stream_app.scoring.pipeline import dead_key_bytes
 from stream_app.store import migrations
 from stream_app.store import repository as repo
 

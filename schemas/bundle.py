@@ -7,9 +7,14 @@ optional ones get their defaults; a bundle whose metadata does not fit is refuse
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
+
+# How a trained model judges readings: its residual rule (every served verdict), or its autoencoder
+# (only versions trained with params.detector = "autoencoder", only when a detect request asks).
+DetectorName = Literal["residual", "autoencoder"]
+DETECTORS: tuple[DetectorName, ...] = get_args(DetectorName)
 
 
 class BundleFeatures(BaseModel):
@@ -44,7 +49,7 @@ class BundleMetadata(BaseModel):
     output_chunk_length: int = Field(ge=1)
     residual_floor: float = Field(ge=0)
     features: BundleFeatures = Field(default_factory=BundleFeatures)
-    detector: str = "residual"
+    detector: DetectorName = "residual"
     params: dict[str, Any] = Field(default_factory=dict)
     freq: str | None = None
     day_steps: int | None = None

@@ -12,11 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from schemas.bundle import DETECTORS, DetectorName
 from stream_app.core.reasons import point_reason
 from trainers import bundle, frames, metrics, models
 from trainers.detectors import AutoencoderDetector, ResidualDetector
@@ -24,8 +25,6 @@ from trainers.errors import BundleError, TrainingError
 from trainers.forecast import Prepared, fit_scaler, multi_step, one_step, predict_next, prepare
 
 MODEL_TYPES: tuple[str, ...] = models.MODEL_TYPES
-DetectorName = Literal["residual", "autoencoder"]
-DETECTORS: tuple[DetectorName, ...] = ("residual", "autoencoder")
 MAX_EVAL_ORIGINS = 1500
 MIN_TRAIN_SAMPLES = 200
 MIN_HOLDOUT_ROWS = 50

@@ -24,11 +24,12 @@ import numpy as np
 from api.http.errors import ApiError, Code
 from api.services.inference_input import Series, check_horizon, check_span, require_points
 from api.services.model_cache import Loaded, ModelCache, ModelInfo
+from schemas.bundle import DetectorName
 from stream_app import metrics
 from stream_app.core import oneshot
 from stream_app.core.online import OnlineDetector
 from stream_app.core.reasons import point_reason
-from stream_app.serving.model import DetectorName, Engine, NativeEngine
+from stream_app.serving.model import Engine, NativeEngine
 from stream_app.settings import Settings
 
 log = logging.getLogger(__name__)

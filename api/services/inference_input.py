@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Annotated, Any, NotRequired
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
 
 from api.http.errors import ApiError, Code
+from schemas.bundle import DetectorName
 from schemas.events import MAX_ABS, MAX_COVARIATES
 
 NS = 1_000_000_000
@@ -68,7 +69,7 @@ class DetectOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    detector: Literal["residual", "autoencoder"] = Field(
+    detector: DetectorName = Field(
         "residual",
         description="Which rule judges the readings. `residual` (default): the trained model's residual "
         "rule, the verdicts the stream emits on the anomaly topic for the same model version. "

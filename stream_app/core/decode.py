@@ -110,9 +110,15 @@ def dead_payload(payload: bytes | None) -> DeadPayload:
         return DeadPayload(base64.b64encode(head).decode("ascii"), "base64", len(raw), digest, truncated)
 
 
+def dead_key_bytes(key: bytes | None) -> bytes | None:
+    """The Kafka key a dead letter is produced with: the message's, at most 1 KiB of it."""
+    return key[:DEAD_LETTER_KEY_BYTES] if key is not None else None
+
+
 def dead_key(key: bytes | None) -> str | None:
     """A message key as a dead letter carries it: UTF-8 (bad bytes replaced), at most 1 KiB of it."""
-    return key[:DEAD_LETTER_KEY_BYTES].decode("utf-8", "replace") if key is not None else None
+    cut = dead_key_bytes(key)
+    return cut.decode("utf-8", "replace") if cut is not None else None
 
 
 MAX_ERROR_CHARS = 2000

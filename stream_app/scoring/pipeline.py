@@ -15,9 +15,9 @@ from typing import Protocol
 import orjson
 
 from schemas.errors import InvalidReading
-from schemas.events import DEAD_LETTER_KEY_BYTES, Anomaly, AssetReset, ScoreRecord, anomaly_event_id
+from schemas.events import Anomaly, AssetReset, ScoreRecord, anomaly_event_id
 from stream_app import metrics
-from stream_app.core.decode import dead_letter, decode_control, decode_fast, too_far_ahead
+from stream_app.core.decode import dead_key_bytes, dead_letter, decode_control, decode_fast, too_far_ahead
 from stream_app.core.online import OnlineDetector
 from stream_app.core.state_codec import StateCodecError
 from stream_app.core.types import Verdict
@@ -94,11 +94,6 @@ class StateStore(Protocol):
 
 log = logging.getLogger(__name__)
 audit = logging.getLogger("kilowatch.audit")
-
-
-def dead_key_bytes(key: bytes | None) -> bytes | None:
-    """The Kafka key a dead letter is produced with: the message's, at most 1 KiB of it."""
-    return key[:DEAD_LETTER_KEY_BYTES] if key is not None else None
 
 
 def _dt(ts: float) -> datetime:

@@ -27,11 +27,10 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from schemas.bundle import BundleMetadata
+from schemas.bundle import BundleMetadata, DetectorName
 from stream_app.core.types import AnomalyType, ForecastPoint
 
 Engine = Literal["native", "darts", "online"]
-DetectorName = Literal["residual", "autoencoder"]
 Judgement = tuple[float, AnomalyType | None, str]  # (score in [0, 1], kind or None, reason)
 Job = tuple[np.ndarray, np.ndarray, int]  # a batched forecast request: stamps (ns), values, horizon
 JobResult = tuple[int, np.ndarray]  # (last grid stamp in ns, (horizon, 3) lower / predicted / upper)
