@@ -10,6 +10,7 @@ Nothing below the entry points (CLI, worker factory, API factory) reads the envi
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -106,6 +107,19 @@ class KafkaSettings(_Group):
         return ";".join(f"kafka://{hp.strip()}" for hp in self.bootstrap.split(","))
 
 
+DEV_POSTGRES_PASSWORD = "kilowatch-dev"  # noqa: S105 - public on purpose; refused off loopback
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1); names are not resolved."""
+    if host.strip().lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 class PostgresSettings(_Group):
     """The PostgreSQL connection and pool."""
 
@@ -123,11 +137,25 @@ class PostgresSettings(_Group):
     host: str = Field("127.0.0.1", description="PostgreSQL host.")
     port: int = Field(15432, description="PostgreSQL port (local instance uses its own port).")
     user: str = Field("kilowatch", description="PostgreSQL role.")
-    password: SecretStr = Field(SecretStr("kilowatch-dev"), description="PostgreSQL password.")
+    password: SecretStr = Field(
+        SecretStr(DEV_POSTGRES_PASSWORD),
+        description="PostgreSQL password (the development default works only for a loopback host).",
+    )
     db: str = Field("kilowatch", description="PostgreSQL database.")
     pool_min: int = Field(1, ge=0, description="Smallest asyncpg pool size.")
     pool_max: int = Field(5, ge=1, description="Largest asyncpg pool size.")
     command_timeout_s: float = Field(30.0, gt=0, description="Timeout of one SQL statement.")
+
+    @model_validator(mode="after")
+    def _dev_password_only_on_loopback(self) -> PostgresSettings:
+        """The development password is public (it is in this file): accepted only for a database on this
+        machine's loopback, so a deployment that forgot to set one fails at start, not in production."""
+        if self.password.get_secret_value() == DEV_POSTGRES_PASSWORD and not is_loopback_host(self.host):
+            raise ValueError(
+                "the development PostgreSQL password is accepted only for a loopback host, "
+                f"not {self.host!r}: set KILOWATCH_POSTGRES_PASSWORD"
+            )
+        return self
 
     def dsn(self, *, with_password: bool = True) -> str:
         """DSN for asyncpg; never log it with the password."""

@@ -11,6 +11,7 @@ from stream_app.settings import FLAT, GROUPS, Settings, settings_reference
 
 def test_flat_environment_names_reach_their_groups(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KILOWATCH_POSTGRES_HOST", "db.internal")
+    monkeypatch.setenv("KILOWATCH_POSTGRES_PASSWORD", "not-the-dev-one")
     monkeypatch.setenv("KILOWATCH_BATCH_SIZE", "77")
     monkeypatch.setenv("KILOWATCH_ANOMALY_THRESHOLD", "0.99")
     monkeypatch.setenv("KILOWATCH_ALERT_FROM", "ops@example.org")
@@ -55,3 +56,15 @@ def test_every_flat_name_is_unique_and_documented() -> None:
 def test_secrets_of_every_group_are_masked() -> None:
     s = Settings(postgres_password=SecretStr("pg-x"), alert_smtp_password=SecretStr("smtp-y"))
     assert {"pg-x", "smtp-y"} <= set(settings_secrets(s))
+
+
+@pytest.mark.parametrize("host", ["db.internal", "10.0.0.5", "postgres", "0.0.0.0", "192.168.1.2"])
+def test_the_public_dev_password_is_refused_off_loopback(host: str) -> None:
+    with pytest.raises(ValidationError, match="KILOWATCH_POSTGRES_PASSWORD"):
+        Settings(postgres_host=host)
+    assert Settings(postgres_host=host, postgres_password=SecretStr("s3cret")).postgres.host == host
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "::1", "[::1]"])
+def test_the_dev_password_still_works_on_loopback(host: str) -> None:
+    assert Settings(postgres_host=host).postgres.host == host
