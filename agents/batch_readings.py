@@ -162,7 +162,8 @@ class BatchPath:
                 if m.tp in assigned:  # a revoked partition restarts from its committed offset
                     ack(m)
         oldest = min(m.timestamp for m in messages) if out.anomalies else 0.0
-        out.observe(len(messages), time.perf_counter() - started, len(self.pipeline.cache), oldest)
+        cache = self.pipeline.cache
+        out.observe(len(messages), time.perf_counter() - started, len(cache), oldest, cache.bytes)
 
     # --- the loop -------------------------------------------------------------------------------------
     async def take_batch(self) -> list[Message]:

@@ -113,7 +113,9 @@ def register(app: faust.App, ctx: AgentContext) -> None:
         apply(events, out)
         as_current(events[-1])
         oldest = min(e.message.timestamp for e in events) if out.anomalies else 0.0
-        out.observe(len(events), time.perf_counter() - started, len(pipeline.cache), oldest)
+        out.observe(
+            len(events), time.perf_counter() - started, len(pipeline.cache), oldest, pipeline.cache.bytes
+        )
 
     @app.agent(ctx.readings_topic, name="score-readings", concurrency=1)
     async def score_readings(stream: faust.StreamT) -> None:

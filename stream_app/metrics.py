@@ -35,6 +35,15 @@ PRODUCE_TO_ANOMALY_SECONDS = Histogram(
 )
 CACHED_ASSETS = Gauge("kilowatch_cached_assets", "Assets whose model state this worker holds in memory.")
 STATE_LOADS = Counter("kilowatch_state_loads_total", "Asset states rebuilt from the table (cache misses).")
+STATE_EVICTIONS = Counter(
+    "kilowatch_state_evictions_total",
+    "Asset states dropped from the worker's cache (least recently used, past worker.state_cache_mib); "
+    "rebuilt from the table on their next reading.",
+)
+CACHED_ASSET_BYTES = Gauge(
+    "kilowatch_cached_asset_bytes",
+    "Bytes of asset state this worker holds in its cache (ring and statistics).",
+)
 CHANGELOG_BYTES = Counter(
     "kilowatch_state_changelog_bytes_total", "Bytes of state records written (key + value) to the changelog."
 )

@@ -239,6 +239,19 @@ class WorkerSettings(_Group):
     model_cache_size: int = Field(
         256, ge=1, description="Trained models a worker keeps loaded (least recently used are dropped)."
     )
+    state_cache_mib: float = Field(
+        256.0,
+        gt=0,
+        description="Memory bound of the worker's per-asset state cache (ring and statistics buffers); the "
+        "least recently used assets go beyond it and are rebuilt from the state table on their next "
+        "reading. A full 768-reading window costs ~14 KiB, an asset with a few readings ~1.5 KiB.",
+    )
+    tracked_assets_max: int = Field(
+        100_000,
+        ge=1,
+        description="Assets the drift monitor and the alert-episode tracker remember each (least "
+        "recently seen are forgotten beyond it).",
+    )
     results_sink_enabled: bool = Field(
         True,
         description="Run the results sink in the worker: anomaly and forecast events -> PostgreSQL "

@@ -426,6 +426,8 @@ class OnlineDetector:
             self._learn_scale(s, abs(resid) / ctx[1], s[st.N], res / ctx[1])
         state.seq = target  # push (inlined): overwrite the oldest slot
         i = target % w
+        if i >= len(state.ts):  # the ring grows with the asset's first W readings
+            state.grow(i + 1)
         state.ts[i] = ts
         state.values[i] = value
         state.flags[i] = 1 if flagged else 0

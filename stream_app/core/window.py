@@ -1,5 +1,10 @@
 """Per-asset state: a ring of the last W readings plus a fixed-length statistics vector.
 
+The ring arrays grow with the readings (doubling, zero-filled, capped at W): an asset that sent a few
+readings costs a few slots, not a full window (issue 14: 20,000 one-off asset ids cost ~280 MiB when
+every new asset allocated 17 bytes x W at once). Slots up to ``seq`` always exist; code that reads
+a slot never filled reads 0.0 within the allocated capacity, as before, and raises beyond it.
+
 The state is laid out so that one reading changes exactly one ring slot (``seq % W``) and the stats
 vector; :meth:`AssetState.record` packs both into one small changelog record, and
 :meth:`AssetState.restore` rebuilds the state from the (at most W) records of an asset.
@@ -12,6 +17,8 @@ from array import array
 from collections.abc import Iterable
 
 from stream_app.core.state_codec import STATS_LEN, StateCodecError, decode_record, encode_record
+
+MIN_SLOTS = 8  # ring slots allocated with an asset's first reading
 
 
 class AssetState:
@@ -28,10 +35,29 @@ class AssetState:
             raise ValueError("window_size must be at least 2")
         self.window_size = window_size
         self.seq = -1
-        self.ts = array("d", bytes(8 * window_size))
-        self.values = array("d", bytes(8 * window_size))
-        self.flags = bytearray(window_size)
+        self.ts = array("d")
+        self.values = array("d")
+        self.flags = bytearray()
         self.stats = array("d", bytes(8 * STATS_LEN))
+
+    def grow(self, slots: int) -> None:
+        """Make room for at least ``slots`` ring slots (at most the window): capacity doubles from
+        ``MIN_SLOTS``, new slots read 0.0. Call before writing slot ``i`` with ``i >= len(self.ts)``."""
+        have = len(self.ts)
+        cap = min(self.window_size, max(slots, MIN_SLOTS, 2 * have))
+        if cap <= have:
+            return
+        # fresh exact-size buffers (an array grown in place over-allocates)
+        ts, values = array("d", bytes(8 * cap)), array("d", bytes(8 * cap))
+        ts[:have], values[:have] = self.ts, self.values
+        flags = bytearray(cap)
+        flags[:have] = self.flags
+        self.ts, self.values, self.flags = ts, values, flags
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the ring and statistics buffers (what grows with an asset's readings)."""
+        return 17 * len(self.ts) + 8 * STATS_LEN
 
     def __len__(self) -> int:
         """Readings currently held in the ring."""
@@ -45,6 +71,8 @@ class AssetState:
         """Append one reading, overwriting the oldest slot once the ring is full."""
         self.seq += 1
         i = self.seq % self.window_size
+        if i >= len(self.ts):
+            self.grow(i + 1)
         self.ts[i] = ts
         self.values[i] = value
         self.flags[i] = 1 if flagged else 0
@@ -89,6 +117,7 @@ class AssetState:
         seqs = [rec.seq for rec in kept]
         if len(set(seqs)) != len(seqs) or len(kept) != expected:
             raise StateCodecError(f"incomplete state: {len(kept)} distinct records, expected {expected}")
+        state.grow(expected)
         for rec in kept:
             i = rec.seq % window_size
             state.ts[i] = rec.ts

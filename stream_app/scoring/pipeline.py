@@ -21,6 +21,7 @@ from stream_app.core.decode import dead_key_bytes, dead_letter, decode_control, 
 from stream_app.core.online import OnlineDetector
 from stream_app.core.state_codec import StateCodecError
 from stream_app.core.types import Verdict
+from stream_app.scoring.asset_cache import AssetCache
 from stream_app.scoring.state import (
     AssetEntry,
     CorruptRecord,
@@ -62,7 +63,9 @@ class Emit:
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
-    def observe(self, batch_len: int, seconds: float, cached_assets: int, oldest_produced_at: float) -> None:
+    def observe(
+        self, batch_len: int, seconds: float, cached_assets: int, oldest_produced_at: float, cached_bytes: int
+    ) -> None:
         """Record this batch in the Prometheus metrics (once the agent has handed everything over).
 
         ``oldest_produced_at`` is only read when the batch produced anomalies."""
@@ -76,6 +79,7 @@ class Emit:
         metrics.BATCH_SECONDS.observe(seconds)
         metrics.BATCH_SIZE.observe(batch_len)
         metrics.CACHED_ASSETS.set(cached_assets)
+        metrics.CACHED_ASSET_BYTES.set(cached_bytes)
         if self.anomalies:
             # Upper bound of this batch's produce -> anomaly latency (its oldest reading).
             metrics.PRODUCE_TO_ANOMALY_SECONDS.observe(max(0.0, time.time() - oldest_produced_at))
@@ -115,7 +119,9 @@ class ScoringPipeline:
         self.horizon = settings.worker.forecast_horizon
         self.emit_scores = settings.worker.emit_scores
         self.max_future_s = settings.worker.max_clock_skew_s
-        self.cache: dict[str, AssetEntry] = {}
+        # Bounded (issue 14): the least recently used assets are dropped between batches and rebuilt
+        # from the table on their next reading.
+        self.cache = AssetCache(int(settings.worker.state_cache_mib * 1024 * 1024))
         self.model_version = f"{self.detector.name}/{self.detector.version}"
 
     # --- cache management -----------------------------------------------------------------------
@@ -165,6 +171,8 @@ class ScoringPipeline:
                     raise InvalidReading(f"timestamp: {_dt(ts).isoformat()} is in the future")
                 entry = self._entry(reading.asset_id, msg.partition, i, store)
                 self._score(reading.asset_id, ts, reading.value, entry, msg, i, out, detected_at, store)
+                if entry.state.seq < self.window:  # its ring may have grown
+                    self.cache.resized(reading.asset_id, entry)
             except InvalidReading as exc:
                 out.dead_letters.append(
                     (dead_key_bytes(msg.key), self._dead_letter(msg, str(exc), detected_at))
@@ -177,6 +185,9 @@ class ScoringPipeline:
                 error = f"internal error while scoring: {type(exc).__name__}: {exc}"
                 out.dead_letters.append((dead_key_bytes(msg.key), self._dead_letter(msg, error, detected_at)))
                 out.count("failed")
+        # Only now: an asset read twice in this batch must not be rebuilt from a table that does not
+        # show this batch's writes yet (the agent applies them when ``process`` returns).
+        self.cache.evict()
         return out
 
     def _score(
