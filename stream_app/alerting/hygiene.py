@@ -6,6 +6,11 @@
 * The first anomaly of an episode that passes the configuration's filter makes the episode alert,
   unless the asset alerted less than ``cooldown_s`` ago (the episode is then marked suppressed).
 Times are seconds (the anomaly's ``detected_at``, and the agent's clock for closing).
+
+Memory per asset is bounded (issue 14: asset ids are chosen by clients): beyond ``max_assets`` assets
+the least recently updated open episode, dormant episode and alert time are forgotten each. A
+forgotten open episode stays stored as it was (the database closes abandoned ones); a forgotten alert
+time no longer holds back the asset's next alert by the cooldown.
 """
 
 from __future__ import annotations
@@ -52,14 +57,22 @@ class Outcome:
 class EpisodeTracker:
     """Open episodes per asset, recent event ids, last alert time per asset."""
 
-    def __init__(self, recovery_s: float, cooldown_s: float, max_seen_ids: int = 100_000) -> None:
+    def __init__(
+        self, recovery_s: float, cooldown_s: float, max_seen_ids: int = 100_000, max_assets: int = 100_000
+    ) -> None:
         self.recovery_s = recovery_s
         self.cooldown_s = cooldown_s
         self.max_seen_ids = max_seen_ids
-        self.open: dict[str, Episode] = {}
-        self.dormant: dict[str, Episode] = {}
-        self.last_alert_at: dict[str, float] = {}
+        self.max_assets = max_assets
+        # Least recently updated first (the bound drops from the front).
+        self.open: OrderedDict[str, Episode] = OrderedDict()
+        self.dormant: OrderedDict[str, Episode] = OrderedDict()
+        self.last_alert_at: OrderedDict[str, float] = OrderedDict()
         self._seen: OrderedDict[uuid.UUID, None] = OrderedDict()
+
+    def _bound(self, per_asset: OrderedDict[str, Episode] | OrderedDict[str, float]) -> None:
+        while len(per_asset) > self.max_assets:
+            per_asset.popitem(last=False)
 
     def restore(self, episodes: Iterable[Episode]) -> None:
         """Remember open episodes stored by any worker (after a restart or a rebalance). They stay
@@ -70,6 +83,8 @@ class EpisodeTracker:
             self._remember(ep.first_event_id)
             if ep.alerted:
                 self.last_alert_at[ep.asset_id] = max(self.last_alert_at.get(ep.asset_id, 0.0), ep.opened_at)
+        self._bound(self.dormant)
+        self._bound(self.last_alert_at)
 
     def forget_dormant(self, older_than: float) -> int:
         """Drop dormant episodes whose last anomaly is older than ``older_than``."""
@@ -113,8 +128,10 @@ class EpisodeTracker:
                 types={kind},
             )
             self.open[asset_id] = ep
+            self._bound(self.open)
             action: Action = "opened"
         else:
+            self.open.move_to_end(asset_id)
             ep.count += 1
             ep.last_at = max(ep.last_at, at)
             ep.max_score = max(ep.max_score, score)
@@ -128,6 +145,8 @@ class EpisodeTracker:
             else:
                 ep.alerted = alert = True
                 self.last_alert_at[asset_id] = at
+                self.last_alert_at.move_to_end(asset_id)
+                self._bound(self.last_alert_at)
         return Outcome(action, ep, alert, closed)
 
     def close_idle(self, now: float) -> list[Episode]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -23,27 +23,45 @@ def rolling_mase(errors: Iterable[float], naive_errors: Iterable[float]) -> floa
 @dataclass
 class DriftMonitor:
     """Per-asset windows of recent absolute errors; ``drifted`` lists assets whose rolling MASE is above
-    ``threshold`` with at least ``min_points`` observations (so a single bad point triggers nothing)."""
+    ``threshold`` with at least ``min_points`` observations (so a single bad point triggers nothing).
+
+    At most ``max_assets`` assets are remembered (issue 14: one window is ~10 kB, and asset ids are
+    chosen by clients): beyond that the least recently observed asset is forgotten, which costs it
+    only the drift evidence gathered so far (it needs ``min_points`` new observations)."""
 
     window: int = 96
     threshold: float = 1.2
     min_points: int = 48
-    _errors: dict[str, deque[tuple[float, float]]] = field(default_factory=dict)
-    _last: dict[str, float] = field(default_factory=dict)
+    max_assets: int = 100_000
+    _errors: OrderedDict[str, deque[tuple[float, float]]] = field(default_factory=OrderedDict)
+    _last: OrderedDict[str, float] = field(default_factory=OrderedDict)
 
     def observe_reading(self, asset_id: str, value: float, expected: float) -> None:
         """One scored reading: the model's error against the repeat-last naive error (the previous
         value of the same asset), so no season needs to be known here."""
-        prev = self._last.get(asset_id)
-        self._last[asset_id] = value
+        last = self._last
+        prev = last.get(asset_id)
+        last[asset_id] = value
+        last.move_to_end(asset_id)
+        if len(last) > self.max_assets:
+            last.popitem(last=False)
         if prev is not None:
             self.observe(asset_id, value - expected, value - prev)
 
     def observe(self, asset_id: str, error: float, naive_error: float) -> None:
-        buf = self._errors.get(asset_id)
+        errors = self._errors
+        buf = errors.get(asset_id)
         if buf is None:
-            buf = self._errors[asset_id] = deque(maxlen=self.window)
+            buf = errors[asset_id] = deque(maxlen=self.window)
+            if len(errors) > self.max_assets:
+                errors.popitem(last=False)
+        else:
+            errors.move_to_end(asset_id)
         buf.append((error, naive_error))
+
+    def __len__(self) -> int:
+        """Assets remembered (with an error window or a last value)."""
+        return len(self._errors.keys() | self._last.keys())
 
     def score(self, asset_id: str) -> float | None:
         buf = self._errors.get(asset_id)
