@@ -10,6 +10,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer
 
+from stream_app.kafka.topics import readings_max_message_bytes
 from stream_app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,8 @@ def producer(settings: Settings, **overrides: Any) -> Producer:
         "queue.buffering.max.messages": 500_000,
         "compression.type": "none",
         "enable.idempotence": True,
+        # A batch within the readings topic's max.message.bytes (a larger one is refused whole).
+        "batch.size": readings_max_message_bytes(settings),
     }
     conf.update(overrides)
     return Producer(conf)

@@ -1,4 +1,19 @@
-"""Create the topics kilowatch uses, with partitions and configs from settings (idempotent)."""
+"""Create the topics kilowatch uses, with partitions and configs from settings (idempotent).
+
+Message size limits (issue 14), set per topic at creation (``max.message.bytes`` bounds a whole
+record *batch* since Kafka 0.11):
+
+* readings: the payload the worker accepts (``worker.max_payload_bytes``; larger ones would only be
+  dead-lettered) plus ``RECORD_OVERHEAD_BYTES`` for the key, headers and framing of one record in its
+  batch. The broker refuses anything larger at the door, to the producer that sent it. A producer
+  must therefore keep its batches within the limit: ``stream_app.kafka.clients.producer`` sets
+  librdkafka's ``batch.size`` to it; aiokafka's default batch (16 KiB) is within it; other device
+  producers need ``batch.size`` (librdkafka) or ``max.request.size``/``batch.size`` (Java) at most
+  ``readings_max_message_bytes`` — a larger batch is refused whole.
+* dead letters: a dead letter is bounded whatever arrived (``dead_letter_max_bytes``, ~120 kB
+  worst case: 16 KiB of control characters escape to 96 kB of JSON); the topic takes the larger of
+  that and Kafka's default (1,048,588, above a full librdkafka batch), whatever the broker's default.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +23,52 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from schemas.errors import InfraError
+from schemas.events import DEAD_LETTER_KEY_BYTES, DEAD_LETTER_PAYLOAD_BYTES
+from stream_app.core.decode import MAX_ERROR_CHARS
 from stream_app.settings import TOPIC_KINDS, Settings, TopicKind
 
 log = logging.getLogger(__name__)
 
+# Key (asset ids <= 128 characters; the worker dead-letters longer keys but the broker must take them
+# to), headers and the framing of one record and its batch (61 bytes of batch header, varints).
+RECORD_OVERHEAD_BYTES = 4096
+# Kafka's default topic limit: above any producer's default batch (librdkafka 1,000,000 bytes,
+# faust's 256 KiB, Java's 16 KiB).
+KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
+JSON_ESCAPE = 6  # the most JSON bytes one input byte (a control character: \u0000) becomes
+TOPIC_NAME_MAX = 249  # Kafka's longest topic name
+
+
+def readings_max_message_bytes(settings: Settings) -> int:
+    """The readings topic's ``max.message.bytes``: one accepted reading with its key and framing."""
+    return settings.worker.max_payload_bytes + RECORD_OVERHEAD_BYTES
+
+
+def dead_letter_max_bytes() -> int:
+    """Upper bound of a dead letter's JSON (``stream_app.core.decode.dead_letter``): every bounded
+    text field at its worst escaping, plus the fixed fields (names, numbers, digest, timestamp)."""
+    texts = DEAD_LETTER_PAYLOAD_BYTES + DEAD_LETTER_KEY_BYTES + MAX_ERROR_CHARS + TOPIC_NAME_MAX
+    return JSON_ESCAPE * texts + 1024
+
+
+def dead_letters_max_message_bytes() -> int:
+    """Set explicitly, so a broker configured with a smaller default still takes a dead letter."""
+    return max(KAFKA_DEFAULT_MAX_MESSAGE_BYTES, dead_letter_max_bytes() + RECORD_OVERHEAD_BYTES)
+
 
 def topic_configs(settings: Settings, kind: TopicKind) -> dict[str, str]:
-    """Per-topic configs: retention for data topics, compaction for model updates."""
+    """Per-topic configs: retention for data topics, compaction for model updates, size limits for the
+    readings and dead letters (module docstring)."""
     if kind == "readings":
-        return {"retention.ms": str(settings.kafka.readings_retention_ms)}
+        return {
+            "retention.ms": str(settings.kafka.readings_retention_ms),
+            "max.message.bytes": str(readings_max_message_bytes(settings)),
+        }
     if kind == "dead-letters":
-        return {"retention.ms": str(settings.kafka.dead_letter_retention_ms)}
+        return {
+            "retention.ms": str(settings.kafka.dead_letter_retention_ms),
+            "max.message.bytes": str(dead_letters_max_message_bytes()),
+        }
     if kind == "model-updates":
         # The newest update per asset is what matters; compaction keeps it forever.
         return {"cleanup.policy": "compact"}
