@@ -114,6 +114,29 @@ ALERT_DELIVERIES = Counter(
 )
 ALERT_QUEUE = Gauge("kilowatch_alert_queue_depth", "Alerts waiting for delivery in this worker.")
 
+# Worker robustness (issue 14): timers and start-up steps that survive backend outages, training jobs
+# recovered from dead workers, the model-update outbox, readings the history sink refuses.
+PERIODIC_FAILURES = Counter(
+    "kilowatch_worker_task_failures_total",
+    "Failures of a worker timer or start-up step (logged, retried after a back-off), by task.",
+    ["task"],
+)
+TRAINING_JOBS_RECOVERED = Counter(
+    "kilowatch_training_jobs_recovered_total",
+    "Open training jobs left by a dead worker, by what the recovery did (requeued, failed).",
+    ["action"],
+)
+OUTBOX_EVENTS = Counter(
+    "kilowatch_outbox_events_total",
+    "Outbox events by result of a publish attempt (published, failed).",
+    ["result"],
+)
+HISTORY_SKIPPED = Counter(
+    "kilowatch_history_skipped_readings_total",
+    "Readings the history sink did not store, by reason (future: dated too far ahead of now).",
+    ["reason"],
+)
+
 # API: by route template (never the raw path) and status code.
 API_REQUESTS = Counter(
     "kilowatch_api_requests_total",

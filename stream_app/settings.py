@@ -269,6 +269,17 @@ class WorkerSettings(_Group):
         "inside the worker; off by default: it decodes every reading again, and `kilowatch "
         "history-sink` can run it as its own process (same consumer group).",
     )
+    history_max_future_s: float = Field(
+        86_400.0,
+        gt=0,
+        description="The history sink skips readings dated further ahead of now than this (counted).",
+    )
+    timer_backoff_max_s: float = Field(
+        300.0,
+        gt=0,
+        description="Longest pause of a worker timer or start-up step after repeated PostgreSQL, Redis or "
+        "Kafka errors (the pause doubles from 1 s per failure; the worker never stops for them).",
+    )
 
 
 class DetectorSettings(_Group):
@@ -481,6 +492,35 @@ class TrainingSettings(_Group):
         False,
         description="Drift-triggered retraining (needs emit_scores: the drift feed reads the scores topic).",
     )
+    job_lease_s: float = Field(
+        180.0,
+        gt=0,
+        description="An open training job whose worker did not renew its lease for this long was left by a "
+        "dead worker: a PENDING one is run again, a running one ends FAILED (keep well above the lock TTL).",
+    )
+    job_unclaimed_s: float = Field(
+        900.0,
+        gt=0,
+        description="A PENDING job no worker took for this long (its request was consumed by a worker that "
+        "died) is run by the recovery.",
+    )
+    job_max_attempts: int = Field(
+        3,
+        ge=1,
+        description="Workers a job may lose before the recovery ends it FAILED instead of re-running it.",
+    )
+    job_recovery_every_s: float = Field(
+        60.0, gt=0, description="How often a worker looks for training jobs left by dead workers."
+    )
+    child_memory_mb: int = Field(
+        4096,
+        ge=0,
+        description="Address-space limit (RLIMIT_AS, MiB) of a training process; past it the job fails "
+        "'out of memory' (0 = no limit).",
+    )
+    outbox_every_s: float = Field(
+        5.0, gt=0, description="How often a worker publishes model-update events left in the outbox."
+    )
 
 
 class AlertingSettings(_Group):
@@ -500,6 +540,7 @@ class AlertingSettings(_Group):
         "retry_base_s": "alert_retry_base_s",
         "enabled": "alerting_enabled",
         "tick_s": "alert_tick_s",
+        "batch_max": "alert_batch_max",
     }
 
     smtp_host: str = Field("127.0.0.1", description="SMTP server for alert e-mails.")
@@ -529,6 +570,12 @@ class AlertingSettings(_Group):
     )
     tick_s: float = Field(
         2.0, gt=0, description="How often the alerting agent stores episodes and sends due deliveries."
+    )
+    batch_max: int = Field(
+        500,
+        ge=1,
+        description="Anomalies the alerting agent holds at most; it stores them before taking more (and "
+        "before their offsets are committed), so a PostgreSQL outage pauses consumption, not memory.",
     )
 
 

@@ -1,15 +1,21 @@
 """The alerting service: episode hygiene in memory, everything else off the agent's path.
 
-``handle`` is all the agent calls per anomaly: it folds the anomaly into the episode tracker and
-appends the result to a buffer. ``flush`` (a faust timer) writes the buffer to PostgreSQL — episodes,
-immediate alerts as deliveries, digest items — then closes recovered episodes and sends due
-deliveries. A failed send is retried with exponential back-off and, after the last attempt, stays in
-``alert_deliveries`` with status ``failed``: nothing is dropped silently, and nothing here can slow
-the scoring agent (another agent, and SMTP runs in a thread).
+The agent hands each batch of anomalies to ``store_batch``: it folds them into the episode tracker
+(``handle``, no I/O) and returns only once the resulting work is in PostgreSQL — episodes, immediate
+alerts as deliveries, digest items — retrying with back-off while the database is down. The agent
+commits the batch's offsets after that, so delivery is at-least-once, and during an outage the agent
+stops consuming (at most one batch of ``alert_batch_max`` anomalies in memory) instead of growing a
+queue. A redelivered anomaly cannot alert twice: the tracker drops event ids it has seen, a restored
+episode keeps its ``alerted`` flag, and a delivery's id is derived from its episode (ON CONFLICT DO
+NOTHING). ``flush`` (a faust timer) closes recovered episodes and sends due deliveries. A failed
+send is retried with exponential back-off and, after the last attempt, stays in ``alert_deliveries``
+with status ``failed``: nothing is dropped silently, and nothing here can slow the scoring agent
+(another agent, and SMTP runs in a thread).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import deque
@@ -17,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import asyncpg
 
 from schemas.events import Anomaly
 from stream_app import metrics
@@ -31,6 +38,16 @@ log = logging.getLogger(__name__)
 WEBHOOK_RECIPIENT = "settings:alert_webhook_url"  # the URL may hold a token: never stored or logged
 CONFIG_REFRESH_S = 30.0
 LEASE_S = 60.0
+RETRY_MAX_S = 30.0
+# PostgreSQL unreachable, restarting or refusing connections: the batch is retried until it is stored.
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.TooManyConnectionsError,
+)
 
 
 @dataclass(slots=True)
@@ -53,6 +70,8 @@ class AlertService:
         self._config_at = float("-inf")
         self._session: aiohttp.ClientSession | None = None
         self.started = False
+        self._writing = asyncio.Lock()  # the agent's store_batch and the flush timer share `pending`
+        self.sleep = asyncio.sleep  # tests replace it
 
     async def start(self) -> None:
         """Connect, resume open episodes, read the configuration (``flush`` retries until it works)."""
@@ -98,6 +117,47 @@ class AlertService:
         self.pending.append(Work(out.episode, summary))
         metrics.ALERT_QUEUE.set(len(self.pending))
 
+    async def store_batch(self, anomalies: list[Anomaly], now: float | None = None) -> None:
+        """Fold a batch in and return once its work is stored (the caller then commits its offsets).
+        While PostgreSQL is unavailable this waits, retrying with back-off (logged, counted): the agent
+        stops consuming and nothing of the batch is lost, even if the worker dies meanwhile."""
+        failures = 0
+        while True:
+            try:
+                if not self.started:
+                    await self.start()
+                for anomaly in anomalies:
+                    self.handle(anomaly)
+                anomalies = []
+                await self.persist_pending(time.time() if now is None else now)
+                return
+            except UNAVAILABLE as exc:
+                failures += 1
+                delay = min(RETRY_MAX_S, backoff_delay(failures, 0.5))
+                metrics.PERIODIC_FAILURES.labels("alerting-store").inc()
+                log.warning(
+                    "alerting: PostgreSQL unavailable (%s: %s); %d episode changes wait, retry in %.1f s",
+                    type(exc).__name__,
+                    exc,
+                    len(self.pending) + len(anomalies),
+                    delay,
+                )
+                await self.sleep(delay)
+
+    async def persist_pending(self, now: float) -> None:
+        """Store the pending work in order; each item leaves the queue only once it is committed."""
+        async with self._writing:
+            while self.pending:
+                try:
+                    await self._persist(self.pending[0], now)
+                except UNAVAILABLE:
+                    raise  # kept at the head of the queue: retried in order
+                except asyncpg.PostgresError as exc:  # refused for its data: retrying cannot help
+                    metrics.PERIODIC_FAILURES.labels("alerting-refused").inc()
+                    log.error("alerting: PostgreSQL refused an episode change, skipped: %s", exc)
+                self.pending.popleft()  # only once stored: a database outage loses nothing
+                metrics.ALERT_QUEUE.set(len(self.pending))
+
     async def flush(self, now: float) -> None:
         """Persist pending work, close recovered episodes, send what is due."""
         if not self.started:
@@ -106,10 +166,7 @@ class AlertService:
         for ep in self.tracker.close_idle(now):
             metrics.ALERT_EPISODES.labels("closed").inc()
             self.pending.append(Work(ep))
-        while self.pending:
-            await self._persist(self.pending[0], now)
-            self.pending.popleft()  # only once stored: a database outage loses nothing
-        metrics.ALERT_QUEUE.set(len(self.pending))
+        await self.persist_pending(now)
         # Open episodes of assets no worker here owns (or whose worker died) close by the database.
         self.tracker.forget_dormant(now - self.settings.alerting.recovery_s)
         closed = await alert_store.close_abandoned(self.pool, now, self.settings.alerting.recovery_s)

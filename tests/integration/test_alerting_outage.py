@@ -1,0 +1,115 @@
+"""Alerting is at-least-once and bounded across a PostgreSQL outage (issue 14).
+
+Anomalies arrive while PostgreSQL is down; the worker that took them is then SIGKILLed, PostgreSQL
+comes back and a second worker starts. Every alert raised during the outage must be delivered once:
+before the fix the first worker acknowledged the anomalies after an in-memory handle (their offsets
+were committed), so the kill lost them.
+
+Needs an infra of its own (it stops PostgreSQL): run it with the KILOWATCH_* ports of a private infra.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from stream_app.alerting import store as alert_store
+from stream_app.alerting.config import AlertConfig
+from stream_app.kafka.clients import produce, producer
+from stream_app.kafka.topics import ensure_topics
+from stream_app.settings import Settings
+from tests.integration.alerting_fixtures import Inbox, anomaly, apply_migration, smtp
+from tests.integration.harness import Worker, isolated_settings
+from tests.integration.outage import stopped
+
+__all__ = ["smtp"]
+
+TABLES = "alert_deliveries, alert_digest_items, alert_episodes, alert_config"
+ASSETS = [f"outage-{i}" for i in range(8)]
+
+
+@pytest.fixture
+async def database() -> AsyncIterator[str]:
+    conn = await asyncpg.connect(Settings().postgres.dsn())
+    await apply_migration(conn)
+    await conn.execute(f"TRUNCATE {TABLES}")
+    await alert_store.put_alert_config(conn, AlertConfig(email="ops@example.com", threshold=0.99))
+    await conn.close()
+    yield Settings().postgres.db
+    conn = await asyncpg.connect(Settings().postgres.dsn())
+    await conn.execute(f"TRUNCATE {TABLES}")
+    await conn.close()
+
+
+async def _wait(pred: Callable[[], bool], within_s: float, worker: Worker | None = None) -> None:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if worker is not None:
+            assert worker.alive(), worker.tail()
+        if pred():
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError("timed out" + ("\n" + worker.tail() if worker else ""))
+
+
+async def test_alerts_raised_during_a_postgres_outage_are_delivered_once(
+    tmp_path: Path, database: str, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    settings, env = isolated_settings(
+        tmp_path,
+        alerting_enabled=True,
+        alert_tick_s=0.5,
+        alert_smtp_port=port,
+        postgres_db=database,
+        alert_recovery_s=3600,
+        alert_batch_max=16,
+        timer_backoff_max_s=2.0,
+    )
+    ensure_topics(settings)
+    topic = settings.kafka.topic("anomalies")
+    prod = producer(settings)
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    warm = anomaly("warm-up", t0)
+    produce(prod, topic, b"warm-up", warm.model_dump_json().encode())
+    assert prod.flush(30) == 0
+    first = Worker(env, "alerts-1", tmp_path)
+    second: Worker | None = None
+    try:
+        await _wait(lambda: len(inbox.messages) == 1, 120, first)  # the service is started
+        async with stopped("postgres"):
+            events = [anomaly(a, t0 + timedelta(minutes=15 * i)) for a in ASSETS for i in range(5)]
+            for a in events + events[:7]:  # and some redeliveries
+                produce(prod, topic, a.asset_id.encode(), a.model_dump_json().encode())
+            assert prod.flush(30) == 0
+            await asyncio.sleep(8.0)  # the worker takes them (and, before the fix, commits them)
+            assert first.alive(), first.tail()
+            log = first.log_path.read_text(errors="replace")
+            assert "PostgreSQL unavailable" in log  # waited on its batch, logged, did not die
+            first.kill()
+        second = Worker(env, "alerts-2", tmp_path)
+        await _wait(lambda: len(inbox.messages) >= 1 + len(ASSETS), 180, second)
+        await asyncio.sleep(4.0)  # a duplicate would arrive now
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
+    subjects = sorted(m["Subject"] for _, m in inbox.messages)
+    assert subjects == sorted(f"[kilowatch] spike on {a} (score 0.999)" for a in [*ASSETS, "warm-up"])
+    conn = await asyncpg.connect(settings.postgres.dsn())
+    try:
+        rows = await conn.fetch(
+            "SELECT asset_id, anomaly_count FROM alert_episodes WHERE asset_id LIKE 'outage-%' "
+            "ORDER BY asset_id"
+        )
+        sent = await conn.fetchval("SELECT count(*) FROM alert_deliveries WHERE status = 'sent'")
+    finally:
+        await conn.close()
+    assert [(r["asset_id"], r["anomaly_count"]) for r in rows] == [(a, 5) for a in ASSETS]
+    assert sent == 1 + len(ASSETS)
