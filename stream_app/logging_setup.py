@@ -24,9 +24,38 @@ _context: dict[str, contextvars.ContextVar[Any]] = {
 }
 MASK = "***"
 
-# Secrets that may appear inside messages: URL passwords, key=value pairs, bearer tokens.
+# Query parameters that carry credentials: signed URLs (S3, GCS, Azure SAS), tokens, keys, passwords.
+_SECRET_PARAMS = (
+    "x-amz-signature",
+    "x-amz-credential",
+    "x-amz-security-token",
+    "x-goog-signature",
+    "x-goog-credential",
+    "signature",
+    "sig",
+    "token",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "key",
+    "api_key",
+    "apikey",
+    "password",
+    "passwd",
+    "secret",
+    "client_secret",
+    "awsaccesskeyid",
+)
+# Secrets that may appear inside messages: URL passwords (the userinfo up to its last "@", then any
+# "user:...@" left), kilowatch API keys by shape (kw_<8-char public prefix>_<secret>: the prefix stays,
+# as the key list shows it), credential query parameters, key=value pairs, bearer tokens.
 _PATTERNS = (
+    re.compile(r"(?P<k>[a-z][a-z0-9+.-]*://[^:/?#@\s]*:)(?P<v>[^/?#\s]*)(?=@[^@/?#\s]*(?:[/?#\s]|$))", re.I),
     re.compile(r"(?P<k>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<v>[^@\s]+)(?=@)", re.I),
+    re.compile(r"(?P<k>kw_[A-Za-z0-9]{8}_)(?P<v>[A-Za-z0-9_-]+)"),
+    re.compile(
+        r"(?P<k>[?&;](?:" + "|".join(re.escape(p) for p in _SECRET_PARAMS) + r")=)(?P<v>[^&#\s'\"<>]+)", re.I
+    ),
     re.compile(
         r"(?P<k>\b(?:password|passwd|pwd|secret|token|api[_-]?key)\b\s*[=:]\s*)(?P<v>[^\s,;&'\"]+)", re.I
     ),

@@ -1,7 +1,8 @@
 """What runs inside the training process (spawned: a clean interpreter, no inherited event loop).
 
-It talks to the parent only through a multiprocessing queue: ("progress", pct, msg), ("log", line),
-then exactly one of ("result", dict) / ("error", msg) / ("canceled", msg), then ("usage", dict).
+It talks to the parent only through a multiprocessing queue: ("progress", pct, msg), ("log", line) (shown
+in the job's log), ("detail", text) (exception text and tracebacks: the worker's log only), then exactly
+one of ("result", dict) / ("error", msg) / ("canceled", msg), then ("usage", dict).
 The training backend is a module named in settings (``trainers.backend``) exposing ``load_frame``,
 ``TrainSpec``, ``train``, ``evaluate``, ``load_model`` — the trainers API contract.
 """
@@ -65,7 +66,8 @@ def run(
             try:
                 active_model = backend.load_model(Path(active_dir))
             except Exception as exc:  # noqa: BLE001 - an unloadable champion must not fail the candidate
-                active_error = f"active version could not be loaded: {type(exc).__name__}: {exc}"
+                active_error = "active version could not be loaded (see worker log)"
+                queue.put(("detail", f"{active_error}: {type(exc).__name__}: {exc}"))
                 queue.put(("log", active_error))
         context = max(int(model.input_length), int(active_model.input_length) if active_model else 0)
         eval_frame = frame.iloc[max(0, n - n_hold - context) :]
@@ -75,7 +77,8 @@ def run(
             try:
                 active = {k: float(v) for k, v in backend.evaluate(active_model, eval_frame).items()}
             except Exception as exc:  # noqa: BLE001 - same: the champion's fault, not the candidate's
-                active_error = f"active version could not be evaluated: {type(exc).__name__}: {exc}"
+                active_error = "active version could not be evaluated (see worker log)"
+                queue.put(("detail", f"{active_error}: {type(exc).__name__}: {exc}"))
                 queue.put(("log", active_error))
         queue.put(("progress", _EVAL_END, "saving the bundle"))
         model.save(Path(out_dir))
@@ -99,7 +102,7 @@ def run(
         elif isinstance(exc, KilowatchError):  # TrainingError & co: a clear message, no traceback
             queue.put(("error", str(exc)))
         else:
-            queue.put(("log", traceback.format_exc()[-4000:]))
+            queue.put(("detail", traceback.format_exc()[-4000:]))  # worker log only, never the job's
             queue.put(("error", f"training crashed: {type(exc).__name__}: {exc}"))
     finally:
         ru = resource.getrusage(resource.RUSAGE_SELF)

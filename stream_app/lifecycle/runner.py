@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import psutil
 
-from stream_app.lifecycle import child
+from stream_app.lifecycle import child, job_errors
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ class RunRequest:
     timeout_s: float
     grace_s: float
     nice: int = 10
+    job_id: str = ""  # names the job in the worker's log lines
 
 
 @dataclass
@@ -107,7 +108,7 @@ async def run(
     next_sample = 0.0
     try:
         while True:
-            drained = await _drain(q, on_progress, on_log)
+            drained = await _drain(q, on_progress, on_log, job_id=req.job_id)
             for kind, payload in drained:
                 if kind == "usage":
                     child_usage = payload
@@ -129,7 +130,7 @@ async def run(
                         )
                         await _stop(proc, stop, req.grace_s)
             if not proc.is_alive():
-                for kind, payload in await _drain(q, on_progress, on_log, settle=True):
+                for kind, payload in await _drain(q, on_progress, on_log, settle=True, job_id=req.job_id):
                     if kind == "usage":
                         child_usage = payload
                     elif final is None:
@@ -158,13 +159,13 @@ async def run(
         res.error = f"training process died without a result (exit code {proc.exitcode})"
     elif final[0] == "result":
         res.outcome, res.result = "ok", final[1]
-    else:
-        res.error = str(final[1])
+    else:  # the child's error: shown only if it quotes nothing of the data (job_errors)
+        res.error = job_errors.public_training_error(str(final[1]), req.job_id)
     return res
 
 
 async def _drain(
-    q: Any, on_progress: ProgressCb, on_log: LogCb, settle: bool = False
+    q: Any, on_progress: ProgressCb, on_log: LogCb, settle: bool = False, job_id: str = ""
 ) -> list[tuple[str, Any]]:
     """Forward progress/log messages; return the others. ``settle`` waits briefly for the queue's
     feeder thread to flush what a just-exited child wrote."""
@@ -185,6 +186,8 @@ async def _drain(
             await on_progress(float(msg[1]), str(msg[2]))
         elif kind == "log":
             await on_log(str(msg[1]))
+        elif kind == "detail":  # exception text, tracebacks: the worker's log, never the job's
+            log.warning("training job %s: %s", job_id, msg[1])
         else:
             out.append((kind, msg[1]))
             if settle and kind == "usage":

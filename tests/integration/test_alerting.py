@@ -75,7 +75,12 @@ async def test_webhook_retries_with_backoff_until_it_answers(
     hook, url = webhook
     hook.statuses[:] = [503, 500]
     await alert_store.put_alert_config(pg_pool, AlertConfig(email="ops@example.com", threshold=0.9))
-    svc = AlertService(settings_for(port, alert_webhook_url=SecretStr(url), alert_retry_base_s=10.0), pg_pool)
+    svc = AlertService(
+        settings_for(
+            port, alert_webhook_url=SecretStr(url), alert_retry_base_s=10.0, outbound_allow_private=True
+        ),  # the sink is on loopback
+        pg_pool,
+    )
     retries = REGISTRY.get_sample_value(
         "kilowatch_alert_deliveries_total", {"channel": "webhook", "result": "retry"}
     )
