@@ -1,6 +1,7 @@
 """The one settings object: frozen, grouped, environment prefix ``KILOWATCH_``, passed in explicitly.
 
-Groups: ``kafka``, ``postgres``, ``redis``, ``worker``, ``detector``, ``api``, ``training``, ``alerting``
+Groups: ``kafka``, ``postgres``, ``redis``, ``worker``, ``detector``, ``api``, ``training``, ``alerting``,
+``outbound``
 (plus four process-wide fields). The environment keeps its flat names: ``KILOWATCH_POSTGRES_HOST`` sets
 ``settings.postgres.host``, ``KILOWATCH_BATCH_SIZE`` sets ``settings.worker.batch_size`` (each group's
 ``ENV`` lists the fields whose variable is not ``KILOWATCH_<FIELD>``; docs/settings.md has them all).
@@ -468,8 +469,9 @@ class TrainingSettings(_Group):
     )
     data_url_timeout_s: float = Field(60.0, gt=0, description="Timeout of an http(s) data_url download.")
     data_file_roots: tuple[Path, ...] = Field(
-        (Path("."),),
-        description="file:// data_urls must resolve under one of these folders (JSON list in the env).",
+        (),
+        description="file:// data_urls must resolve under one of these folders (JSON list in the env); "
+        "empty (the default): file:// data_urls are refused.",
     )
     history_retention_days: float = Field(
         60.0, gt=0, description="Readings kept in the readings_history table for history-based training."
@@ -579,6 +581,33 @@ class AlertingSettings(_Group):
     )
 
 
+class OutboundSettings(_Group):
+    """Server-side fetches (training data_url downloads, alert webhooks): which hosts they may reach."""
+
+    ENV: ClassVar[dict[str, str]] = {
+        "allow_hosts": "outbound_allow_hosts",
+        "allow_private": "outbound_allow_private",
+        "max_redirects": "outbound_max_redirects",
+    }
+
+    allow_hosts: tuple[str, ...] = Field(
+        (),
+        description="If not empty, outbound fetches reach only these hosts (exact names, IP addresses or "
+        "`*.example.org` for subdomains; JSON list in the env). Narrows, never widens, the address rules.",
+    )
+    allow_private: bool = Field(
+        False,
+        description="Let outbound fetches reach loopback, private (RFC 1918, fc00::/7) and CGNAT addresses "
+        "(local deployments and tests). Link-local (cloud metadata), multicast and reserved stay refused.",
+    )
+    max_redirects: int = Field(
+        3,
+        ge=0,
+        le=10,
+        description="Redirects a data_url download follows (each hop checked); webhooks: none.",
+    )
+
+
 GROUPS: dict[str, type[_Group]] = {
     "kafka": KafkaSettings,
     "postgres": PostgresSettings,
@@ -588,6 +617,7 @@ GROUPS: dict[str, type[_Group]] = {
     "api": ApiSettings,
     "training": TrainingSettings,
     "alerting": AlertingSettings,
+    "outbound": OutboundSettings,
 }
 # flat name (the environment variable without its prefix, lower case) -> (group, field)
 FLAT: dict[str, tuple[str, str]] = {
@@ -644,6 +674,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     alerting: AlertingSettings = Field(default_factory=AlertingSettings)
+    outbound: OutboundSettings = Field(default_factory=OutboundSettings)
 
     @classmethod
     def settings_customise_sources(

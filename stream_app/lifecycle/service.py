@@ -28,7 +28,7 @@ import asyncpg
 from schemas.events import ModelUpdated, TrainingRequest, utc_now
 from schemas.jobs import InvalidTransition, JobStatus
 from stream_app import metrics as prom
-from stream_app.lifecycle import runner
+from stream_app.lifecycle import job_errors, runner
 from stream_app.lifecycle.artifacts import ArtifactStore
 from stream_app.lifecycle.champion import decide
 from stream_app.lifecycle.coord import JobChannel, TrainingLock, new_token
@@ -161,12 +161,12 @@ class TrainingService:
         workdir = Path(tempfile.mkdtemp(prefix=f"kilowatch-job-{job.id}-"))
         try:
             return await self._prepare_and_train(job, workdir)
-        except Exception as exc:  # a bug of ours must still end the job, never leave it open
+        except Exception:  # a bug of ours must still end the job, never leave it open
             log.exception("training job %s failed unexpectedly", job.id)
             current = await repo.get_job(self.pool, job.id)
             if current.terminal:
                 return current
-            return await self._end(job.id, JobStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}")
+            return await self._end(job.id, JobStatus.FAILED, job_errors.internal_error(job.id))
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -176,7 +176,9 @@ class TrainingService:
         try:
             size = await fetch(job.data_url, job.asset_id, data_path, self.settings, self.pool)
         except DataSourceError as exc:
-            return await self._end(job.id, JobStatus.FAILED, str(exc))
+            return await self._end(
+                job.id, JobStatus.FAILED, job_errors.data_source_error(job.id, str(exc), exc.detail)
+            )
         await self.channel.log(job.id, f"data: {size} bytes")
         champion = await repo.active_version(self.pool, job.asset_id)
         active_dir = self.store.get_dir(champion.artifact_uri) if champion else None
@@ -207,6 +209,7 @@ class TrainingService:
                 timeout_s=self.settings.training.timeout_s,
                 grace_s=self.settings.training.cancel_grace_s,
                 nice=self.settings.training.nice,
+                job_id=str(job.id),
             ),
             on_progress,
             on_log,
