@@ -9,7 +9,9 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.http import error_handlers
-from api.http.request_context import RequestContextMiddleware
+from api.http.body_limits import BodyLimitMiddleware, BodyLimits, Scope, Send
+from api.http.errors import ApiError
+from api.http.request_context import RequestContextMiddleware, send_error
 from api.routes import (
     alert_config,
     anomalies,
@@ -24,6 +26,7 @@ from api.routes import (
     readings,
     training_jobs,
 )
+from api.services import keys as keys_of
 from api.services.resources import Resources
 from stream_app.metrics import MetricsMiddleware
 from stream_app.settings import Settings
@@ -88,12 +91,20 @@ def create_app(settings: Settings) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(MetricsMiddleware)
-    # Outermost: the request id exists before anything else runs, and it answers unexpected errors.
+    lang = settings.api.default_language
+
+    async def reply(scope: Scope, send: Send, err: ApiError) -> None:
+        await send_error(scope, send, err, lang)
+
+    # Bodies are refused (too large, or sent without a key) before anything reads them.
     app.add_middleware(
-        RequestContextMiddleware,
-        max_body=settings.api.max_body_bytes,
-        default_lang=settings.api.default_language,
+        BodyLimitMiddleware,
+        limits=BodyLimits(bulk=settings.api.max_body_bytes, small=settings.api.small_body_bytes),
+        key_ok=lambda key: keys_of.parse(key) is not None,
+        reply=reply,
     )
+    # Outermost: the request id exists before anything else runs, and it answers unexpected errors.
+    app.add_middleware(RequestContextMiddleware, default_lang=lang)
     return app
 
 

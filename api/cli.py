@@ -25,7 +25,10 @@ def register(sub: Any) -> None:
     k = sub.add_parser("create-api-key", help="create an API key and print it (once)")
     k.add_argument("name", help="who or what uses the key")
     k.add_argument(
-        "--scope", action="append", choices=("read", "write", "admin"), help="repeatable; default read"
+        "--scope",
+        action="append",
+        choices=("read", "write", "model", "admin"),
+        help="repeatable; default read (write: ingestion only; model: training and model control)",
     )
     k.add_argument("--rate-limit", type=int, default=None, help="requests per minute (default: setting)")
     k.set_defaults(handler=run_create_key)

@@ -1,6 +1,6 @@
 """Request dependencies as ``Annotated`` aliases: settings, services, language and the API key.
 
-Routes declare what they need — ``key: ReadKey`` / ``WriteKey`` / ``AdminKey`` — and get a
+Routes declare what they need — ``key: ReadKey`` / ``WriteKey`` / ``ModelKey`` / ``AdminKey`` — and get a
 :class:`~api.services.keys.Principal` after the key was checked (401), its scope (403) and its rate (429).
 """
 
@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.exceptions import RedisError
 
+from api.http.client_address import client_address
 from api.http.errors import ApiError, Code
 from api.http.i18n import Language, language
 from api.services import keys, keystore, registry
@@ -83,10 +84,19 @@ async def authenticate(
     fp = keys.fingerprint(key)
     principal = resources.key_cache.get(fp)
     if principal is None:
-        client = request.client.host if request.client else "unknown"
+        settings = resources.settings.api
+        client = client_address(
+            request.client.host if request.client else None,
+            request.headers.get("x-forwarded-for"),
+            resources.trusted_proxies,
+        )
         principal = await _verify_once(resources, fp, key, client)
         if principal is None:
-            log.info("rejected an API key (prefix %s)", keys.parse(key))
+            prefix = keys.parse(key)
+            log.info("rejected an API key (prefix %s) from %s", prefix, client)
+            # Failed guesses are counted per key prefix too: spreading them over many addresses
+            # does not buy more attempts at one key.
+            await _limit(resources, f"verify-failed:{prefix}", settings.verifications_per_minute)
             raise unauthorized()
         resources.key_cache.put(fp, principal)
     request.state.principal = principal
@@ -97,13 +107,17 @@ async def _verify_once(resources: Resources, fp: str, key: str, client: str) -> 
     """Concurrent requests with one key share one verification. Without this, every request in flight
     when the key's cache entry expires ran its own argon2 check (tens of ms of CPU each): with 50
     clients a stall of seconds every ``api_key_cache_s``. Each verification that really runs counts
-    against its client address (``api_verifications_per_minute``)."""
+    against its client address (``api_verifications_per_minute``), and none runs while the key's
+    prefix is over that many failed verifications in the last minute."""
     running = resources.verifying
     fut = running.get(fp)
     if fut is None:
+        per_minute = resources.settings.api.verifications_per_minute
+        prefix = keys.parse(key)
 
         async def verify() -> Principal | None:
-            await _limit(resources, f"verify:{client}", resources.settings.api.verifications_per_minute)
+            await _limit(resources, f"verify:{client}", per_minute)
+            await _limit(resources, f"verify-failed:{prefix}", per_minute, peek=True)
             return await keystore.authenticate(await resources.pool(), key)
 
         fut = asyncio.ensure_future(verify())
@@ -112,12 +126,15 @@ async def _verify_once(resources: Resources, fp: str, key: str, client: str) -> 
     return await asyncio.shield(fut)
 
 
-async def _limit(resources: Resources, bucket: str, per_minute: int) -> None:
-    """429 RATE_LIMITED with Retry-After when ``bucket`` is over ``per_minute``."""
+async def _limit(resources: Resources, bucket: str, per_minute: int, *, peek: bool = False) -> None:
+    """429 RATE_LIMITED with Retry-After when ``bucket`` is over ``per_minute`` (``peek``: only look,
+    take nothing)."""
     if time.monotonic() < resources.limiter_paused_until:
         return
+    limiter = resources.limiter
+    check = limiter.allows(bucket, per_minute) if peek else limiter.hit(bucket, per_minute)
     try:
-        decision = await asyncio.wait_for(resources.limiter.hit(bucket, per_minute), RATE_LIMIT_TIMEOUT_S)
+        decision = await asyncio.wait_for(check, RATE_LIMIT_TIMEOUT_S)
     except (RedisError, OSError, TimeoutError) as exc:
         # Fail open, and stop asking for a while: an outage of Redis must not take the API down or
         # slow every request by a timeout; /readyz reports it.
@@ -152,4 +169,5 @@ def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:
 
 ReadKey = Annotated[Principal, Depends(require("read"))]
 WriteKey = Annotated[Principal, Depends(require("write"))]
+ModelKey = Annotated[Principal, Depends(require("model"))]
 AdminKey = Annotated[Principal, Depends(require("admin"))]

@@ -333,6 +333,10 @@ class ApiSettings(_Group):
         "verifications_per_minute": "api_verifications_per_minute",
         "max_body_bytes": "api_max_body_bytes",
         "max_points": "api_max_points",
+        "small_body_bytes": "api_small_body_bytes",
+        "trusted_proxies": "api_trusted_proxies",
+        "sse_streams_per_key": "api_sse_streams_per_key",
+        "new_assets_per_hour": "api_new_assets_per_hour",
         "max_horizon": "api_max_horizon",
         "default_language": "api_default_language",
         "sse_keepalive_s": "api_sse_keepalive_s",
@@ -375,6 +379,26 @@ class ApiSettings(_Group):
     )
     max_points: int = Field(
         20_000, ge=10, description="Most points a predict/detect request or readings batch may carry."
+    )
+    small_body_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="Body limit of every route but POST /readings and predict/detect (those take "
+        "max_body_bytes): larger bodies are refused (413) before they are read.",
+    )
+    trusted_proxies: tuple[str, ...] = Field(
+        (),
+        description="Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For is believed "
+        "for the failed-key limiter's client address (JSON list in the env); empty = the socket's peer.",
+    )
+    sse_streams_per_key: int = Field(
+        4, ge=1, description="Concurrent job log streams (SSE) one API key may hold (429 beyond)."
+    )
+    new_assets_per_hour: int = Field(
+        1_000,
+        ge=1,
+        description="Distinct never-seen asset ids one key may introduce through POST /readings per hour "
+        "(429 beyond): each new asset costs the workers memory.",
     )
     max_horizon: int = Field(2_000, ge=1, description="Largest forecast_horizon of a predict request.")
     default_language: Literal["en-US", "zh-CN"] = Field(

@@ -34,6 +34,61 @@ MODEL_TYPES: tuple[str, ...] = tuple(MODEL_PARAMS)  # every model type there is 
 
 
 @dataclass(frozen=True)
+class Bound:
+    """The allowed range of a numeric param: ``lo`` (exclusive when ``open_lo``) .. ``hi``; ``hi=None`` =
+    the machine's cores (threads)."""
+
+    lo: float
+    hi: float | None
+    integer: bool = True
+    open_lo: bool = False
+
+    def upper(self) -> float:
+        return float(cores()) if self.hi is None else self.hi
+
+
+# Every numeric param has a ceiling: an absurd value (threads 10**6, hidden_size 10**9, n_epochs 10**9,
+# a week-long window) cannot make a training child take a machine's CPU or memory for hours.
+PARAM_BOUNDS: dict[str, Bound] = {
+    "input_length": Bound(1, 10_000),
+    "season": Bound(1, 10_000),
+    "window_hours": Bound(0, 24 * 14, integer=False, open_lo=True),
+    "threads": Bound(1, None),
+    "n_estimators": Bound(1, 5_000),
+    "num_leaves": Bound(2, 1_024),
+    "learning_rate": Bound(0, 1, integer=False, open_lo=True),
+    "max_train_rows": Bound(1, 1_000_000),
+    "min_child_samples": Bound(1, 100_000),
+    "n_epochs": Bound(1, 500),
+    "batch_size": Bound(1, 4_096),
+    "hidden_size": Bound(1, 1_024),
+    "hidden_dim": Bound(1, 1_024),
+    "n_rnn_layers": Bound(1, 8),
+    "lr": Bound(0, 1, integer=False, open_lo=True),
+    "max_samples": Bound(1, 1_000_000),
+    "dropout": Bound(0, 0.9, integer=False),
+    "num_attention_heads": Bound(1, 16),
+}
+MAX_COVARIATES = 64
+MAX_NAME = 128  # characters of a column name (target, covariates)
+
+
+def cores() -> int:
+    """CPU cores this process may use (threads may not exceed them)."""
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class ParamError(TrainingError):
+    """A param is unknown or out of its range; ``param`` names it."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+@dataclass(frozen=True)
 class Shape:
     """What the factory needs to know about the data."""
 
@@ -243,21 +298,52 @@ def epochs_of(model_type: str, params: dict[str, Any]) -> int:
 
 
 def check_params(model_type: str, params: dict[str, Any]) -> None:
-    """Unknown keys and non-positive sizes fail early with the allowed names."""
+    """Unknown keys, non-positive sizes and values out of ``PARAM_BOUNDS`` fail early (ParamError naming
+    the param, with the allowed names or range)."""
     allowed = COMMON_PARAMS | MODEL_PARAMS.get(model_type, set())
     unknown = sorted(set(params) - allowed)
     if unknown:
-        raise TrainingError(f"unknown params for {model_type}: {unknown}; allowed: {sorted(allowed)}")
+        raise ParamError(
+            unknown[0], f"unknown params for {model_type}: {unknown}; allowed: {sorted(allowed)}"
+        )
     for key, value in params.items():
         if key == "covariates":
-            if value != "auto" and not (isinstance(value, list) and all(isinstance(c, str) for c in value)):
-                raise TrainingError(
-                    f"param covariates must be 'auto' or a list of column names, got {value!r}"
+            if value != "auto" and not (
+                isinstance(value, list)
+                and len(value) <= MAX_COVARIATES
+                and all(isinstance(c, str) and 0 < len(c) <= MAX_NAME for c in value)
+            ):
+                raise ParamError(
+                    key,
+                    f"param covariates must be 'auto' or a list of at most {MAX_COVARIATES} column names "
+                    f"(each 1..{MAX_NAME} characters), got {_short(value)}",
                 )
             continue
         if key in ("target", "detector"):
+            if not isinstance(value, str) or not 0 < len(value) <= MAX_NAME:
+                raise ParamError(key, f"param {key} must be a string of 1..{MAX_NAME} characters")
             continue
         if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-            raise TrainingError(f"param {key} must be a number, got {value!r}")
+            raise ParamError(key, f"param {key} must be a number, got {_short(value)}")
         if value <= 0 and key != "dropout":
-            raise TrainingError(f"param {key} must be > 0, got {value!r}")
+            raise ParamError(key, f"param {key} must be > 0, got {_short(value)}")
+        _check_bound(key, value)
+
+
+def _check_bound(key: str, value: float) -> None:
+    bound = PARAM_BOUNDS.get(key)
+    if bound is None:
+        return
+    hi = bound.upper()
+    low_ok = value > bound.lo if bound.open_lo else value >= bound.lo
+    if bound.integer and value != int(value):
+        raise ParamError(key, f"param {key} must be an integer, got {_short(value)}")
+    if not (low_ok and value <= hi):
+        lo = f"({bound.lo:g}" if bound.open_lo else f"[{bound.lo:g}"
+        raise ParamError(key, f"param {key} must be in {lo}, {hi:g}], got {_short(value)}")
+
+
+def _short(value: Any) -> str:
+    """A value for an error message, cut (a param may be 16 KiB of anything)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,7 +1,8 @@
 """Every error leaves as the error envelope with a translated message and the request id.
 
 Domain errors of the layers below are mapped here, at the request boundary; anything unexpected is
-logged with its traceback and answered 500 PROCESSING_ERROR without internals.
+logged with its traceback and answered 500 PROCESSING_ERROR without internals. An outage of a backing
+service (:mod:`api.http.outages`) is answered 503 with Retry-After.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.http.errors import ApiError, Code
+from api.http.body_limits import BodyTooLarge, too_large
+from api.http.errors import ApiError, Code, unavailable
 from api.http.i18n import Language, language, message
+from api.http.outages import OUTAGE_ERRORS, service_of
 from schemas.jobs import InvalidTransition
 from stream_app.store.repository import NotFound, RegistryConflict
 
@@ -67,9 +70,8 @@ def install(app: FastAPI) -> None:
             err = ApiError(404, Code.RESOURCE_NOT_FOUND, "route_not_found")
         elif exc.status_code == 405:
             err = ApiError(405, Code.VALIDATION_ERROR, "method_not_allowed")
-        elif exc.status_code == 413:
-            limit = request.app.state.settings.api.max_body_bytes
-            err = ApiError(413, Code.FILE_TOO_LARGE, "too_large", limit=limit)
+        elif isinstance(exc, BodyTooLarge):
+            err = too_large(exc.limit)
         elif exc.status_code in (401, 403):
             err = ApiError(401, Code.UNAUTHORIZED, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
         else:
@@ -90,5 +92,14 @@ def install(app: FastAPI) -> None:
         # Values JSON allows but PostgreSQL cannot store (a NUL character in text or jsonb ...).
         detail = {"loc": ["body"], "msg": f"a value cannot be stored: {exc}", "type": "value_error"}
         return error_response(request, ApiError(422, Code.VALIDATION_ERROR, "validation", details=[detail]))
+
+    async def _outage(request: Request, exc: Exception) -> JSONResponse:
+        # PostgreSQL or Redis (or a socket) went away mid-request: 503 + Retry-After, no traceback.
+        what = service_of(exc)
+        log.warning("%s unavailable on %s %s: %r", what, request.method, request.url.path, exc)
+        return error_response(request, unavailable(what))
+
+    for kind in OUTAGE_ERRORS:
+        app.add_exception_handler(kind, _outage)
 
     # Anything else is answered by RequestContextMiddleware (500 PROCESSING_ERROR, logged there).

@@ -51,9 +51,19 @@ def not_found(what: str) -> ApiError:
     return ApiError(404, Code.RESOURCE_NOT_FOUND, "not_found", what=what)
 
 
+RETRY_AFTER_S = 5  # what a 503 asks the caller to wait: backing services reconnect on the next request
+
+
 def unavailable(what: str) -> ApiError:
-    """503: a backing service (PostgreSQL, Redis, Kafka, the training backend) cannot be used now."""
-    return ApiError(503, Code.SERVICE_UNAVAILABLE, "unavailable", what=what)
+    """503 with Retry-After: a backing service (PostgreSQL, Redis, Kafka, the training backend) cannot
+    be used now."""
+    return ApiError(
+        503,
+        Code.SERVICE_UNAVAILABLE,
+        "unavailable",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+        what=what,
+    )
 
 
 def conflict(reason: str) -> ApiError:

@@ -35,6 +35,19 @@ local new_tat = tat + grant * interval
 redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil(new_tat - now) + 1000)
 return {grant, 0}
 """
+# The same arithmetic without taking anything: would one more request of the bucket be allowed now?
+_PEEK = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+if math.floor((burst - (tat - now)) / interval + 1e-9) < 1 then
+  return {0, math.ceil(tat + interval - burst - now)}
+end
+return {1, 0}
+"""
 WINDOW_MS = 60_000
 LEASE_S = 1.0
 MAX_LEASE = 50
@@ -50,6 +63,7 @@ class RateLimiter:
     def __init__(self, client: aioredis.Redis, prefix: str) -> None:
         self.prefix = prefix
         self._script: Any = client.register_script(_GCRA)
+        self._peek: Any = client.register_script(_PEEK)
         self._leases: dict[str, tuple[int, float]] = {}  # bucket -> (requests left, valid until)
 
     async def hit(self, bucket: str, per_minute: int) -> Decision:
@@ -69,4 +83,12 @@ class RateLimiter:
             if len(self._leases) > 10_000:  # bounded: drop expired leases
                 self._leases = {b: v for b, v in self._leases.items() if v[1] > now}
             self._leases[bucket] = (granted - 1, now + LEASE_S)
+        return Decision(True, 0)
+
+    async def allows(self, bucket: str, per_minute: int) -> Decision:
+        """Whether ``bucket`` has room for one more request, without using it (asks Redis each time)."""
+        interval = WINDOW_MS / per_minute
+        res = await self._peek(keys=[f"{self.prefix}:ratelimit:{bucket}"], args=[interval, WINDOW_MS])
+        if int(res[0]) < 1:
+            return Decision(False, max(1, math.ceil(float(res[1]) / 1000)))
         return Decision(True, 0)

@@ -18,7 +18,7 @@ from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from api.deps import AdminKey, PoolDep, ReadKey, ResourcesDep, ServiceDep, WriteKey
+from api.deps import AdminKey, ModelKey, PoolDep, ReadKey, ResourcesDep, ServiceDep
 from api.http.envelope import COMMON_RESPONSES, Envelope, ok
 from api.http.errors import ApiError
 from api.http.pagination import PageDep, finish, keyset
@@ -122,7 +122,7 @@ class AssetDeletedPublic(BaseModel):
     summary="Register an asset",
     responses={409: {"description": "The asset exists."}},
 )
-async def create_asset(body: AssetCreate, _key: WriteKey, pool: PoolDep) -> Envelope[AssetPublic]:
+async def create_asset(body: AssetCreate, _key: ModelKey, pool: PoolDep) -> Envelope[AssetPublic]:
     asset = await admin.create_asset(
         pool,
         body.asset_id,
@@ -147,7 +147,7 @@ async def get_asset(asset_id: AssetPath, _key: ReadKey, pool: PoolDep) -> Envelo
 
 @router.patch("/{asset_id:path}", response_model=Envelope[AssetPublic], summary="Change an asset")
 async def update_asset(
-    asset_id: AssetPath, body: AssetUpdate, _key: WriteKey, pool: PoolDep
+    asset_id: AssetPath, body: AssetUpdate, _key: ModelKey, pool: PoolDep
 ) -> Envelope[AssetPublic]:
     changes = body.model_dump(include=body.model_fields_set)
     return ok(AssetPublic.of(await admin.update_asset(pool, asset_id, changes)))

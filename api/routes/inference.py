@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import ReadKey, ResourcesDep
 from api.http.envelope import COMMON_RESPONSES, Envelope
+from api.http.openapi_body import body_doc
 from api.services.inference import Detection, Forecast, InferenceService, ModelInfo
 from api.services.inference_body import parse
 from api.services.inference_input import DetectCreate, DetectOptions, PredictCreate, PredictOptions
@@ -78,28 +79,6 @@ class DetectionPublic(BaseModel):
     )
     model_version: str | None
     model: ModelPublic
-
-
-def _inline(schema: dict[str, Any], defs: dict[str, Any]) -> Any:
-    if isinstance(schema, dict):
-        ref = schema.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            return _inline(defs[ref.rsplit("/", 1)[1]], defs)
-        return {k: _inline(v, defs) for k, v in schema.items() if k != "$defs"}
-    if isinstance(schema, list):
-        return [_inline(v, defs) for v in schema]
-    return schema
-
-
-def body_doc(model: type[BaseModel]) -> dict[str, Any]:
-    """The OpenAPI request body of a route that parses its body itself (``api.services.inference_body``)."""
-    schema = model.model_json_schema()
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": _inline(schema, schema.get("$defs", {}))}},
-        }
-    }
 
 
 def service(resources: ResourcesDep) -> InferenceService:

@@ -15,11 +15,12 @@ from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from api.deps import PoolDep, ReadKey, ServiceDep, SettingsDep, WriteKey
+from api.deps import ModelKey, PoolDep, ReadKey, ResourcesDep, ServiceDep, SettingsDep
 from api.http.envelope import COMMON_RESPONSES, Envelope, ok
 from api.http.errors import ApiError, Code, conflict
 from api.http.pagination import PageDep, finish, keyset
 from api.http.sse import idle_seconds, parse_last_id
+from api.services import sse_slots
 from api.services.job_events import job_events
 from api.services.jobs_view import JobPublic, job_public, job_view
 from api.services.registry import redis_needed
@@ -82,7 +83,7 @@ async def get_job(
     },
 )
 async def cancel_job(
-    job_id: uuid.UUID, _key: WriteKey, pool: PoolDep, service: ServiceDep, response: Response
+    job_id: uuid.UUID, _key: ModelKey, pool: PoolDep, service: ServiceDep, response: Response
 ) -> Envelope[JobPublic]:
     """200 with the CANCELED job (PENDING ones end at once; repeats are harmless); 202 while a running
     job winds down."""
@@ -135,10 +136,11 @@ async def job_logs(
 )
 async def stream_job(
     job_id: uuid.UUID,
-    _key: ReadKey,
+    key: ReadKey,
     pool: PoolDep,
     service: ServiceDep,
     settings: SettingsDep,
+    resources: ResourcesDep,
     last_event_id: Annotated[
         str | None, Header(alias="Last-Event-ID", max_length=64, description="Resume after this event.")
     ] = None,
@@ -152,6 +154,7 @@ async def stream_job(
     job = await repo.get_job(pool, job_id)
     with redis_needed():
         await service.channel.client.ping()  # 503 now rather than a stream that stops at once
+    slot = await sse_slots.take(resources, key)  # 429 when the key holds all its streams
     body = job_events(
         service.channel,
         pool,
@@ -161,7 +164,7 @@ async def stream_job(
         max_s=settings.api.sse_max_s,
     )
     return StreamingResponse(
-        body,
+        sse_slots.holding(slot, body),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -21,7 +21,11 @@ class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100, description="Who or what uses the key.")
-    scopes: list[Scope] = Field(min_length=1, max_length=3, description="read, write and/or admin.")
+    scopes: list[Scope] = Field(
+        min_length=1,
+        max_length=4,
+        description="read, write (ingestion), model (training and model control) and/or admin.",
+    )
     rate_limit: int | None = Field(
         None, ge=1, le=1_000_000, description="Requests per minute (default: the server's setting)."
     )

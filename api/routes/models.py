@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import PoolDep, ReadKey, ServiceDep, WriteKey
+from api.deps import ModelKey, PoolDep, ReadKey, ServiceDep
 from api.http.envelope import COMMON_RESPONSES, Envelope, ok
 from api.http.errors import conflict
 from api.http.pagination import PageDep, finish, keyset
@@ -96,7 +96,7 @@ async def list_models(
 )
 async def rollback(
     asset_id: AssetPath,
-    _key: WriteKey,
+    _key: ModelKey,
     pool: PoolDep,
     service: ServiceDep,
     body: Annotated[ModelRollback | None, Body()] = None,
@@ -132,7 +132,7 @@ async def get_model(
     summary="Make a version the active one",
 )
 async def activate(
-    asset_id: AssetPath, version: VersionPath, _key: WriteKey, service: ServiceDep
+    asset_id: AssetPath, version: VersionPath, _key: ModelKey, service: ServiceDep
 ) -> Envelope[ModelVersionPublic]:
     """The previous active version is retired; workers swap to this one (ModelUpdated, promoted).
     Activating the active version changes nothing but announces it again."""
@@ -147,7 +147,7 @@ async def activate(
     responses={409: {"description": "The version is active or retired (only candidates are deleted)."}},
 )
 async def delete_model(
-    asset_id: AssetPath, version: VersionPath, _key: WriteKey, pool: PoolDep, service: ServiceDep
+    asset_id: AssetPath, version: VersionPath, _key: ModelKey, pool: PoolDep, service: ServiceDep
 ) -> Envelope[ModelVersionPublic]:
     """Only candidates: the active version serves, retired ones are rollback targets."""
     mv = await repo.delete_candidate(pool, asset_id, version)

@@ -7,21 +7,27 @@ rejects the whole request (422, one detail per bad item, ``loc`` = ["body", "rea
 nothing is published, so a client can fix and resend the same batch without creating duplicates of
 the good part. 202 means every reading is in Kafka (acks from all in-sync replicas), keyed by
 ``asset_id``; scoring happens asynchronously in the workers. A batch carries at most
-``api_max_points`` readings (413 beyond; the body size limit ``api_max_body_bytes`` also applies).
+``api_max_points`` readings (413 beyond, counted on the raw JSON array before any item is validated;
+the body size limit ``api_max_body_bytes`` is checked before the body is read). A key may introduce
+at most ``api_new_assets_per_hour`` never-seen asset ids per hour (429 beyond).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 import orjson
-from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.deps import ResourcesDep, SettingsDep, WriteKey
 from api.http.envelope import COMMON_RESPONSES, Envelope, ok
 from api.http.errors import ApiError, Code
+from api.http.openapi_body import body_doc
+from api.services import new_assets
 from schemas.events import Reading
 from stream_app.core.decode import too_far_ahead
 
@@ -68,34 +74,68 @@ def future_errors(readings: list[Reading], max_skew_s: float) -> list[dict[str, 
     ]
 
 
+def too_many(count: int, limit: int) -> ApiError:
+    return ApiError(
+        413,
+        Code.FILE_TOO_LARGE,
+        "too_many_items",
+        details=[
+            {
+                "loc": ["body", "readings"],
+                "msg": f"at most {limit} readings per request, got {count}",
+                "type": "too_long",
+            }
+        ],
+        limit=limit,
+        count=count,
+    )
+
+
+def _lenient(raw: bytes) -> Any:
+    """JSON that orjson refuses but Python's parser takes (bare NaN, Infinity): parsed as FastAPI would,
+    so such a value is reported on its field by validation. (The body's size is already bounded.)"""
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        pos = getattr(exc, "pos", 0)
+        detail = {"loc": ["body", pos], "msg": "JSON decode error", "type": "json_invalid"}
+        raise ApiError(422, Code.VALIDATION_ERROR, "validation", details=[detail]) from None
+
+
+def parse_batch(raw: bytes, max_points: int) -> ReadingsCreate:
+    """The batch, its count checked on the raw JSON array before any item is validated (413): a
+    request over the limit costs one orjson parse, not max_points pydantic validations."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        obj = _lenient(raw)
+    if type(obj) is dict and type(obj.get("readings")) is list and len(obj["readings"]) > max_points:
+        raise too_many(len(obj["readings"]), max_points)
+    try:
+        return ReadingsCreate.model_validate(obj)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{"loc": ("body", *e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        ) from None
+
+
 @router.post(
     "",
     status_code=202,
     response_model=Envelope[ReadingsAcceptedPublic],
     summary="Publish a batch of readings to the stream (all or nothing)",
+    openapi_extra=body_doc(ReadingsCreate),
 )
 async def post_readings(
-    body: ReadingsCreate, _key: WriteKey, resources: ResourcesDep, settings: SettingsDep
+    request: Request, key: WriteKey, resources: ResourcesDep, settings: SettingsDep
 ) -> Envelope[ReadingsAcceptedPublic]:
-    count = len(body.readings)
-    if count > settings.api.max_points:
-        raise ApiError(
-            413,
-            Code.FILE_TOO_LARGE,
-            "too_many_items",
-            details=[
-                {
-                    "loc": ["body", "readings"],
-                    "msg": f"at most {settings.api.max_points} readings per request, got {count}",
-                    "type": "too_long",
-                }
-            ],
-            limit=settings.api.max_points,
-            count=count,
-        )
+    """Body: ``ReadingsCreate``."""
+    body = parse_batch(await request.body(), settings.api.max_points)
     errors = future_errors(body.readings, settings.worker.max_clock_skew_s)
     if errors:
         raise ApiError(422, Code.VALIDATION_ERROR, "validation", details=errors)
+    assets = {r.asset_id for r in body.readings}
+    await new_assets.admit(resources, key, assets)
     items = [(r.asset_id.encode(), device_payload(r)) for r in body.readings]
     published = await resources.publish(settings.kafka.topic("readings"), items)
-    return ok(ReadingsAcceptedPublic(accepted=published, assets=len({r.asset_id for r in body.readings})))
+    return ok(ReadingsAcceptedPublic(accepted=published, assets=len(assets)))

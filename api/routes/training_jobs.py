@@ -22,7 +22,7 @@ from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from redis.exceptions import RedisError
 
-from api.deps import PoolDep, ResourcesDep, ServiceDep, WriteKey
+from api.deps import ModelKey, PoolDep, ResourcesDep, ServiceDep
 from api.http.envelope import COMMON_RESPONSES, Envelope, ok
 from api.http.errors import ApiError, conflict, field_error
 from api.http.validation import storable_json
@@ -39,6 +39,7 @@ from stream_app.lifecycle.service import spec_kwargs
 from stream_app.settings import Settings
 from stream_app.store import registry_admin as admin
 from stream_app.store import repository as repo
+from trainers.models import ParamError
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/training-jobs", tags=["training-jobs"], responses=COMMON_RESPONSES)
@@ -95,6 +96,8 @@ def check_spec(resources: Resources, model_type: str, params: dict[str, Any]) ->
         raise field_error(["body", "model_type"], f"unknown model type; choose one of {', '.join(types)}")
     try:
         backend.TrainSpec(**spec_kwargs(model_type, params)).validate()
+    except ParamError as exc:
+        raise field_error(["body", "params", exc.param], str(exc)) from None
     except (KilowatchError, TypeError, ValueError) as exc:
         raise field_error(["body", "params"], str(exc)) from None
 
@@ -169,7 +172,7 @@ async def enqueue(resources: Resources, channel: JobChannel, job: repo.Job) -> b
 )
 async def create_training_job(
     body: TrainingJobCreate,
-    key: WriteKey,
+    key: ModelKey,
     pool: PoolDep,
     resources: ResourcesDep,
     service: ServiceDep,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import asyncpg
 import orjson
@@ -38,7 +38,7 @@ async def job_events(
     *,
     keepalive_s: float,
     max_s: float,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """The job's SSE body. Ends with ``event: end`` once the job is finished (see the module doc)."""
     prom.API_SSE_STREAMS.inc()
     block_ms = max(10, int(keepalive_s * 1000))

@@ -20,8 +20,8 @@ from typing import Any, Literal
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-Scope = Literal["read", "write", "admin"]
-SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
+Scope = Literal["read", "write", "model", "admin"]
+SCOPES: tuple[Scope, ...] = ("read", "write", "model", "admin")
 KEY_RE = re.compile(r"^kw_([A-Za-z0-9]{8})_([A-Za-z0-9_-]{30,64})$")
 _ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 _HASHER = PasswordHasher()  # argon2id, library defaults (RFC 9106 low-memory profile)
@@ -30,8 +30,10 @@ _HASHER = PasswordHasher()  # argon2id, library defaults (RFC 9106 low-memory pr
 def grants(scopes: frozenset[str] | tuple[str, ...], needed: Scope) -> bool:
     """Whether a key with ``scopes`` may use a route that needs ``needed``.
 
-    ``read`` and ``write`` are independent (a device's ingest key cannot read anything back, a
-    dashboard's key cannot write); ``admin`` grants everything.
+    ``read``, ``write`` and ``model`` are independent: ``write`` is ingestion only (a meter's key
+    publishes readings and can neither read anything back nor touch models), ``model`` controls models
+    (assets, training, activation, rollback, version deletion, job cancel), ``read`` reads;
+    ``admin`` grants everything.
     """
     return needed in scopes or "admin" in scopes
 

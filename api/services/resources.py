@@ -17,6 +17,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from api.http.client_address import networks
 from api.http.errors import unavailable
 from api.http.ratelimit import RateLimiter
 from api.services.keys import Principal, VerifiedCache
@@ -37,6 +38,7 @@ class Resources:
         self.key_cache = VerifiedCache(settings.api.key_cache_s)
         self.limiter = RateLimiter(self.redis, settings.kafka.topic_prefix)
         self.limiter_paused_until = 0.0  # monotonic time; set while Redis fails (fail open)
+        self.trusted_proxies = networks(settings.api.trusted_proxies)  # (a bad entry fails at start)
         # key fingerprint -> the argon2 verification in flight (concurrent requests share it)
         self.verifying: dict[str, asyncio.Future[Principal | None]] = {}
         # Room for what other parts of the API keep per process (e.g. the model cache).

@@ -44,12 +44,12 @@ async def open_api(settings: Settings) -> tuple[httpx.AsyncClient, Resources]:
 
 @asynccontextmanager
 async def keyed_api(settings: Settings) -> AsyncIterator[Api]:
-    """An API client on ``settings`` with a read, a write and an admin key."""
+    """An API client on ``settings`` with a read, a write, a model and an admin key."""
     client, resources = await open_api(settings)
     pool = await resources.pool()
     tag = uuid.uuid4().hex[:6]
     made = {}
-    for scope in ("read", "write", "admin"):
+    for scope in ("read", "write", "model", "admin"):
         _rec, key = await keystore.create(pool, f"test-{scope}-{tag}", [scope], rate_limit=100_000)
         made[scope] = key
     try:

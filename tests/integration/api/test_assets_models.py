@@ -35,7 +35,7 @@ class Env:
     def asset(self, name: str) -> str:
         return f"{self.tag}-{name}"
 
-    async def call(self, method: str, path: str, scope: str = "write", **kw: Any) -> httpx.Response:
+    async def call(self, method: str, path: str, scope: str = "model", **kw: Any) -> httpx.Response:
         return await self.api.client.request(method, f"/api/v1{path}", headers=self.api.auth(scope), **kw)
 
     async def add_asset(self, name: str) -> str:

@@ -52,7 +52,7 @@ async def test_missing_malformed_and_unknown_keys_are_401(api: Api) -> None:
 
 
 async def test_scopes_are_enforced_and_admin_grants_all(api: Api) -> None:
-    for scope in ("read", "write"):
+    for scope in ("read", "write", "model"):
         r = await api.client.get("/api/v1/api-keys", headers=api.auth(scope))
         assert r.status_code == 403 and r.json()["error"]["code"] == "FORBIDDEN"
     r = await api.client.get("/api/v1/api-keys", headers=api.auth("admin"))

@@ -57,7 +57,7 @@ class Env:
     async def post(self, asset: str, headers: dict[str, str] | None = None, **body: Any) -> httpx.Response:
         payload = {"asset_id": asset, "model_type": "lsq", "data_url": self.data_url, **body}
         return await self.api.client.post(
-            "/api/v1/training-jobs", json=payload, headers={**self.api.auth("write"), **(headers or {})}
+            "/api/v1/training-jobs", json=payload, headers={**self.api.auth("model"), **(headers or {})}
         )
 
     async def request_of(self, job: dict[str, Any]) -> TrainingRequest:
@@ -111,7 +111,7 @@ async def test_a_training_job_is_stored_pending_and_its_request_published(env: E
     again = await env.post(asset)
     assert again.status_code == 409 and again.json()["error"]["code"] == "CONFLICT"
     assert job["id"] in again.json()["error"]["message"]
-    r = await env.api.client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=env.api.auth("write"))
+    r = await env.api.client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=env.api.auth("model"))
     assert r.status_code == 200 and r.json()["data"]["status"] == "CANCELED"
 
 
@@ -150,7 +150,7 @@ async def test_retries_with_the_same_key_or_request_id_make_one_job(env: Env) ->
     for job in (first, r, a, racing[0]):
         jid = job.json()["data"]["id"]
         assert (
-            await env.api.client.post(f"/api/v1/jobs/{jid}/cancel", headers=env.api.auth("write"))
+            await env.api.client.post(f"/api/v1/jobs/{jid}/cancel", headers=env.api.auth("model"))
         ).is_success
 
 
@@ -179,7 +179,7 @@ async def test_invalid_training_jobs_are_422_with_the_field(
 ) -> None:
     payload = {"asset_id": env.asset("invalid"), "model_type": "lsq", **body}
     r = await env.api.client.post(
-        "/api/v1/training-jobs", json=payload, headers={**env.api.auth("write"), **headers}
+        "/api/v1/training-jobs", json=payload, headers={**env.api.auth("model"), **headers}
     )
     assert r.status_code == 422, r.text
     err = r.json()["error"]
@@ -196,7 +196,7 @@ async def test_invalid_training_jobs_are_422_with_the_field(
     ("model_type", "params", "loc", "text"),
     [
         ("lsq", {}, ["body", "model_type"], "choose one of lightgbm"),
-        ("lightgbm", {"n_trees": 5}, ["body", "params"], "unknown params for lightgbm: ['n_trees']"),
+        ("lightgbm", {"n_trees": 5}, ["body", "params", "n_trees"], "unknown params for lightgbm: ['n_trees']"),
         ("lightgbm", {"horizon": 0}, ["body", "params"], "horizon must be an integer in 1..1000"),
         ("tide", {"quantile": "high"}, ["body", "params"], "not supported"),
     ],
@@ -206,7 +206,7 @@ async def test_the_configured_trainer_checks_model_types_and_params(
 ) -> None:
     """With the default backend (trainers.backend), as the worker would check them before training."""
     body = {"asset_id": "validation-only", "model_type": model_type, "params": params}
-    r = await api.client.post("/api/v1/training-jobs", json=body, headers=api.auth("write"))
+    r = await api.client.post("/api/v1/training-jobs", json=body, headers=api.auth("model"))
     assert r.status_code == 422, r.text
     assert any(d["loc"] == loc and text in d["msg"] for d in r.json()["error"]["details"]), r.text
 
@@ -224,7 +224,7 @@ async def test_data_url_credentials_and_query_are_not_shown(env: Env) -> None:
     for text in (r.text, shown.text, listed.text):
         assert "s3cret" not in text and "t0ken" not in text
     assert (await env.request_of(job)).data_url == url  # the worker gets the whole URL
-    await env.api.client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=env.api.auth("write"))
+    await env.api.client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=env.api.auth("model"))
 
 
 async def test_a_retry_sends_the_request_a_failed_attempt_did_not(env: Env) -> None:
@@ -241,7 +241,7 @@ async def test_a_retry_sends_the_request_a_failed_attempt_did_not(env: Env) -> N
     req = await env.request_of(r.json()["data"])
     assert req.request_id == rid and req.data_url == env.data_url
     assert (await env.worker.channel.state(row.id))["status"] == "PENDING"
-    await env.api.client.post(f"/api/v1/jobs/{row.id}/cancel", headers=env.api.auth("write"))
+    await env.api.client.post(f"/api/v1/jobs/{row.id}/cancel", headers=env.api.auth("model"))
 
 
 async def test_starting_a_job_needs_the_write_scope(env: Env) -> None:
@@ -273,7 +273,7 @@ async def test_a_job_trains_from_the_topic_and_reports_its_result(env: Env) -> N
     update = await env.updates.json_for(asset, lambda v: v["model_version"] == "1")
     assert update["action"] == "promoted" and update["model_type"] == "lsq"
     # A finished job cannot be canceled.
-    r = await env.api.client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=env.api.auth("write"))
+    r = await env.api.client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=env.api.auth("model"))
     assert r.status_code == 409 and r.json()["error"]["code"] == "CONFLICT"
 
     # The event stream of a finished job: its whole history, then `end`.
@@ -348,12 +348,12 @@ async def test_canceling_a_pending_job_ends_it_and_the_worker_skips_it(env: Env)
     asset = env.asset("cancel-pending")
     job = (await env.post(asset)).json()["data"]
     url = f"/api/v1/jobs/{job['id']}"
-    r = await env.api.client.post(f"{url}/cancel", headers=env.api.auth("write"))
+    r = await env.api.client.post(f"{url}/cancel", headers=env.api.auth("model"))
     assert r.status_code == 200
     canceled = r.json()["data"]
     assert canceled["status"] == "CANCELED" and canceled["error"] == "canceled before it started"
     assert canceled["finished_at"] is not None and canceled["cancel_requested"] is False
-    again = await env.api.client.post(f"{url}/cancel", headers=env.api.auth("write"))
+    again = await env.api.client.post(f"{url}/cancel", headers=env.api.auth("model"))
     assert again.status_code == 200 and again.json()["data"]["finished_at"] == canceled["finished_at"]
     r = await env.api.client.get(f"{url}/result", headers=env.api.auth("read"))
     assert r.status_code == 409 and r.json()["error"]["code"] == "JOB_CANCELED"
@@ -374,7 +374,7 @@ async def test_canceling_a_running_job_stops_its_training(env: Env) -> None:
         await wait_event(env.worker.channel, job_id, lambda f: f.get("message") == "training")
         shown = await env.job(job["id"])  # live state from Redis merged into the record
         assert (shown["status"], shown["progress"], shown["message"]) == ("TRAINING", 5.0, "training")
-        r = await env.api.client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=env.api.auth("write"))
+        r = await env.api.client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=env.api.auth("model"))
         assert r.status_code == 202, r.text
         assert r.json()["data"]["status"] == "TRAINING" and r.json()["data"]["cancel_requested"] is True
         ended = await asyncio.wait_for(asyncio.shield(training), 30)
@@ -398,7 +398,7 @@ async def test_jobs_are_listed_by_asset_and_status_page_by_page(env: Env) -> Non
     ids = []
     for _ in range(3):
         job = (await env.post(asset)).json()["data"]
-        r = await env.api.client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=env.api.auth("write"))
+        r = await env.api.client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=env.api.auth("model"))
         assert r.status_code == 200
         ids.append(job["id"])
     seen: list[str] = []
@@ -440,7 +440,7 @@ async def test_without_redis_a_job_is_not_started_and_leaves_nothing(env: Env) -
     asset = env.asset("no-redis")
     async with keyed_api(down) as api:
         body = {"asset_id": asset, "model_type": "lsq", "data_url": env.data_url}
-        r = await api.client.post("/api/v1/training-jobs", json=body, headers=api.auth("write"))
+        r = await api.client.post("/api/v1/training-jobs", json=body, headers=api.auth("model"))
         assert r.status_code == 503 and r.json()["error"]["code"] == "SERVICE_UNAVAILABLE", r.text
     pool = await env.api.resources.pool()
     assert await pool.fetchval("SELECT count(*) FROM training_jobs WHERE asset_id = $1", asset) == 0

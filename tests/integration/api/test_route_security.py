@@ -17,7 +17,12 @@ from .conftest import Api, api_settings
 
 OPEN_PATHS = {"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
 # A key holding every scope except the one a route needs.
-WRONG_SCOPES = {"read": ["write"], "write": ["read"], "admin": ["read", "write"]}
+WRONG_SCOPES = {
+    "read": ["write", "model"],
+    "write": ["read", "model"],
+    "model": ["read", "write"],
+    "admin": ["read", "write", "model"],
+}
 
 
 def _scope_of(route: APIRoute) -> str | None:
