@@ -7,8 +7,14 @@
 - ``drift-check`` (every worker, for the assets it scores) asks for a new version when the rolling
   error of the scores it sees is above ``drift_threshold`` (fed from the scores topic, so only when
   ``drift_enabled`` and ``emit_scores`` are on).
+- ``training-job-recovery`` (every worker) takes over the open jobs of dead workers (expired lease):
+  PENDING ones run again here, running ones end FAILED (``TrainingService.recover_jobs``).
+- ``model-update-outbox`` (every worker) publishes ModelUpdated events left in the outbox (written
+  with each activation; published at once when the broker is up, else here once it is back).
 Requests made here use the asset's readings history and the active version's type and params.
-Nothing starts until PostgreSQL is reachable and its schema current; until then requests wait in Kafka.
+Nothing starts until PostgreSQL and Redis are reachable and the schema current (retried with back-off);
+until then requests wait in Kafka. Every timer runs through ``agents.periodic.Backoff``: a PostgreSQL,
+Redis or Kafka error is logged and counted and the timer pauses, never the worker.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import faust
 from pydantic import ValidationError
 
 from agents.context import AgentContext
+from agents.periodic import Backoff, retry_forever
 from schemas.errors import KilowatchError
 from schemas.events import ModelUpdated, TrainingRequest, utc_now
 from stream_app.core.decode import dead_key_bytes, dead_letter
@@ -34,7 +41,6 @@ from stream_app.store import migrations
 from stream_app.store import repository as repo
 
 log = logging.getLogger(__name__)
-RETRY_S = 15.0
 
 
 def register(app: faust.App, ctx: AgentContext) -> None:
@@ -58,22 +64,37 @@ def register(app: faust.App, ctx: AgentContext) -> None:
     ctx.keepalive.extend([requests_topic, updates_topic, monitor])
 
     async def publish(ev: ModelUpdated) -> None:
-        await updates_topic.send(key=ev.asset_id.encode(), value=ev.model_dump_json().encode())
+        """Send and wait for the broker's ack (the outbox row is deleted only after it)."""
+        sent = await updates_topic.send(key=ev.asset_id.encode(), value=ev.model_dump_json().encode())
+        await sent
         monitor.reset(ev.asset_id)
+
+    backoff_max = settings.worker.timer_backoff_max_s
+
+    def spawn(req: TrainingRequest) -> None:
+        task = asyncio.create_task(_handle(holder["service"], req), name=f"training-{req.request_id}")
+        running.add(task)
+        task.add_done_callback(running.discard)
+
+    async def recover() -> None:
+        for req in await holder["service"].recover_jobs():
+            spawn(req)
 
     @app.task
     async def start_training_service() -> None:
         from stream_app.store.pool import create_pool
 
-        while True:
+        async def connect() -> Any:
+            pool = await create_pool(settings)
             try:
-                pool = await create_pool(settings)
                 async with pool.acquire() as conn:
                     await migrations.ensure_current(conn)
-                break
-            except KilowatchError as exc:
-                log.error("retraining disabled until PostgreSQL is ready: %s (retry in %.0f s)", exc, RETRY_S)
-                await asyncio.sleep(RETRY_S)
+            except BaseException:
+                await pool.close()
+                raise
+            return pool
+
+        pool = await retry_forever("retraining start-up (PostgreSQL)", connect, backoff_max)
         client = redis_client(settings)
         service = TrainingService(
             settings=settings,
@@ -88,11 +109,10 @@ def register(app: faust.App, ctx: AgentContext) -> None:
             store=open_store(settings),
             publish=publish,
         )
-        abandoned = await service.recover_stale_jobs()
-        if abandoned:
-            log.warning("ended %d training jobs abandoned by a stopped worker", abandoned)
         holder["service"] = service
+        await retry_forever("retraining start-up (job recovery)", recover, backoff_max)
         ready.set()
+        log.info("retraining service ready (owner %s)", service.owner)
         try:
             await asyncio.Event().wait()  # lives as long as the worker
         finally:
@@ -123,9 +143,7 @@ def register(app: faust.App, ctx: AgentContext) -> None:
                     key=dead_key_bytes(msg.key), value=letter.model_dump_json().encode()
                 )
                 continue
-            task = asyncio.create_task(_handle(holder["service"], req), name=f"training-{req.request_id}")
-            running.add(task)
-            task.add_done_callback(running.discard)
+            spawn(req)
 
     async def _ask(asset_id: str, why: str) -> None:
         service = holder["service"]
@@ -141,12 +159,32 @@ def register(app: faust.App, ctx: AgentContext) -> None:
         log.info("asking to retrain %s (%s)", asset_id, why)
         await requests_topic.send(key=asset_id.encode(), value=req.model_dump_json().encode())
 
-    @app.timer(interval=settings.training.retrain_check_every_s, on_leader=True, name="scheduled-retraining")
-    async def scheduled_retraining() -> None:
-        if not ready.is_set():
-            return
+    async def ask_due() -> None:
         for asset in await repo.assets_due_for_retraining(holder["service"].pool, datetime.now(UTC)):
             await _ask(asset.asset_id, f"scheduled every {asset.retrain_interval}")
+
+    scheduled_backoff = Backoff("scheduled-retraining", backoff_max)
+    recovery_backoff = Backoff("training-job-recovery", backoff_max)
+    outbox_backoff = Backoff("model-update-outbox", backoff_max)
+    ctx.keepalive.extend([scheduled_backoff, recovery_backoff, outbox_backoff])
+
+    @app.timer(interval=settings.training.retrain_check_every_s, on_leader=True, name="scheduled-retraining")
+    async def scheduled_retraining() -> None:
+        if ready.is_set():
+            await scheduled_backoff.run(ask_due)
+
+    @app.timer(interval=settings.training.job_recovery_every_s, name="training-job-recovery")
+    async def job_recovery() -> None:
+        if ready.is_set():
+            await recovery_backoff.run(recover)
+
+    async def relay() -> None:
+        await holder["service"].relay_outbox()
+
+    @app.timer(interval=settings.training.outbox_every_s, name="model-update-outbox")
+    async def model_update_outbox() -> None:
+        if ready.is_set():
+            await outbox_backoff.run(relay)
 
     if settings.training.drift_enabled and settings.worker.emit_scores:
         scores_topic = app.topic(settings.kafka.topic("scores"), **raw)
@@ -165,15 +203,20 @@ def register(app: faust.App, ctx: AgentContext) -> None:
                     except (ValueError, KeyError, TypeError):
                         continue
 
-        @app.timer(interval=settings.training.retrain_check_every_s, name="drift-check")
-        async def drift_check() -> None:
-            if not ready.is_set():
-                return
+        async def ask_drifted() -> None:
             for asset_id, score in monitor.drifted():
-                monitor.reset(asset_id)
                 await _ask(
                     asset_id, f"rolling error {score:.2f}x naive > {settings.training.drift_threshold}"
                 )
+                monitor.reset(asset_id)  # only once asked: a failed ask is asked again next time
+
+        drift_backoff = Backoff("drift-check", backoff_max)
+        ctx.keepalive.append(drift_backoff)
+
+        @app.timer(interval=settings.training.retrain_check_every_s, name="drift-check")
+        async def drift_check() -> None:
+            if ready.is_set():
+                await drift_backoff.run(ask_drifted)
 
 
 def faust_json(value: bytes) -> dict[str, Any]:

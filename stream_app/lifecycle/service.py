@@ -1,8 +1,10 @@
 """The training service: one TrainingRequest from request to registered (and maybe promoted) version.
 
-Order of a job: create (idempotent on request_id) -> take the asset lock -> PREPARING (fetch data,
-find the champion) -> TRAINING (child process) -> store the bundle -> register the candidate ->
-champion/challenger -> promote + ModelUpdated -> TRAINED. Any failure before the registration ends the
+Order of a job: create (idempotent on request_id) -> take the asset lock and the job's lease -> PREPARING
+(fetch data, find the champion) -> TRAINING (child process) -> store the bundle -> register the
+candidate -> champion/challenger -> promote (ModelUpdated written to the outbox in the same
+transaction, then relayed) -> TRAINED. Open jobs of dead workers are found by their expired lease
+(``recover_jobs``). Any failure before the registration ends the
 job FAILED or CANCELED with the reason and registers nothing; a bundle stored before a failed
 registration is deleted.
 
@@ -15,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
@@ -24,6 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import asyncpg
+from redis.exceptions import RedisError
 
 from schemas.events import ModelUpdated, TrainingRequest, utc_now
 from schemas.jobs import InvalidTransition, JobStatus
@@ -41,6 +46,11 @@ log = logging.getLogger(__name__)
 Publisher = Callable[[ModelUpdated], Awaitable[None]]
 # Keys of TrainingRequest.params that go to TrainSpec itself rather than to the model's params.
 SPEC_KEYS = ("horizon", "quantile", "holdout_fraction", "seed")
+# Fixed job errors of the crash recovery (no details of the lost worker reach API keys).
+LOST_RUNNING = "worker lost during training; job abandoned"
+LOST_TOO_OFTEN = "worker lost too many times; job abandoned"
+# How long one outbox event may take to be acked by the broker before the relay tries again later.
+PUBLISH_TIMEOUT_S = 10.0
 
 
 # Job states as the Prometheus label the rules and dashboards use.
@@ -87,6 +97,9 @@ class TrainingService:
 
     def __post_init__(self) -> None:
         self._slots = asyncio.Semaphore(self.settings.training.processes)
+        # Names this process in the lease of the jobs it runs (see repo.claim_job / take_stale_jobs).
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{new_token()[:8]}"
+        self._relaying = asyncio.Lock()
 
     async def handle(self, req: TrainingRequest) -> repo.Job:
         """Run a request to its end; returns the job's final row. Never raises for a job's own failure."""
@@ -108,7 +121,12 @@ class TrainingService:
         token = f"{job.id}:{new_token()}"
         if not await self.lock.acquire(job.asset_id, token):
             return await self._lock_taken(job)
-        renewer = asyncio.create_task(self._renew(job.asset_id, token), name=f"lock-renew-{job.id}")
+        try:
+            await repo.claim_job(self.pool, job.id, self.owner)  # the lease: recovery knows who runs it
+        except BaseException:
+            await self.lock.release(job.asset_id, token)
+            raise
+        renewer = asyncio.create_task(self._renew(job.id, job.asset_id, token), name=f"lock-renew-{job.id}")
         try:
             async with self._slots:
                 return await self._run(job)
@@ -133,12 +151,25 @@ class TrainingService:
             job.id, JobStatus.FAILED, f"another training is running for asset {job.asset_id!r}"
         )
 
-    async def _renew(self, asset_id: str, token: str) -> None:
+    async def _renew(self, job_id: uuid.UUID, asset_id: str, token: str) -> None:
+        """Keep the asset lock and the job's lease while the job runs. A Redis or PostgreSQL error is
+        logged and retried at the next period (the job goes on; an expired lease is recovered)."""
+        lock_held = True
         while True:
             await asyncio.sleep(self.settings.training.lock_ttl_ms / 3000)
-            if not await self.lock.renew(asset_id, token):
+            try:
+                await repo.heartbeat(self.pool, job_id, self.owner)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("lease of training job %s not renewed: %s: %s", job_id, type(exc).__name__, exc)
+            if not lock_held:
+                continue
+            try:
+                lock_held = await self.lock.renew(asset_id, token)
+            except (OSError, RedisError) as exc:
+                log.warning("training lock of %s not renewed: %s: %s", asset_id, type(exc).__name__, exc)
+                continue
+            if not lock_held:
                 log.error("training lock of %s was lost (expired): another job may start", asset_id)
-                return
 
     async def _end(
         self, job_id: uuid.UUID, status: JobStatus, error: str | None = None, **fields: Any
@@ -259,12 +290,18 @@ class TrainingService:
                     reason=decision.reason,
                 )
                 if decision.promote:
-                    await repo.activate(conn, job.asset_id, version.version, f"promoted: {decision.reason}")
+                    await repo.activate(
+                        conn,
+                        job.asset_id,
+                        version.version,
+                        f"promoted: {decision.reason}",
+                        event=lambda mv: outbox_event(mv, "promoted"),
+                    )
         except BaseException:
             await asyncio.to_thread(self.store.delete, uri)
             raise
         if decision.promote:
-            await self.publish(model_updated(version, "promoted"))
+            await self._relay_after_commit()
         result = {
             "version": version.version,
             "promoted": decision.promote,
@@ -285,18 +322,71 @@ class TrainingService:
         with contextlib.suppress(InvalidTransition):
             await self._end(job_id, JobStatus.FAILED, error)
 
-    async def recover_stale_jobs(self) -> int:
-        """At start-up: PREPARING/TRAINING jobs whose asset lock nobody holds were left by a worker
-        that died; end them FAILED. (PENDING jobs may still have their request in Kafka: left alone.)"""
-        rows = await self.pool.fetch(
-            "SELECT id, asset_id FROM training_jobs WHERE status IN ('PREPARING', 'TRAINING')"
-        )
-        ended = 0
-        for r in rows:
-            if await self.lock.holder(r["asset_id"]) is None:
-                await self._fail_if_open(r["id"], "the worker running this job stopped (job abandoned)")
-                ended += 1
-        return ended
+    async def recover_jobs(self) -> list[TrainingRequest]:
+        """Take over the open jobs of dead workers (lease not renewed for ``job_lease_s``, or PENDING and
+        never claimed for ``job_unclaimed_s``). A running one (PREPARING/TRAINING) ends FAILED with
+        LOST_RUNNING (its child died with its worker); a PENDING one is returned as a request for the
+        caller to run again, unless it already lost ``job_max_attempts`` workers (then FAILED with
+        LOST_TOO_OFTEN). Either way the asset is free again for new requests once the job ends."""
+        t = self.settings.training
+        again: list[TrainingRequest] = []
+        for job in await repo.take_stale_jobs(self.pool, self.owner, t.job_lease_s, t.job_unclaimed_s):
+            if job.status is JobStatus.PENDING and job.attempts <= t.job_max_attempts:
+                log.warning(
+                    "training job %s of %s: worker lost; job requeued (attempt %d)",
+                    job.id,
+                    job.asset_id,
+                    job.attempts,
+                )
+                prom.TRAINING_JOBS_RECOVERED.labels("requeued").inc()
+                again.append(
+                    TrainingRequest(
+                        request_id=job.request_id,
+                        asset_id=job.asset_id,
+                        model_type=job.model_type,
+                        params=job.params,
+                        data_url=job.data_url,
+                        requested_at=utc_now(),
+                    )
+                )
+                continue
+            reason = LOST_TOO_OFTEN if job.status is JobStatus.PENDING else LOST_RUNNING
+            prom.TRAINING_JOBS_RECOVERED.labels("failed").inc()
+            await self._fail_if_open(job.id, reason)
+        return again
+
+    async def relay_outbox(self, limit: int = 100) -> int:
+        """Publish the outbox's events in order; a row is deleted only once the broker acked its event.
+        Stops at the first failed publish (logged, counted, retried by the next call: the worker's
+        outbox timer). Returns how many were published. Raises only for a database error."""
+        sent = 0
+        async with self._relaying, self.pool.acquire() as conn, conn.transaction():
+            for row in await repo.take_outbox(conn, limit):
+                try:
+                    event = ModelUpdated.model_validate_json(row.value or b"")
+                    await asyncio.wait_for(self.publish(event), PUBLISH_TIMEOUT_S)
+                except Exception as exc:  # noqa: BLE001 - a timeout too; retried later
+                    prom.OUTBOX_EVENTS.labels("failed").inc()
+                    log.warning(
+                        "outbox event %d not published (attempt %d): %s: %s",
+                        row.id,
+                        row.attempts + 1,
+                        type(exc).__name__,
+                        exc,
+                    )
+                    await repo.outbox_failed(conn, row.id, f"{type(exc).__name__}: {exc}")
+                    break
+                await repo.delete_outbox(conn, row.id)
+                prom.OUTBOX_EVENTS.labels("published").inc()
+                sent += 1
+        return sent
+
+    async def _relay_after_commit(self) -> None:
+        """Publish an activation's event at once if possible; else the outbox timer does it later."""
+        try:
+            await self.relay_outbox()
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("outbox not relayed now (database): %s: %s", type(exc).__name__, exc)
 
     async def cancel(self, job_id: uuid.UUID) -> repo.Job:
         """Ask a job to stop. A PENDING job is ended here; a running one by its runner (which watches
@@ -313,9 +403,17 @@ class TrainingService:
         """Manual activation or rollback to any version; publishes ModelUpdated like a promotion."""
         action: Literal["promoted", "rolled_back"] = "rolled_back" if rollback else "promoted"
         async with self.pool.acquire() as conn:
-            mv, _previous = await repo.activate(conn, asset_id, version, f"{action} by request")
-        await self.publish(model_updated(mv, action))
+            mv, _previous = await repo.activate(
+                conn, asset_id, version, f"{action} by request", event=lambda v: outbox_event(v, action)
+            )
+        await self._relay_after_commit()  # at once if the broker is up; else the worker's outbox timer
         return mv
+
+
+def outbox_event(mv: repo.ModelVersion, action: Literal["promoted", "rolled_back"]) -> repo.OutboxEvent:
+    """The ModelUpdated of an activation as an outbox row (keyed by asset, like every model update)."""
+    ev = model_updated(mv, action)
+    return repo.OutboxEvent("model-updates", ev.asset_id.encode(), ev.model_dump_json().encode())
 
 
 def model_updated(mv: repo.ModelVersion, action: Literal["promoted", "rolled_back"]) -> ModelUpdated:

@@ -7,6 +7,7 @@ that need several statements to be atomic open their own transaction on a connec
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias
@@ -62,6 +63,10 @@ class Job:
     duration_s: float | None
     result: dict[str, Any] | None
     created_at: datetime
+    # Lease (migration 0053): the worker holding the open job and when it last said so.
+    owner: str | None = None
+    heartbeat_at: datetime | None = None
+    attempts: int = 0
 
     @property
     def terminal(self) -> bool:
@@ -270,6 +275,51 @@ async def set_progress(conn: Conn, job_id: uuid.UUID, pct: float) -> None:
     )
 
 
+_OPEN = "('PENDING', 'PREPARING', 'TRAINING')"
+
+
+async def claim_job(conn: Conn, job_id: uuid.UUID, owner: str) -> bool:
+    """Take the lease of an open job (the caller holds the asset's training lock). A new owner counts
+    one more attempt. False when the job is no longer open."""
+    status = await conn.execute(
+        f"""UPDATE training_jobs SET heartbeat_at = now(),
+              attempts = attempts + CASE WHEN owner IS DISTINCT FROM $2 THEN 1 ELSE 0 END, owner = $2
+            WHERE id = $1 AND status IN {_OPEN}""",
+        job_id,
+        owner,
+    )
+    return bool(status == "UPDATE 1")
+
+
+async def heartbeat(conn: Conn, job_id: uuid.UUID, owner: str) -> bool:
+    """Renew the lease; False when the job is closed or another worker took it over."""
+    status = await conn.execute(
+        f"UPDATE training_jobs SET heartbeat_at = now() WHERE id = $1 AND owner = $2 AND status IN {_OPEN}",
+        job_id,
+        owner,
+    )
+    return bool(status == "UPDATE 1")
+
+
+async def take_stale_jobs(conn: Conn, owner: str, lease_s: float, unclaimed_s: float) -> list[Job]:
+    """Open jobs nobody holds any more, taken over by ``owner`` (one statement: two recovering workers
+    never take the same job). Stale = the lease was not renewed for ``lease_s``, or the job was never
+    claimed (its worker died between storing and claiming it) for ``unclaimed_s``."""
+    rows = await conn.fetch(
+        f"""UPDATE training_jobs SET owner = $1, heartbeat_at = now(), attempts = attempts + 1
+            WHERE id IN (
+              SELECT id FROM training_jobs WHERE status IN {_OPEN} AND (
+                (owner IS NOT NULL AND heartbeat_at < now() - make_interval(secs => $2))
+                OR (owner IS NULL AND coalesce(started_at, created_at) < now() - make_interval(secs => $3)))
+              ORDER BY created_at FOR UPDATE SKIP LOCKED)
+            RETURNING *""",
+        owner,
+        float(lease_s),
+        float(unclaimed_s),
+    )
+    return [job_row(r) for r in rows]
+
+
 # --- model versions -----------------------------------------------------------------------------------
 
 
@@ -341,10 +391,27 @@ async def set_reason(conn: Conn, asset_id: str, version: int, reason: str) -> No
 
 
 async def activate(
-    conn: asyncpg.Connection, asset_id: str, version: int, reason: str
+    conn: asyncpg.Connection,
+    asset_id: str,
+    version: int,
+    reason: str,
+    event: Callable[[ModelVersion], OutboxEvent] | None = None,
 ) -> tuple[ModelVersion, ModelVersion | None]:
     """Make ``version`` the active one (promotion or rollback): the previous active is retired in the
-    same transaction. Returns (new active, previous active or None)."""
+    same transaction. Returns (new active, previous active or None).
+
+    ``event`` builds the event announcing the change from the new active version; it is written to
+    the outbox in the same transaction (so the change and its announcement commit together)."""
+    async with conn.transaction():
+        mv, previous = await _activate(conn, asset_id, version, reason)
+        if event is not None:
+            await add_outbox(conn, event(mv))
+    return mv, previous
+
+
+async def _activate(
+    conn: asyncpg.Connection, asset_id: str, version: int, reason: str
+) -> tuple[ModelVersion, ModelVersion | None]:
     async with conn.transaction():
         await conn.execute("SELECT 1 FROM assets WHERE asset_id = $1 FOR UPDATE", asset_id)
         target = await get_version(conn, asset_id, version)
@@ -382,3 +449,55 @@ async def delete_candidate(conn: Conn, asset_id: str, version: int) -> ModelVers
             f"model version {version} of {asset_id!r} is {existing.status}, not a candidate"
         )
     return version_row(row)
+
+
+# --- outbox -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """A message to publish once the transaction that wrote it commits (``topic`` without prefix)."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    attempts: int
+
+
+async def add_outbox(conn: Conn, event: OutboxEvent) -> int:
+    """Store an event in the outbox (call inside the transaction of the change it announces)."""
+    row_id: int = await conn.fetchval(
+        "INSERT INTO outbox (topic, key, value) VALUES ($1, $2, $3) RETURNING id",
+        event.topic,
+        event.key,
+        event.value,
+    )
+    return row_id
+
+
+async def take_outbox(conn: asyncpg.Connection, limit: int) -> list[OutboxRow]:
+    """The oldest unpublished events, row-locked (call in a transaction; SKIP LOCKED lets another relay
+    take the next ones instead of publishing these twice)."""
+    rows = await conn.fetch(
+        "SELECT id, topic, key, value, attempts FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        limit,
+    )
+    return [OutboxRow(r["id"], r["topic"], r["key"], r["value"], r["attempts"]) for r in rows]
+
+
+async def delete_outbox(conn: Conn, row_id: int) -> None:
+    await conn.execute("DELETE FROM outbox WHERE id = $1", row_id)
+
+
+async def outbox_failed(conn: Conn, row_id: int, error: str) -> None:
+    await conn.execute(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1", row_id, error[:500]
+    )
