@@ -541,8 +541,8 @@ class TrainingSettings(_Group):
     child_memory_mb: int = Field(
         4096,
         ge=0,
-        description="Address-space limit (RLIMIT_AS, MiB) of a training process; past it the job fails "
-        "'out of memory' (0 = no limit).",
+        description="Memory limit (RLIMIT_DATA, MiB) of a training process; past it the job fails "
+        "'training ran out of memory' (0 = no limit). The process also dies with its worker.",
     )
     outbox_every_s: float = Field(
         5.0, gt=0, description="How often a worker publishes model-update events left in the outbox."

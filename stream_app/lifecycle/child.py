@@ -18,6 +18,7 @@ from typing import Any
 
 from schemas.errors import KilowatchError
 from stream_app.lifecycle.backend import training_backend
+from stream_app.lifecycle.child_guard import OUT_OF_MEMORY, die_with_parent, limit_memory
 
 # Each stage's share of the progress bar (training itself reports 0..100 inside its share).
 _LOAD, _TRAIN_END, _EVAL_END = 5.0, 85.0, 95.0
@@ -33,10 +34,16 @@ def run(
     queue: Any,
     stop_event: Any,
     nice: int = 0,
+    memory_mb: int = 0,
+    parent_pid: int = 0,
 ) -> None:
     """Train on the head of the data, evaluate the candidate (and the active version) on the tail,
-    save the bundle to ``out_dir``. Never raises: every outcome is a queue message."""
+    save the bundle to ``out_dir``. Never raises: every outcome is a queue message. The process dies
+    with ``parent_pid`` and holds at most ``memory_mb`` MiB of data (``child_guard``)."""
     started = time.monotonic()
+    if parent_pid:
+        die_with_parent(parent_pid)
+    limit_memory(memory_mb)
     if nice:
         os.nice(nice)  # background work: the worker's scoring keeps priority on a shared CPU
     try:
@@ -101,6 +108,8 @@ def run(
             queue.put(("canceled", str(exc) or "canceled"))
         elif isinstance(exc, KilowatchError):  # TrainingError & co: a clear message, no traceback
             queue.put(("error", str(exc)))
+        elif isinstance(exc, MemoryError):  # past child_memory_mb (its memory is freed by now)
+            queue.put(("error", OUT_OF_MEMORY))
         else:
             queue.put(("detail", traceback.format_exc()[-4000:]))  # worker log only, never the job's
             queue.put(("error", f"training crashed: {type(exc).__name__}: {exc}"))

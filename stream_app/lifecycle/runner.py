@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing as mp
+import os
 import queue as queue_mod
 import time
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,7 @@ from typing import Any, Literal
 import psutil
 
 from stream_app.lifecycle import child, job_errors
+from stream_app.lifecycle.child_guard import OUT_OF_MEMORY
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ class RunRequest:
     timeout_s: float
     grace_s: float
     nice: int = 10
+    memory_mb: int = 0  # the child's data limit (0 = none); see child_guard
     job_id: str = ""  # names the job in the worker's log lines
 
 
@@ -94,6 +97,8 @@ async def run(
             q,
             stop,
             req.nice,
+            req.memory_mb,
+            os.getpid(),
         ),
         name="kilowatch-training",
         daemon=True,
@@ -159,6 +164,9 @@ async def run(
         res.error = f"training process died without a result (exit code {proc.exitcode})"
     elif final[0] == "result":
         res.outcome, res.result = "ok", final[1]
+    elif final[0] == "error" and final[1] == OUT_OF_MEMORY:  # fixed text: says nothing of the data
+        log.warning("training job %s: %s (limit %d MiB)", req.job_id, OUT_OF_MEMORY, req.memory_mb)
+        res.error = OUT_OF_MEMORY
     else:  # the child's error: shown only if it quotes nothing of the data (job_errors)
         res.error = job_errors.public_training_error(str(final[1]), req.job_id)
     return res

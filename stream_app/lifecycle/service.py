@@ -240,6 +240,7 @@ class TrainingService:
                 timeout_s=self.settings.training.timeout_s,
                 grace_s=self.settings.training.cancel_grace_s,
                 nice=self.settings.training.nice,
+                memory_mb=self.settings.training.child_memory_mb,
                 job_id=str(job.id),
             ),
             on_progress,
