@@ -7,6 +7,10 @@ beginning at start-up (rebuilding the active version of every asset) and then fo
 
 A new version is loaded off the event loop first and swapped in only once it is ready, so scoring
 never waits for a bundle to load and the old version keeps scoring until then.
+
+A Kafka error (broker down at start-up, or while following) never ends the worker: the consumer is
+closed, the error logged and counted (``kilowatch_worker_task_failures_total{task="model-updates"}``)
+and the topic read again from the beginning after a back-off (re-applying updates is idempotent).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
 from agents.context import AgentContext
+from agents.periodic import keep_running
 from schemas.events import ModelUpdated
 from stream_app import metrics
 from stream_app.serving.live import ActiveModel, LiveModels, Loader
@@ -74,16 +79,15 @@ def register(app: faust.App, ctx: AgentContext, live: LiveModels, loader: Loader
     settings = ctx.settings
     topic = settings.kafka.topic("model-updates")
 
-    @app.task
-    async def tail_model_updates() -> None:
+    async def follow() -> None:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka.bootstrap,
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
-        await consumer.start()
         try:
+            await consumer.start()
             consumer.assign([TopicPartition(topic, p) for p in range(settings.kafka.topic_partitions)])
             await consumer.seek_to_beginning()
             while True:
@@ -93,3 +97,7 @@ def register(app: faust.App, ctx: AgentContext, live: LiveModels, loader: Loader
                         await apply_update(record.value, live, loader, record.key)
         finally:
             await consumer.stop()
+
+    @app.task
+    async def tail_model_updates() -> None:
+        await keep_running("model-updates", follow, settings.worker.timer_backoff_max_s)

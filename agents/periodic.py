@@ -5,7 +5,8 @@ retraining timers, job recovery, the outbox relay, alerting flushes) therefore r
 :class:`Backoff`: a failure is logged (type and message, no traceback: these are expected outages),
 counted in ``kilowatch_worker_task_failures_total{task}``, and the body is skipped for 1, 2, 4 ...
 ``max_s`` seconds; the first success resets the pause. :func:`retry_forever` does the same for a
-start-up step, which must succeed before its agent can work.
+start-up step, which must succeed before its agent can work, and :func:`keep_running` for a task
+that runs as long as the worker (e.g. a consumer following a topic): restarted after a failure.
 """
 
 from __future__ import annotations
@@ -83,4 +84,29 @@ async def retry_forever(
             delay = pause_after(failures, max_s)
             metrics.PERIODIC_FAILURES.labels(task).inc()
             log.warning("%s failed (%s: %s); retry in %.0f s", task, type(exc).__name__, exc, delay)
+            await sleep(delay)
+
+
+async def keep_running(
+    task: str,
+    body: Callable[[], Awaitable[object]],
+    max_s: float,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Run a long-lived ``body`` for ever: when it fails it is logged, counted and started again after
+    a back-off (reset once a run lasted longer than ``max_s``); when it returns, this returns."""
+    failures = 0
+    while True:
+        started = clock()
+        try:
+            await body()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - restarted: its backend may come back
+            failures = 1 if clock() - started > max_s else failures + 1
+            delay = pause_after(failures, max_s)
+            metrics.PERIODIC_FAILURES.labels(task).inc()
+            log.warning("%s stopped (%s: %s); started again in %.0f s", task, type(exc).__name__, exc, delay)
             await sleep(delay)

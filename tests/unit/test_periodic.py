@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agents.periodic import Backoff, pause_after, retry_forever
+from agents.periodic import Backoff, keep_running, pause_after, retry_forever
 from stream_app import metrics
 
 
@@ -79,3 +79,44 @@ async def test_retry_forever_retries_a_start_up_step_until_it_works() -> None:
 
     assert await retry_forever("unit-start", step, 4.0, sleep=sleep) == "pool"
     assert slept == [1.0, 2.0, 4.0, 4.0]
+
+
+async def test_keep_running_restarts_a_failed_task_with_back_off() -> None:
+    slept: list[float] = []
+    runs = [0]
+
+    async def body() -> None:
+        runs[0] += 1
+        if runs[0] < 4:
+            raise ConnectionError("broker down")
+
+    async def sleep(s: float) -> None:
+        slept.append(s)
+
+    before = _failures("unit-follow")
+    await keep_running("unit-follow", body, 60.0, sleep=sleep)
+    assert runs[0] == 4 and slept == [1.0, 2.0, 4.0]
+    assert _failures("unit-follow") - before == 3
+
+
+async def test_keep_running_survives_a_real_consumer_without_a_broker() -> None:
+    """A Kafka consumer that cannot reach its broker raises at start: restarted, never out."""
+    from aiokafka import AIOKafkaConsumer
+
+    starts = [0]
+
+    async def follow() -> None:
+        starts[0] += 1
+        consumer = AIOKafkaConsumer(bootstrap_servers="127.0.0.1:9", request_timeout_ms=1000)
+        try:
+            await consumer.start()
+        finally:
+            await consumer.stop()
+
+    async def sleep(s: float) -> None:
+        if starts[0] >= 2:
+            raise asyncio.CancelledError  # end the test after two restarts
+
+    with pytest.raises(asyncio.CancelledError):
+        await keep_running("unit-consumer", follow, 1.0, sleep=sleep)
+    assert starts[0] == 2
