@@ -51,6 +51,7 @@ _PRIVATE_V4 = tuple(
 )
 _NAT64 = tuple(ipaddress.ip_network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48"))
 _REDIRECTS = (301, 302, 303, 307, 308)
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=300, sock_connect=30)  # aiohttp's own default: 5 minutes
 
 
 class OutboundRefused(KilowatchError):
@@ -287,7 +288,7 @@ class GuardedConnector(aiohttp.TCPConnector):
 def guarded_session(policy: Policy, timeout_s: float | None = None) -> aiohttp.ClientSession:
     """A client session for outbound fetches: guarded connector, no proxy from the environment (a
     proxy would connect on our behalf, past the connect-time check)."""
-    timeout = aiohttp.ClientTimeout(total=timeout_s) if timeout_s is not None else aiohttp.ClientTimeout()
+    timeout = aiohttp.ClientTimeout(total=timeout_s) if timeout_s is not None else DEFAULT_TIMEOUT
     return aiohttp.ClientSession(connector=GuardedConnector(policy), timeout=timeout, trust_env=False)
 
 
