@@ -276,7 +276,7 @@ class AlertService:
         if not url:
             raise channels.DeliveryError("no KILOWATCH_ALERT_WEBHOOK_URL configured")
         if self._session is None:
-            self._session = aiohttp.ClientSession()
+            self._session = channels.webhook_session(self.settings)
         await channels.post_webhook(self._session, url, d.payload)
 
     async def close(self) -> None:
