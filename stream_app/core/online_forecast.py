@@ -66,6 +66,11 @@ def forecast(state: AssetState, horizon: int, level: float) -> list[ForecastPoin
     """
     if horizon < 1 or state.seq < 0:
         return []
+    if len(state.values) < state.window_size:
+        # A ring still growing (window.py): phases more than a season ahead read slots not written
+        # yet, which read 0.0 in a full-size ring; read them from a full-size copy, as before.
+        state = state.copy()
+        state.grow(state.window_size)
     s = state.stats
     step = s[st.STEP]
     if step <= 0:  # not inferred yet (or undecidable): use what the ring holds, so stamps still advance

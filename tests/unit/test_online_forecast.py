@@ -31,6 +31,9 @@ def _combined(errs: tuple[float, ...], infl: tuple[float, ...], preds: tuple[flo
 
 
 def reference(det: OnlineDetector, state: AssetState, horizon: int) -> list[ForecastPoint]:
+    if len(state.values) < state.window_size:  # a growing ring: read ahead as in a full-size one
+        state = state.copy()
+        state.grow(state.window_size)
     s = state.stats
     step = s[st.STEP] if s[st.STEP] > 0 else (st.infer_step(state.ordered()[0])[0] or 1.0)
     half0 = st.quantile(s, det.params.interval_level) * s[st.SCALE]
