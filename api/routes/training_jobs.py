@@ -47,6 +47,7 @@ router = APIRouter(prefix="/training-jobs", tags=["training-jobs"], responses=CO
 # request_id = uuid5(namespace, "<api key id>\n<Idempotency-Key>"): never change it (retries match on it).
 IDEMPOTENCY_NAMESPACE = uuid.UUID("2b0c6c55-1d8e-5c4f-8a51-6b696c6f7761")
 MAX_PARAMS_BYTES = 16 * 1024
+MAX_SEED = 2**32 - 1  # what numpy's and torch's generators take
 SCHEMES = ("file", "http", "https")
 
 
@@ -94,6 +95,9 @@ def check_spec(resources: Resources, model_type: str, params: dict[str, Any]) ->
     types: tuple[str, ...] = tuple(getattr(backend, "MODEL_TYPES", ()))
     if model_type not in types:
         raise field_error(["body", "model_type"], f"unknown model type; choose one of {', '.join(types)}")
+    seed = params.get("seed", 0)
+    if type(seed) is not int or not 0 <= seed <= MAX_SEED:
+        raise field_error(["body", "params", "seed"], f"seed must be an integer in 0..{MAX_SEED}")
     try:
         backend.TrainSpec(**spec_kwargs(model_type, params)).validate()
     except ParamError as exc:

@@ -352,3 +352,8 @@ def test_check_spec_answers_422_on_the_param() -> None:
         check_spec(_Res(), "tide", {"hidden_size": 10**9})  # type: ignore[arg-type]
     assert caught.value.status == 422
     assert caught.value.details[0]["loc"] == ["body", "params", "hidden_size"]  # type: ignore[index]
+    for seed in (-1, 2**32, 10**40, 1.5, "7", True):
+        with pytest.raises(ApiError) as bad_seed:
+            check_spec(_Res(), "tide", {"seed": seed})  # type: ignore[arg-type]
+        assert bad_seed.value.details[0]["loc"] == ["body", "params", "seed"]  # type: ignore[index]
+    check_spec(_Res(), "tide", {"seed": 2**32 - 1})  # type: ignore[arg-type]
