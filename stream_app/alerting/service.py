@@ -131,12 +131,18 @@ class AlertService:
                 anomalies = []
                 await self.persist_pending(time.time() if now is None else now)
                 return
-            except UNAVAILABLE as exc:
+            except Exception as exc:  # noqa: BLE001 - retried: the batch is not acknowledged meanwhile
                 failures += 1
                 delay = min(RETRY_MAX_S, backoff_delay(failures, 0.5))
                 metrics.PERIODIC_FAILURES.labels("alerting-store").inc()
-                log.warning(
-                    "alerting: PostgreSQL unavailable (%s: %s); %d episode changes wait, retry in %.1f s",
+                # An outage is expected (a warning); anything else (schema missing, a bug) is an error
+                # an operator must see, but it must not stop the worker either.
+                level = logging.WARNING if isinstance(exc, UNAVAILABLE) else logging.ERROR
+                what = "PostgreSQL unavailable" if level == logging.WARNING else "cannot store alerts"
+                log.log(
+                    level,
+                    "alerting: %s (%s: %s); %d episode changes wait, retry in %.1f s",
+                    what,
                     type(exc).__name__,
                     exc,
                     len(self.pending) + len(anomalies),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,8 +20,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from stream_app import metrics
 from stream_app.alerting import store as alert_store
 from stream_app.alerting.config import AlertConfig
+from stream_app.alerting.service import AlertService
 from stream_app.kafka.clients import produce, producer
 from stream_app.kafka.topics import ensure_topics
 from stream_app.settings import Settings
@@ -113,3 +116,39 @@ async def test_alerts_raised_during_a_postgres_outage_are_delivered_once(
         await conn.close()
     assert [(r["asset_id"], r["anomaly_count"]) for r in rows] == [(a, 5) for a in ASSETS]
     assert sent == 1 + len(ASSETS)
+
+
+async def test_a_batch_waits_for_a_missing_schema_instead_of_ending_the_worker() -> None:
+    """Not an outage but an operator's slip (alerting on, tables not migrated yet): the batch is
+    retried with back-off, logged as an error, and stored once the tables exist; nothing raises."""
+    settings = Settings()
+    schema = f"alert_out_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(settings.postgres.dsn())
+    await admin.execute(f'CREATE SCHEMA "{schema}"')
+    pool = await asyncpg.create_pool(
+        settings.postgres.dsn(), min_size=1, max_size=2, server_settings={"search_path": schema}
+    )
+    try:
+        svc = AlertService(settings, pool=pool)
+        waits: list[float] = []
+
+        async def sleep(s: float) -> None:
+            waits.append(s)
+            if len(waits) == 3:  # the operator migrates
+                async with pool.acquire() as conn:
+                    await apply_migration(conn)
+                    await alert_store.put_alert_config(conn, AlertConfig(email="ops@example.com"))
+
+        svc.sleep = sleep  # type: ignore[method-assign]
+        before = metrics.PERIODIC_FAILURES.labels("alerting-store")._value.get()
+        t0 = datetime(2026, 3, 1, tzinfo=UTC)
+        await asyncio.wait_for(svc.store_batch([anomaly("schema-1", t0), anomaly("schema-2", t0)]), 30)
+        assert waits == [0.5, 1.0, 2.0]
+        assert metrics.PERIODIC_FAILURES.labels("alerting-store")._value.get() - before == 3
+        rows = await pool.fetch("SELECT asset_id FROM alert_episodes ORDER BY asset_id")
+        assert [r["asset_id"] for r in rows] == ["schema-1", "schema-2"]
+        assert len(svc.pending) == 0
+    finally:
+        await pool.close()
+        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await admin.close()
