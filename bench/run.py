@@ -13,11 +13,19 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from bench import latency, memory, report, throughput, worker_profile
+from bench import asset_memory, latency, memory, report, throughput, worker_profile
 from bench.common import log
 from bench.machine import machine_info
 
-NAMES = ("throughput", "throughput-batch", "latency", "latency-batch", "memory", "worker-profile")
+NAMES = (
+    "throughput",
+    "throughput-batch",
+    "latency",
+    "latency-batch",
+    "memory",
+    "asset-memory",
+    "worker-profile",
+)
 
 NOTES = [
     "Every benchmark uses its own topic prefix, consumer group (= faust app id) and state folder, "
@@ -34,7 +42,9 @@ NOTES = [
     "produce() call of the same (asset_id, timestamp); spikes: every 40th reading of an asset x3 "
     "after the warm-up. A rate above the worker's capacity measures the growing backlog.",
     "Memory: the worker RSS includes the interpreter, faust/aiokafka and RocksDB; the pipeline cache "
-    "figure is the `AssetEntry` dict alone (ring arrays are allocated at full window size).",
+    "figure is the `AssetEntry` dict alone, full windows (a ring grows to the window size with an "
+    "asset's first readings). Asset memory: new asset ids in-process against a baseline revision "
+    "(`bench/results/hardening-memory.md`).",
 ]
 
 
@@ -70,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             readings_path="batch",
         ),
         "memory": lambda: memory.run(n_assets=1_000 if q else 10_000, rows=10 if q else 15),
+        # in-process, against a baseline revision; also writes asset-memory.json, hardening-memory.md
+        "asset-memory": lambda: asset_memory.run(quick=q),
         "worker-profile": lambda: worker_profile.run(n_assets=200 if q else 1_000, n_rows=50 if q else 30),
     }
     started = time.monotonic()
