@@ -296,7 +296,7 @@ class TrainingService:
                         job.asset_id,
                         version.version,
                         f"promoted: {decision.reason}",
-                        event=lambda mv: outbox_event(mv, "promoted"),
+                        event=lambda mv: self._outbox_event(mv, "promoted"),
                     )
         except BaseException:
             await asyncio.to_thread(self.store.delete, uri)
@@ -362,7 +362,7 @@ class TrainingService:
         outbox timer). Returns how many were published. Raises only for a database error."""
         sent = 0
         async with self._relaying, self.pool.acquire() as conn, conn.transaction():
-            for row in await repo.take_outbox(conn, limit):
+            for row in await repo.take_outbox(conn, self.settings.kafka.topic("model-updates"), limit):
                 try:
                     event = ModelUpdated.model_validate_json(row.value or b"")
                     await asyncio.wait_for(self.publish(event), PUBLISH_TIMEOUT_S)
@@ -381,6 +381,14 @@ class TrainingService:
                 prom.OUTBOX_EVENTS.labels("published").inc()
                 sent += 1
         return sent
+
+    def _outbox_event(
+        self, mv: repo.ModelVersion, action: Literal["promoted", "rolled_back"]
+    ) -> repo.OutboxEvent:
+        """The ModelUpdated of an activation as an outbox row (keyed by asset, like every model update)."""
+        ev = model_updated(mv, action)
+        topic = self.settings.kafka.topic("model-updates")
+        return repo.OutboxEvent(topic, ev.asset_id.encode(), ev.model_dump_json().encode())
 
     async def _relay_after_commit(self) -> None:
         """Publish an activation's event at once if possible; else the outbox timer does it later."""
@@ -405,16 +413,10 @@ class TrainingService:
         action: Literal["promoted", "rolled_back"] = "rolled_back" if rollback else "promoted"
         async with self.pool.acquire() as conn:
             mv, _previous = await repo.activate(
-                conn, asset_id, version, f"{action} by request", event=lambda v: outbox_event(v, action)
+                conn, asset_id, version, f"{action} by request", event=lambda v: self._outbox_event(v, action)
             )
         await self._relay_after_commit()  # at once if the broker is up; else the worker's outbox timer
         return mv
-
-
-def outbox_event(mv: repo.ModelVersion, action: Literal["promoted", "rolled_back"]) -> repo.OutboxEvent:
-    """The ModelUpdated of an activation as an outbox row (keyed by asset, like every model update)."""
-    ev = model_updated(mv, action)
-    return repo.OutboxEvent("model-updates", ev.asset_id.encode(), ev.model_dump_json().encode())
 
 
 def model_updated(mv: repo.ModelVersion, action: Literal["promoted", "rolled_back"]) -> ModelUpdated:

@@ -456,7 +456,9 @@ async def delete_candidate(conn: Conn, asset_id: str, version: int) -> ModelVers
 
 @dataclass(frozen=True)
 class OutboxEvent:
-    """A message to publish once the transaction that wrote it commits (``topic`` without prefix)."""
+    """A message to publish once the transaction that wrote it commits (``topic``: the full name, so
+    deployments with other topic prefixes on the same database never relay each other's events;
+    migration 0053's column comment still says 'without the prefix': the full name is what is stored)."""
 
     topic: str
     key: bytes | None
@@ -483,11 +485,13 @@ async def add_outbox(conn: Conn, event: OutboxEvent) -> int:
     return row_id
 
 
-async def take_outbox(conn: asyncpg.Connection, limit: int) -> list[OutboxRow]:
+async def take_outbox(conn: asyncpg.Connection, topic: str, limit: int) -> list[OutboxRow]:
     """The oldest unpublished events, row-locked (call in a transaction; SKIP LOCKED lets another relay
     take the next ones instead of publishing these twice)."""
     rows = await conn.fetch(
-        "SELECT id, topic, key, value, attempts FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        "SELECT id, topic, key, value, attempts FROM outbox WHERE topic = $1 ORDER BY id LIMIT $2 "
+        "FOR UPDATE SKIP LOCKED",
+        topic,
         limit,
     )
     return [OutboxRow(r["id"], r["topic"], r["key"], r["value"], r["attempts"]) for r in rows]
