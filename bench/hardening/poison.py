@@ -259,6 +259,13 @@ def markdown(results: list[PathResult], meta: dict[str, Any]) -> str:
             f"{total.scored} | {total.lost} | {total.twice} | {total.wrong_outcome} | {total.bad_letter} |"
         )
         lines.append("")
+        wrong = {k: r.wrong_outcome for k, r in res.rows.items() if r.wrong_outcome}
+        if wrong:
+            lines.append(
+                "**Wrong outcomes** (malformed scored, or valid dead-lettered): "
+                + ", ".join(f"{k} x{v}" for k, v in wrong.items())
+            )
+            lines.append("")
         if res.refusal_errors:
             lines.append(
                 "Refused at produce time: " + ", ".join(f"{k} x{v}" for k, v in res.refusal_errors.items())
@@ -280,8 +287,13 @@ def markdown(results: list[PathResult], meta: dict[str, Any]) -> str:
         "*lost*: "
         "accepted by the broker, no output at all.",
         "",
-        "Dead-letter reasons per kind (first words of the error), batch path first: see the JSON file "
-        "(`dead_letter_errors`).",
+        "Most frequent dead-letter reason per kind (first words of the error, first path):",
+        "",
+        *[
+            f"- {kind}: {max(reasons, key=lambda k: reasons[k])!r} ({sum(reasons.values())} letters)"
+            for kind, reasons in (results[0].dead_letter_errors.items() if results else [])
+            if reasons
+        ],
         "",
     ]
     return "\n".join(lines)
