@@ -1,0 +1,98 @@
+"""A worker SIGKILLed while it trains a job, on real Kafka, PostgreSQL and Redis (issue 14).
+
+No job may stay open for ever: the training child dies with its worker; a second worker's recovery
+ends the running job FAILED with the fixed reason once its lease expired and runs again the job that
+was waiting (PENDING, its request already acknowledged); a new request for the asset is accepted and
+trained. Before, the waiting job stayed PENDING for ever (409 for its asset) and the child trained on
+as an orphan.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import pytest
+
+from schemas.jobs import JobStatus
+from stream_app.lifecycle.service import LOST_RUNNING
+from stream_app.store import migrations
+from stream_app.store import repository as repo
+from tests.conftest import DATA_DIR
+from tests.integration.harness import ROOT, Worker, isolated_settings
+from tests.integration.test_retraining_agent import STEEL, db, request, send, wait_jobs
+
+pytestmark = pytest.mark.integration
+
+
+def _training_children(worker: Worker) -> list[psutil.Process]:
+    return [
+        c
+        for c in psutil.Process(worker.proc.pid).children(recursive=True)
+        if "resource_tracker" not in " ".join(c.cmdline())
+    ]
+
+
+def test_a_job_of_a_killed_worker_ends_and_the_asset_trains_again(tmp_path: Path) -> None:
+    settings, env = isolated_settings(
+        tmp_path,
+        training_backend="tests.integration.lsq_backend",
+        retrain_default_model="lsq",
+        training_lock_ttl_ms=3000,
+        job_lease_s=6.0,
+        job_recovery_every_s=1.0,
+        emit_scores=False,
+    )
+    env["KILOWATCH_ARTIFACT_ROOT"] = str(tmp_path / "artifacts")
+    env["KILOWATCH_DATA_FILE_ROOTS"] = json.dumps([str(tmp_path), str(DATA_DIR)])
+    env["PYTHONPATH"] = str(ROOT)
+    settings = settings.with_changes(artifact_root=tmp_path / "artifacts")
+    db(settings, migrations.upgrade)
+    data = tmp_path / "steel.csv"
+    pd.read_csv(STEEL, nrows=3 * 7 * 96).to_csv(data, index=False)
+    asset = f"{settings.kafka.topic_prefix}-crash"
+    waiting = f"{settings.kafka.topic_prefix}-waiting"
+
+    first = Worker(env, "w1", tmp_path)
+    second: Worker | None = None
+    try:
+        send(settings, "training-requests", asset.encode(), request(asset, data.as_uri(), stage_sleep_s=30.0))
+        wait_jobs(settings, asset, lambda js: len(js) == 1 and js[0].status is JobStatus.TRAINING, first)
+        deadline = time.monotonic() + 30
+        children = _training_children(first)
+        while not children and time.monotonic() < deadline:
+            time.sleep(0.2)
+            children = _training_children(first)
+        assert children, first.tail()
+        # A second job waits for the only training slot: PENDING, claimed, its request acknowledged.
+        send(settings, "training-requests", waiting.encode(), request(waiting, data.as_uri()))
+        wait_jobs(settings, waiting, lambda js: len(js) == 1 and js[0].owner is not None, first)
+        time.sleep(2.0)  # faust commits the acknowledged offset (every second)
+        first.kill()  # SIGKILL: no shutdown hooks
+        _gone, alive = psutil.wait_procs(children, timeout=5.0)
+        assert alive == [], "the training child outlived its worker"
+        stuck = db(settings, lambda c: repo.list_jobs(c, asset))
+        assert [j.status for j in stuck] == [JobStatus.TRAINING]  # what the API answered 409 for
+        stuck = db(settings, lambda c: repo.list_jobs(c, waiting))
+        assert [j.status for j in stuck] == [JobStatus.PENDING]
+
+        killed_at = time.monotonic()
+        second = Worker(env, "w2", tmp_path)
+        jobs = wait_jobs(settings, asset, lambda js: all(j.terminal for j in js), second, timeout=120)
+        recovered_s = time.monotonic() - killed_at
+        assert [(j.status, j.error) for j in jobs] == [(JobStatus.FAILED, LOST_RUNNING)]
+        assert recovered_s < 90, recovered_s
+        jobs = wait_jobs(settings, waiting, lambda js: all(j.terminal for j in js), second, timeout=120)
+        assert [(j.status, j.error, j.attempts) for j in jobs] == [(JobStatus.TRAINED, None, 2)]
+        print(f"running job ended {recovered_s:.1f} s after the kill; waiting job re-run and trained")
+
+        send(settings, "training-requests", asset.encode(), request(asset, data.as_uri()))
+        jobs = wait_jobs(settings, asset, lambda js: len(js) == 2 and all(j.terminal for j in js), second)
+        assert sorted(j.status.value for j in jobs) == ["FAILED", "TRAINED"]
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
