@@ -9,6 +9,7 @@ real here, so run on an infra of your own.
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -68,10 +69,13 @@ async def test_an_activation_while_kafka_is_down_is_published_when_it_returns(tm
                 assert len(rows) == 1 and rows[0]["key"] == b"ob-1" and rows[0]["attempts"] >= 1
                 assert ModelUpdated.model_validate_json(rows[0]["value"]).model_version == "2"
                 assert metrics.OUTBOX_EVENTS.labels("failed")._value.get() > failed
+            back = time.monotonic()
             for _ in range(60):  # the worker's outbox timer does this every outbox_every_s
                 if await env.service.relay_outbox():
                     break
                 await asyncio.sleep(1.0)
+            waited = time.monotonic() - back
+            print(f"outbox: the outage's event was published {waited:.1f} s after Kafka was back")
             assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
         finally:
             await producer.stop()
