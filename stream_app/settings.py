@@ -276,7 +276,7 @@ class WorkerSettings(_Group):
         description="The history sink skips readings dated further ahead of now than this (counted).",
     )
     timer_backoff_max_s: float = Field(
-        300.0,
+        60.0,
         gt=0,
         description="Longest pause of a worker timer or start-up step after repeated PostgreSQL, Redis or "
         "Kafka errors (the pause doubles from 1 s per failure; the worker never stops for them).",
