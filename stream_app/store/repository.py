@@ -457,8 +457,7 @@ async def delete_candidate(conn: Conn, asset_id: str, version: int) -> ModelVers
 @dataclass(frozen=True)
 class OutboxEvent:
     """A message to publish once the transaction that wrote it commits (``topic``: the full name, so
-    deployments with other topic prefixes on the same database never relay each other's events;
-    migration 0053's column comment still says 'without the prefix': the full name is what is stored)."""
+    deployments with other topic prefixes on the same database never relay each other's events)."""
 
     topic: str
     key: bytes | None

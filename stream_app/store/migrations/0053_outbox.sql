@@ -6,7 +6,7 @@
 -- model updates idempotently).
 CREATE TABLE outbox (
     id          bigserial PRIMARY KEY,
-    topic       text NOT NULL,               -- topic name without the prefix, e.g. 'model-updates'
+    topic       text NOT NULL,               -- full topic name, e.g. 'kilowatch.model-updates'
     key         bytea,
     value       bytea,
     created_at  timestamptz NOT NULL DEFAULT now(),
