@@ -22,7 +22,7 @@ from schemas.events import ANOMALY_KINDS
 from stream_app import metrics
 from stream_app.core.online import OnlineParams
 from stream_app.core.reasons import point_reason
-from stream_app.core.state_codec import decode_record
+from stream_app.core.state_codec import StateCodecError, decode_record
 from stream_app.core.types import AnomalyType, Verdict
 from stream_app.core.window import AssetState
 
@@ -68,16 +68,30 @@ def ring_records(get: Callable[[bytes], bytes | None], asset_id: str, window: in
     """All stored ring records of an asset, read one key at a time through ``get``.
 
     The first reading of an asset (seq 0) lands in slot 0, so an asset without slot 0 is new: one
-    lookup instead of ``window`` for every asset seen for the first time."""
+    lookup instead of ``window`` for every asset seen for the first time. A ring that has not wrapped
+    (slot 0 still holds seq 0) fills its slots in order, so its records end at the first empty slot:
+    an asset rebuilt after an eviction with a few readings costs a few lookups, not ``window``. A
+    wrapped ring (or an unreadable slot 0) is read whole."""
     first = get(f"{asset_id}|0".encode())
     if first is None:
         return
     metrics.STATE_LOADS.inc()
     yield first
+    wrapped = _record_seq(first) != 0
     for s in range(1, window):
         rec = get(f"{asset_id}|{s}".encode())
         if rec is not None:
             yield rec
+        elif not wrapped:
+            return
+
+
+def _record_seq(record: bytes) -> int:
+    """The seq of a ring record, -1 when it cannot be read (the caller then reads every slot)."""
+    try:
+        return decode_record(split_record(record)[1]).seq
+    except (CorruptRecord, StateCodecError):
+        return -1
 
 
 def slot_key(asset_id: str, seq: int, window: int) -> bytes:

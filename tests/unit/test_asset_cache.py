@@ -6,6 +6,7 @@ from __future__ import annotations
 import tracemalloc
 import zlib
 from array import array
+from collections.abc import Iterable
 from pathlib import Path
 
 import orjson
@@ -21,7 +22,7 @@ from stream_app.core.online import OnlineDetector
 from stream_app.core.window import AssetState
 from stream_app.scoring.asset_cache import AssetCache, entry_bytes
 from stream_app.scoring.pipeline import Emit, RawMessage, ScoringPipeline
-from stream_app.scoring.state import AssetEntry, InMemoryStore
+from stream_app.scoring.state import AssetEntry, InMemoryStore, ring_records
 from stream_app.settings import Settings
 from tests.conftest import DATA_DIR
 
@@ -239,3 +240,38 @@ def test_forecast_of_a_growing_ring_equals_a_full_size_one(horizon: int) -> None
             assert det.forecast(state, horizon) == det.forecast(full_size(state), horizon), i
             checked += 1
     assert checked > 20 and state.stats[st_idx.SEASON] > 0  # the seasonal predictors took part
+
+
+def test_rebuilding_a_young_asset_reads_its_records_only() -> None:
+    """An evicted asset with 3 readings is rebuilt with 4 table lookups (slots 0-2 and the first
+    empty one), not one per window slot; a wrapped ring is read whole."""
+    pipe, _ = pipeline(256.0, window_size=64, warmup=4)
+    lookups: list[bytes] = []
+
+    class Counting(InMemoryStore):
+        def records(self, asset_id: str, index: int) -> Iterable[bytes]:
+            def get(key: bytes) -> bytes | None:
+                lookups.append(key)
+                return self.data.get(key)
+
+            return list(ring_records(get, asset_id, self.window))
+
+    table = Counting(64)
+    young = interleave({"young": STEEL_ROWS[:3], "old": STEEL_ROWS[:100]})
+    run(pipe, table, chunks(young, 500))
+    for asset in ("young", "old"):
+        del pipe.cache[asset]
+    lookups.clear()
+    more = [
+        RawMessage(m.key, m.value, TOPIC, m.partition, m.offset + 1000)
+        for m in interleave({"young": STEEL_ROWS[3:4], "old": STEEL_ROWS[100:101]})
+    ]
+    run(pipe, table, [more])
+    assert sorted(k for k in lookups if k.startswith(b"young|")) == [
+        b"young|0",
+        b"young|1",
+        b"young|2",
+        b"young|3",
+    ]
+    assert len([k for k in lookups if k.startswith(b"old|")]) == 64
+    assert pipe.cache["young"].state.seq == 3 and pipe.cache["old"].state.seq == 100
