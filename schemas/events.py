@@ -7,7 +7,15 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 ASSET_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
 MAX_COVARIATES = 32
@@ -31,6 +39,11 @@ ANOMALY_KINDS: tuple[AnomalyKind, ...] = get_args(AnomalyKind)
 ReadingStatus = Literal["scored", "late", "duplicate"]
 # Covariate names (a reading's extra numeric fields): identifiers of at most 64 characters.
 COVARIATE_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+# A reading's unit: up to 16 printable characters (no control characters: they end up in logs and UIs).
+UNIT_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+# The earliest reading time accepted: a meter dated before the Unix epoch has a clock that was never set
+# (the far-future bound is the worker's clock-skew rule, core.decode.too_far_ahead).
+MIN_READING_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _to_utc(v: datetime) -> datetime:
@@ -52,7 +65,24 @@ def _bounded(v: float) -> float:
     return v
 
 
+def _no_number(v: Any) -> Any:
+    """A reading's timestamp is ISO 8601 text: a bare number could be seconds or milliseconds."""
+    if isinstance(v, int | float):
+        raise ValueError("must be an ISO 8601 string (a number could be seconds or milliseconds)")
+    return v
+
+
+def _not_before_epoch(v: datetime) -> datetime:
+    if v < MIN_READING_TIME:
+        raise ValueError("is before 1970-01-01T00:00:00Z: the meter's clock was never set")
+    return v
+
+
 UtcDatetime = Annotated[datetime, AfterValidator(_to_utc)]
+# A reading's time as devices send it: text, UTC after conversion, not before the Unix epoch.
+ReadingTime = Annotated[
+    datetime, BeforeValidator(_no_number), AfterValidator(_to_utc), AfterValidator(_not_before_epoch)
+]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=True), AfterValidator(_finite)]
 # A measured quantity as it enters kilowatch: finite and within ±MAX_ABS (readings and covariates).
 MeterFloat = Annotated[
@@ -75,12 +105,16 @@ class Reading(_Event):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True, title="Reading")
 
     asset_id: AssetId
-    timestamp: UtcDatetime = Field(description="ISO 8601; naive = UTC, offsets converted to UTC.")
+    timestamp: ReadingTime = Field(
+        description="ISO 8601 text; naive = UTC, offsets converted to UTC; not before 1970-01-01."
+    )
     value: MeterFloat = Field(
         strict=True,
         description="Consumption (or any metered quantity) at `timestamp`; finite, |value| <= 1e15.",
     )
-    unit: str | None = Field(None, max_length=16, description="e.g. kWh, kW, MW.")
+    unit: str | None = Field(
+        None, max_length=16, pattern=UNIT_PATTERN, description="e.g. kWh, kW, MW (printable characters)."
+    )
     covariates: dict[Annotated[str, Field(pattern=COVARIATE_NAME)], MeterFloat] = Field(
         default_factory=dict,
         description="Exogenous values sent with the reading (temp, production ...); finite, |v| <= 1e15.",

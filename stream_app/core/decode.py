@@ -19,6 +19,7 @@ from schemas.events import (
     DEAD_LETTER_PAYLOAD_BYTES,
     MAX_ABS,
     MAX_COVARIATES,
+    MIN_READING_TIME,
     AssetReset,
     DeadLetter,
     Reading,
@@ -161,6 +162,7 @@ class DecodedReading(NamedTuple):
 _ASSET_ID = re.compile(ASSET_ID_PATTERN)
 _COVARIATE = re.compile(COVARIATE_NAME)
 _FIELDS = frozenset(("asset_id", "timestamp", "value", "unit"))
+_MIN_TS = MIN_READING_TIME.timestamp()
 
 
 def _fast(key: bytes | None, data: dict[str, object]) -> DecodedReading | None:
@@ -197,7 +199,9 @@ def _fast(key: bytes | None, data: dict[str, object]) -> DecodedReading | None:
     except ValueError:
         return None
     unit = data.get("unit")
-    if unit is not None and (type(unit) is not str or len(unit) > 16 or unit != unit.strip()):
+    if unit is not None and (
+        type(unit) is not str or len(unit) > 16 or unit != unit.strip() or not unit.isprintable()
+    ):
         return None
     if len(data) > 2:
         extra = [k for k in data if k not in _FIELDS]
@@ -212,6 +216,8 @@ def _fast(key: bytes | None, data: dict[str, object]) -> DecodedReading | None:
             ):
                 return None
     ts = (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).timestamp()
+    if ts < _MIN_TS:
+        return None
     return DecodedReading(asset, ts, float(value))
 
 
