@@ -346,6 +346,8 @@ class ApiSettings(_Group):
         "inference_threads": "api_inference_threads",
         "batch_max": "api_batch_max",
         "batch_window_ms": "api_batch_window_ms",
+        "publish_timeout_s": "api_publish_timeout_s",
+        "db_timeout_s": "api_db_timeout_s",
     }
 
     port: int = Field(8000, ge=1, le=65535, description="Port of `kilowatch api` (host: bind_host).")
@@ -443,6 +445,20 @@ class ApiSettings(_Group):
         le=100,
         description="Extra wait before a LightGBM batch starts, to gather more requests (0 = start at once "
         "and batch whatever queued while the previous batch ran).",
+    )
+    publish_timeout_s: float = Field(
+        3.0,
+        gt=0,
+        le=60,
+        description="Seconds the API waits for the broker to acknowledge a publish (POST /readings, "
+        "training requests): beyond, the request is answered 503 with Retry-After instead of hanging.",
+    )
+    db_timeout_s: float = Field(
+        3.0,
+        gt=0,
+        le=60,
+        description="Seconds the API waits for a PostgreSQL connection from its pool, a new connection, "
+        "or one statement: beyond (a frozen or overloaded database), 503 with Retry-After.",
     )
 
 

@@ -14,7 +14,10 @@ from redis import exceptions as redis_errors
 # asyncpg: the server refused or dropped the connection, is starting or shutting down, is full; the
 # client's connection or pool is closed (InterfaceError). Redis: cannot connect, or timed out.
 # OSError covers refused/reset sockets and DNS failures (asyncpg raises a bare OSError naming every
-# address it tried); the builtin TimeoutError is an OSError too.
+# address it tried); the builtin TimeoutError is an OSError too: the API's pool bounds every wait on
+# PostgreSQL (a pooled connection, a new one, a statement; ``api_db_timeout_s``), so a frozen server
+# raises TimeoutError from asyncpg, named PostgreSQL by its traceback. (QueryCanceledError, a
+# statement the server cancelled, is an OperatorInterventionError.)
 POSTGRES_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,

@@ -19,8 +19,35 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-async def create_pool(settings: Settings, **overrides: Any) -> asyncpg.Pool:
-    """A pool on the configured database; connection errors name the host, never the password."""
+class BoundedPool(asyncpg.Pool):
+    """A pool whose ``acquire`` (also inside ``pool.fetch`` and the like) waits at most
+    ``acquire_timeout`` seconds for a connection, and whose ``release`` waits at most
+    ``release_timeout`` for a timed-out statement's cancellation and the reset (else the connection is
+    dropped and a new one made later): a frozen database costs a caller seconds, never a hang."""
+
+    def __init__(self, *args: Any, acquire_timeout: float, release_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.acquire_timeout = acquire_timeout
+        self.release_timeout = release_timeout
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
+
+    async def release(self, connection: Any, *, timeout: float | None = None) -> None:  # noqa: ASYNC109 - asyncpg's signature
+        await super().release(connection, timeout=self.release_timeout if timeout is None else timeout)
+
+
+async def create_pool(
+    settings: Settings,
+    *,
+    acquire_timeout: float | None = None,
+    release_timeout: float | None = None,
+    **overrides: Any,
+) -> asyncpg.Pool:
+    """A pool on the configured database; connection errors name the host, never the password.
+
+    With ``acquire_timeout`` the pool is a :class:`BoundedPool` (the API's: 503 instead of a hang);
+    without it, asyncpg's own pool (the worker's, unchanged)."""
     kwargs: dict[str, Any] = {
         "host": settings.postgres.host,
         "port": settings.postgres.port,
@@ -34,7 +61,21 @@ async def create_pool(settings: Settings, **overrides: Any) -> asyncpg.Pool:
     }
     kwargs.update(overrides)
     try:
-        pool: asyncpg.Pool = await asyncpg.create_pool(**kwargs)
+        if acquire_timeout is None:
+            pool: asyncpg.Pool = await asyncpg.create_pool(**kwargs)
+        else:
+            defaults: dict[str, Any] = {  # what asyncpg.create_pool passes to its Pool
+                "max_queries": 50_000,
+                "max_inactive_connection_lifetime": 300.0,
+                "loop": None,
+                "connection_class": asyncpg.Connection,
+                "record_class": asyncpg.Record,
+            }
+            pool = await BoundedPool(
+                acquire_timeout=acquire_timeout,
+                release_timeout=acquire_timeout if release_timeout is None else release_timeout,
+                **(defaults | kwargs),
+            )
     except (OSError, asyncpg.PostgresError) as exc:
         raise _unusable(settings, exc) from None
     return pool
