@@ -64,6 +64,7 @@ class Resources:
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
         self._topics_ready = False
+        self._topics_check: asyncio.Future[list[str]] | None = None  # the check in flight (a thread)
         self._producer_broken = False  # set by a delivery's fatal error: the next publish replaces it
         self._retiring: set[asyncio.Task[None]] = set()  # discarded producers being closed
         log_throttle.install()  # aiokafka logs every failed reconnect (thousands/s while Kafka is down)
@@ -159,8 +160,16 @@ class Resources:
     async def _ensure_topics(self) -> None:
         from stream_app.kafka.topics import ensure_topics
 
+        check = self._topics_check
+        if check is None or check.done():
+            # One check at a time: a caller whose deadline passes leaves it running (its thread
+            # cannot be cancelled) and the next caller waits for the same one instead of starting
+            # another thread (requests every few ms while Kafka is down would pile them up).
+            check = asyncio.ensure_future(asyncio.to_thread(ensure_topics, self.settings, 15.0))
+            check.add_done_callback(lambda f: f.cancelled() or f.exception())  # always retrieved
+            self._topics_check = check
         try:
-            await asyncio.to_thread(ensure_topics, self.settings, 15.0)
+            await asyncio.shield(check)
         except Exception as exc:  # noqa: BLE001 - confluent admin raises KafkaException and others
             log.warning("topics at %s could not be checked: %s", self.settings.kafka.bootstrap, exc)
             raise unavailable("Kafka") from None
@@ -178,9 +187,10 @@ class Resources:
         try:
             async with asyncio.timeout(bound):
                 producer = await self.producer()
+                watch = self._watch(producer)
                 for k, v in items:
                     fut = await producer.send(topic, value=v, key=k)
-                    fut.add_done_callback(self._watch(producer))
+                    fut.add_done_callback(watch)
                     futures.append(fut)
                 if futures:
                     # wait (not gather): on the deadline the deliveries go on and are still watched
