@@ -121,6 +121,13 @@ PERIODIC_FAILURES = Counter(
     "Failures of a worker timer or start-up step (logged, retried after a back-off), by task.",
     ["task"],
 )
+TRAINING_BACKEND_MISSES = Counter(
+    "kilowatch_training_backend_misses_total",
+    "Writes and reads of a running training job that found PostgreSQL or Redis down, by backend and kind "
+    "(progress: kept and written later; log, status: dropped; cancel_check: taken as no cancel; lease; "
+    "final: retried until the database answers).",
+    ["backend", "kind"],
+)
 TRAINING_JOBS_RECOVERED = Counter(
     "kilowatch_training_jobs_recovered_total",
     "Open training jobs left by a dead worker, by what the recovery did (requeued, failed).",

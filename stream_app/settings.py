@@ -475,6 +475,7 @@ class TrainingSettings(_Group):
         "redis_ttl_s": "training_redis_ttl_s",
         "holdout_fraction": "training_holdout_fraction",
         "backend": "training_backend",
+        "db_retry_max_s": "training_db_retry_max_s",
     }
 
     artifact_root: Path = Field(
@@ -553,6 +554,12 @@ class TrainingSettings(_Group):
     )
     job_recovery_every_s: float = Field(
         60.0, gt=0, description="How often a worker looks for training jobs left by dead workers."
+    )
+    db_retry_max_s: float = Field(
+        300.0,
+        gt=0,
+        description="How long a training job waits for PostgreSQL to answer its final write (result, "
+        "version, activation) before it gives up and leaves the job to the lease recovery.",
     )
     child_memory_mb: int = Field(
         4096,

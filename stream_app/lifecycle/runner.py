@@ -5,6 +5,10 @@ sockets or RocksDB handles). The parent polls the child's queue without blocking
 the child's CPU and RSS with psutil, and ends it on timeout or cancel: first the cooperative stop
 event (the trainer raises TrainingCanceled between stages), then after a grace period SIGTERM, then
 SIGKILL.
+
+The child is stopped only for a timeout, a cancel or our own shutdown: an error raised by the parent's
+progress, log or cancel-check callbacks (e.g. PostgreSQL or Redis down) is logged and the training goes
+on (:class:`_Guarded`; the training service makes those callbacks best-effort too).
 """
 
 from __future__ import annotations
@@ -78,10 +82,52 @@ LogCb = Callable[[str], Awaitable[None]]
 CancelCb = Callable[[], Awaitable[bool]]
 
 
+class _Guarded:
+    """The parent's callbacks, never allowed to end the training: an exception is logged (the first
+    with its traceback, later ones in one line) and the message is lost, a failed cancel check counts
+    as "no cancel asked"."""
+
+    def __init__(self, on_progress: ProgressCb, on_log: LogCb, cancel_requested: CancelCb, job_id: str):
+        self._progress, self._log, self._cancel, self.job_id = on_progress, on_log, cancel_requested, job_id
+        self.errors = 0
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        self.errors += 1
+        log.warning(
+            "training job %s: %s callback failed (%s: %s); the training goes on",
+            self.job_id,
+            what,
+            type(exc).__name__,
+            exc,
+            exc_info=self.errors == 1,
+        )
+
+    async def progress(self, pct: float, message: str) -> None:
+        try:
+            await self._progress(pct, message)
+        except Exception as exc:  # noqa: BLE001 - logged; a callback never ends the training
+            self._failed("progress", exc)
+
+    async def log(self, line: str) -> None:
+        try:
+            await self._log(line)
+        except Exception as exc:  # noqa: BLE001 - logged; a callback never ends the training
+            self._failed("log", exc)
+
+    async def cancel_requested(self) -> bool:
+        try:
+            return await self._cancel()
+        except Exception as exc:  # noqa: BLE001 - logged; checked again at the next sample
+            self._failed("cancel check", exc)
+            return False
+
+
 async def run(
     req: RunRequest, on_progress: ProgressCb, on_log: LogCb, cancel_requested: CancelCb
 ) -> RunResult:
     """Train in a child process; every way it can end is a RunResult (never raises for the child's faults)."""
+    guarded = _Guarded(on_progress, on_log, cancel_requested, req.job_id)
+    on_progress, on_log, cancel_requested = guarded.progress, guarded.log, guarded.cancel_requested
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     stop = ctx.Event()

@@ -8,6 +8,15 @@ transaction, then relayed) -> TRAINED. Open jobs of dead workers are found by th
 job FAILED or CANCELED with the reason and registers nothing; a bundle stored before a failed
 registration is deleted.
 
+Outages (issue 14): while a job runs, PostgreSQL or Redis may stop. Progress, log lines and status
+events are then best-effort (``outage``: progress coalesced and written when the database answers,
+events skipped, counted, logged once per outage), a failed cancel check counts as "no cancel", and
+the training child goes on. The final write (version, activation, TRAINED in one transaction; or the
+FAILED/CANCELED end) is retried until PostgreSQL answers, for at most ``training.db_retry_max_s``;
+after that the job is left to the lease recovery (nothing can be written before the database is back,
+and by then its lease has expired). The lease is tried again every 1, 2, 4 ... s during an outage, so
+it is renewed as soon as the database answers; this worker's own recovery never takes a job it runs.
+
 A second request for an asset being trained is **created and then ended FAILED** ("another training
 is running ...") rather than dropped: the request id then has a job the API can show.
 """
@@ -21,14 +30,14 @@ import os
 import shutil
 import socket
 import tempfile
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import asyncpg
-from redis.exceptions import RedisError
 
 from schemas.events import ModelUpdated, TrainingRequest, utc_now
 from schemas.jobs import InvalidTransition, JobStatus
@@ -38,11 +47,13 @@ from stream_app.lifecycle.artifacts import ArtifactStore
 from stream_app.lifecycle.champion import decide
 from stream_app.lifecycle.coord import JobChannel, TrainingLock, new_token
 from stream_app.lifecycle.datasource import DataSourceError, describe, fetch
+from stream_app.lifecycle.outage import DatabaseUnavailable, Outage, ProgressCoalescer, until_answered
 from stream_app.settings import Settings
 from stream_app.store import repository as repo
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 Publisher = Callable[[ModelUpdated], Awaitable[None]]
 # Keys of TrainingRequest.params that go to TrainSpec itself rather than to the model's params.
 SPEC_KEYS = ("horizon", "quantile", "holdout_fraction", "seed")
@@ -100,6 +111,8 @@ class TrainingService:
         # Names this process in the lease of the jobs it runs (see repo.claim_job / take_stale_jobs).
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{new_token()[:8]}"
         self._relaying = asyncio.Lock()
+        # Jobs this process runs, with the state of Redis as each job sees it (its events are best-effort).
+        self._running: dict[uuid.UUID, Outage] = {}
 
     async def handle(self, req: TrainingRequest) -> repo.Job:
         """Run a request to its end; returns the job's final row. Never raises for a job's own failure."""
@@ -126,6 +139,7 @@ class TrainingService:
         except BaseException:
             await self.lock.release(job.asset_id, token)
             raise
+        self._running[job.id] = Outage("redis", job.id)
         renewer = asyncio.create_task(self._renew(job.id, job.asset_id, token), name=f"lock-renew-{job.id}")
         try:
             async with self._slots:
@@ -134,6 +148,7 @@ class TrainingService:
             await asyncio.shield(self._fail_if_open(job.id, "worker stopped during training"))
             raise
         finally:
+            self._running.pop(job.id, None)
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
@@ -152,49 +167,114 @@ class TrainingService:
         )
 
     async def _renew(self, job_id: uuid.UUID, asset_id: str, token: str) -> None:
-        """Keep the asset lock and the job's lease while the job runs. A Redis or PostgreSQL error is
-        logged and retried at the next period (the job goes on; an expired lease is recovered)."""
-        lock_held = True
+        """Keep the asset lock and the job's lease while the job runs. While PostgreSQL or Redis is down
+        the renewal is tried again after 1, 2, 4 ... s (at most the period): the lease is renewed soon
+        after the database answers, before other workers' recovery (``job_lease_s``) sees it stale.
+        Errors are counted and logged once per outage; the job goes on."""
+        period = self.settings.training.lock_ttl_ms / 3000
+        lease = Outage("postgres", job_id, max_pause_s=period)
+        lock = Outage("redis", job_id, max_pause_s=period)
+        lock_held, lease_held = True, True
+        next_lease = next_lock = time.monotonic() + period
         while True:
-            await asyncio.sleep(self.settings.training.lock_ttl_ms / 3000)
-            try:
-                await repo.heartbeat(self.pool, job_id, self.owner)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("lease of training job %s not renewed: %s: %s", job_id, type(exc).__name__, exc)
-            if not lock_held:
-                continue
-            try:
-                lock_held = await self.lock.renew(asset_id, token)
-            except (OSError, RedisError) as exc:
-                log.warning("training lock of %s not renewed: %s: %s", asset_id, type(exc).__name__, exc)
-                continue
-            if not lock_held:
-                log.error("training lock of %s was lost (expired): another job may start", asset_id)
+            due = min(next_lease, next_lock if lock_held else float("inf"))
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            now = time.monotonic()
+            if now >= next_lease:
+                renewed = await lease.call(
+                    "lease", lambda: repo.heartbeat(self.pool, job_id, self.owner), None
+                )
+                if renewed is False and lease_held:
+                    log.error(
+                        "lease of training job %s was taken over (the job was recovered elsewhere)", job_id
+                    )
+                lease_held = lease_held and renewed is not False
+                next_lease = time.monotonic() + (lease.pause_s() if lease.failures else period)
+            if lock_held and now >= next_lock:
+                lock_held = await lock.call("lock", lambda: self.lock.renew(asset_id, token), True)
+                if not lock_held:
+                    log.error("training lock of %s was lost (expired): another job may start", asset_id)
+                next_lock = time.monotonic() + (lock.pause_s() if lock.failures else period)
 
-    async def _end(
+    async def _say(self, job_id: uuid.UUID, kind: str, op: Callable[[], Awaitable[None]]) -> None:
+        """A job's live event to Redis, best-effort: skipped (counted, logged once) while Redis is down."""
+        outage = self._running.get(job_id) or Outage("redis", job_id)
+        await outage.call(kind, op, None)
+
+    async def _cancel_asked(self, job_id: uuid.UUID) -> bool:
+        """Whether a cancel was asked; False while Redis is down (asked again at the next check)."""
+        outage = self._running.get(job_id) or Outage("redis", job_id)
+        return await outage.call("cancel_check", lambda: self.channel.cancel_requested(job_id), False)
+
+    async def _patient(self, what: str, job_id: uuid.UUID, step: Callable[[], Awaitable[T]]) -> T:
+        """A database step of a running job, retried until PostgreSQL answers (``db_retry_max_s``)."""
+        return await until_answered(what, step, self.settings.training.db_retry_max_s, job_id)
+
+    async def _advance(
         self, job_id: uuid.UUID, status: JobStatus, error: str | None = None, **fields: Any
     ) -> repo.Job:
-        job = await repo.transition(self.pool, job_id, status, error=error, **fields)
+        """A transition of a running job, retried through an outage. A retry that finds the job already
+        in ``status`` (our commit whose answer the outage lost) returns it; another state raises
+        InvalidTransition as a first try would."""
+
+        async def step() -> repo.Job:
+            try:
+                return await repo.transition(self.pool, job_id, status, error=error, **fields)
+            except InvalidTransition:
+                current = await repo.get_job(self.pool, job_id)
+                if current.status is status and current.error == error:
+                    return current
+                raise
+
+        return await self._patient(f"{status.value} state", job_id, step)
+
+    async def _end(
+        self,
+        job_id: uuid.UUID,
+        status: JobStatus,
+        error: str | None = None,
+        *,
+        patient: bool = True,
+        **fields: Any,
+    ) -> repo.Job:
+        """End a job; a running one's end is retried through a database outage (``_advance``) unless
+        ``patient`` is False (the worker is stopping: it must not wait ``db_retry_max_s``)."""
+        if patient and job_id in self._running:
+            try:
+                job = await self._advance(job_id, status, error, **fields)
+            except InvalidTransition:  # ended meanwhile (e.g. by the recovery): that end stands
+                job = await self._patient("job state", job_id, lambda: repo.get_job(self.pool, job_id))
+                log.warning(
+                    "training job %s was already %s: not ended %s", job_id, job.status.value, status.value
+                )
+                return job
+        else:
+            job = await repo.transition(self.pool, job_id, status, error=error, **fields)
         record_outcome(job)
-        await self.channel.status(job_id, status.value, error or "")
+        await self._say(job_id, "status", lambda: self.channel.status(job_id, status.value, error or ""))
         if error:
-            await self.channel.log(job_id, f"{status.value}: {error}")
+            await self._say(job_id, "log", lambda: self.channel.log(job_id, f"{status.value}: {error}"))
         log.info(
             "training job %s of %s: %s%s", job_id, job.asset_id, status.value, f" ({error})" if error else ""
         )
         return job
 
     async def _run(self, job: repo.Job) -> repo.Job:
-        if await self.channel.cancel_requested(job.id):
+        if await self._cancel_asked(job.id):
             return await self._end(job.id, JobStatus.CANCELED, "canceled before it started")
-        await repo.transition(self.pool, job.id, JobStatus.PREPARING)
-        await self.channel.status(job.id, JobStatus.PREPARING.value)
+        await self._advance(job.id, JobStatus.PREPARING)
+        await self._say(job.id, "status", lambda: self.channel.status(job.id, JobStatus.PREPARING.value))
         workdir = Path(tempfile.mkdtemp(prefix=f"kilowatch-job-{job.id}-"))
         try:
             return await self._prepare_and_train(job, workdir)
+        except DatabaseUnavailable:  # nothing can be written: the lease recovery ends the job later
+            log.error(
+                "training job %s: PostgreSQL did not come back in time; left to the job recovery", job.id
+            )
+            raise
         except Exception:  # a bug of ours must still end the job, never leave it open
             log.exception("training job %s failed unexpectedly", job.id)
-            current = await repo.get_job(self.pool, job.id)
+            current = await self._patient("job state", job.id, lambda: repo.get_job(self.pool, job.id))
             if current.terminal:
                 return current
             return await self._end(job.id, JobStatus.FAILED, job_errors.internal_error(job.id))
@@ -203,31 +283,70 @@ class TrainingService:
 
     async def _prepare_and_train(self, job: repo.Job, workdir: Path) -> repo.Job:
         data_path = workdir / "data.csv"
-        await self.channel.log(job.id, f"fetching data from {describe(job.data_url)}")
+        await self._say(
+            job.id, "log", lambda: self.channel.log(job.id, f"fetching data from {describe(job.data_url)}")
+        )
         try:
             size = await fetch(job.data_url, job.asset_id, data_path, self.settings, self.pool)
         except DataSourceError as exc:
             return await self._end(
                 job.id, JobStatus.FAILED, job_errors.data_source_error(job.id, str(exc), exc.detail)
             )
-        await self.channel.log(job.id, f"data: {size} bytes")
-        champion = await repo.active_version(self.pool, job.asset_id)
+        await self._say(job.id, "log", lambda: self.channel.log(job.id, f"data: {size} bytes"))
+        champion = await self._patient(
+            "active version", job.id, lambda: repo.active_version(self.pool, job.asset_id)
+        )
         active_dir = self.store.get_dir(champion.artifact_uri) if champion else None
-        if await self.channel.cancel_requested(job.id):
+        if await self._cancel_asked(job.id):
             return await self._end(job.id, JobStatus.CANCELED, "training canceled")
-        await repo.transition(self.pool, job.id, JobStatus.TRAINING)
+        await self._advance(job.id, JobStatus.TRAINING)
         prom.TRAINING_JOBS.labels("running", job.model_type).inc()
-        await self.channel.status(job.id, JobStatus.TRAINING.value)
+        await self._say(job.id, "status", lambda: self.channel.status(job.id, JobStatus.TRAINING.value))
+        # Progress to PostgreSQL by a writer task: coalesced through an outage, never waited for.
+        progress = ProgressCoalescer(
+            lambda pct: repo.set_progress(self.pool, job.id, pct), Outage("postgres", job.id)
+        )
+        writer = asyncio.create_task(progress.run(), name=f"progress-{job.id}")
 
         async def on_progress(pct: float, message: str) -> None:
-            await self.channel.progress(job.id, pct, message)
-            await repo.set_progress(self.pool, job.id, pct)
+            await self._say(job.id, "progress", lambda: self.channel.progress(job.id, pct, message))
+            progress.offer(pct)
 
         async def on_log(line: str) -> None:
-            await self.channel.log(job.id, line)
+            await self._say(job.id, "log", lambda: self.channel.log(job.id, line))
 
         out_dir = workdir / "bundle"
-        run = await runner.run(
+        try:
+            run = await self._train(job, data_path, out_dir, active_dir, on_progress, on_log)
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        usage: dict[str, Any] = {
+            "cpu_percent": run.cpu_percent,
+            "peak_rss_mb": run.peak_rss_mb,
+            "duration_s": run.duration_s,
+        }
+        if progress.pending is not None and run.outcome != "ok":  # the last progress the outage kept
+            usage["progress"] = progress.pending
+        if run.outcome == "canceled":
+            return await self._end(job.id, JobStatus.CANCELED, run.error, **usage)
+        if run.outcome != "ok":
+            return await self._end(job.id, JobStatus.FAILED, run.error, **usage)
+        if await self._cancel_asked(job.id):
+            return await self._end(job.id, JobStatus.CANCELED, "training canceled", **usage)
+        return await self._register(job, run, out_dir, champion, usage)
+
+    async def _train(
+        self,
+        job: repo.Job,
+        data_path: Path,
+        out_dir: Path,
+        active_dir: Path | None,
+        on_progress: runner.ProgressCb,
+        on_log: runner.LogCb,
+    ) -> runner.RunResult:
+        return await runner.run(
             runner.RunRequest(
                 backend=self.settings.training.backend,
                 data_path=data_path,
@@ -245,16 +364,8 @@ class TrainingService:
             ),
             on_progress,
             on_log,
-            lambda: self.channel.cancel_requested(job.id),
+            lambda: self._cancel_asked(job.id),
         )
-        usage = {"cpu_percent": run.cpu_percent, "peak_rss_mb": run.peak_rss_mb, "duration_s": run.duration_s}
-        if run.outcome == "canceled":
-            return await self._end(job.id, JobStatus.CANCELED, run.error, **usage)
-        if run.outcome != "ok":
-            return await self._end(job.id, JobStatus.FAILED, run.error, **usage)
-        if await self.channel.cancel_requested(job.id):
-            return await self._end(job.id, JobStatus.CANCELED, "training canceled", **usage)
-        return await self._register(job, run, out_dir, champion, usage)
 
     async def _register(
         self,
@@ -278,8 +389,14 @@ class TrainingService:
             "holdout_rows": run.result.get("holdout_rows"),
         }
         uri = await asyncio.to_thread(self.store.put_dir, out_dir, job.asset_id)
-        try:
-            async with self.pool.acquire() as conn:
+
+        async def write() -> tuple[repo.Job, repo.ModelVersion | None]:
+            """Version, activation and TRAINED in one transaction: a retry after an outage finds either
+            nothing written or all of it (the job is then no longer TRAINING)."""
+            async with self.pool.acquire() as conn, conn.transaction():
+                current = await repo.lock_job(conn, job.id)
+                if current.status is not JobStatus.TRAINING:
+                    return current, None
                 version = await repo.register_version(
                     conn,
                     asset_id=job.asset_id,
@@ -298,30 +415,51 @@ class TrainingService:
                         f"promoted: {decision.reason}",
                         event=lambda mv: self._outbox_event(mv, "promoted"),
                     )
+                result = {
+                    "version": version.version,
+                    "promoted": decision.promote,
+                    "reason": decision.reason,
+                    "artifact_uri": uri,
+                    "metrics": metrics,
+                }
+                row = await repo.transition(
+                    conn, job.id, JobStatus.TRAINED, progress=100.0, result=result, **usage
+                )
+                return row, version
+
+        try:
+            job_row, version = await self._patient("trained version", job.id, write)
+        except DatabaseUnavailable:  # the outage may have lost a commit's answer: the bundle may be in use
+            log.error("training job %s: bundle %s kept (it may have been registered)", job.id, uri)
+            raise
         except BaseException:
             await asyncio.to_thread(self.store.delete, uri)
             raise
+        if version is None and (job_row.result or {}).get("artifact_uri") != uri:
+            # Ended meanwhile by someone else (the recovery, after an outage longer than the lease).
+            await asyncio.to_thread(self.store.delete, uri)
+            log.warning(
+                "training job %s was already %s: its model is not registered", job.id, job_row.status.value
+            )
+            return job_row
+        result = job_row.result or {}
         if decision.promote:
             await self._relay_after_commit()
-        result = {
-            "version": version.version,
-            "promoted": decision.promote,
-            "reason": decision.reason,
-            "artifact_uri": uri,
-            "metrics": metrics,
-        }
-        await self.channel.log(job.id, f"registered version {version.version}: {decision.reason}")
-        job_row = await repo.transition(
-            self.pool, job.id, JobStatus.TRAINED, progress=100.0, result=result, **usage
+        await self._say(
+            job.id,
+            "log",
+            lambda: self.channel.log(job.id, f"registered version {result['version']}: {decision.reason}"),
         )
         record_outcome(job_row, candidate)
-        await self.channel.progress(job.id, 100.0, "done")
-        await self.channel.status(job.id, JobStatus.TRAINED.value, decision.reason)
+        await self._say(job.id, "progress", lambda: self.channel.progress(job.id, 100.0, "done"))
+        await self._say(
+            job.id, "status", lambda: self.channel.status(job.id, JobStatus.TRAINED.value, decision.reason)
+        )
         return job_row
 
     async def _fail_if_open(self, job_id: uuid.UUID, error: str) -> None:
         with contextlib.suppress(InvalidTransition):
-            await self._end(job_id, JobStatus.FAILED, error)
+            await self._end(job_id, JobStatus.FAILED, error, patient=False)
 
     async def recover_jobs(self) -> list[TrainingRequest]:
         """Take over the open jobs of dead workers (lease not renewed for ``job_lease_s``, or PENDING and
@@ -331,7 +469,10 @@ class TrainingService:
         LOST_TOO_OFTEN). Either way the asset is free again for new requests once the job ends."""
         t = self.settings.training
         again: list[TrainingRequest] = []
-        for job in await repo.take_stale_jobs(self.pool, self.owner, t.job_lease_s, t.job_unclaimed_s):
+        stale = await repo.take_stale_jobs(
+            self.pool, self.owner, t.job_lease_s, t.job_unclaimed_s, running=list(self._running)
+        )
+        for job in stale:
             if job.status is JobStatus.PENDING and job.attempts <= t.job_max_attempts:
                 log.warning(
                     "training job %s of %s: worker lost; job requeued (attempt %d)",

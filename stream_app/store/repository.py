@@ -7,7 +7,7 @@ that need several statements to be atomic open their own transaction on a connec
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias
@@ -210,6 +210,15 @@ async def get_job(conn: Conn, job_id: uuid.UUID) -> Job:
     return job_row(row)
 
 
+async def lock_job(conn: asyncpg.Connection, job_id: uuid.UUID) -> Job:
+    """The job's row, locked until the end of the caller's transaction: a final write that must not
+    race the recovery (which may have ended the job meanwhile) checks the state under this lock."""
+    row = await conn.fetchrow("SELECT * FROM training_jobs WHERE id = $1 FOR UPDATE", job_id)
+    if row is None:
+        raise NotFound(f"training job {job_id} not found")
+    return job_row(row)
+
+
 async def list_jobs(conn: Conn, asset_id: str, limit: int = 50) -> list[Job]:
     rows = await conn.fetch(
         "SELECT * FROM training_jobs WHERE asset_id = $1 ORDER BY created_at DESC, id LIMIT $2",
@@ -301,14 +310,17 @@ async def heartbeat(conn: Conn, job_id: uuid.UUID, owner: str) -> bool:
     return bool(status == "UPDATE 1")
 
 
-async def take_stale_jobs(conn: Conn, owner: str, lease_s: float, unclaimed_s: float) -> list[Job]:
+async def take_stale_jobs(
+    conn: Conn, owner: str, lease_s: float, unclaimed_s: float, running: Sequence[uuid.UUID] = ()
+) -> list[Job]:
     """Open jobs nobody holds any more, taken over by ``owner`` (one statement: two recovering workers
     never take the same job). Stale = the lease was not renewed for ``lease_s``, or the job was never
-    claimed (its worker died between storing and claiming it) for ``unclaimed_s``."""
+    claimed (its worker died between storing and claiming it) for ``unclaimed_s``. ``running``: jobs the
+    caller itself is running (alive, e.g. waiting for the database after an outage): never taken."""
     rows = await conn.fetch(
         f"""UPDATE training_jobs SET owner = $1, heartbeat_at = now(), attempts = attempts + 1
             WHERE id IN (
-              SELECT id FROM training_jobs WHERE status IN {_OPEN} AND (
+              SELECT id FROM training_jobs WHERE status IN {_OPEN} AND NOT (id = ANY($4::uuid[])) AND (
                 (owner IS NOT NULL AND heartbeat_at < now() - make_interval(secs => $2))
                 OR (owner IS NULL AND coalesce(started_at, created_at) < now() - make_interval(secs => $3)))
               ORDER BY created_at FOR UPDATE SKIP LOCKED)
@@ -316,6 +328,7 @@ async def take_stale_jobs(conn: Conn, owner: str, lease_s: float, unclaimed_s: f
         owner,
         float(lease_s),
         float(unclaimed_s),
+        list(running),
     )
     return [job_row(r) for r in rows]
 
