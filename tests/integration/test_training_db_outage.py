@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 
 from schemas.jobs import JobStatus, VersionStatus
+from stream_app.lifecycle import runner
 from stream_app.store import repository as repo
 from tests.conftest import DATA_DIR
 from tests.integration.outage import postgres_reachable, stopped
@@ -172,3 +173,67 @@ async def test_a_redis_outage_during_training_costs_its_live_events_only(env: En
     assert final.status is JobStatus.TRAINED, final.error
     assert child.exitcode == 0
     assert [v.version for v in await repo.list_versions(env.service.pool, "outage-3")] == [1]
+
+
+async def test_this_workers_recovery_never_takes_a_job_it_runs(env: Env, steel_slice: Path) -> None:
+    """A lease that looks stale (as after an outage longer than job_lease_s) of a job this worker is
+    running: its own recovery leaves it alone and the job ends TRAINED."""
+    req = env.request("outage-4", steel_slice.as_uri(), stage_sleep_s=1.0)
+    task = asyncio.create_task(env.service.handle(req))
+    job, _ = await repo.create_job(
+        env.service.pool,
+        request_id=req.request_id,
+        asset_id=req.asset_id,
+        model_type=req.model_type,
+        params=req.params,
+        data_url=req.data_url,
+    )
+    await _wait_progress(env, job.id, 10.0, 60.0)
+    await env.service.pool.execute(
+        "UPDATE training_jobs SET heartbeat_at = now() - interval '1 hour' WHERE id = $1", job.id
+    )
+    assert await env.service.recover_jobs() == []
+    final = await asyncio.wait_for(task, 120)
+    assert final.status is JobStatus.TRAINED, final.error
+    assert final.attempts == 1  # not taken over (a take-over counts an attempt)
+
+
+async def test_the_runner_does_not_stop_the_child_when_its_callbacks_fail(
+    env: Env, steel_slice: Path
+) -> None:
+    """The runner alone: progress, log and cancel-check callbacks that raise (a backend down, seen by a
+    caller without the service's best-effort wrappers) cost those messages, never the training."""
+    calls = {"progress": 0, "log": 0, "cancel": 0}
+
+    async def on_progress(pct: float, message: str) -> None:
+        calls["progress"] += 1
+        raise ConnectionRefusedError(111, "Connect call failed")
+
+    async def on_log(line: str) -> None:
+        calls["log"] += 1
+        raise ConnectionRefusedError(111, "Connect call failed")
+
+    async def cancel_requested() -> bool:
+        calls["cancel"] += 1
+        raise ConnectionRefusedError(111, "Connect call failed")
+
+    t = env.settings.training
+    res = await runner.run(
+        runner.RunRequest(
+            backend=t.backend,
+            data_path=steel_slice,
+            spec_kwargs={"model_type": "lsq", "params": {"stage_sleep_s": 0.3}},
+            out_dir=env.tmp / "bundle",
+            active_dir=None,
+            holdout_fraction=t.holdout_fraction,
+            timeout_s=120.0,
+            grace_s=3.0,
+            job_id="runner-callbacks",
+        ),
+        on_progress,
+        on_log,
+        cancel_requested,
+    )
+    assert res.outcome == "ok", res.error
+    assert res.exitcode == 0
+    assert calls["progress"] >= 10 and calls["log"] >= 1 and calls["cancel"] >= 1
