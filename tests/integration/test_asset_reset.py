@@ -13,10 +13,11 @@ from typing import Any
 import orjson
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
 
 from stream_app.admin.reset import AUDIT_ACTION
 from stream_app.core.state_codec import decode_record
-from stream_app.kafka.topics import ensure_topics
+from stream_app.kafka.topics import admin, ensure_topics
 from stream_app.scoring.pipeline import RawMessage, ScoringPipeline
 from stream_app.scoring.state import InMemoryStore, split_record
 from stream_app.settings import Settings
@@ -258,6 +259,17 @@ def test_poison_messages_cost_one_bounded_dead_letter_each_and_the_worker_goes_o
     batch path's worker on every restart. Now each costs one bounded dead letter."""
     settings, env = isolated_settings(tmp_path, window_size=WINDOW)
     ensure_topics(settings)
+    # A readings topic created before its size limit (issue 14) takes such messages; one created now
+    # refuses them at the broker (tests/integration/test_topic_limits.py). The worker must survive both.
+    readings = ConfigResource(
+        ConfigResource.Type.TOPIC,
+        settings.kafka.topic("readings"),
+        incremental_configs=[
+            ConfigEntry("max.message.bytes", "2000000", incremental_operation=AlterConfigOpType.SET)
+        ],
+    )
+    client = admin(settings)
+    client.incremental_alter_configs([readings])[readings].result(timeout=30)
     asset = "poison-1"
     binary = bytes(range(256)) * 3516  # 900,096 bytes, not UTF-8
     controls = b'{"timestamp": "2025-03-01T00:00:00Z", "value": 1, "x": "' + b"\x01" * 170_000 + b'"}'
