@@ -60,6 +60,7 @@ def register(app: faust.App, ctx: AgentContext) -> None:
         window=settings.training.drift_window,
         threshold=settings.training.drift_threshold,
         min_points=max(8, settings.training.drift_window // 2),
+        max_assets=settings.worker.tracked_assets_max,
     )
     ctx.keepalive.extend([requests_topic, updates_topic, monitor])
 

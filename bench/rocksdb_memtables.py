@@ -17,6 +17,9 @@ from pathlib import Path
 from faust.stores.rocksdb import RocksDBOptions
 from rocksdict import WriteBatch
 
+from stream_app.settings import Settings
+from stream_app.worker.app import state_table_options
+
 PARTITIONS = 8
 RECORD = 594
 
@@ -29,9 +32,19 @@ def rss_mib() -> int:
 
 
 def main(n_assets: int = 200_000, per: int = 3) -> None:
+    """The same writes with faust's default options (the baseline) and with the worker's own."""
+    for label, options in (
+        ("faust defaults", {}),
+        ("kilowatch state_table_options", state_table_options(Settings())),
+    ):
+        print(f"--- {label}: {options or 'faust defaults'}")
+        run(n_assets, per, options)
+
+
+def run(n_assets: int, per: int, options: dict[str, int]) -> None:
     rec = os.urandom(RECORD)
     with tempfile.TemporaryDirectory(prefix="kw-memtables-") as tmp:
-        opts = RocksDBOptions(use_rocksdict=True)  # faust's defaults, as the worker's table has them
+        opts = RocksDBOptions(use_rocksdict=True, **options)
         dbs = [opts.open(Path(tmp) / f"p{p}.db") for p in range(PARTITIONS)]
         print(f"{PARTITIONS} databases opened: RSS {rss_mib()} MiB")
         chunk = 1000 // per

@@ -247,6 +247,19 @@ class WorkerSettings(_Group):
         "least recently used assets go beyond it and are rebuilt from the state table on their next "
         "reading. A full 768-reading window costs ~14 KiB, an asset with a few readings ~1.5 KiB.",
     )
+    rocksdb_write_buffer_mib: int = Field(
+        8,
+        ge=1,
+        le=1024,
+        description="RocksDB write buffer of the state table, per readings partition (at most 2 are kept: "
+        "the memtables of a worker hold at most 2 x this x its partitions; faust's default is 3 x 64 MiB).",
+    )
+    rocksdb_block_cache_mib: int = Field(
+        16,
+        ge=1,
+        le=16384,
+        description="RocksDB block cache of the state table, per readings partition (faust default: 2 GiB).",
+    )
     tracked_assets_max: int = Field(
         100_000,
         ge=1,

@@ -62,7 +62,11 @@ class AlertService:
     def __init__(self, settings: Settings, pool: Any = None) -> None:
         self.settings = settings
         self.pool = pool
-        self.tracker = EpisodeTracker(settings.alerting.recovery_s, settings.alerting.cooldown_s)
+        self.tracker = EpisodeTracker(
+            settings.alerting.recovery_s,
+            settings.alerting.cooldown_s,
+            max_assets=settings.worker.tracked_assets_max,
+        )
         self.config = AlertConfig(email="nobody@localhost", enabled=False)  # until one is stored
         self.pending: deque[Work] = deque()
         # Anomalies that arrive before the configuration and open episodes are loaded wait here.
