@@ -93,11 +93,12 @@ class Outage:
         self.miss(kind)
         if self.failures == 1:  # once per outage; the counter has every miss
             log.warning(
-                "training job %s: %s is down (%s: %s); its writes wait or are skipped until it answers",
+                "training job %s: %s is down (%s: %s); %s writes wait or are skipped until it answers",
                 self.job_id,
                 self.backend,
                 type(exc).__name__,
                 exc,
+                kind,
             )
 
     def answered(self) -> None:

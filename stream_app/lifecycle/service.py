@@ -30,7 +30,6 @@ import os
 import shutil
 import socket
 import tempfile
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -167,34 +166,42 @@ class TrainingService:
         )
 
     async def _renew(self, job_id: uuid.UUID, asset_id: str, token: str) -> None:
-        """Keep the asset lock and the job's lease while the job runs. While PostgreSQL or Redis is down
-        the renewal is tried again after 1, 2, 4 ... s (at most the period): the lease is renewed soon
-        after the database answers, before other workers' recovery (``job_lease_s``) sees it stale.
-        Errors are counted and logged once per outage; the job goes on."""
-        period = self.settings.training.lock_ttl_ms / 3000
+        """Keep the job's lease (PostgreSQL) and the asset lock (Redis) while the job runs, each in its
+        own loop: a database that hangs (frozen, shutting down) never delays the lock's renewal. While
+        a backend is down its renewal is tried again after 1, 2, 4 ... s (at most the period), so the
+        lease is renewed soon after the database answers, before other workers' recovery
+        (``job_lease_s``) sees it stale. Errors are counted and logged once per outage; the job goes on."""
+        await asyncio.gather(self._renew_lease(job_id), self._renew_lock(job_id, asset_id, token))
+
+    def _renew_period(self) -> float:
+        return self.settings.training.lock_ttl_ms / 3000
+
+    async def _renew_lease(self, job_id: uuid.UUID) -> None:
+        period = self._renew_period()
         lease = Outage("postgres", job_id, max_pause_s=period)
-        lock = Outage("redis", job_id, max_pause_s=period)
-        lock_held, lease_held = True, True
-        next_lease = next_lock = time.monotonic() + period
         while True:
-            due = min(next_lease, next_lock if lock_held else float("inf"))
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
-            now = time.monotonic()
-            if now >= next_lease:
-                renewed = await lease.call(
-                    "lease", lambda: repo.heartbeat(self.pool, job_id, self.owner), None
+            await asyncio.sleep(lease.pause_s() if lease.failures else period)
+            renewed = await lease.call("lease", lambda: repo.heartbeat(self.pool, job_id, self.owner), None)
+            if renewed is False:  # nothing left to renew
+                log.warning(
+                    "training job %s: lease no longer ours (the job ended, or another worker took it)", job_id
                 )
-                if renewed is False and lease_held:
-                    log.error(
-                        "lease of training job %s was taken over (the job was recovered elsewhere)", job_id
-                    )
-                lease_held = lease_held and renewed is not False
-                next_lease = time.monotonic() + (lease.pause_s() if lease.failures else period)
-            if lock_held and now >= next_lock:
-                lock_held = await lock.call("lock", lambda: self.lock.renew(asset_id, token), True)
-                if not lock_held:
-                    log.error("training lock of %s was lost (expired): another job may start", asset_id)
-                next_lock = time.monotonic() + (lock.pause_s() if lock.failures else period)
+                return
+
+    async def _renew_lock(self, job_id: uuid.UUID, asset_id: str, token: str) -> None:
+        period = self._renew_period()
+        lock = Outage("redis", job_id, max_pause_s=period)
+        while True:
+            await asyncio.sleep(lock.pause_s() if lock.failures else period)
+            if await lock.call("lock", lambda: self.lock.renew(asset_id, token), True):
+                continue
+            # Expired (e.g. Redis was down longer than the TTL, or restarted empty): take it again
+            # unless another job holds it now.
+            if await lock.call("lock", lambda: self.lock.acquire(asset_id, token), False):
+                log.warning("training lock of %s expired and was taken again by job %s", asset_id, job_id)
+                continue
+            log.error("training lock of %s was lost (expired): another job may start", asset_id)
+            return
 
     async def _say(self, job_id: uuid.UUID, kind: str, op: Callable[[], Awaitable[None]]) -> None:
         """A job's live event to Redis, best-effort: skipped (counted, logged once) while Redis is down."""

@@ -169,6 +169,13 @@ async def test_a_redis_outage_during_training_costs_its_live_events_only(env: En
         assert child.is_alive()
         # Progress goes on in PostgreSQL while Redis (live events, cancel flag) is down.
         assert await _wait_progress(env, job.id, before + 10.0, 30.0) > before
+    # The asset's lock expired during the outage: the running job takes it again (no second training
+    # of this asset can start meanwhile).
+    deadline = time.monotonic() + 10.0
+    while not str(await env.service.lock.holder("outage-3")).startswith(f"{job.id}:"):
+        assert time.monotonic() < deadline, "the running job did not take its expired lock again"
+        assert not task.done(), task
+        await asyncio.sleep(0.2)
     final = await asyncio.wait_for(task, 120)
     assert final.status is JobStatus.TRAINED, final.error
     assert child.exitcode == 0
