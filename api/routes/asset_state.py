@@ -13,6 +13,7 @@ audit log (``audit_log``, with the key, the reason and the request id) before it
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from datetime import datetime
@@ -79,11 +80,12 @@ async def reset_asset(
     topic = resources.settings.kafka.topic("readings")
     k, v = message(event)
     try:
-        producer = await resources.producer()
-        meta = await producer.send_and_wait(topic, key=k, value=v)
-    except KafkaError as exc:
-        log.warning("reset of %s not published: %s", asset_id, exc)
-        await audit.complete(pool, entry, {"outcome": "failed", "error": str(exc)})
+        async with asyncio.timeout(resources.settings.api.publish_timeout_s):
+            producer = await resources.producer()
+            meta = await producer.send_and_wait(topic, key=k, value=v)
+    except (KafkaError, TimeoutError) as exc:
+        log.warning("reset of %s not published: %r", asset_id, exc)
+        await audit.complete(pool, entry, {"outcome": "failed", "error": repr(exc)})
         raise unavailable("Kafka") from None
     except Exception as exc:
         await audit.complete(pool, entry, {"outcome": "failed", "error": type(exc).__name__})

@@ -184,9 +184,10 @@ async def _forget_model(resources: Resources, asset_id: str) -> None:
     ModelUpdated and restarted workers stop looking for the deleted bundle. Best effort: the asset is
     already deleted."""
     try:
-        producer = await resources.producer()
-        await producer.send_and_wait(
-            resources.settings.kafka.topic("model-updates"), key=asset_id.encode(), value=None
-        )
-    except (ApiError, KafkaError):
+        async with asyncio.timeout(resources.settings.api.publish_timeout_s):
+            producer = await resources.producer()
+            await producer.send_and_wait(
+                resources.settings.kafka.topic("model-updates"), key=asset_id.encode(), value=None
+            )
+    except (ApiError, KafkaError, TimeoutError):
         log.warning("no model-updates tombstone for deleted asset %s: Kafka unavailable", asset_id)

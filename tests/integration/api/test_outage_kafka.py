@@ -61,6 +61,14 @@ async def test_a_kafka_outage_is_503_within_the_publish_timeout_and_recovers(
                 took = time.monotonic() - started
                 assert_503(r, "Kafka")
                 assert took < WITHIN_S, f"503 after {took:.2f} s"
+            # The admin reset publishes its control event with the same bound (it waited ~15 s).
+            started = time.monotonic()
+            r = await asyncio.wait_for(
+                api.client.post(f"/api/v1/assets/{asset}/reset", json={}, headers=api.auth("admin")), 12.0
+            )
+            took = time.monotonic() - started
+            assert_503(r, "Kafka")
+            assert took < WITHIN_S, f"reset: 503 after {took:.2f} s"
             await asyncio.sleep(max(0.0, 10.0 - (time.monotonic() - down)))  # 10 s of outage
             unable = [r for r in caplog.records if r.name.startswith("aiokafka") and "Unable" in r.msg]
             # Throttled: a few lines per kind per 10 s (this was thousands a second in an outage).
