@@ -18,14 +18,10 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from stream_app import metrics
+from stream_app.core.backoff import pause_after
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-def pause_after(failures: int, max_s: float) -> float:
-    """Seconds to wait after ``failures`` consecutive failures: 1, 2, 4 ... capped at ``max_s``."""
-    return float(min(max_s, 2.0 ** min(max(failures - 1, 0), 30)))
 
 
 class Backoff:

@@ -13,8 +13,7 @@ the same back-off by :func:`until_answered` for at most ``training.db_retry_max_
 the job raises :class:`DatabaseUnavailable` and is left to the lease recovery (it cannot be ended now:
 the database does not answer).
 
-The back-off schedule is the one of ``agents.periodic.pause_after``, restated here because the layers
-forbid ``stream_app.lifecycle`` to import ``agents``.
+The back-off schedule is the worker timers' one (``stream_app.core.backoff.pause_after``).
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from redis import exceptions as redis_errors
 
 from schemas.errors import KilowatchError
 from stream_app import metrics as prom
+from stream_app.core.backoff import pause_after
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -50,11 +50,6 @@ DOWN: dict[Backend, tuple[type[Exception], ...]] = {"postgres": POSTGRES_DOWN, "
 
 class DatabaseUnavailable(KilowatchError):
     """PostgreSQL did not answer a job's final write within ``training.db_retry_max_s``."""
-
-
-def pause_after(failures: int, max_s: float) -> float:
-    """Seconds to wait after ``failures`` consecutive failures: 1, 2, 4 ... capped at ``max_s``."""
-    return float(min(max_s, 2.0 ** min(max(failures - 1, 0), 30)))
 
 
 class Outage:

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agents.periodic import Backoff, keep_running, pause_after, retry_forever
+from agents.periodic import Backoff, keep_running, retry_forever
 from stream_app import metrics
+from stream_app.core.backoff import pause_after
 
 
 def _failures(task: str) -> float:
