@@ -146,7 +146,7 @@ def test_malformed_messages_go_to_dead_letters_and_valid_ones_are_scored(
         (None, b'{"timestamp": "2018-03-01T00:00:00Z", "value": 1}', "asset_id: missing"),
         (
             b"plant-1",
-            b'{"timestamp": "2018-03-01T00:00:00Z", "value": 1, "pad": "' + b"x" * 70_000 + b'"}',
+            b'{"timestamp": "2018-03-01T00:00:00Z", "value": 1, "pad": "' + b"x" * 66_000 + b'"}',
             "exceeds",
         ),
         (b"plant-1", b"\x00\x01binary", "not valid JSON"),
