@@ -2,15 +2,39 @@
 
 Label sets are bounded: no per-asset label (assets can number in the tens of thousands), except the
 opt-in ``kilowatch_active_model_version`` series (``KILOWATCH_METRICS_PER_ASSET``).
+
+One unit per metric, named by Prometheus conventions: base units (``_seconds``, ``_bytes``, ``_ratio``)
+or the counted thing (``_readings``, ``_messages``) as the last word, ``_total`` on counters
+(tests/unit/test_metrics_naming.py checks the registry). Every gauge names its ``multiprocess_mode``:
+``kilowatch api`` with several workers runs prometheus-client's multi-process mode
+(:func:`prepare_multiproc_dir`, :func:`scrape`, :func:`mark_process_dead`).
 """
 
 from __future__ import annotations
 
+import os
+import platform
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
 from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from stream_app import __version__
+
+# prometheus-client's own variable: set before the client is imported, it makes every value a file in
+# that folder, so one scrape sums every process of the API (``kilowatch api`` sets it for its workers).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 READINGS = Counter(
     "kilowatch_readings_total",
@@ -26,14 +50,20 @@ BATCH_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 BATCH_SIZE = Histogram(
-    "kilowatch_batch_size", "Readings per micro-batch.", buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000)
+    "kilowatch_batch_readings",
+    "Readings per micro-batch.",
+    buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000),
 )
 PRODUCE_TO_ANOMALY_SECONDS = Histogram(
     "kilowatch_produce_to_anomaly_seconds",
     "From the reading's Kafka timestamp to the anomaly event being handed to the producer.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
-CACHED_ASSETS = Gauge("kilowatch_cached_assets", "Assets whose model state this worker holds in memory.")
+CACHED_ASSETS = Gauge(
+    "kilowatch_cached_assets",
+    "Assets whose model state this worker holds in memory.",
+    multiprocess_mode="livesum",
+)
 STATE_LOADS = Counter("kilowatch_state_loads_total", "Asset states rebuilt from the table (cache misses).")
 STATE_EVICTIONS = Counter(
     "kilowatch_state_evictions_total",
@@ -43,6 +73,7 @@ STATE_EVICTIONS = Counter(
 CACHED_ASSET_BYTES = Gauge(
     "kilowatch_cached_asset_bytes",
     "Bytes of asset state this worker holds in its cache (ring and statistics).",
+    multiprocess_mode="livesum",
 )
 CHANGELOG_BYTES = Counter(
     "kilowatch_state_changelog_bytes_total", "Bytes of state records written (key + value) to the changelog."
@@ -61,13 +92,20 @@ CONSUMER_LAG = Gauge(
     "kilowatch_consumer_lag_messages",
     "Messages between the consumer's position and the partition's high watermark (per assigned partition).",
     ["topic", "partition"],
+    multiprocess_mode="livemax",
 )
 TABLE_KEYS = Gauge(
     "kilowatch_table_keys",
     "Estimated keys in a state table on this worker (RocksDB estimate-num-keys, summed over partitions).",
     ["table"],
+    multiprocess_mode="livesum",
 )
-WORKER_INFO = Gauge("kilowatch_worker_info", "Always 1; labels name the worker.", ["worker_id", "app_id"])
+WORKER_INFO = Gauge(
+    "kilowatch_worker_info",
+    "Always 1; labels name the worker.",
+    ["worker_id", "app_id"],
+    multiprocess_mode="livemax",
+)
 
 # Model lifecycle: declared here, incremented by the model registry / trainers (issue 3).
 MODEL_INFERENCE_SECONDS = Histogram(
@@ -80,11 +118,13 @@ ACTIVE_MODELS = Gauge(
     "kilowatch_active_models",
     "Assets whose active model is of this type (this worker's view).",
     ["model_type"],
+    multiprocess_mode="livesum",
 )
 ACTIVE_MODEL_VERSION = Gauge(
     "kilowatch_active_model_version",
     "Active model version of one asset; only exported when KILOWATCH_METRICS_PER_ASSET is true.",
     ["asset_id", "model_type"],
+    multiprocess_mode="livemax",
 )
 TRAINING_JOBS = Counter(
     "kilowatch_training_jobs_total",
@@ -97,10 +137,22 @@ TRAINING_SECONDS = Histogram(
     ["model_type"],
     buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600),
 )
-BACKTEST_ERROR = Gauge(
-    "kilowatch_model_backtest_error",
-    "Backtest error of the most recently trained version, by model type and metric (mape, smape, mae).",
-    ["model_type", "metric"],
+# Hold-out error of the most recently trained version, one unit per gauge (it was one gauge with a
+# ``metric`` label mixing MASE, sMAPE in percent and MAE in the meter's own unit). MAE is not exported:
+# labelled by model type only, it would compare errors of assets in different units.
+HOLDOUT_MASE = Gauge(
+    "kilowatch_model_holdout_mase_ratio",
+    "Hold-out MASE of the most recently trained version, by model type (its MAE over the seasonal-naive "
+    "MAE on the training data: below 1 beats seasonal naive).",
+    ["model_type"],
+    multiprocess_mode="livemostrecent",
+)
+HOLDOUT_SMAPE = Gauge(
+    "kilowatch_model_holdout_smape_ratio",
+    "Hold-out symmetric mean absolute percentage error of the most recently trained version, by model "
+    "type, as a ratio (0 to 2; 0.1 = 10 %).",
+    ["model_type"],
+    multiprocess_mode="livemostrecent",
 )
 
 # Alerting agent.
@@ -112,7 +164,9 @@ ALERT_DELIVERIES = Counter(
     "Alert delivery attempts by channel and result (sent, retry, failed).",
     ["channel", "result"],
 )
-ALERT_QUEUE = Gauge("kilowatch_alert_queue_depth", "Alerts waiting for delivery in this worker.")
+ALERT_QUEUE = Gauge(
+    "kilowatch_queued_alerts", "Alerts waiting for delivery in this worker.", multiprocess_mode="livesum"
+)
 
 # Worker robustness (issue 14): timers and start-up steps that survive backend outages, training jobs
 # recovered from dead workers, the model-update outbox, readings the history sink refuses.
@@ -284,7 +338,9 @@ SINK_DELETED = Counter(
 
 # --- REST API: training jobs (log streams) ----------------------------------------------------------
 API_SSE_STREAMS = Gauge(
-    "kilowatch_api_sse_streams", "Server-Sent-Events log streams of training jobs open in this API process."
+    "kilowatch_api_sse_streams",
+    "Server-Sent-Events log streams of training jobs open in the API (summed over its processes).",
+    multiprocess_mode="livesum",
 )
 
 # --- synchronous inference API (issue 4 section 2) ------------------------------------------------
@@ -311,3 +367,69 @@ API_INFERENCE_FALLBACKS = Counter(
     "reason (load_failed, model_failed).",
     ["reason"],
 )
+
+# --- build ------------------------------------------------------------------------------------------
+BUILD_INFO = Gauge(
+    "kilowatch_build_info",
+    "Always 1; labels name the running build: version, git revision (unknown when not built from a git "
+    "checkout) and Python version. Exported by workers and the API.",
+    ["version", "revision", "python_version"],
+    multiprocess_mode="livemax",
+)
+_PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
+def git_revision(root: Path = _PACKAGE_ROOT) -> str:
+    """The commit of the checkout the code runs from (read from .git, no subprocess), else "unknown"
+    (an installed wheel or an image without .git)."""
+    git = root / ".git"
+    try:
+        head = (git / "HEAD").read_text().strip()
+        if not head.startswith("ref: "):
+            return head[:40] or "unknown"
+        ref = head.removeprefix("ref: ")
+        loose = git / ref
+        if loose.is_file():
+            return loose.read_text().strip()[:40]
+        for line in (git / "packed-refs").read_text().splitlines():
+            if line.endswith(" " + ref):
+                return line.split(" ", 1)[0]
+    except OSError:  # not a git checkout (wheel, image): the revision is unknown, not an error
+        return "unknown"
+    return "unknown"
+
+
+BUILD_INFO.labels(__version__, git_revision(), platform.python_version()).set(1)
+
+
+# --- several API processes: prometheus-client multi-process mode ----------------------------------
+def multiproc_dir() -> Path | None:
+    """The multi-process folder this process writes its values to, if multi-process mode is on."""
+    value = os.environ.get(MULTIPROC_ENV)
+    return Path(value) if value else None
+
+
+def prepare_multiproc_dir(path: Path) -> Path:
+    """Create ``path`` and delete the value files of an earlier run (their counters would otherwise be
+    added to this run's); called by the launcher before any worker process starts."""
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    return path
+
+
+def scrape() -> tuple[bytes, str]:
+    """One scrape of this process, or of every process sharing the multi-process folder."""
+    folder = multiproc_dir()
+    if folder is None:
+        return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=str(folder))
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def mark_process_dead(pid: int | None = None) -> None:
+    """Drop a finished process's live gauges (its counters and histograms keep counting in the sum)."""
+    folder = multiproc_dir()
+    if folder is not None:
+        multiprocess.mark_process_dead(os.getpid() if pid is None else pid, str(folder))

@@ -79,10 +79,12 @@ def record_outcome(job: repo.Job, holdout: dict[str, float] | None = None) -> No
     prom.TRAINING_JOBS.labels(label, job.model_type).inc()
     if job.duration_s is not None:
         prom.TRAINING_SECONDS.labels(job.model_type).observe(job.duration_s)
-    for name in ("mase", "smape", "mae"):
-        value = (holdout or {}).get(name)
-        if value is not None:
-            prom.BACKTEST_ERROR.labels(job.model_type, name).set(float(value))
+    mase = (holdout or {}).get("mase")
+    if mase is not None:
+        prom.HOLDOUT_MASE.labels(job.model_type).set(float(mase))
+    smape = (holdout or {}).get("smape")
+    if smape is not None:  # trainers report sMAPE in percent; the gauge's unit is a ratio
+        prom.HOLDOUT_SMAPE.labels(job.model_type).set(float(smape) / 100.0)
 
 
 def spec_kwargs(model_type: str, params: dict[str, Any]) -> dict[str, Any]:

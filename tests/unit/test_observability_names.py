@@ -58,8 +58,9 @@ def test_exported_series_maps_suffixes() -> None:
     names = exported_series()
     assert "kilowatch_readings_total" in names  # counter: family name + _total
     assert "kilowatch_readings" not in names
-    assert {"kilowatch_batch_size_bucket", "kilowatch_batch_size_sum", "kilowatch_batch_size_count"} <= names
-    assert "kilowatch_batch_size" not in names
+    batch = "kilowatch_batch_readings"
+    assert {f"{batch}_bucket", f"{batch}_sum", f"{batch}_count"} <= names
+    assert "kilowatch_batch_readings" not in names
     assert "kilowatch_consumer_lag_messages" in names  # gauge, labelled, no child yet
 
 
