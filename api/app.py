@@ -28,7 +28,7 @@ from api.routes import (
 )
 from api.services import keys as keys_of
 from api.services.resources import Resources
-from stream_app.metrics import MetricsMiddleware
+from stream_app.metrics import MetricsMiddleware, mark_process_dead
 from stream_app.settings import Settings
 
 API_PREFIX = "/api/v1"
@@ -59,7 +59,10 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
-            await resources.close()
+            try:
+                await resources.close()
+            finally:
+                mark_process_dead()  # this worker's live gauges leave the multi-process sum
 
     app = FastAPI(
         title="kilowatch",

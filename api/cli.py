@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from stream_app.settings import Settings
@@ -42,6 +44,7 @@ def run_api(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from api.app import create_app
+    from stream_app.metrics import MULTIPROC_ENV, prepare_multiproc_dir
 
     common: dict[str, Any] = {
         "host": args.host or settings.bind_host,
@@ -51,11 +54,27 @@ def run_api(args: argparse.Namespace, settings: Settings) -> int:
         "proxy_headers": False,
     }
     workers = args.workers or settings.api.workers
+    multiproc = prom_multiproc_dir(settings, common["port"], workers)
+    if multiproc is not None:  # before any worker imports prometheus-client: one scrape sums them all
+        os.environ[MULTIPROC_ENV] = str(prepare_multiproc_dir(multiproc))
     if workers > 1:  # uvicorn starts each worker from an import string
         uvicorn.run("api.app:app_from_env", factory=True, workers=workers, **common)
     else:
         uvicorn.run(create_app(settings), **common)
     return 0
+
+
+def prom_multiproc_dir(settings: Settings, port: int, workers: int) -> Path | None:
+    """Where the API's processes write their metric values: PROMETHEUS_MULTIPROC_DIR when the operator
+    set it, else (several workers) a folder per port under the state folder; None for one process."""
+    from stream_app.metrics import MULTIPROC_ENV
+
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        return Path(given)
+    if workers > 1:
+        return settings.state_dir.resolve() / f"api-metrics-{port}"
+    return None
 
 
 async def _with_conn(settings: Settings, fn: Any) -> Any:

@@ -8,13 +8,13 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from api.deps import ResourcesDep
 from api.http.envelope import Envelope, ok
 from api.http.errors import ApiError
 from api.services.resources import Resources
+from stream_app import metrics as prom
 
 router = APIRouter(tags=["health"])
 CHECK_TIMEOUT_S = 3.0
@@ -90,4 +90,6 @@ async def readyz(resources: ResourcesDep) -> JSONResponse:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    """This process's metrics, or every API process's summed when they share a multi-process folder."""
+    body, content_type = prom.scrape()
+    return Response(body, media_type=content_type)
