@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from importlib import metadata
 from typing import Any, Protocol
 
 from api import cli as api_cli
@@ -18,6 +19,7 @@ from stream_app.admin import reset
 from stream_app.devtools import export, replay, simulate
 from stream_app.devtools.infra import cli as infra_cli
 from stream_app.evaluation import cli as evaluation_cli
+from stream_app.exit_codes import EPILOG, ExitCode, classify, error_line
 from stream_app.settings import Settings
 from stream_app.sinks import history, results
 from stream_app.store import cli as store_cli
@@ -51,9 +53,25 @@ COMMANDS: tuple[CommandModule, ...] = (
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 
+def version() -> str:
+    try:
+        return metadata.version("kilowatch")
+    except metadata.PackageNotFoundError:  # a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kilowatch", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="kilowatch",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bars (they show only on a terminal)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for module in COMMANDS:
         module.register(sub)
@@ -61,18 +79,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; every expected failure ends as one stderr line and an ``ExitCode``.
+
+    An exception that is none of ours, of a service client or of the settings is a bug: it keeps its
+    traceback (exit 1) rather than being reduced to a line that hides where it came from."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    settings = Settings()
-    args.log_handler = logging_setup.configure(settings, verbose=args.verbose)
+    args = parser.parse_args(argv)  # usage errors: argparse prints them and exits 2
     handler: Handler = args.handler
     try:
+        settings = Settings()
+        args.log_handler = logging_setup.configure(settings, verbose=args.verbose)
         return handler(args, settings)
-    except KilowatchError as exc:
-        print(f"kilowatch: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED
+    except Exception as exc:
+        code = classify(exc)
+        if code is ExitCode.FAILURE and not isinstance(exc, KilowatchError):
+            raise
+        print(error_line(exc), file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

@@ -18,6 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stream_app import progress
+from stream_app.exit_codes import bad_input, check_input_file
+from stream_app.progress import add_quiet_flag
 from trainers import frames, metrics, models
 from trainers.errors import TrainingError
 
@@ -49,6 +52,9 @@ class BacktestResult:
     origins: int
     fit_seconds: float
     split: tuple[int, int, int]
+    # for plots: row of each forecast origin, and the model's forecasts on the original scale
+    origin_rows: np.ndarray | None = None  # (origins,)
+    forecasts: np.ndarray | None = None  # (origins, horizon, targets)
 
 
 def _mean_finite(values: list[float]) -> float:
@@ -149,7 +155,8 @@ def run(
     rows = {model_type: score(actual_s, pred_s, mean, std, insample, season)}
     for name, pred in base.items():
         rows[name] = score(actual_s, pred, mean, std, insample, season)
-    return BacktestResult(rows, len(origins), fit_seconds, (train_end, val_end - train_end, n - val_end))
+    split_rows = (train_end, val_end - train_end, n - val_end)
+    return BacktestResult(rows, len(origins), fit_seconds, split_rows, origins, pred_s * std + mean)
 
 
 def render(result: BacktestResult) -> str:
@@ -189,6 +196,15 @@ def register(sub: Any) -> None:
     b.add_argument("--season", type=int, default=None, help="seasonal-naive / MASE season (default: one day)")
     b.add_argument("--rows", type=int, default=None, help="use only the last N rows of the file")
     b.add_argument("--param", type=_param, action="append", default=[], help="model param key=value")
+    b.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        metavar="PNG",
+        help="also draw the forecast and its band vs actuals",
+    )
+    b.add_argument("--unit", default=None, help="y-axis label of the plot (default: the target column)")
+    add_quiet_flag(b)
     b.set_defaults(handler=handle)
 
 
@@ -201,21 +217,54 @@ def handle(args: argparse.Namespace, settings: Any) -> int:
         raise TrainingError("--horizon and --stride must be >= 1")
     params = dict(args.param)
     models.check_params(args.model, params)
-    data, freq = read_targets(args.csv, [t.strip() for t in args.target.split(",") if t.strip()])
-    if args.rows:
-        data = data.iloc[-args.rows :]
-    result = run(
-        data,
-        freq,
-        args.model,
-        args.horizon,
-        split,
-        args.lookback,
-        args.stride,
-        args.scale == "standard",
-        args.season,
-        params,
-    )
+    with progress.task(f"backtest {args.csv.name}: reading", None, progress.enabled(args)) as bar:
+        data, freq = read_input(args.csv, [t.strip() for t in args.target.split(",") if t.strip()])
+        if args.rows:
+            data = data.iloc[-args.rows :]
+        bar.stage(f"backtest {args.csv.name}: {args.model} fit and {args.horizon}-step forecasts")
+        result = run(
+            data,
+            freq,
+            args.model,
+            args.horizon,
+            split,
+            args.lookback,
+            args.stride,
+            args.scale == "standard",
+            args.season,
+            params,
+        )
     print(f"{args.csv.name}: {', '.join(map(str, data.columns))}; step {freq}; horizon {args.horizon}")
     print(render(result))
+    if args.plot is not None:
+        from trainers.backtest_plot import plot_result
+
+        plot_result(
+            args.plot,
+            data,
+            result.origin_rows,
+            result.forecasts,
+            args.horizon,
+            args.model,
+            args.unit,
+            args.csv.name,
+        )
+        print(f"plot written to {args.plot}")
     return 0
+
+
+def read_input(csv: Path, targets: list[str]) -> tuple[pd.DataFrame, pd.Timedelta]:
+    """``read_targets`` with a bad file reported as one ``DataError`` line (exit code 3)."""
+    check_input_file(csv)
+    hint = (
+        f"expected a CSV with a time column ({', '.join(frames.TIME_COLUMNS)}) and numeric --target column(s)"
+    )
+    try:
+        data, freq = read_targets(csv, targets)
+    except TrainingError as exc:
+        raise bad_input(csv, str(exc).removeprefix(f"{csv}: "), hint) from None
+    except (ValueError, OverflowError, TypeError) as exc:  # pandas on dates/values it cannot use
+        raise bad_input(csv, f"{type(exc).__name__}: {exc}", hint) from None
+    if data.empty or len(data) < 2:
+        raise bad_input(csv, f"{len(data)} usable row(s)", hint)
+    return data, freq

@@ -9,26 +9,35 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from schemas.errors import DataError
-from stream_app.core.online import OnlineParams
+from stream_app import progress
+from stream_app.core.online import OnlineDetector, OnlineParams
+from stream_app.core.types import Verdict
 from stream_app.evaluation.faults import evaluate_faults
 from stream_app.evaluation.harness import (
     DEV_LABELS,
     NAB_DIR,
     DetectorSpec,
+    Evaluation,
     FileRun,
     NabCorpus,
+    RunCache,
     data_file,
     evaluate_detectors,
     evaluate_runs,
     load_corpus,
     load_windows,
+    run_detectors,
 )
 from stream_app.evaluation.loco import add_loco_arguments, candidate_specs, format_loco, run_loco
 from stream_app.evaluation.nab import PROFILES, CorpusResult
-from stream_app.evaluation.offline import detect_file, read_series
+from stream_app.evaluation.offline import Series, detect_file, read_series, result_rows, write_results
 from stream_app.evaluation.results_doc import format_evaluation, render_results
 from stream_app.evaluation.river_baselines import BASELINES
+from stream_app.exit_codes import bad_input, check_input_file, one_line
+from stream_app.progress import add_quiet_flag
 from stream_app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,6 +55,13 @@ def register(sub: Any) -> None:
     )
     d.add_argument("--value-col", default="value")
     d.add_argument("--time-col", default="timestamp")
+    d.add_argument(
+        "--plot", type=Path, default=None, metavar="PNG", help="also draw series, expected band and anomalies"
+    )
+    d.add_argument("--unit", default=None, help="y-axis label of the plot (default: the value column)")
+    d.add_argument("--plot-from", type=_utc, default=None, metavar="TIME", help="plot readings from TIME on")
+    d.add_argument("--plot-to", type=_utc, default=None, metavar="TIME", help="plot readings before TIME")
+    add_quiet_flag(d)
     d.set_defaults(handler=run_detect)
 
     e: argparse.ArgumentParser = sub.add_parser(
@@ -72,7 +88,13 @@ def register(sub: Any) -> None:
     e.add_argument("--files", action="store_true", help="print the per-file table of every detector")
     e.add_argument("--loco", action="store_true", help="leave-one-category-out sweep of --param candidates")
     add_loco_arguments(e)
-    e.add_argument("--report", type=Path, default=None, help="write the results document (Markdown) here")
+    e.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help="write the results document (Markdown) here, with its figures (PNG) in <report>_img/ beside it",
+    )
+    add_quiet_flag(e)
     e.set_defaults(handler=run_evaluate)
 
     f: argparse.ArgumentParser = sub.add_parser(
@@ -86,11 +108,70 @@ def register(sub: Any) -> None:
     f.set_defaults(handler=run_faults)
 
 
+DETECT_CHUNK = 2000  # readings scored between two progress-bar updates
+
+
+def read_input(path: Path, value_col: str, time_col: str) -> Series:
+    """The input series, or one ``DataError`` line naming the file, the problem and a hint."""
+    check_input_file(path)
+    hint = f"expected a CSV with columns {time_col!r} and {value_col!r}; --time-col/--value-col name others"
+    try:
+        return read_series(path, value_col, time_col)
+    except DataError as exc:
+        raise DataError(f"{one_line(str(exc))} ({hint})") from None
+    except (ValueError, OverflowError) as exc:  # pandas: EmptyDataError, bad dates out of range ...
+        raise bad_input(path, f"{type(exc).__name__}: {exc}", hint) from None
+
+
+def score_with_progress(series: Series, params: OnlineParams, bar: progress.Task) -> list[Verdict]:
+    """``detect_series`` (one fresh asset state, file order) with the bar advanced every chunk."""
+    detector = OnlineDetector(params)
+    state = detector.new_state()
+    epoch, values = series.epoch.tolist(), series.values.tolist()
+    out: list[Verdict] = []
+    for start in range(0, len(values), DETECT_CHUNK):
+        stop = start + DETECT_CHUNK
+        out += [
+            detector.score_one(state, t, v)
+            for t, v in zip(epoch[start:stop], values[start:stop], strict=True)
+        ]
+        bar.advance(len(values[start:stop]))
+    return out
+
+
 def run_detect(args: argparse.Namespace, settings: Settings) -> int:
     params = settings.detector.params()
-    flagged = detect_file(args.csv, args.out, params, args.value_col, args.time_col)
-    print(f"{args.out}: {flagged} flagged")
+    series = read_input(args.csv, args.value_col, args.time_col)
+    with progress.task(f"detect {args.csv.name}", len(series.values), progress.enabled(args)) as bar:
+        verdicts = score_with_progress(series, params, bar)
+    rows = result_rows(series, verdicts)
+    write_results(args.out, rows)
+    print(f"{args.out}: {sum(r[3] for r in rows)} flagged")
+    if args.plot is not None:
+        plot_detect(args, series, verdicts)
+        print(f"plot written to {args.plot}")
     return 0
+
+
+def plot_detect(args: argparse.Namespace, series: Series, verdicts: list[Verdict]) -> None:
+    """The --plot of ``detect``: readings in [--plot-from, --plot-to), band and anomalies by type."""
+    from stream_app.plots import DetectionPlot, plot_detection
+
+    lo = -np.inf if args.plot_from is None else args.plot_from
+    hi = np.inf if args.plot_to is None else args.plot_to
+    rows = np.flatnonzero((series.epoch >= lo) & (series.epoch < hi))
+    if not len(rows):
+        raise DataError(f"{args.csv}: no readings between --plot-from and --plot-to")
+    shown = [verdicts[i] for i in rows]
+    data = DetectionPlot(
+        series.epoch[rows],
+        series.values[rows],
+        np.array([v.expected for v in shown]),
+        np.array([v.lower for v in shown]),
+        np.array([v.upper for v in shown]),
+        [v.kind if v.is_anomaly else None for v in shown],
+    )
+    plot_detection(args.plot, data, args.csv.name, args.unit or args.value_col)
 
 
 def run_faults(args: argparse.Namespace, settings: Settings) -> int:
@@ -157,6 +238,31 @@ def detector_specs(names: list[str] | None, params: OnlineParams) -> list[Detect
     return list(dict.fromkeys(out))
 
 
+def run_with_progress(
+    specs: list[DetectorSpec], corpus: NabCorpus, jobs: int, profiles: list[str], on: bool
+) -> list[Evaluation]:
+    """``evaluate_detectors``, with a bar over (detector, file) runs when ``on``.
+
+    The runs go in batches of a few files (each batch in parallel, longest first) so the bar moves;
+    the wall time of each detector is the sum of its batches."""
+    if not on:
+        return evaluate_detectors(specs, corpus, jobs, profiles=profiles)
+    cache = RunCache()
+    batch = max(1, 2 * jobs)
+    keys = sorted(corpus.keys, key=lambda k: -len(corpus.series[k].values))
+    with progress.task("evaluate", len(specs) * len(keys), True) as bar:
+        for spec in specs:
+            bar.stage(f"evaluate {spec.name}")
+            wall = 0.0
+            for i in range(0, len(keys), batch):
+                part = NabCorpus(keys[i : i + batch], corpus.series, corpus.windows)
+                run_detectors([spec], part, jobs, cache)
+                wall += cache.wall.pop(spec, 0.0)
+                bar.advance(len(part.keys))
+            cache.wall[spec] = wall
+    return evaluate_detectors(specs, corpus, jobs, cache, profiles)
+
+
 def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     params = settings.detector.params()
     profiles = args.profile or list(PROFILES)
@@ -169,7 +275,7 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     else:
         corpus = load_corpus(args.data or NAB_DIR, args.labels, args.only)
         specs = detector_specs(args.detector, params)
-        evaluations = evaluate_detectors(specs, corpus, args.jobs, profiles=profiles)
+        evaluations = run_with_progress(specs, corpus, args.jobs, profiles, progress.enabled(args))
     for ev in evaluations:
         print(format_evaluation(ev, corpus, per_file=args.files or len(evaluations) == 1))
         print()
@@ -182,14 +288,35 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         loco_run = run_loco(candidates, corpus, args.jobs)
         print(format_loco(loco_run))
     if args.report is not None:
+        from stream_app.evaluation.report_figures import write_figures
+
         command = ["kilowatch", *sys.argv[1:]]
         args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(render_results(evaluations, corpus, loco_run, command))
-        print(f"report written to {args.report}")
+        figures = write_figures(evaluations, corpus, args.report)
+        args.report.write_text(
+            render_results(evaluations, corpus, loco_run, command).rstrip("\n") + "\n\n" + figures
+        )
+        print(f"report written to {args.report} (figures in {args.report.stem}_img/)")
     failed = sum(len(ev.errors) for ev in evaluations) + (len(loco_run.errors) if loco_run else 0)
     if failed:
         print(f"{failed} detector run(s) failed on a file (listed above; scored as no detections)")
     return 1 if failed else 0
+
+
+def _utc(text: str) -> float:
+    """An ISO time (naive = UTC) as epoch seconds, for --plot-from/--plot-to."""
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a time: {text!r} (e.g. 2014-02-01 or 2014-02-01T12:00)"
+        ) from None
+    if ts is pd.NaT:
+        raise argparse.ArgumentTypeError(f"not a time: {text!r}")
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return float(ts.timestamp())
 
 
 def _rel(path: Path) -> str:
