@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, get_args
@@ -47,8 +48,14 @@ MIN_READING_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _to_utc(v: datetime) -> datetime:
-    """Naive timestamps are taken as UTC; offset timestamps are converted to UTC."""
-    return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
+    """Naive timestamps are taken as UTC; offset timestamps are converted to UTC (a time whose UTC
+    form is outside years 1-9999, e.g. 9999-12-31T23:00:00-05:00, is refused)."""
+    if v.tzinfo is None:
+        return v.replace(tzinfo=UTC)
+    try:
+        return v.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
 
 
 def _finite(v: float) -> float:
@@ -65,10 +72,16 @@ def _bounded(v: float) -> float:
     return v
 
 
+_DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _no_number(v: Any) -> Any:
-    """A reading's timestamp is ISO 8601 text: a bare number could be seconds or milliseconds."""
-    if isinstance(v, int | float):
-        raise ValueError("must be an ISO 8601 string (a number could be seconds or milliseconds)")
+    """A reading's timestamp is ISO 8601 text: a bare number could be seconds or milliseconds (and
+    so could a number in a string, which pydantic would take as Unix seconds)."""
+    if isinstance(v, int | float) or (isinstance(v, str) and not _DATE_TEXT.match(v)):
+        raise ValueError(
+            "must be an ISO 8601 string starting YYYY-MM-DD (a number could be seconds or milliseconds)"
+        )
     return v
 
 
@@ -145,6 +158,68 @@ class Reading(_Event):
         if len(v) > MAX_COVARIATES:
             raise ValueError(f"at most {MAX_COVARIATES} covariates per reading")
         return v
+
+
+# A wire timestamp: years 1971-9998 (whatever the offset, after the epoch and within year 9999 in
+# UTC), seconds 00-59 (no leap second: Python's datetime has none).
+_WIRE_TIME = (
+    "^(19[89][0-9]|197[1-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+    "-[0-9]{2}-[0-9]{2}.[0-9]{2}:[0-9]{2}:[0-5][0-9]"
+)
+
+
+def _wire_form(schema: dict[str, Any]) -> None:
+    """The JSON Schema of a reading as devices publish it: covariates as top-level numeric fields
+    (at most ``MAX_COVARIATES``, named like identifiers), not a ``covariates`` object; the number
+    of fields is bounded accordingly (``asset_id`` and ``unit`` are optional)."""
+    props = schema["properties"]
+    props.pop("covariates")
+    props["timestamp"]["pattern"] = _WIRE_TIME
+    props["timestamp"]["description"] = (
+        "RFC 3339 date-time (naive = UTC is also taken); the schema asks for years 1971-9998, the "
+        "worker takes anything from 1970-01-01T00:00:00Z, and dead-letters readings dated further ahead of "
+        "its clock than max_clock_skew_s."
+    )
+    schema["additionalProperties"] = {
+        "type": "number",
+        "minimum": -MAX_ABS,
+        "maximum": MAX_ABS,
+        "description": "A covariate (temp, production ...): finite, |v| <= 1e15.",
+    }
+    schema["propertyNames"] = {
+        "anyOf": [{"enum": sorted(props)}, {"pattern": COVARIATE_NAME, "not": {"const": "covariates"}}]
+    }
+    most = 2 + MAX_COVARIATES  # timestamp, value and the covariates
+    schema["if"] = {"required": ["asset_id", "unit"]}
+    schema["then"] = {"maxProperties": most + 2}
+    schema["else"] = {
+        "if": {"anyOf": [{"required": ["asset_id"]}, {"required": ["unit"]}]},
+        "then": {"maxProperties": most + 1},
+        "else": {"maxProperties": most},
+    }
+
+
+class ReadingMessage(Reading):
+    """A reading as published to the readings topic (the wire form; the worker's decoder,
+    ``stream_app.core.decode.decode_reading``, applies it).
+
+    The asset id travels in the message key, in the body's ``asset_id``, or both: when both are
+    there they must be equal; when neither is, the message is dead-lettered. The key is the asset
+    id as UTF-8 (an empty key counts as none). Every other numeric top-level field is a covariate."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        str_strip_whitespace=True,
+        title="ReadingMessage",
+        json_schema_extra=_wire_form,
+    )
+
+    asset_id: AssetId | None = Field(  # type: ignore[assignment]
+        None,
+        description="Meter / asset identifier; may be left out when the message key carries it "
+        "(if both are given they must be equal).",
+    )
 
 
 class ForecastPointModel(_Event):

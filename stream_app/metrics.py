@@ -81,6 +81,12 @@ CHANGELOG_BYTES = Counter(
 STATE_CORRUPT = Counter(
     "kilowatch_state_corrupt_total", "Asset states that could not be decoded and were started afresh."
 )
+READINGS_MISROUTED = Counter(
+    "kilowatch_readings_misrouted_total",
+    "Readings that arrived on another partition than Kafka's murmur2 hash of their key (or, keyless, "
+    "of their asset_id) names: a producer with another partitioner (librdkafka's default) splits an "
+    "asset's order and state; set partitioner=murmur2_random on it.",
+)
 DEAD_LETTERS_UNSENT = Counter(
     "kilowatch_dead_letters_unsent_total",
     "Dead letters the producer refused at once (logged with their source offset; the batch goes on).",

@@ -37,7 +37,10 @@ def _describe(exc: ValidationError) -> str:
 
 
 def decode_reading(key: bytes | None, payload: bytes | None, *, max_bytes: int) -> Reading:
-    """Parse and validate; the message key supplies ``asset_id`` when the payload has none."""
+    """Parse and validate the wire form (``schemas.events.ReadingMessage``): the message key supplies
+    ``asset_id`` when the payload has none; when both have it they must be equal. The asset id is
+    taken exactly as sent (no whitespace stripped: a key of " m1" would hash to another partition
+    than "m1", splitting one asset's state)."""
     if payload is None:
         raise InvalidReading("empty payload (tombstone)")
     if len(payload) > max_bytes:
@@ -56,6 +59,9 @@ def decode_reading(key: bytes | None, payload: bytes | None, *, max_bytes: int) 
         data["asset_id"] = key_id
     elif key_id is not None and body_id != key_id:
         raise InvalidReading(f"asset_id: payload says {body_id!r} but the message key is {key_id!r}")
+    asset = data["asset_id"]
+    if type(asset) is str and not _ASSET_ID.fullmatch(asset):
+        raise InvalidReading(f"asset_id: {asset[:140]!r} does not match {ASSET_ID_PATTERN}")
     try:
         return Reading.model_validate(data)
     except ValidationError as exc:
@@ -197,6 +203,8 @@ def _fast(key: bytes | None, data: dict[str, object]) -> DecodedReading | None:
     try:
         when = datetime.fromisoformat(stamp)
     except ValueError:
+        return None
+    if when.year == 9999:  # an offset may carry it past year 9999 in UTC: the model refuses that
         return None
     unit = data.get("unit")
     if unit is not None and (

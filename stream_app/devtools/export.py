@@ -9,18 +9,20 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel
 
 from schemas.events import (
+    ASSET_ID_PATTERN,
     Anomaly,
     AssetReset,
     DeadLetter,
     Forecast,
     ModelUpdated,
     Reading,
+    ReadingMessage,
     ScoreRecord,
     TrainingRequest,
 )
@@ -34,8 +36,11 @@ OPENAPI_DOC = ROOT / "docs" / "openapi.json"
 # topic kind -> (payload model, who publishes, who consumes, description)
 TOPICS: dict[TopicKind, tuple[type[BaseModel], str]] = {
     "readings": (
-        Reading,
-        "Meter readings from devices (or POST /readings); key = asset_id. Also carries AssetReset "
+        ReadingMessage,
+        "Meter readings from devices (or POST /readings); key = asset_id (the body's asset_id may be "
+        "left out; if both are given they must be equal). Producers must partition by Kafka's murmur2 "
+        "hash of the key (librdkafka: partitioner=murmur2_random); readings that arrive on another "
+        "partition are counted (kilowatch_readings_misrouted_total). Also carries AssetReset "
         "control messages (a `control` field; kilowatch reset-asset, POST /assets/{id}/reset).",
     ),
     "forecasts": (Forecast, "Forecast of the next steps, every K readings of an asset; key = asset_id."),
@@ -49,6 +54,61 @@ TOPICS: dict[TopicKind, tuple[type[BaseModel], str]] = {
 
 # Further message types a topic carries besides its payload model.
 CONTROL: dict[TopicKind, tuple[type[BaseModel], ...]] = {"readings": (AssetReset,)}
+# Schemas published besides the topics' messages: the normalised reading (POST /readings items, what
+# the decoder makes of a ReadingMessage).
+EXTRA_SCHEMAS: tuple[type[BaseModel], ...] = (Reading,)
+
+Action = Literal["send", "receive"]
+# What kilowatch itself does on each topic, and which part of it does it: the AsyncAPI operations,
+# from kilowatch's point of view. tests/unit/test_asyncapi_roles.py derives the same pairs from the
+# code (who produces to and who consumes from each topic) and fails when they differ.
+ROLES: dict[TopicKind, dict[Action, str]] = {
+    "readings": {
+        "receive": "The worker scores every reading; the history sink stores them (readings_history).",
+        "send": "POST /readings publishes readings; kilowatch reset-asset and POST /assets/{id}/reset "
+        "publish AssetReset control messages.",
+    },
+    "forecasts": {
+        "send": "The worker, every forecast_every readings of an asset.",
+        "receive": "The results sink stores them (GET /forecasts).",
+    },
+    "anomalies": {
+        "send": "The worker, for every flagged reading.",
+        "receive": "The alerting agent (notifications) and the results sink (GET /anomalies).",
+    },
+    "scores": {
+        "send": "The worker, for every scored reading when emit_scores is on.",
+        "receive": "The retraining agent's drift monitor (drift_enabled and emit_scores).",
+    },
+    "training-requests": {
+        "send": "POST /training-jobs, and the retraining agent (schedule and drift triggers).",
+        "receive": "The retraining agent trains the requested model version.",
+    },
+    "model-updates": {
+        "send": "The retraining agent and the API's training service on promotion or rollback; the API "
+        "tombstones a deleted asset's key.",
+        "receive": "Every worker tails the topic and swaps to the active version.",
+    },
+    "dead-letters": {
+        "send": "The worker (unusable readings, with the reason) and the retraining agent (unusable "
+        "training requests).",
+    },
+}
+
+# The Kafka message key, where kilowatch reads it (AsyncAPI Kafka message binding).
+KEY_BINDINGS: dict[type[BaseModel], dict[str, Any]] = {
+    ReadingMessage: {
+        "type": "string",
+        "pattern": ASSET_ID_PATTERN,
+        "description": "The asset id as UTF-8 (an empty key counts as none). Required when the body "
+        "has no asset_id; equal to it when both are given.",
+    },
+    AssetReset: {
+        "type": "string",
+        "pattern": ASSET_ID_PATTERN,
+        "description": "Must be the body's asset_id (so the reset reaches the asset's partition).",
+    },
+}
 
 
 def _models(kind: TopicKind) -> tuple[type[BaseModel], ...]:
@@ -56,11 +116,20 @@ def _models(kind: TopicKind) -> tuple[type[BaseModel], ...]:
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
-    return {
-        model.__name__: model.model_json_schema(mode="serialization")
-        for kind in TOPICS
-        for model in _models(kind)
+    models = [model for kind in TOPICS for model in _models(kind)] + list(EXTRA_SCHEMAS)
+    return {model.__name__: model.model_json_schema(mode="serialization") for model in models}
+
+
+def _message(model: type[BaseModel]) -> dict[str, Any]:
+    name = model.__name__
+    message: dict[str, Any] = {
+        "name": name,
+        "contentType": "application/json",
+        "payload": {"$ref": f"#/components/schemas/{name}"},
     }
+    if model in KEY_BINDINGS:
+        message["bindings"] = {"kafka": {"key": KEY_BINDINGS[model], "bindingVersion": "0.5.0"}}
+    return message
 
 
 def asyncapi(settings: Settings) -> dict[str, Any]:
@@ -70,22 +139,20 @@ def asyncapi(settings: Settings) -> dict[str, Any]:
     for kind, (_model, description) in TOPICS.items():
         channel = kind.replace("-", "_")
         names = [model.__name__ for model in _models(kind)]
-        for name in names:
-            messages[name] = {
-                "name": name,
-                "contentType": "application/json",
-                "payload": {"$ref": f"#/components/schemas/{name}"},
-            }
+        for model in _models(kind):
+            messages[model.__name__] = _message(model)
         channels[channel] = {
             "address": settings.kafka.topic(kind),
             "description": description,
             "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in names},
             "bindings": {"kafka": {"partitions": settings.kafka.topic_partitions, "bindingVersion": "0.5.0"}},
         }
-        operations[f"receive_{channel}"] = {
-            "action": "receive",
-            "channel": {"$ref": f"#/channels/{channel}"},
-        }
+        for action, who in ROLES[kind].items():
+            operations[f"{action}_{channel}"] = {
+                "action": action,
+                "channel": {"$ref": f"#/channels/{channel}"},
+                "description": who,
+            }
     schemas: dict[str, Any] = {}
     for name, schema in json_schemas().items():
         defs = schema.pop("$defs", {})
@@ -97,7 +164,9 @@ def asyncapi(settings: Settings) -> dict[str, Any]:
         "info": {
             "title": "kilowatch event streams",
             "version": "1.0.0",
-            "description": "Topics of kilowatch; names are <topic_prefix>.<kind> (default prefix shown).",
+            "description": "Topics of kilowatch; names are <topic_prefix>.<kind> (default prefix shown). "
+            "Operations are kilowatch's: `send` where kilowatch produces to a topic, `receive` where it "
+            "consumes from it.",
         },
         "defaultContentType": "application/json",
         "servers": {"local": {"host": settings.kafka.bootstrap, "protocol": "kafka"}},

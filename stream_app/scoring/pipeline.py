@@ -19,6 +19,7 @@ from schemas.events import Anomaly, AssetReset, ScoreRecord, anomaly_event_id
 from stream_app import metrics
 from stream_app.core.decode import dead_key_bytes, dead_letter, decode_control, decode_fast, too_far_ahead
 from stream_app.core.online import OnlineDetector
+from stream_app.core.partitioning import PartitionCheck
 from stream_app.core.state_codec import StateCodecError
 from stream_app.core.types import Verdict
 from stream_app.scoring.asset_cache import AssetCache
@@ -59,6 +60,8 @@ class Emit:
     writes: list[tuple[int, bytes, bytes | None]] = field(default_factory=list)
     outcomes: dict[str, int] = field(default_factory=dict)
     anomaly_types: list[str] = field(default_factory=list)
+    # Readings that arrived on another partition than their key's murmur2 hash names.
+    misrouted: int = 0
 
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
@@ -70,6 +73,8 @@ class Emit:
 
         ``oldest_produced_at`` is only read when the batch produced anomalies."""
         metrics.CHANGELOG_BYTES.inc(sum(len(k) + len(r or b"") for _, k, r in self.writes))
+        if self.misrouted:
+            metrics.READINGS_MISROUTED.inc(self.misrouted)
         for outcome, n in self.outcomes.items():
             metrics.READINGS.labels(outcome).inc(n)
         for kind in self.anomaly_types:
@@ -123,6 +128,7 @@ class ScoringPipeline:
         # from the table on their next reading.
         self.cache = AssetCache(int(settings.worker.state_cache_mib * 1024 * 1024))
         self.model_version = f"{self.detector.name}/{self.detector.version}"
+        self.routing = PartitionCheck(settings.kafka.topic_partitions)
 
     # --- cache management -----------------------------------------------------------------------
     def drop_partitions(self, partitions: Iterable[int]) -> int:
@@ -166,6 +172,9 @@ class ScoringPipeline:
                         raise
                     self.reset(control, msg, i, out, store)
                     continue
+                # Kafka's partitioner hashes the key; a keyless reading should be where its asset's are.
+                if self.routing.misrouted(msg.key or reading.asset_id.encode(), msg.partition):
+                    out.misrouted += 1
                 ts = reading.ts
                 if too_far_ahead(ts, wall, self.max_future_s):
                     raise InvalidReading(f"timestamp: {_dt(ts).isoformat()} is in the future")
