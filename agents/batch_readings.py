@@ -191,7 +191,7 @@ class BatchPath:
     async def run(self) -> None:
         """The batch loop (an ``app.task``); a failed batch stops the worker and nothing of it is
         acked, so a restarted worker replays it."""
-        self.producer = PolledProducer(self.settings.kafka.bootstrap, self.settings.kafka.producer_linger_ms)
+        self.producer = PolledProducer(self.settings.kafka)
         changelog = self.table.changelog_topic.get_topic_name()
         ctx = self.ctx
         self.outputs = [

@@ -26,6 +26,7 @@ from agents.context import AgentContext
 from agents.periodic import keep_running
 from schemas.events import ModelUpdated
 from stream_app import metrics
+from stream_app.kafka.security import aiokafka_security
 from stream_app.serving.live import ActiveModel, LiveModels, Loader
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ def register(app: faust.App, ctx: AgentContext, live: LiveModels, loader: Loader
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            **aiokafka_security(settings.kafka),
         )
         try:
             await consumer.start()

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import os
 import re
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar, Literal, get_origin
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -60,6 +63,15 @@ class KafkaSettings(_Group):
         "controller_port": "kafka_controller_port",
         "heap": "kafka_heap",
         "session_timeout_s": "kafka_session_timeout_s",
+        "security_protocol": "kafka_security_protocol",
+        "sasl_mechanism": "kafka_sasl_mechanism",
+        "sasl_username": "kafka_sasl_username",
+        "sasl_password": "kafka_sasl_password",
+        "ssl_cafile": "kafka_ssl_cafile",
+        "ssl_certfile": "kafka_ssl_certfile",
+        "ssl_keyfile": "kafka_ssl_keyfile",
+        "ssl_key_password": "kafka_ssl_key_password",
+        "ssl_check_hostname": "kafka_ssl_check_hostname",
     }
 
     bootstrap: str = Field("127.0.0.1:19092", description="Bootstrap servers (host:port[,host:port]).")
@@ -86,6 +98,53 @@ class KafkaSettings(_Group):
         le=1000,
         description="Producer linger: larger batches, fewer produce requests (adds latency).",
     )
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT",
+        description="How every Kafka client connects: PLAINTEXT (local broker), SSL (TLS, optionally with a "
+        "client certificate), SASL_PLAINTEXT or SASL_SSL (user name and password; managed Kafka services).",
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN",
+        description="SASL mechanism of SASL_PLAINTEXT/SASL_SSL (Confluent Cloud: PLAIN; MSK: SCRAM-SHA-512).",
+    )
+    sasl_username: str | None = Field(None, description="SASL user name (or API key).")
+    sasl_password: SecretStr | None = Field(None, description="SASL password (or API secret).")
+    ssl_cafile: Path | None = Field(
+        None,
+        description="PEM file of the CA(s) that signed the brokers' certificates (default: the system's).",
+    )
+    ssl_certfile: Path | None = Field(
+        None, description="PEM client certificate (mutual TLS), with ssl_keyfile."
+    )
+    ssl_keyfile: Path | None = Field(None, description="PEM private key of the client certificate.")
+    ssl_key_password: SecretStr | None = Field(None, description="Password of an encrypted ssl_keyfile.")
+    ssl_check_hostname: bool = Field(
+        True, description="Check that a broker's certificate names the host connected to (keep on)."
+    )
+
+    @model_validator(mode="after")
+    def _security_is_complete(self) -> KafkaSettings:
+        """A half-configured security setting fails at start, not as a hang at the first connection."""
+        sasl = self.security_protocol.startswith("SASL_")
+        if sasl and (not self.sasl_username or self.sasl_password is None):
+            raise ValueError(
+                f"security_protocol {self.security_protocol} needs KILOWATCH_KAFKA_SASL_USERNAME and "
+                "KILOWATCH_KAFKA_SASL_PASSWORD"
+            )
+        if not sasl and (self.sasl_username or self.sasl_password is not None):
+            raise ValueError(
+                f"a SASL user name or password is set but security_protocol is {self.security_protocol}: "
+                "set KILOWATCH_KAFKA_SECURITY_PROTOCOL=SASL_SSL (or SASL_PLAINTEXT)"
+            )
+        tls_files = [self.ssl_cafile, self.ssl_certfile, self.ssl_keyfile, self.ssl_key_password]
+        if not self.security_protocol.endswith("SSL") and any(v is not None for v in tls_files):
+            raise ValueError(
+                f"TLS files are set but security_protocol is {self.security_protocol}: "
+                "set KILOWATCH_KAFKA_SECURITY_PROTOCOL=SSL (or SASL_SSL)"
+            )
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            raise ValueError("KILOWATCH_KAFKA_SSL_CERTFILE and KILOWATCH_KAFKA_SSL_KEYFILE go together")
+        return self
 
     @field_validator("topic_prefix")
     @classmethod
@@ -133,6 +192,11 @@ class PostgresSettings(_Group):
         "pool_min": "postgres_pool_min",
         "pool_max": "postgres_pool_max",
         "command_timeout_s": "postgres_command_timeout_s",
+        "conn_url": "postgres_dsn",
+        "sslmode": "postgres_sslmode",
+        "sslrootcert": "postgres_sslrootcert",
+        "sslcert": "postgres_sslcert",
+        "sslkey": "postgres_sslkey",
     }
 
     host: str = Field("127.0.0.1", description="PostgreSQL host.")
@@ -140,28 +204,113 @@ class PostgresSettings(_Group):
     user: str = Field("kilowatch", description="PostgreSQL role.")
     password: SecretStr = Field(
         SecretStr(DEV_POSTGRES_PASSWORD),
-        description="PostgreSQL password (the development default works only for a loopback host).",
+        description="PostgreSQL password (the development default works only in development, on loopback).",
     )
     db: str = Field("kilowatch", description="PostgreSQL database.")
     pool_min: int = Field(1, ge=0, description="Smallest asyncpg pool size.")
     pool_max: int = Field(5, ge=1, description="Largest asyncpg pool size.")
     command_timeout_s: float = Field(30.0, gt=0, description="Timeout of one SQL statement.")
+    conn_url: SecretStr | None = Field(
+        None,
+        description="postgresql://user:password@host:port/db?sslmode=...&sslrootcert=... : when set, its "
+        "parts override the host, port, user, password, db and ssl settings (secret: it holds the password).",
+    )
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = Field(
+        "prefer",
+        description="TLS to PostgreSQL, as libpq: prefer (TLS if the server offers it), require (TLS, no "
+        "certificate check), verify-ca (the CA in sslrootcert), verify-full (the CA and the host name).",
+    )
+    sslrootcert: Path | None = Field(
+        None, description="PEM file of the CA that signed the server's certificate."
+    )
+    sslcert: Path | None = Field(None, description="PEM client certificate (certificate authentication).")
+    sslkey: Path | None = Field(None, description="PEM private key of sslcert.")
 
-    @model_validator(mode="after")
-    def _dev_password_only_on_loopback(self) -> PostgresSettings:
-        """The development password is public (it is in this file): accepted only for a database on this
-        machine's loopback, so a deployment that forgot to set one fails at start, not in production."""
-        if self.password.get_secret_value() == DEV_POSTGRES_PASSWORD and not is_loopback_host(self.host):
-            raise ValueError(
-                "the development PostgreSQL password is accepted only for a loopback host, "
-                f"not {self.host!r}: set KILOWATCH_POSTGRES_PASSWORD"
-            )
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _dsn_overrides_parts(cls, data: Any) -> Any:
+        """The DSN form (``KILOWATCH_POSTGRES_DSN``) wins over the separate settings it names."""
+        if not isinstance(data, dict) or data.get("conn_url") is None:
+            return data
+        raw = data["conn_url"]
+        text = raw.get_secret_value() if isinstance(raw, SecretStr) else str(raw)
+        return {**data, **postgres_dsn_parts(text)}
+
+    def ssl_params(self) -> dict[str, str]:
+        """libpq-style TLS parameters (asyncpg reads them from a DSN's query)."""
+        out: dict[str, str] = {"sslmode": self.sslmode}
+        for name in ("sslrootcert", "sslcert", "sslkey"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = str(value)
+        return out
 
     def dsn(self, *, with_password: bool = True) -> str:
-        """DSN for asyncpg; never log it with the password."""
-        pw = self.password.get_secret_value() if with_password else "***"
-        return f"postgresql://{self.user}:{pw}@{self.host}:{self.port}/{self.db}"
+        """The DSN for asyncpg or libpq, TLS parameters included; never log it with the password
+        (``with_password=False``: the form for logs and errors)."""
+        pw = quote(self.password.get_secret_value(), safe="") if with_password else "***"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return (
+            f"postgresql://{quote(self.user, safe='')}:{pw}@{host}:{self.port}/{quote(self.db, safe='')}"
+            f"?{urlencode(self.ssl_params())}"
+        )
+
+
+def postgres_dsn_parts(dsn: str) -> dict[str, Any]:
+    """The PostgresSettings fields a ``postgresql://`` DSN names (errors never echo the DSN: it has
+    the password)."""
+    parts = urlsplit(dsn)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ValueError("KILOWATCH_POSTGRES_DSN must start with postgresql://")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("KILOWATCH_POSTGRES_DSN has an invalid port") from None
+    out: dict[str, Any] = {}
+    if parts.hostname:
+        out["host"] = parts.hostname
+    if port is not None:
+        out["port"] = port
+    if parts.username:
+        out["user"] = unquote(parts.username)
+    if parts.password is not None:
+        out["password"] = SecretStr(unquote(parts.password))
+    if parts.path.strip("/"):
+        out["db"] = unquote(parts.path.strip("/"))
+    known = {"sslmode", "sslrootcert", "sslcert", "sslkey"}
+    for key, value in parse_qsl(parts.query):
+        if key not in known:
+            raise ValueError(
+                f"KILOWATCH_POSTGRES_DSN: unsupported parameter {key!r} (known: {sorted(known)})"
+            )
+        out[key] = value
+    return out
+
+
+def redis_url_parts(url: str) -> dict[str, Any]:
+    """The RedisSettings fields a ``redis://`` or ``rediss://`` (TLS) URL names."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss"):
+        raise ValueError("KILOWATCH_REDIS_URL must start with redis:// or rediss://")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("KILOWATCH_REDIS_URL has an invalid port") from None
+    out: dict[str, Any] = {"tls": parts.scheme == "rediss"}
+    if parts.hostname:
+        out["host"] = parts.hostname
+    if port is not None:
+        out["port"] = port
+    if parts.username:
+        out["username"] = unquote(parts.username)
+    if parts.password is not None:
+        out["password"] = SecretStr(unquote(parts.password))
+    if parts.path.strip("/"):
+        try:
+            out["db"] = int(parts.path.strip("/"))
+        except ValueError:
+            raise ValueError("KILOWATCH_REDIS_URL: the path must be a database number") from None
+    return out
 
 
 class RedisSettings(_Group):
@@ -172,6 +321,14 @@ class RedisSettings(_Group):
         "port": "redis_port",
         "password": "redis_password",
         "timeout_s": "redis_timeout_s",
+        "conn_url": "redis_url",
+        "username": "redis_username",
+        "db": "redis_db",
+        "tls": "redis_tls",
+        "ssl_cafile": "redis_ssl_cafile",
+        "ssl_certfile": "redis_ssl_certfile",
+        "ssl_keyfile": "redis_ssl_keyfile",
+        "ssl_check_hostname": "redis_ssl_check_hostname",
     }
 
     host: str = Field("127.0.0.1", description="Redis host.")
@@ -182,11 +339,46 @@ class RedisSettings(_Group):
         gt=0,
         description="Socket timeout of every Redis call: a lost reply fails the call instead of hanging it.",
     )
+    conn_url: SecretStr | None = Field(
+        None,
+        description="redis://[user:password@]host:port/db or rediss:// (TLS): when set, its parts override "
+        "the host, port, user name, password, db and tls settings (secret: it may hold the password).",
+    )
+    username: str | None = Field(None, description="Redis ACL user name, if any.")
+    db: int = Field(0, ge=0, description="Redis database number.")
+    tls: bool = Field(False, description="Connect with TLS (what a rediss:// URL sets).")
+    ssl_cafile: Path | None = Field(
+        None,
+        description="PEM file of the CA that signed the Redis server's certificate (default: the system's).",
+    )
+    ssl_certfile: Path | None = Field(None, description="PEM client certificate (servers that require one).")
+    ssl_keyfile: Path | None = Field(None, description="PEM private key of ssl_certfile.")
+    ssl_check_hostname: bool = Field(
+        True, description="Check that the Redis server's certificate names the host connected to."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _url_overrides_parts(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("conn_url") is None:
+            return data
+        raw = data["conn_url"]
+        text = raw.get_secret_value() if isinstance(raw, SecretStr) else str(raw)
+        return {**data, **redis_url_parts(text)}
+
+    def redacted_url(self) -> str:
+        """Where Redis is, for logs and errors (never the password)."""
+        return self._url("***")
 
     @property
     def url(self) -> str:
-        auth = f":{self.password.get_secret_value()}@" if self.password else ""
-        return f"redis://{auth}{self.host}:{self.port}/0"
+        """The redis:// or rediss:// URL (with the password: never log it)."""
+        return self._url(quote(self.password.get_secret_value(), safe="") if self.password else None)
+
+    def _url(self, pw: str | None) -> str:
+        auth = f"{quote(self.username or '', safe='')}:{pw}@" if pw is not None else ""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'rediss' if self.tls else 'redis'}://{auth}{host}:{self.port}/{self.db}"
 
 
 class WorkerSettings(_Group):
@@ -491,8 +683,24 @@ class TrainingSettings(_Group):
         "db_retry_max_s": "training_db_retry_max_s",
     }
 
+    artifact_store: Literal["postgres", "file"] = Field(
+        "postgres",
+        description="Where model bundles live: 'postgres' (the artifacts table: shared by every worker and "
+        "the API on any host) or 'file' (folders under artifact_root: one host only, development).",
+    )
     artifact_root: Path = Field(
-        Path(".state/artifacts"), description="Root folder of the local filesystem artifact store."
+        Path(".state/artifacts"), description="Root folder of the local filesystem artifact store ('file')."
+    )
+    artifact_cache_dir: Path | None = Field(
+        None,
+        description="This host's verified copies of bundles from the 'postgres' store; unset: "
+        "<state_dir>/artifact-cache.",
+    )
+    artifact_max_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=1024,
+        le=1024 * 1024 * 1024,
+        description="Largest model bundle the artifact store takes or loads (content and archive, bytes).",
     )
     timeout_s: float = Field(3600.0, gt=0, description="A training job running longer is ended.")
     cancel_grace_s: float = Field(
@@ -694,14 +902,55 @@ def _env_value(info: FieldInfo, raw: str) -> Any:
     return raw
 
 
+# KILOWATCH_* variables read outside the settings (tools, tests, compose): not typos.
+OTHER_ENV_NAMES = frozenset(
+    {
+        "DATA_DIR",  # evaluation data folder (stream_app/evaluation/harness.py, compose)
+        "SOURCE_REVISION",  # results documents from an exported tree
+        "SSRF_RESULTS",  # scripts/ssrf-suite
+        "HYPOTHESIS_SHRINK",  # tests
+        "HYPOTHESIS_EXAMPLES",  # tests
+        "LOG_LEVEL",  # bench scripts
+    }
+)
+_warned_unknown: set[str] = set()
+
+
+def known_env_names() -> frozenset[str]:
+    """Every ``KILOWATCH_*`` name kilowatch reads: the settings' own and ``OTHER_ENV_NAMES``."""
+    top = {name for name in Settings.model_fields if name not in GROUPS}
+    return frozenset(ENV_PREFIX + n.upper() for n in (*FLAT, *top, *OTHER_ENV_NAMES))
+
+
+def unknown_env_names(environ: Mapping[str, str]) -> list[str]:
+    """``KILOWATCH_*`` variables that no setting reads (a typo is otherwise silently ignored)."""
+    known = known_env_names()
+    return sorted(k for k in environ if k.upper().startswith(ENV_PREFIX) and k.upper() not in known)
+
+
+def warn_unknown_env(environ: Mapping[str, str]) -> list[str]:
+    """Log one warning naming the unknown ``KILOWATCH_*`` variables (once per name and process)."""
+    new = [n for n in unknown_env_names(environ) if n not in _warned_unknown]
+    if new:
+        _warned_unknown.update(new)
+        logging.getLogger(__name__).warning(
+            "ignoring unknown environment variable(s) %s: no kilowatch setting has that name "
+            "(a typo? docs/settings.md lists them all)",
+            ", ".join(new),
+        )
+    return new
+
+
 class _FlatEnv(PydanticBaseSettingsSource):
-    """``KILOWATCH_<FLAT_NAME>`` variables into their groups."""
+    """``KILOWATCH_<FLAT_NAME>`` variables into their groups (unknown ``KILOWATCH_*`` names are warned
+    about once)."""
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False  # unused: __call__ reads every group at once
 
     def __call__(self) -> dict[str, Any]:
         env = {k.upper(): v for k, v in os.environ.items() if k.upper().startswith(ENV_PREFIX)}
+        warn_unknown_env(env)
         out: dict[str, dict[str, Any]] = {}
         for flat, (group, field) in FLAT.items():
             raw = env.get(ENV_PREFIX + flat.upper())
@@ -725,6 +974,11 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "text"] = Field(
         "auto", description="Log format: JSON lines, human-readable text, or auto (text on a terminal)."
     )
+    env: Literal["development", "production"] = Field(
+        "development",
+        description="production refuses every development default secret (the PostgreSQL password), "
+        "whatever the host; development accepts it only for services on loopback.",
+    )
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     postgres: PostgresSettings = Field(default_factory=PostgresSettings)
@@ -746,6 +1000,25 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, _FlatEnv(settings_cls), env_settings)
+
+    @model_validator(mode="after")
+    def _no_dev_secrets_outside_development(self) -> Settings:
+        """The development password is public (it is in this file): refused in production and for any
+        database off this machine's loopback, so a deployment that forgot to set one fails at start."""
+        pg = self.postgres
+        if pg.password.get_secret_value() == DEV_POSTGRES_PASSWORD:
+            if self.env == "production":
+                raise ValueError(
+                    "KILOWATCH_ENV=production refuses the development PostgreSQL password: "
+                    "set KILOWATCH_POSTGRES_PASSWORD (or a password in KILOWATCH_POSTGRES_DSN)"
+                )
+            if not is_loopback_host(pg.host):
+                raise ValueError(
+                    "the development PostgreSQL password is accepted only for a loopback host, "
+                    f"not {pg.host!r}: set KILOWATCH_POSTGRES_PASSWORD "
+                    "(or a password in KILOWATCH_POSTGRES_DSN)"
+                )
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -23,6 +23,7 @@ from api.http.ratelimit import RateLimiter
 from api.services import log_throttle
 from api.services.keys import Principal, VerifiedCache
 from schemas.errors import InfraError
+from stream_app.kafka.security import aiokafka_security
 from stream_app.lifecycle.coord import redis_client
 from stream_app.settings import Settings
 from stream_app.store.pool import create_pool
@@ -113,6 +114,7 @@ class Resources:
                     linger_ms=5,
                     request_timeout_ms=15_000,
                     retry_backoff_ms=500,  # also paces reconnects and metadata refreshes in an outage
+                    **aiokafka_security(self.settings.kafka),
                 )
                 try:
                     await producer.start()

@@ -10,8 +10,9 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer
 
+from stream_app.kafka.security import client_security
 from stream_app.kafka.topics import readings_max_message_bytes
-from stream_app.settings import Settings
+from stream_app.settings import KafkaSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ def producer(settings: Settings, **overrides: Any) -> Producer:
         "enable.idempotence": True,
         # A batch within the readings topic's max.message.bytes (a larger one is refused whole).
         "batch.size": readings_max_message_bytes(settings),
+        **client_security(settings.kafka, "confluent"),
     }
     conf.update(overrides)
     return Producer(conf)
@@ -40,6 +42,7 @@ def consumer(settings: Settings, group_id: str, **overrides: Any) -> Consumer:
         "group.id": group_id,
         "auto.offset.reset": "earliest",
         "enable.auto.commit": True,
+        **client_security(settings.kafka, "confluent"),
     }
     conf.update(overrides)
     return Consumer(conf)
@@ -59,12 +62,13 @@ class PolledProducer:
     """A confluent-kafka producer served by its own poll thread (the worker's batch path): delivery
     callbacks run there, so the event loop never blocks on Kafka."""
 
-    def __init__(self, bootstrap: str, linger_ms: int) -> None:
+    def __init__(self, kafka: KafkaSettings) -> None:
         self.producer = Producer(
             {
-                "bootstrap.servers": bootstrap,
+                "bootstrap.servers": kafka.bootstrap,
+                **client_security(kafka, "confluent"),
                 "partitioner": "murmur2_random",  # Java/aiokafka-compatible for keyed events
-                "linger.ms": max(1, linger_ms),
+                "linger.ms": max(1, kafka.producer_linger_ms),
                 "batch.num.messages": 10_000,
                 "queue.buffering.max.messages": 1_000_000,
                 "enable.idempotence": True,  # per-partition order of the changelog survives retries

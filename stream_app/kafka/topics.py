@@ -18,13 +18,17 @@ record *batch* since Kafka 0.11):
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
+from typing import Any
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from schemas.errors import InfraError
 from schemas.events import DEAD_LETTER_KEY_BYTES, DEAD_LETTER_PAYLOAD_BYTES
 from stream_app.core.decode import MAX_ERROR_CHARS
+from stream_app.kafka.security import client_security
 from stream_app.settings import TOPIC_KINDS, Settings, TopicKind
 
 log = logging.getLogger(__name__)
@@ -75,8 +79,47 @@ def topic_configs(settings: Settings, kind: TopicKind) -> dict[str, str]:
     return {}
 
 
-def admin(settings: Settings) -> AdminClient:
-    return AdminClient({"bootstrap.servers": settings.kafka.bootstrap, "socket.timeout.ms": 10_000})
+def admin(settings: Settings, on_error: Callable[[KafkaError], None] | None = None) -> AdminClient:
+    conf: dict[str, Any] = {
+        "bootstrap.servers": settings.kafka.bootstrap,
+        "socket.timeout.ms": 10_000,
+        **client_security(settings.kafka, "confluent"),
+    }
+    if on_error is not None:
+        conf["error_cb"] = on_error
+    return AdminClient(conf)
+
+
+_REFUSED = (KafkaError._AUTHENTICATION, KafkaError._SSL)  # noqa: SLF001 - librdkafka's local error codes
+
+
+def refusal(errors: list[KafkaError]) -> KafkaError | None:
+    """The first error that retrying cannot cure: credentials refused, a TLS handshake failure (an
+    unknown CA, a certificate for another host) or a security protocol the listener does not speak."""
+    for err in errors:
+        text = err.str()
+        if err.code() in _REFUSED or "SSL handshake failed" in text:
+            return err
+    return None
+
+
+def list_topics_or_fail(
+    client: AdminClient, settings: Settings, errors: list[KafkaError], timeout: float
+) -> Any:
+    """Metadata of the cluster, or an ``InfraError`` that names the cause: within a second of a
+    refused login or TLS handshake (librdkafka would otherwise retry until ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    where = f"Kafka at {settings.kafka.bootstrap} ({settings.kafka.security_protocol})"
+    while True:
+        try:
+            return client.list_topics(timeout=max(0.1, min(1.0, deadline - time.monotonic())))
+        except KafkaException as exc:
+            client.poll(0)  # serves error_cb
+            refused = refusal(errors)
+            if refused is not None:
+                raise InfraError(f"{where} refused the connection: {refused.str()}") from None
+            if time.monotonic() >= deadline:
+                raise InfraError(f"{where} is not reachable: {exc}") from None
 
 
 def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
@@ -85,11 +128,9 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
     Keyed topics must share one partition count: faust tables are co-partitioned with the readings
     topic, and an asset must map to the same partition in every topic.
     """
-    client = admin(settings)
-    try:
-        meta = client.list_topics(timeout=timeout)
-    except KafkaException as exc:
-        raise InfraError(f"Kafka at {settings.kafka.bootstrap} is not reachable: {exc}") from None
+    errors: list[KafkaError] = []
+    client = admin(settings, errors.append)
+    meta = list_topics_or_fail(client, settings, errors, timeout)
     created: list[str] = []
     wanted = [
         NewTopic(

@@ -13,13 +13,14 @@ Every job key has the TTL ``training_redis_ttl_s``: Redis holds live progress, P
 from __future__ import annotations
 
 import secrets
+import ssl
 import time
 import uuid
 from typing import Any
 
 import redis.asyncio as aioredis
 
-from stream_app.settings import Settings
+from stream_app.settings import RedisSettings, Settings
 
 # Delete / extend only when the caller still holds the lock (its token is the value): a holder whose
 # lock expired and was taken by another process must not release or extend the new holder's lock.
@@ -43,16 +44,33 @@ def job_key(prefix: str, job_id: uuid.UUID | str, part: str) -> str:
     return f"{prefix}:job:{job_id}:{part}"
 
 
+def redis_kwargs(redis: RedisSettings) -> dict[str, Any]:
+    """``redis.asyncio.Redis`` arguments from the settings (a ``rediss://`` URL or ``tls``: TLS with
+    certificate and host-name checks, the CA from ``ssl_cafile`` or the system's)."""
+    kwargs: dict[str, Any] = {
+        "host": redis.host,
+        "port": redis.port,
+        "db": redis.db,
+        "username": redis.username,
+        "password": redis.password.get_secret_value() if redis.password else None,
+        "socket_timeout": redis.timeout_s,
+        "socket_connect_timeout": redis.timeout_s,
+    }
+    if redis.tls:
+        kwargs |= {
+            "ssl": True,
+            "ssl_cert_reqs": "required",
+            "ssl_check_hostname": redis.ssl_check_hostname,
+            "ssl_ca_certs": str(redis.ssl_cafile) if redis.ssl_cafile else None,
+            "ssl_certfile": str(redis.ssl_certfile) if redis.ssl_certfile else None,
+            "ssl_keyfile": str(redis.ssl_keyfile) if redis.ssl_keyfile else None,
+            "ssl_min_version": ssl.TLSVersion.TLSv1_2,
+        }
+    return kwargs
+
+
 def redis_client(settings: Settings) -> aioredis.Redis:
-    pw = settings.redis.password.get_secret_value() if settings.redis.password else None
-    return aioredis.Redis(
-        host=settings.redis.host,
-        port=settings.redis.port,
-        password=pw,
-        decode_responses=True,
-        socket_timeout=settings.redis.timeout_s,
-        socket_connect_timeout=settings.redis.timeout_s,
-    )
+    return aioredis.Redis(**redis_kwargs(settings.redis), decode_responses=True)
 
 
 class TrainingLock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 import asyncpg
 
@@ -12,6 +13,21 @@ from schemas.errors import InfraError
 from stream_app.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def connect_kwargs(settings: Settings) -> dict[str, Any]:
+    """asyncpg's connection arguments: host, port, user, password, database, and the TLS mode and
+    files (libpq's names, passed as a DSN query: asyncpg applies sslmode/sslrootcert/sslcert/sslkey
+    exactly as libpq does, verify-full checking the host name against the certificate)."""
+    pg = settings.postgres
+    return {
+        "dsn": "postgresql://?" + urlencode(pg.ssl_params()),
+        "host": pg.host,
+        "port": pg.port,
+        "user": pg.user,
+        "password": pg.password.get_secret_value(),
+        "database": pg.db,
+    }
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -49,11 +65,7 @@ async def create_pool(
     With ``acquire_timeout`` the pool is a :class:`BoundedPool` (the API's: 503 instead of a hang);
     without it, asyncpg's own pool (the worker's, unchanged)."""
     kwargs: dict[str, Any] = {
-        "host": settings.postgres.host,
-        "port": settings.postgres.port,
-        "user": settings.postgres.user,
-        "password": settings.postgres.password.get_secret_value(),
-        "database": settings.postgres.db,
+        **connect_kwargs(settings),
         "min_size": settings.postgres.pool_min,
         "max_size": settings.postgres.pool_max,
         "command_timeout": settings.postgres.command_timeout_s,
@@ -83,10 +95,10 @@ async def create_pool(
 
 def _unusable(settings: Settings, exc: BaseException) -> InfraError:
     """The one error for a database we cannot use (never with the password)."""
+    pg = settings.postgres
     return InfraError(
-        f"PostgreSQL at {settings.postgres.host}:{settings.postgres.port} "
-        f"(db {settings.postgres.db}, user {settings.postgres.user}) is not usable: "
-        f"{type(exc).__name__}: {exc}"
+        f"PostgreSQL at {pg.host}:{pg.port} (db {pg.db}, user {pg.user}, sslmode {pg.sslmode}) "
+        f"is not usable: {type(exc).__name__}: {exc}"
     )
 
 
@@ -94,12 +106,7 @@ async def connect(settings: Settings) -> asyncpg.Connection:
     """One connection (migrations, CLI), same error handling as the pool."""
     try:
         conn: asyncpg.Connection = await asyncpg.connect(
-            host=settings.postgres.host,
-            port=settings.postgres.port,
-            user=settings.postgres.user,
-            password=settings.postgres.password.get_secret_value(),
-            database=settings.postgres.db,
-            timeout=settings.postgres.command_timeout_s,
+            **connect_kwargs(settings), timeout=settings.postgres.command_timeout_s
         )
     except (OSError, asyncpg.PostgresError) as exc:
         raise _unusable(settings, exc) from None

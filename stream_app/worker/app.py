@@ -8,6 +8,7 @@ import faust
 
 from agents import alerting, batch_readings, history_sink, model_updates, readings, results_sink, retraining
 from agents.context import AgentContext
+from stream_app.kafka.faust_compat.credentials import faust_credentials
 from stream_app.scoring.pipeline import ScoringPipeline
 from stream_app.serving.live import LiveModels
 from stream_app.serving.loader import bundle_loader
@@ -36,6 +37,7 @@ def create_app(settings: Settings, worker_id: str = "w1") -> tuple[faust.App, Ag
     app = faust.App(
         settings.worker.app_id,
         broker=settings.kafka.broker_url,
+        broker_credentials=faust_credentials(settings.kafka),
         store=settings.worker.store,
         datadir=str(datadir),
         web_enabled=False,

@@ -73,10 +73,61 @@ def render_pom(version: str) -> str:
 """
 
 
+@dataclass(frozen=True)
+class SaslSslListener:
+    """An extra SASL_SSL listener (PLAIN and SCRAM-SHA-256/512) next to the PLAINTEXT one, for testing
+    secured clients: ``bind`` is the listening address, ``advertised`` the host name clients use (the
+    certificate's); PLAIN users come from ``plain_users``, SCRAM users are added when the storage is
+    formatted (``kafka-storage format --add-scram``)."""
+
+    bind: str
+    advertised: str
+    port: int
+    keystore: Path  # PKCS#12 (key, certificate chain)
+    keystore_password: str
+    plain_users: dict[str, str]
+
+
+def _jaas_value(text: str) -> str:
+    """A JAAS option value inside server.properties (where a backslash is an escape of its own):
+    test passwords only, so quotes, backslashes and line breaks are refused rather than escaped."""
+    if any(c in text for c in '"\\\n\r'):
+        raise ValueError("a listener password may not contain quotes, backslashes or line breaks")
+    return f'"{text}"'
+
+
+def secure_listener_props(listener: SaslSslListener) -> dict[str, str | int]:
+    """server.properties entries of the SASL_SSL listener (merged by render_server_properties)."""
+    plain_users = " ".join(f"user_{u}={_jaas_value(pw)}" for u, pw in listener.plain_users.items())
+    prefix = "listener.name.sasl_ssl"
+    scram = "org.apache.kafka.common.security.scram.ScramLoginModule"
+    return {
+        "sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+        f"{prefix}.plain.sasl.jaas.config": (
+            f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};"
+        ),
+        f"{prefix}.scram-sha-256.sasl.jaas.config": f"{scram} required;",
+        f"{prefix}.scram-sha-512.sasl.jaas.config": f"{scram} required;",
+        f"{prefix}.ssl.keystore.type": "PKCS12",
+        f"{prefix}.ssl.keystore.location": str(listener.keystore),
+        f"{prefix}.ssl.keystore.password": listener.keystore_password,
+        f"{prefix}.ssl.key.password": listener.keystore_password,
+        f"{prefix}.ssl.client.auth": "none",
+    }
+
+
 def render_server_properties(
-    *, version: str, host: str, port: int, controller_port: int, log_dir: Path, partitions: int = 8
+    *,
+    version: str,
+    host: str,
+    port: int,
+    controller_port: int,
+    log_dir: Path,
+    partitions: int = 8,
+    sasl_ssl: SaslSslListener | None = None,
 ) -> str:
-    """Single combined broker+controller on loopback with static voters (works on 3.9 and 4.x)."""
+    """Single combined broker+controller on loopback with static voters (works on 3.9 and 4.x);
+    with ``sasl_ssl``, also a SASL_SSL listener (brokers and controller keep PLAINTEXT between them)."""
     props: dict[str, str | int] = {
         "process.roles": "broker,controller",
         "node.id": 1,
@@ -98,6 +149,15 @@ def render_server_properties(
         "group.initial.rebalance.delay.ms": 0,
         "log.retention.check.interval.ms": 300000,
     }
+    if sasl_ssl is not None:
+        props["listeners"] = f"{props['listeners']},SASL_SSL://{sasl_ssl.bind}:{sasl_ssl.port}"
+        props["advertised.listeners"] = (
+            f"{props['advertised.listeners']},SASL_SSL://{sasl_ssl.advertised}:{sasl_ssl.port}"
+        )
+        props["listener.security.protocol.map"] = (
+            f"{props['listener.security.protocol.map']},SASL_SSL:SASL_SSL"
+        )
+        props |= secure_listener_props(sasl_ssl)
     if major(version) >= 4:
         props["share.coordinator.state.topic.replication.factor"] = 1
         props["share.coordinator.state.topic.min.isr"] = 1
