@@ -13,6 +13,8 @@ import orjson
 import pandas as pd
 
 from schemas.errors import DataError
+from stream_app import progress
+from stream_app.progress import add_quiet_flag
 from stream_app.settings import Settings
 
 
@@ -24,6 +26,7 @@ def register(sub: Any) -> None:
     p.add_argument("--time-col", default=None, help="timestamp column (default: first column)")
     p.add_argument("--value-col", default=None, help="value column (default: second column)")
     p.add_argument("--limit", type=int, default=0, help="publish at most this many rows")
+    add_quiet_flag(p)
     p.set_defaults(handler=run)
 
 
@@ -51,6 +54,18 @@ def payloads(df: pd.DataFrame, asset_id: str) -> Iterator[bytes]:
     values = df["value"].astype(float).tolist()
     for t, v in zip(ts, values, strict=True):
         yield orjson.dumps({"asset_id": asset_id, "timestamp": t, "value": v})
+
+
+def counted(messages: Iterator[bytes], bar: progress.Task, every: int = 500) -> Iterator[bytes]:
+    """The messages unchanged, advancing the bar every ``every`` of them."""
+    pending = 0
+    for m in messages:
+        yield m
+        pending += 1
+        if pending == every:
+            bar.advance(pending)
+            pending = 0
+    bar.advance(pending)
 
 
 def publish(settings: Settings, asset_id: str, messages: Iterator[bytes], rate: float = 0.0) -> int:
@@ -82,7 +97,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     ensure_topics(settings)
     df = load_rows(args.csv, args.time_col, args.value_col, args.limit)
     t0 = time.perf_counter()
-    n = publish(settings, args.asset, payloads(df, args.asset), args.rate)
+    with progress.task(f"replay {args.csv.name} as {args.asset}", len(df), progress.enabled(args)) as bar:
+        n = publish(settings, args.asset, counted(payloads(df, args.asset), bar), args.rate)
     dt = time.perf_counter() - t0
     print(
         f"published {n} readings of {args.asset} to {settings.kafka.topic('readings')} in {dt:.1f} s",

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from schemas.errors import DataError
 from stream_app import progress
@@ -116,11 +117,16 @@ def read_input(path: Path, value_col: str, time_col: str) -> Series:
     check_input_file(path)
     hint = f"expected a CSV with columns {time_col!r} and {value_col!r}; --time-col/--value-col name others"
     try:
-        return read_series(path, value_col, time_col)
+        series = read_series(path, value_col, time_col)
     except DataError as exc:
         raise DataError(f"{one_line(str(exc))} ({hint})") from None
-    except (ValueError, OverflowError) as exc:  # pandas: EmptyDataError, bad dates out of range ...
+    except pd.errors.EmptyDataError:
+        raise bad_input(path, "no data rows", hint) from None
+    except (ValueError, OverflowError) as exc:  # pandas on dates out of range ...
         raise bad_input(path, f"{type(exc).__name__}: {exc}", hint) from None
+    if not len(series.values):
+        raise bad_input(path, "no data rows", hint)
+    return series
 
 
 def score_with_progress(series: Series, params: OnlineParams, bar: progress.Task) -> list[Verdict]:
