@@ -1,9 +1,20 @@
-"""Artifact store: where model bundles live. An interface, with the local filesystem as default.
+"""Artifact store: where model bundles live. An interface; PostgreSQL by default, a local folder as option.
 
-To add an S3-compatible backend, implement :class:`ArtifactStore` (``put_dir`` uploads every file of a
-bundle under a fresh prefix and returns ``s3://bucket/prefix``; ``get_dir`` downloads it once into a
-local cache folder and returns that path; ``delete`` removes the prefix) and return it from
-:func:`open_store` for its URI scheme. Callers only ever see URIs and local folders.
+``training.artifact_store`` picks the store:
+
+* ``postgres`` (default, :mod:`stream_app.lifecycle.artifact_pg`): bundles in the ``artifacts`` table of the
+  database every process already reaches, so a model trained by one worker is served by every worker and
+  the API, on any host; each host keeps a verified local copy (:mod:`stream_app.lifecycle.artifact_cache`).
+  A registered version and its bundle commit in one transaction.
+* ``file``: folders under ``training.artifact_root`` (single host, development): shared only by processes
+  that see the same folder.
+
+Every bundle carries the SHA-256 of its content in its URI (``?sha256=``,
+:mod:`stream_app.lifecycle.artifact_bundle`); it is checked whenever a bundle is loaded and a mismatch is
+refused with :class:`ArtifactError`. Callers only ever see URIs and local folders.
+
+To add a backend (S3-compatible, say), implement :class:`ArtifactStore` and return it from
+:func:`open_store` for its setting.
 """
 
 from __future__ import annotations
@@ -12,36 +23,58 @@ import shutil
 import uuid
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
-from schemas.errors import KilowatchError
+import asyncpg
+
+from stream_app.lifecycle.artifact_bundle import ArtifactError, Prepared, check_sha256, tree_digest
+from stream_app.lifecycle.artifact_pg import PostgresArtifactStore
 from stream_app.settings import Settings
 
-
-class ArtifactError(KilowatchError):
-    """An artifact URI is malformed, outside the store, or missing."""
+__all__ = ["ArtifactError", "ArtifactStore", "LocalArtifactStore", "Prepared", "cache_dir", "open_store"]
 
 
 class ArtifactStore(Protocol):
+    # True: ``commit`` writes the bundle in the caller's transaction (a rollback removes it; nothing to
+    # clean up). False: ``prepare`` already stored it; the caller deletes it when registration fails.
+    transactional: bool
+
+    def prepare(self, local_dir: Path, prefix: str = "") -> Prepared:
+        """Blocking: make a bundle ready to commit (its URI is final). Run it off the event loop."""
+        ...
+
+    async def commit(self, conn: asyncpg.Connection, prepared: Prepared) -> None:
+        """Write a prepared bundle as part of ``conn``'s open transaction."""
+        ...
+
     def put_dir(self, local_dir: Path, prefix: str = "") -> str:
-        """Store a bundle folder; returns its URI (a new, unique location every call)."""
+        """Blocking: store a bundle folder; returns its URI (a new, unique location every call)."""
         ...
 
     def get_dir(self, uri: str) -> Path:
-        """A local folder holding the bundle of ``uri`` (read it, do not modify it)."""
+        """Blocking: a local folder holding the verified bundle of ``uri`` (read it, do not modify it)."""
         ...
 
     def delete(self, uri: str) -> None:
-        """Remove a bundle; a missing one is not an error (deletes may be retried)."""
+        """Blocking: remove a bundle; a missing one is not an error (deletes may be retried)."""
         ...
 
 
 class LocalArtifactStore:
-    """Bundles as folders under ``root``: ``<root>/<prefix>/<uuid>``; URIs are ``file://`` paths."""
+    """Bundles as folders under ``root``: ``<root>/<prefix>/<uuid>``; URIs are ``file://`` paths with the
+    content checksum as ``?sha256=`` (URIs written before checksums existed are read unchecked)."""
+
+    transactional = False
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+
+    def prepare(self, local_dir: Path, prefix: str = "") -> Prepared:
+        return Prepared(self.put_dir(local_dir, prefix), prefix)
+
+    async def commit(self, conn: asyncpg.Connection, prepared: Prepared) -> None:
+        """Nothing to write: ``prepare`` stored the folder."""
 
     def put_dir(self, local_dir: Path, prefix: str = "") -> str:
         if not local_dir.is_dir():
@@ -51,20 +84,28 @@ class LocalArtifactStore:
         parent.mkdir(parents=True, exist_ok=True)
         final = parent / uuid.uuid4().hex
         staging = parent / f".{final.name}.tmp"
-        shutil.copytree(local_dir, staging)
+        shutil.copytree(local_dir, staging, symlinks=True)
+        digest = tree_digest(staging)  # refuses links
         staging.rename(final)  # readers never see a half-copied bundle
-        return final.as_uri()
+        return f"{final.as_uri()}?sha256={digest}"
 
     def get_dir(self, uri: str) -> Path:
-        path = self._path(uri)
+        path, expected = self._path(uri)
         if not path.is_dir():
             raise ArtifactError(f"artifact {uri} does not exist")
+        if expected is not None:
+            actual = tree_digest(path)
+            if actual != expected:
+                raise ArtifactError(
+                    f"bundle {uri} is corrupt: its content has sha256 {actual}, the registry expects "
+                    f"{expected}; refused"
+                )
         return path
 
     def delete(self, uri: str) -> None:
-        shutil.rmtree(self._path(uri), ignore_errors=True)
+        shutil.rmtree(self._path(uri)[0], ignore_errors=True)
 
-    def _path(self, uri: str) -> Path:
+    def _path(self, uri: str) -> tuple[Path, str | None]:
         parsed = urlparse(uri)
         if parsed.scheme != "file" or parsed.netloc not in ("", "localhost"):
             raise ArtifactError(f"local artifact store cannot read {uri!r} (expected file://)")
@@ -72,13 +113,26 @@ class LocalArtifactStore:
         self._inside(path)
         if path == self.root:
             raise ArtifactError("artifact URI names the store root itself")
-        return path
+        sums = parse_qs(parsed.query).get("sha256")
+        if sums is None:
+            return path, None
+        if len(sums) != 1:
+            raise ArtifactError(f"artifact URI {uri!r} carries more than one checksum")
+        return path, check_sha256(sums[0], f"checksum of {uri!r}")
 
     def _inside(self, path: Path) -> None:
         if not path.is_relative_to(self.root):
             raise ArtifactError(f"artifact path {path} is outside the store root {self.root}")
 
 
+def cache_dir(settings: Settings) -> Path:
+    """This host's folder of downloaded bundles."""
+    configured = settings.training.artifact_cache_dir
+    return configured if configured is not None else settings.state_dir / "artifact-cache"
+
+
 def open_store(settings: Settings) -> ArtifactStore:
-    """The configured store (the local filesystem today)."""
-    return LocalArtifactStore(settings.training.artifact_root)
+    """The configured store (``training.artifact_store``)."""
+    if settings.training.artifact_store == "file":
+        return LocalArtifactStore(settings.training.artifact_root)
+    return PostgresArtifactStore(settings, cache_dir(settings))

@@ -5,8 +5,9 @@ Order of a job: create (idempotent on request_id) -> take the asset lock and the
 candidate -> champion/challenger -> promote (ModelUpdated written to the outbox in the same
 transaction, then relayed) -> TRAINED. Open jobs of dead workers are found by their expired lease
 (``recover_jobs``). Any failure before the registration ends the
-job FAILED or CANCELED with the reason and registers nothing; a bundle stored before a failed
-registration is deleted.
+job FAILED or CANCELED with the reason and registers nothing. The bundle is written with the registration
+(PostgreSQL store: in its transaction, so a version and its bundle commit together or not at all); a store
+outside the database stores it first and deletes it when the registration fails.
 
 Outages (issue 14): while a job runs, PostgreSQL or Redis may stop. Progress, log lines and status
 events are then best-effort (``outage``: progress coalesced and written when the database answers,
@@ -305,7 +306,7 @@ class TrainingService:
         champion = await self._patient(
             "active version", job.id, lambda: repo.active_version(self.pool, job.asset_id)
         )
-        active_dir = self.store.get_dir(champion.artifact_uri) if champion else None
+        active_dir = await asyncio.to_thread(self.store.get_dir, champion.artifact_uri) if champion else None
         if await self._cancel_asked(job.id):
             return await self._end(job.id, JobStatus.CANCELED, "training canceled")
         await self._advance(job.id, JobStatus.TRAINING)
@@ -397,7 +398,10 @@ class TrainingService:
             "champion_holdout": active,
             "holdout_rows": run.result.get("holdout_rows"),
         }
-        uri = await asyncio.to_thread(self.store.put_dir, out_dir, job.asset_id)
+        # The PostgreSQL store writes the bundle in the registration's transaction below (a rollback
+        # leaves nothing); a store outside the database has stored it here and deletes it on failure.
+        prepared = await asyncio.to_thread(self.store.prepare, out_dir, job.asset_id)
+        uri = prepared.uri
 
         async def write() -> tuple[repo.Job, repo.ModelVersion | None]:
             """Version, activation and TRAINED in one transaction: a retry after an outage finds either
@@ -406,6 +410,7 @@ class TrainingService:
                 current = await repo.lock_job(conn, job.id)
                 if current.status is not JobStatus.TRAINING:
                     return current, None
+                await self.store.commit(conn, prepared)
                 version = await repo.register_version(
                     conn,
                     asset_id=job.asset_id,
@@ -442,11 +447,13 @@ class TrainingService:
             log.error("training job %s: bundle %s kept (it may have been registered)", job.id, uri)
             raise
         except BaseException:
-            await asyncio.to_thread(self.store.delete, uri)
+            if not self.store.transactional:
+                await asyncio.to_thread(self.store.delete, uri)
             raise
         if version is None and (job_row.result or {}).get("artifact_uri") != uri:
             # Ended meanwhile by someone else (the recovery, after an outage longer than the lease).
-            await asyncio.to_thread(self.store.delete, uri)
+            if not self.store.transactional:
+                await asyncio.to_thread(self.store.delete, uri)
             log.warning(
                 "training job %s was already %s: its model is not registered", job.id, job_row.status.value
             )
