@@ -4,14 +4,21 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 KW := $(BIN)/kilowatch
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
+# Every install takes its versions from the lock (`make lock` refreshes it; docs/deployment.md).
+LOCK := requirements/constraints.txt
+# make test / CI: everything, torch included (deep). make demo: no deep-learning stack (api + LightGBM).
+EXTRAS := dev,ml,deep,api,eval
+DEMO_EXTRAS := api,ml
+HASH := $(shell cat pyproject.toml $(LOCK) | md5sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(HASH)
+DEMO_STAMP := $(VENV)/.installed-demo-$(HASH)
 KAFKA4_VERSION ?= 4.1.1
 # Kafka 4.x runs on its own ports and state folder so it never meets the 3.9 broker.
 KAFKA4_ENV := KILOWATCH_KAFKA_VERSION=$(KAFKA4_VERSION) KILOWATCH_KAFKA_BOOTSTRAP=127.0.0.1:19192 \
 	KILOWATCH_KAFKA_CONTROLLER_PORT=19193 KILOWATCH_STATE_DIR=.state/kafka4 \
 	KILOWATCH_POSTGRES_PORT=15433 KILOWATCH_REDIS_PORT=16380
 
-.PHONY: help venv lint typecheck schemas unit integration test test-kafka4 bench demo infra-up infra-down \
+.PHONY: help venv demo-venv lock lint typecheck schemas unit integration test test-kafka4 bench demo infra-up infra-down \
 	infra-status clean promtool compose-check api api-fuzz
 
 help:
@@ -19,13 +26,25 @@ help:
 	@echo "make test   - lint, types, schemas, unit and integration tests on real Kafka/PostgreSQL/Redis"
 	@echo "make bench  - throughput / latency / state-size benchmarks -> bench/results/"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,ml,api]'
+	$(BIN)/pip install -q -c $(LOCK) -e '.[$(EXTRAS)]'
 	@rm -f $(VENV)/.installed-*; touch $(STAMP)
 
 venv: $(STAMP)
+
+# The demo's install: a full venv (make test's) serves too; otherwise only api + ml (~0.9 GB, no torch).
+demo-venv:
+	@if [ ! -e $(STAMP) ] && [ ! -e $(DEMO_STAMP) ]; then \
+		set -e; test -x $(BIN)/python || $(PY) -m venv $(VENV); \
+		$(BIN)/pip install -q --upgrade pip; \
+		$(BIN)/pip install -q -c $(LOCK) -e '.[$(DEMO_EXTRAS)]'; \
+		rm -f $(VENV)/.installed-*; touch $(DEMO_STAMP); fi
+
+# Re-resolve requirements/constraints.txt after a dependency change in pyproject.toml (scripts/lock).
+lock:
+	PY=$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PY)) scripts/lock
 
 lint: venv
 	$(BIN)/ruff check .
@@ -76,7 +95,7 @@ bench: venv
 		&& $(BIN)/python -m bench.api_inference && $(BIN)/python -m bench.api_ingest \
 		&& $(BIN)/python -m bench.stream_trained && $(BIN)/python -m bench.detector_cost'
 
-demo: venv
+demo: demo-venv
 	scripts/with-infra bash -c '$(KW) db upgrade && $(BIN)/python -m stream_app.devtools.demo'
 
 infra-up: venv

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from schemas.bundle import DETECTORS, DetectorName
+from stream_app.core.extras import missing_extra
 from stream_app.core.reasons import point_reason
 from trainers import bundle, frames, metrics, models
 from trainers.detectors import AutoencoderDetector, ResidualDetector
@@ -200,6 +201,11 @@ def load_model(directory: Path) -> TrainedModel:
     """Check metadata.json (format, type, library versions, file hashes), then load."""
     directory = Path(directory)
     meta = bundle.read_metadata(directory, MODEL_TYPES)
+    missing = models.libraries_missing(meta["model_type"])
+    if missing is None and (directory / "autoencoder.json").is_file():
+        missing = missing_extra("torch")
+    if missing is not None:
+        raise BundleError(f"{directory}: cannot load this bundle here: {missing}")
     try:
         model: Any = None
         if meta["model_type"] in models.TORCH_TYPES:
@@ -278,6 +284,10 @@ def train(
     from trainers.errors import TrainingCanceled
 
     spec.validate()
+    # before any data work: an install without the model's extra says which one to install
+    models.require_libraries(spec.model_type)
+    if spec.params.get("detector") == "autoencoder" and (missing := missing_extra("torch")) is not None:
+        raise TrainingError(f"the autoencoder detector: {missing}")
     stop = should_stop or (lambda: False)
     report = _report(progress, 0, 100)
     report(0.0, "preparing data")

@@ -15,6 +15,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
+from trainers import models
 from trainers.errors import BundleError
 
 FORMAT_VERSION = 1
@@ -29,6 +30,21 @@ def library_versions() -> dict[str, str]:
         except importlib_metadata.PackageNotFoundError:
             out[name] = "missing"
     return out
+
+
+def libraries_used(meta: dict[str, Any]) -> set[str]:
+    """The libraries loading this bundle needs: a LightGBM bundle trained where torch was installed loads
+    where it is not (a slim API image serving a model a full worker trained), a TiDE bundle does not."""
+    model_type = meta.get("model_type")
+    used = {"numpy", "pandas"}
+    if model_type in models.DARTS_TYPES:
+        used.add("darts")
+    if model_type == "lightgbm":
+        used.add("lightgbm")
+    files = meta.get("files")
+    if model_type in models.TORCH_TYPES or (isinstance(files, dict) and "autoencoder.pt" in files):
+        used.add("torch")
+    return used
 
 
 def compatible(saved: str, current: str) -> bool:
@@ -78,8 +94,9 @@ def read_metadata(directory: Path, known_types: tuple[str, ...]) -> dict[str, An
     if meta.get("model_type") not in known_types:
         raise BundleError(f"{directory}: unknown model type {meta.get('model_type')!r}")
     current = library_versions()
+    used = libraries_used(meta)
     for lib, version in (meta.get("library_versions") or {}).items():
-        if lib in current and not compatible(str(version), current[lib]):
+        if lib in current and lib in used and not compatible(str(version), current[lib]):
             raise BundleError(f"{directory}: trained with {lib} {version}, this install has {current[lib]}")
     files = meta.get("files")
     if not isinstance(files, dict) or not files:

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from stream_app.core.extras import missing_extra
+
 CALIBRATION_POINTS = 1001
 
 
@@ -133,6 +135,11 @@ class AutoencoderDetector:
     def __init__(self, window: int, quantile: float = 0.98, hidden: int = 32, seed: int = 0) -> None:
         if window < 2:
             raise ValueError(f"autoencoder window must be at least 2 steps, got {window}")
+        missing = missing_extra("torch")
+        if missing is not None:
+            from trainers.errors import TrainingError
+
+            raise TrainingError(f"the autoencoder detector: {missing}")
         self.window, self.quantile, self.hidden, self.seed = window, quantile, hidden, seed
         self.threshold = 0.0
         self.grid = np.zeros(1)

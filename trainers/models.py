@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from stream_app.core.extras import missing_extra
 from trainers.errors import TrainingCanceled, TrainingError
 
 TORCH_TYPES = ("tide", "lstm", "tft")
@@ -177,6 +178,7 @@ def build(
     callbacks: list[Any] | None = None,
 ) -> Any:
     """A fresh, unfitted darts model with quantile output (10/50/90 %)."""
+    require_libraries(model_type)
     h = shape.horizon
     if model_type == "lightgbm":
         from darts.models import LightGBMModel
@@ -240,6 +242,24 @@ def build(
         dropout=dropout,
         **common,
     )
+
+
+def libraries_missing(model_type: str) -> str | None:
+    """None when this install can train and load ``model_type``, else which extra to install."""
+    needs = ("darts", "lightgbm") if model_type == "lightgbm" else ()
+    if model_type in TORCH_TYPES:
+        needs = ("darts", "torch")
+    for module in needs:
+        msg = missing_extra(module)
+        if msg is not None:
+            return f"model type {model_type!r}: {msg}"
+    return None
+
+
+def require_libraries(model_type: str) -> None:
+    msg = libraries_missing(model_type)
+    if msg is not None:
+        raise TrainingError(msg)
 
 
 def output_chunk_length(model_type: str, horizon: int) -> int:

@@ -28,7 +28,20 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from schemas.errors import KilowatchError
+from stream_app.core.extras import missing_extra
+
 Baseline = Callable[[np.ndarray], np.ndarray]
+
+
+class BaselineUnavailable(KilowatchError):
+    """The river baselines need the 'eval' extra."""
+
+
+def _require_river() -> None:
+    msg = missing_extra("river")
+    if msg is not None:
+        raise BaselineUnavailable(msg)
 
 
 def _hst(values: np.ndarray) -> np.ndarray:
@@ -115,11 +128,13 @@ def run_baseline(
         fn = BASELINES[name]
     except KeyError:
         raise ValueError(f"unknown detector {name!r}; river baselines: {', '.join(BASELINES)}") from None
+    _require_river()
     return fn(np.asarray(values, dtype=float))
 
 
 def preload() -> None:
     """Import the river modules the baselines use (so forked workers inherit them)."""
+    _require_river()
     from river import anomaly, compose, drift, preprocessing, stats  # noqa: F401
 
 

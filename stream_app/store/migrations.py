@@ -48,8 +48,13 @@ class Applied:
     checksum: str
 
 
-def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
-    """Every migration file in version order; rejects stray names and duplicate numbers."""
+def discover(directory: Path | None = None) -> list[Migration]:
+    """Every migration file in version order; rejects stray names, duplicate numbers and an empty folder.
+
+    No files at all is an install without its package data (a wheel built without the SQL files), never a
+    schema with nothing to apply: reporting "schema is current" then would leave every table missing.
+    """
+    directory = MIGRATIONS_DIR if directory is None else directory
     found: dict[int, Migration] = {}
     for path in sorted(directory.glob("*.sql")):
         m = _NAME.match(path.name)
@@ -61,6 +66,11 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
                 f"two migrations numbered {version:04d}: {found[version].label}, {path.name}"
             )
         found[version] = Migration(version, m.group(2), path.read_text())
+    if not found:
+        raise MigrationError(
+            f"no migration files (NNNN_name.sql) in {directory}: this kilowatch install is incomplete "
+            "(its package data is missing): reinstall it from a wheel that holds stream_app/store/migrations"
+        )
     return [found[v] for v in sorted(found)]
 
 

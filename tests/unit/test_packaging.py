@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any, cast
 
+import pytest
+
+from stream_app.store import migrations
 from stream_app.store.migrations import MIGRATIONS_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,3 +61,15 @@ def test_the_wheel_holds_every_migration_and_generated_schema(tmp_path: Path) ->
     generated = sorted(p.name for p in (ROOT / "schemas" / "generated").iterdir())
     for name in generated:
         assert f"schemas/generated/{name}" in names, name
+
+
+def test_no_migration_files_is_an_error_not_a_current_schema(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A wheel without its SQL files used to print "schema is current" and exit 0 (issue 15).
+    with pytest.raises(migrations.MigrationError, match=r"no migration files .* install is incomplete"):
+        migrations.discover(tmp_path)
+    monkeypatch.setattr(migrations, "MIGRATIONS_DIR", tmp_path / "missing")
+    with pytest.raises(migrations.MigrationError, match="no migration files"):
+        # refused before the connection is used (no database needed to find out)
+        asyncio.run(migrations.upgrade(cast(Any, None)))
