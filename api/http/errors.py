@@ -66,6 +66,19 @@ def unavailable(what: str) -> ApiError:
     )
 
 
+def rate_limited(retry_after_s: int, loc: list[str | int], msg: str, kind: str) -> ApiError:
+    """429 RATE_LIMITED with Retry-After: a per-key limit is used up; ``loc``, ``msg`` and ``kind``
+    name it in the details (as a field error names its field)."""
+    return ApiError(
+        429,
+        Code.RATE_LIMITED,
+        "rate_limited",
+        headers={"Retry-After": str(retry_after_s)},
+        details=[{"loc": loc, "msg": msg, "type": kind}],
+        retry_after=retry_after_s,
+    )
+
+
 def conflict(reason: str) -> ApiError:
     return ApiError(409, Code.CONFLICT, "conflict", reason=reason)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from api.http.errors import ApiError, Code
+from api.http.errors import rate_limited
 from api.services.keys import Principal
 from api.services.resources import Resources
 
@@ -77,18 +77,10 @@ async def admit(
         return
     if not int(allowed):
         retry = max(1, int((hour + 1) * HOUR_S - now))
-        raise ApiError(
-            429,
-            Code.RATE_LIMITED,
-            "rate_limited",
-            headers={"Retry-After": str(retry)},
-            details=[
-                {
-                    "loc": ["body", "readings"],
-                    "msg": f"{int(fresh)} new asset ids would pass this key's cap of {cap} new assets per "
-                    f"hour ({int(used)} used)",
-                    "type": "new_assets_limit",
-                }
-            ],
-            retry_after=retry,
+        raise rate_limited(
+            retry,
+            ["body", "readings"],
+            f"{int(fresh)} new asset ids would pass this key's cap of {cap} new assets per hour "
+            f"({int(used)} used)",
+            "new_assets_limit",
         )

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
-from api.http.errors import ApiError, Code
+from api.http.errors import rate_limited
 from api.services.keys import Principal
 from api.services.registry import redis_needed
 from api.services.resources import Resources
@@ -63,19 +63,11 @@ async def take(resources: Resources, principal: Principal) -> Slot:
     with redis_needed():
         taken = await script(keys=[redis_key], args=[now, expiry, limit, member])
     if not int(taken):
-        raise ApiError(
-            429,
-            Code.RATE_LIMITED,
-            "rate_limited",
-            headers={"Retry-After": str(RETRY_AFTER_S)},
-            details=[
-                {
-                    "loc": ["header", "Authorization"],
-                    "msg": f"this key already holds {limit} open log streams (api_sse_streams_per_key)",
-                    "type": "sse_streams_limit",
-                }
-            ],
-            retry_after=RETRY_AFTER_S,
+        raise rate_limited(
+            RETRY_AFTER_S,
+            ["header", "Authorization"],
+            f"this key already holds {limit} open log streams (api_sse_streams_per_key)",
+            "sse_streams_limit",
         )
     return Slot(resources, redis_key, member)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psutil
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
@@ -82,6 +83,15 @@ class Worker:
 
     def tail(self, n: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+
+
+def training_children(worker: Worker) -> list[psutil.Process]:
+    """The worker's training child processes (multiprocessing's resource tracker is not one)."""
+    return [
+        c
+        for c in psutil.Process(worker.proc.pid).children(recursive=True)
+        if "resource_tracker" not in " ".join(c.cmdline())
+    ]
 
 
 def produce(

@@ -22,18 +22,10 @@ from stream_app.lifecycle.service import LOST_RUNNING
 from stream_app.store import migrations
 from stream_app.store import repository as repo
 from tests.conftest import DATA_DIR
-from tests.integration.harness import ROOT, Worker, isolated_settings
+from tests.integration.harness import ROOT, Worker, isolated_settings, training_children
 from tests.integration.test_retraining_agent import STEEL, db, request, send, wait_jobs
 
 pytestmark = pytest.mark.integration
-
-
-def _training_children(worker: Worker) -> list[psutil.Process]:
-    return [
-        c
-        for c in psutil.Process(worker.proc.pid).children(recursive=True)
-        if "resource_tracker" not in " ".join(c.cmdline())
-    ]
 
 
 def test_a_job_of_a_killed_worker_ends_and_the_asset_trains_again(tmp_path: Path) -> None:
@@ -62,10 +54,10 @@ def test_a_job_of_a_killed_worker_ends_and_the_asset_trains_again(tmp_path: Path
         send(settings, "training-requests", asset.encode(), request(asset, data.as_uri(), stage_sleep_s=30.0))
         wait_jobs(settings, asset, lambda js: len(js) == 1 and js[0].status is JobStatus.TRAINING, first)
         deadline = time.monotonic() + 30
-        children = _training_children(first)
+        children = training_children(first)
         while not children and time.monotonic() < deadline:
             time.sleep(0.2)
-            children = _training_children(first)
+            children = training_children(first)
         assert children, first.tail()
         # A second job waits for the only training slot: PENDING, claimed, its request acknowledged.
         send(settings, "training-requests", waiting.encode(), request(waiting, data.as_uri()))

@@ -14,7 +14,7 @@ import asyncio
 import multiprocessing as mp
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pandas as pd
@@ -46,6 +46,30 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     # (and this worker's own recovery must never take the job it runs).
     async with _env(tmp_path, job_lease_s=10.0, training_db_retry_max_s=120.0) as e:
         yield e
+
+
+Start = Callable[[str, float], Awaitable[tuple[asyncio.Task[repo.Job], uuid.UUID]]]
+
+
+@pytest.fixture
+def start_job(env: Env, steel_slice: Path) -> Start:
+    """Starts a training job of an asset on the steel slice (its stages slowed by ``stage_sleep_s``),
+    as the service does for a request: returns the task that runs it and the job's id."""
+
+    async def start(asset_id: str, stage_sleep_s: float) -> tuple[asyncio.Task[repo.Job], uuid.UUID]:
+        req = env.request(asset_id, steel_slice.as_uri(), stage_sleep_s=stage_sleep_s)
+        task = asyncio.create_task(env.service.handle(req))
+        job, _ = await repo.create_job(
+            env.service.pool,
+            request_id=req.request_id,
+            asset_id=req.asset_id,
+            model_type=req.model_type,
+            params=req.params,
+            data_url=req.data_url,
+        )
+        return task, job.id
+
+    return start
 
 
 def _training_child() -> mp.process.BaseProcess:
@@ -82,20 +106,10 @@ async def _wait_postgres(env: Env, within_s: float = 60.0) -> None:
 
 
 async def test_a_postgres_outage_during_training_costs_latency_not_the_job(
-    env: Env, steel_slice: Path
+    env: Env, start_job: Start
 ) -> None:
     # 10 stages of 3 s: the outage falls in the middle of the training.
-    req = env.request("outage-1", steel_slice.as_uri(), stage_sleep_s=3.0)
-    task = asyncio.create_task(env.service.handle(req))
-    job = await repo.create_job(
-        env.service.pool,
-        request_id=req.request_id,
-        asset_id=req.asset_id,
-        model_type=req.model_type,
-        params=req.params,
-        data_url=req.data_url,
-    )
-    job_id = job[0].id
+    task, job_id = await start_job("outage-1", 3.0)
     before = await _wait_progress(env, job_id, 10.0, 60.0)
     child = _training_child()
     async with stopped("postgres"):
@@ -125,19 +139,10 @@ async def test_a_postgres_outage_during_training_costs_latency_not_the_job(
     assert await env.service.recover_jobs() == []
 
 
-async def test_the_final_write_waits_for_postgres_to_answer(env: Env, steel_slice: Path) -> None:
+async def test_the_final_write_waits_for_postgres_to_answer(env: Env, start_job: Start) -> None:
     # The training ends during the outage: registration, activation and TRAINED wait for the database.
-    req = env.request("outage-2", steel_slice.as_uri(), stage_sleep_s=1.0)
-    task = asyncio.create_task(env.service.handle(req))
-    job, _ = await repo.create_job(
-        env.service.pool,
-        request_id=req.request_id,
-        asset_id=req.asset_id,
-        model_type=req.model_type,
-        params=req.params,
-        data_url=req.data_url,
-    )
-    await _wait_progress(env, job.id, 50.0, 60.0)
+    task, job_id = await start_job("outage-2", 1.0)
+    await _wait_progress(env, job_id, 50.0, 60.0)
     child = _training_child()
     async with stopped("postgres"):
         await asyncio.sleep(OUTAGE_S)
@@ -151,28 +156,19 @@ async def test_the_final_write_waits_for_postgres_to_answer(env: Env, steel_slic
     assert [(e.asset_id, e.model_version) for e in env.published] == [("outage-2", "1")]
 
 
-async def test_a_redis_outage_during_training_costs_its_live_events_only(env: Env, steel_slice: Path) -> None:
-    req = env.request("outage-3", steel_slice.as_uri(), stage_sleep_s=2.0)
-    task = asyncio.create_task(env.service.handle(req))
-    job, _ = await repo.create_job(
-        env.service.pool,
-        request_id=req.request_id,
-        asset_id=req.asset_id,
-        model_type=req.model_type,
-        params=req.params,
-        data_url=req.data_url,
-    )
-    before = await _wait_progress(env, job.id, 10.0, 60.0)
+async def test_a_redis_outage_during_training_costs_its_live_events_only(env: Env, start_job: Start) -> None:
+    task, job_id = await start_job("outage-3", 2.0)
+    before = await _wait_progress(env, job_id, 10.0, 60.0)
     child = _training_child()
     async with stopped("redis"):
         await asyncio.sleep(OUTAGE_S / 2)
         assert child.is_alive()
         # Progress goes on in PostgreSQL while Redis (live events, cancel flag) is down.
-        assert await _wait_progress(env, job.id, before + 10.0, 30.0) > before
+        assert await _wait_progress(env, job_id, before + 10.0, 30.0) > before
     # The asset's lock expired during the outage: the running job takes it again (no second training
     # of this asset can start meanwhile).
     deadline = time.monotonic() + 10.0
-    while not str(await env.service.lock.holder("outage-3")).startswith(f"{job.id}:"):
+    while not str(await env.service.lock.holder("outage-3")).startswith(f"{job_id}:"):
         assert time.monotonic() < deadline, "the running job did not take its expired lock again"
         assert not task.done(), task
         await asyncio.sleep(0.2)
@@ -182,22 +178,13 @@ async def test_a_redis_outage_during_training_costs_its_live_events_only(env: En
     assert [v.version for v in await repo.list_versions(env.service.pool, "outage-3")] == [1]
 
 
-async def test_this_workers_recovery_never_takes_a_job_it_runs(env: Env, steel_slice: Path) -> None:
+async def test_this_workers_recovery_never_takes_a_job_it_runs(env: Env, start_job: Start) -> None:
     """A lease that looks stale (as after an outage longer than job_lease_s) of a job this worker is
     running: its own recovery leaves it alone and the job ends TRAINED."""
-    req = env.request("outage-4", steel_slice.as_uri(), stage_sleep_s=1.0)
-    task = asyncio.create_task(env.service.handle(req))
-    job, _ = await repo.create_job(
-        env.service.pool,
-        request_id=req.request_id,
-        asset_id=req.asset_id,
-        model_type=req.model_type,
-        params=req.params,
-        data_url=req.data_url,
-    )
-    await _wait_progress(env, job.id, 10.0, 60.0)
+    task, job_id = await start_job("outage-4", 1.0)
+    await _wait_progress(env, job_id, 10.0, 60.0)
     await env.service.pool.execute(
-        "UPDATE training_jobs SET heartbeat_at = now() - interval '1 hour' WHERE id = $1", job.id
+        "UPDATE training_jobs SET heartbeat_at = now() - interval '1 hour' WHERE id = $1", job_id
     )
     assert await env.service.recover_jobs() == []
     final = await asyncio.wait_for(task, 120)

@@ -22,19 +22,11 @@ from schemas.jobs import JobStatus, VersionStatus
 from stream_app.store import migrations
 from stream_app.store import repository as repo
 from tests.conftest import DATA_DIR
-from tests.integration.harness import ROOT, Worker, isolated_settings
+from tests.integration.harness import ROOT, Worker, isolated_settings, training_children
 from tests.integration.outage import infra
 from tests.integration.test_retraining_agent import STEEL, db, request, send, wait_jobs
 
 pytestmark = pytest.mark.integration
-
-
-def _training_children(worker: Worker) -> list[psutil.Process]:
-    return [
-        c
-        for c in psutil.Process(worker.proc.pid).children(recursive=True)
-        if "resource_tracker" not in " ".join(c.cmdline())
-    ]
 
 
 def test_a_worker_trains_through_a_postgres_outage(tmp_path: Path) -> None:
@@ -62,7 +54,7 @@ def test_a_worker_trains_through_a_postgres_outage(tmp_path: Path) -> None:
         jobs = wait_jobs(
             settings, asset, lambda js: len(js) == 1 and js[0].progress >= 10 and not js[0].terminal, worker
         )
-        children = _training_children(worker)
+        children = training_children(worker)
         assert len(children) == 1, (children, worker.tail())
         child = children[0]
         stopped_at = time.monotonic()
