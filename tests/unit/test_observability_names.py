@@ -77,10 +77,22 @@ def test_every_queried_metric_is_exported(source: str) -> None:
 def test_dashboards_use_provisioned_datasources() -> None:
     provisioned = yaml.safe_load((DEPLOY / "grafana/provisioning/datasources/kilowatch.yml").read_text())
     uids = {d["uid"] for d in provisioned["datasources"]}
+    types = {d["uid"]: d["type"] for d in provisioned["datasources"]}
     titles = set()
     for d in dashboards():
         titles.add(d["title"])
+        # a datasource variable stands for the provisioned source it selects by default, of its type
+        chosen = {
+            "${" + v["name"] + "}": v["current"]["value"]
+            for v in d.get("templating", {}).get("list", [])
+            if v["type"] == "datasource"
+        }
+        for v in d.get("templating", {}).get("list", []):
+            if v["type"] == "datasource":
+                assert types[v["current"]["value"]] == v["query"], (d["title"], v["name"])
         for p in d["panels"]:
-            assert p["datasource"]["uid"] in uids, (d["title"], p["title"])
+            uid = chosen.get(p["datasource"]["uid"], p["datasource"]["uid"])
+            assert uid in uids, (d["title"], p["title"])
+            assert types[uid] == p["datasource"]["type"], (d["title"], p["title"])
             assert p["targets"], (d["title"], p["title"])
-    assert len(titles) == 3
+    assert len(titles) == 4
