@@ -85,3 +85,20 @@ def test_replay_counts_every_message_once() -> None:
     msgs = [str(i).encode() for i in range(1234)]
     assert list(counted(iter(msgs), bar, every=100)) == msgs
     assert bar.done == 1234
+
+
+def test_evaluate_in_batches_for_the_bar_scores_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stream_app.evaluation.cli import run_with_progress
+    from stream_app.evaluation.harness import NAB_DIR, DetectorSpec, load_corpus
+    from stream_app.settings import Settings
+
+    if not NAB_DIR.exists():
+        pytest.skip("shared NAB data not present")
+    corpus = load_corpus(NAB_DIR, only=["realKnownCause"], max_rows=1500)
+    specs = [DetectorSpec("kilowatch", Settings().detector.params())]
+    monkeypatch.setattr(sys, "stderr", Tty())
+    shown = run_with_progress(specs, corpus, 2, ["standard"], True)
+    plain = run_with_progress(specs, corpus, 2, ["standard"], False)
+    a, b = shown[0].profile("standard").corpus, plain[0].profile("standard").corpus
+    assert (a.threshold, a.raw, a.files) == (b.threshold, b.raw, b.files)
+    assert shown[0].wall_seconds > 0
