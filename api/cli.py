@@ -55,12 +55,17 @@ def run_api(args: argparse.Namespace, settings: Settings) -> int:
     }
     workers = args.workers or settings.api.workers
     multiproc = prom_multiproc_dir(settings, common["port"], workers)
+    given = os.environ.get(MULTIPROC_ENV)
     if multiproc is not None:  # before any worker imports prometheus-client: one scrape sums them all
         os.environ[MULTIPROC_ENV] = str(prepare_multiproc_dir(multiproc))
-    if workers > 1:  # uvicorn starts each worker from an import string
-        uvicorn.run("api.app:app_from_env", factory=True, workers=workers, **common)
-    else:
-        uvicorn.run(create_app(settings), **common)
+    try:
+        if workers > 1:  # uvicorn starts each worker from an import string
+            uvicorn.run("api.app:app_from_env", factory=True, workers=workers, **common)
+        else:
+            uvicorn.run(create_app(settings), **common)
+    finally:  # the caller's environment as it was (a test, or a program embedding the launcher)
+        if given is None:
+            os.environ.pop(MULTIPROC_ENV, None)
     return 0
 
 
