@@ -163,3 +163,15 @@ def test_what_the_code_imports_is_declared_and_what_is_declared_is_used() -> Non
     assert not undeclared, f"imported but not in pyproject.toml dependencies or extras: {undeclared}"
     unused = sorted(d for d in declared if d not in imported and d not in DECLARED_NOT_IMPORTED)
     assert not unused, f"declared but imported nowhere in {PACKAGES}: {unused}"
+
+
+def test_the_wheel_carries_the_license_it_declares(wheel: Path) -> None:
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"]
+    assert declared == "Apache-2.0"
+    text = (ROOT / "LICENSE").read_text()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text and "END OF TERMS" in text
+    zf = zipfile.ZipFile(wheel)
+    (license_file,) = [n for n in zf.namelist() if n.endswith(".dist-info/licenses/LICENSE")]
+    assert zf.read(license_file).decode() == text
+    metadata = zf.read(next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+    assert "License-Expression: Apache-2.0" in metadata
