@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml $(LOCK)
 
 venv: $(STAMP)
 
-# The demo's install: a full venv (make test's) serves too; otherwise only api + ml (~0.9 GB, no torch).
+# The demo's install: a full venv (make test's) serves too; otherwise only api + ml (1 GB, no torch).
 demo-venv:
 	@if [ ! -e $(STAMP) ] && [ ! -e $(DEMO_STAMP) ]; then \
 		set -e; test -x $(BIN)/python || $(PY) -m venv $(VENV); \
