@@ -29,7 +29,6 @@ class BundleCache:
     def __init__(self, root: Path, max_bytes: int) -> None:
         self.root = root.resolve()
         self.max_bytes = max_bytes
-        self.root.mkdir(parents=True, exist_ok=True)
 
     def folder(self, key: str, sha256: str) -> Path:
         return self.root / f"{key}-{sha256[:16]}"
@@ -38,6 +37,7 @@ class BundleCache:
         """The verified local folder of bundle ``key`` with content checksum ``sha256``; ``fetch`` gives
         its archive when this host has no copy yet. ``label`` names the bundle in errors."""
         final = self.folder(key, sha256)
+        self.root.mkdir(parents=True, exist_ok=True)
         with (self.root / f".{final.name}.lock").open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if final.is_dir():

@@ -31,7 +31,15 @@ from stream_app.lifecycle.artifact_bundle import ArtifactError, Prepared, check_
 from stream_app.lifecycle.artifact_pg import PostgresArtifactStore
 from stream_app.settings import Settings
 
-__all__ = ["ArtifactError", "ArtifactStore", "LocalArtifactStore", "Prepared", "cache_dir", "open_store"]
+__all__ = [
+    "ArtifactError",
+    "ArtifactStore",
+    "LocalArtifactStore",
+    "Prepared",
+    "RoutedStore",
+    "cache_dir",
+    "open_store",
+]
 
 
 class ArtifactStore(Protocol):
@@ -67,8 +75,7 @@ class LocalArtifactStore:
     transactional = False
 
     def __init__(self, root: Path) -> None:
-        self.root = root.resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root = root.resolve()  # made by the first put_dir
 
     def prepare(self, local_dir: Path, prefix: str = "") -> Prepared:
         return Prepared(self.put_dir(local_dir, prefix), prefix)
@@ -131,8 +138,42 @@ def cache_dir(settings: Settings) -> Path:
     return configured if configured is not None else settings.state_dir / "artifact-cache"
 
 
+class RoutedStore:
+    """Writes to one store; reads and deletes each URI in the store its scheme names. Registry rows written
+    before the PostgreSQL store (``file://``) keep loading on the host that holds their folder."""
+
+    def __init__(self, writer: ArtifactStore, readers: dict[str, ArtifactStore]) -> None:
+        self.writer = writer
+        self.readers = readers
+        self.transactional = writer.transactional
+
+    def prepare(self, local_dir: Path, prefix: str = "") -> Prepared:
+        return self.writer.prepare(local_dir, prefix)
+
+    async def commit(self, conn: asyncpg.Connection, prepared: Prepared) -> None:
+        await self.writer.commit(conn, prepared)
+
+    def put_dir(self, local_dir: Path, prefix: str = "") -> str:
+        return self.writer.put_dir(local_dir, prefix)
+
+    def get_dir(self, uri: str) -> Path:
+        return self._reader(uri).get_dir(uri)
+
+    def delete(self, uri: str) -> None:
+        self._reader(uri).delete(uri)
+
+    def _reader(self, uri: str) -> ArtifactStore:
+        scheme = urlparse(uri).scheme
+        reader = self.readers.get(scheme)
+        if reader is None:
+            raise ArtifactError(f"no artifact store reads {scheme or 'scheme-less'} URIs ({uri!r})")
+        return reader
+
+
 def open_store(settings: Settings) -> ArtifactStore:
-    """The configured store (``training.artifact_store``)."""
-    if settings.training.artifact_store == "file":
-        return LocalArtifactStore(settings.training.artifact_root)
-    return PostgresArtifactStore(settings, cache_dir(settings))
+    """The configured store (``training.artifact_store``) for new bundles; existing ones are read from
+    the store their URI names (``postgres://`` or ``file://``)."""
+    local = LocalArtifactStore(settings.training.artifact_root)
+    pg = PostgresArtifactStore(settings, cache_dir(settings))
+    writer: ArtifactStore = local if settings.training.artifact_store == "file" else pg
+    return RoutedStore(writer, {"file": local, "postgres": pg})

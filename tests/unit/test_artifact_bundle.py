@@ -40,7 +40,7 @@ def write_tree(root: Path, files: dict[str, bytes]) -> Path | None:
 
 def bundle(tmp: Path) -> Path:
     src = tmp / "bundle"
-    (src / "model").mkdir(parents=True)
+    (src / "model").mkdir(parents=True, exist_ok=True)
     (src / "metadata.json").write_text('{"a": 1}')
     (src / "model" / "model.pkl").write_bytes(bytes(range(256)) * 40)
     return src
@@ -209,3 +209,19 @@ def test_file_store_checks_its_checksum(tmp_path: Path) -> None:
         store.get_dir(uri)
     legacy = uri.split("?", 1)[0]  # written before checksums: read unchecked
     assert store.get_dir(legacy) == folder
+
+
+def test_open_store_writes_to_the_setting_and_reads_any_known_scheme(tmp_path: Path) -> None:
+    from stream_app.lifecycle.artifacts import open_store
+    from stream_app.settings import Settings
+
+    base = Settings().with_changes(state_dir=tmp_path / "state", artifact_root=tmp_path / "files")
+    old_uri = LocalArtifactStore(tmp_path / "files").put_dir(bundle(tmp_path), "a")
+    pg = open_store(base)
+    assert pg.transactional and pg.prepare(bundle(tmp_path), "a").uri.startswith("postgres://artifacts/")
+    assert tree_digest(pg.get_dir(old_uri)) == tree_digest(bundle(tmp_path))  # rows from before: still read
+    with pytest.raises(ArtifactError, match="no artifact store reads s3 URIs"):
+        pg.get_dir("s3://bucket/x")
+    files = open_store(base.with_changes(artifact_store="file"))
+    assert not files.transactional and files.put_dir(bundle(tmp_path), "a").startswith("file://")
+    assert not (tmp_path / "state").exists()  # nothing made on disk before it is needed
