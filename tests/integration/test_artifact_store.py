@@ -18,12 +18,13 @@ import pytest
 
 from schemas.events import ModelUpdated, TrainingRequest, utc_now
 from schemas.jobs import JobStatus
-from stream_app.lifecycle.artifact_bundle import pack, tree_digest
+from stream_app.lifecycle.artifact_bundle import Prepared, pack, tree_digest
 from stream_app.lifecycle.artifact_pg import PostgresArtifactStore, parse_uri
 from stream_app.lifecycle.artifacts import ArtifactError
 from stream_app.lifecycle.coord import JobChannel, TrainingLock, redis_client
 from stream_app.lifecycle.service import TrainingService
 from stream_app.settings import Settings
+from stream_app.store import migrations
 from stream_app.store import repository as repo
 from stream_app.store.pool import connect
 from tests.conftest import DATA_DIR
@@ -191,6 +192,20 @@ async def test_bundle_and_version_commit_together(schema: Schema, tmp_path: Path
     assert await pool.fetchval("SELECT count(*) FROM artifacts") == 1
 
 
+class InTransactionOnly(PostgresArtifactStore):
+    """The PostgreSQL store, recording that bundles are written in an open transaction and only so."""
+
+    commits: list[str]
+
+    async def commit(self, conn: asyncpg.Connection, prepared: Prepared) -> None:
+        assert conn.is_in_transaction()
+        await super().commit(conn, prepared)
+        self.commits = [*getattr(self, "commits", []), prepared.uri]
+
+    def put_dir(self, local_dir: Path, prefix: str = "") -> str:
+        raise AssertionError("a training job stores its bundle with its registration, not before it")
+
+
 async def test_a_training_job_stores_its_bundle_in_postgres(schema: Schema, tmp_path: Path) -> None:
     settings, pool, name = schema
     data = tmp_path / "steel.csv"
@@ -200,6 +215,7 @@ async def test_a_training_job_stores_its_bundle_in_postgres(schema: Schema, tmp_
         training_backend="tests.integration.lsq_backend",
         data_file_roots=(tmp_path,),
     )
+    store = InTransactionOnly(settings, tmp_path / "worker-cache", connector(settings, name))
     client = redis_client(settings)
     published: list[ModelUpdated] = []
 
@@ -211,7 +227,7 @@ async def test_a_training_job_stores_its_bundle_in_postgres(schema: Schema, tmp_
         pool=pool,
         lock=TrainingLock(client, settings.kafka.topic_prefix, 5000),
         channel=JobChannel(client, settings.kafka.topic_prefix, 100, 600),
-        store=make_store(settings, name, tmp_path / "worker-cache"),
+        store=store,
         publish=publish,
     )
     try:
@@ -230,6 +246,7 @@ async def test_a_training_job_stores_its_bundle_in_postgres(schema: Schema, tmp_
     (version,) = await repo.list_versions(pool, "plant-1")
     ident, digest = parse_uri(version.artifact_uri)
     assert await pool.fetchval("SELECT sha256 FROM artifacts WHERE id = $1", ident) == digest
+    assert store.commits == [version.artifact_uri]  # inside the registration's transaction, not before it
     assert [e.artifact_uri for e in published] == [version.artifact_uri]
     api_host = make_store(settings, name, tmp_path / "api-cache")
     folder = await asyncio.to_thread(api_host.get_dir, version.artifact_uri)
@@ -239,3 +256,128 @@ async def test_a_training_job_stores_its_bundle_in_postgres(schema: Schema, tmp_
 def test_archive_helper_is_a_real_targz(tmp_path: Path) -> None:
     with tarfile.open(fileobj=io.BytesIO(other_archive(tmp_path)), mode="r:gz") as tar:
         assert sorted(tar.getnames()) == ["metadata.json", "model/model.pkl"]
+
+
+def steel_frame() -> pd.DataFrame:
+    steel = pd.read_csv(DATA_DIR / "energy" / "steel_industry_2018_15min.csv", nrows=3200)
+    return pd.DataFrame(
+        {"timestamp": pd.to_datetime(steel["timestamp"], utc=True), "value": steel["Usage_kWh"]}
+    )
+
+
+@pytest.fixture(scope="module")
+def lgbm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small real LightGBM bundle (input length 673 points)."""
+    from trainers.backend import TrainSpec, train
+
+    out = tmp_path_factory.mktemp("lgbm") / "bundle"
+    train(steel_frame().iloc[:2400].reset_index(drop=True), TrainSpec("lightgbm", {"n_estimators": 20})).save(
+        out
+    )
+    return out
+
+
+@pytest.mark.ml
+async def test_a_worker_keeps_its_model_when_the_new_bundle_is_corrupt(tmp_path: Path, lgbm: Path) -> None:
+    from agents.model_updates import apply_update
+    from stream_app import metrics
+    from stream_app.lifecycle.artifacts import open_store
+    from stream_app.serving.live import LiveModels
+    from stream_app.serving.loader import bundle_loader
+
+    settings = Settings().with_changes(state_dir=tmp_path / "worker-host", window_size=2000)
+    conn = await connect(settings)  # the worker's database (public schema), migrated
+    try:
+        await migrations.upgrade(conn)
+    finally:
+        await conn.close()
+    store = open_store(settings)
+    asset = f"corrupt-{uuid.uuid4().hex[:8]}"
+    loader = bundle_loader(settings)
+    live = LiveModels(loader, horizon=24)
+
+    def event(version: str, uri: str) -> bytes:
+        return (
+            ModelUpdated(
+                asset_id=asset,
+                model_id="lightgbm",
+                model_version=version,
+                model_type="lightgbm",
+                artifact_uri=uri,
+                action="promoted",
+                updated_at=utc_now(),
+            )
+            .model_dump_json()
+            .encode()
+        )
+
+    v1 = await asyncio.to_thread(store.put_dir, lgbm, asset)
+    v2 = await asyncio.to_thread(store.put_dir, lgbm, asset)
+    pool_conn = await connect(settings)
+    try:
+        await pool_conn.execute(
+            "UPDATE artifacts SET archive = $2 WHERE id = $1", parse_uri(v2)[0], other_archive(tmp_path)
+        )
+        failures = metrics.MODEL_LOAD_FAILURES._value.get()
+        assert await apply_update(event("1", v1), live, loader) is True
+        assert live.label_of(asset) == "lightgbm/1"
+        assert await apply_update(event("2", v2), live, loader) is False
+        assert live.label_of(asset) == "lightgbm/1"  # still served by the version it had
+        assert metrics.MODEL_LOAD_FAILURES._value.get() == failures + 1
+    finally:
+        for uri in (v1, v2):
+            await asyncio.to_thread(store.delete, uri)
+        await pool_conn.close()
+
+
+@pytest.mark.ml
+async def test_the_api_answers_with_the_online_model_when_the_bundle_is_corrupt(
+    tmp_path: Path, lgbm: Path
+) -> None:
+    from api.http.envelope import Envelope
+    from api.routes.inference import PredictionPublic
+    from stream_app.lifecycle.artifacts import open_store
+    from tests.integration.api.conftest import keyed_api
+
+    frame = steel_frame()
+    settings = Settings().with_changes(state_dir=tmp_path / "api-host", api_model_lookup_s=0.0)
+    history = frame.iloc[2400:3100]
+    body = {
+        "historical_data": [
+            {"timestamp": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "value": float(v)}
+            for t, v in zip(history["timestamp"], history["value"], strict=True)
+        ],
+        "forecast_horizon": 24,
+    }
+    async with keyed_api(settings) as api:
+        pool = await api.resources.pool()
+        store = open_store(settings)
+        asset = f"corrupt-{uuid.uuid4().hex[:8]}"
+        await repo.upsert_asset(pool, asset)
+        for version in (1, 2):
+            uri = await asyncio.to_thread(store.put_dir, lgbm, asset)
+            async with pool.acquire() as conn:
+                mv = await repo.register_version(
+                    conn,
+                    asset_id=asset,
+                    model_type="lightgbm",
+                    params={},
+                    metrics={},
+                    artifact_uri=uri,
+                    job_id=None,
+                )
+                await repo.activate(conn, asset, mv.version, "test")
+            if version == 2:  # the second version's bytes are changed in the table before any host loads it
+                ident, _ = parse_uri(uri)
+                await pool.execute(
+                    "UPDATE artifacts SET archive = $2 WHERE id = $1", ident, other_archive(tmp_path)
+                )
+            r = await api.client.post(f"/api/v1/assets/{asset}/predict", json=body, headers=api.auth("read"))
+            assert r.status_code == 200, r.text
+            got = Envelope[PredictionPublic].model_validate(r.json()).data
+            if version == 1:
+                assert got.model.kind == "trained" and got.model_version == "1"
+            else:
+                assert got.model.kind == "online", got.model
+                assert got.model.fallback_reason == "lightgbm version 2 could not be loaded"
+        await pool.execute("DELETE FROM model_versions WHERE asset_id = $1", asset)
