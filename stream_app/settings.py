@@ -683,10 +683,22 @@ class TrainingSettings(_Group):
         "db_retry_max_s": "training_db_retry_max_s",
     }
 
-    artifact_store: Literal["postgres", "file"] = Field(
+    artifact_store: Literal["postgres", "file", "s3"] = Field(
         "postgres",
         description="Where model bundles live: 'postgres' (the artifacts table: shared by every worker and "
-        "the API on any host) or 'file' (folders under artifact_root: one host only, development).",
+        "the API on any host), 's3' (an S3-compatible bucket, artifact_s3_*; the 's3' extra) or 'file' "
+        "(folders under artifact_root: one host only, development).",
+    )
+    artifact_s3_bucket: str = Field("", description="Bucket of the 's3' artifact store.")
+    artifact_s3_endpoint: str = Field(
+        "", description="Endpoint URL of an S3-compatible server (MinIO, Ceph ...); empty: AWS S3."
+    )
+    artifact_s3_region: str = Field("us-east-1", description="Region of the 's3' artifact store.")
+    artifact_s3_access_key_id: str = Field(
+        "", description="Access key id of the 's3' store; empty: boto3's default credential chain."
+    )
+    artifact_s3_secret_access_key: SecretStr = Field(
+        SecretStr(""), description="Secret access key of the 's3' store (with artifact_s3_access_key_id)."
     )
     artifact_root: Path = Field(
         Path(".state/artifacts"), description="Root folder of the local filesystem artifact store ('file')."

@@ -6,6 +6,8 @@
   database every process already reaches, so a model trained by one worker is served by every worker and
   the API, on any host; each host keeps a verified local copy (:mod:`stream_app.lifecycle.artifact_cache`).
   A registered version and its bundle commit in one transaction.
+* ``s3``: an S3-compatible bucket (:mod:`stream_app.lifecycle.artifact_s3`, the ``s3`` extra); shared
+  like PostgreSQL, but not in the registry's transaction (uploaded first, deleted if registration fails).
 * ``file``: folders under ``training.artifact_root`` (single host, development): shared only by processes
   that see the same folder.
 
@@ -13,7 +15,7 @@ Every bundle carries the SHA-256 of its content in its URI (``?sha256=``,
 :mod:`stream_app.lifecycle.artifact_bundle`); it is checked whenever a bundle is loaded and a mismatch is
 refused with :class:`ArtifactError`. Callers only ever see URIs and local folders.
 
-To add a backend (S3-compatible, say), implement :class:`ArtifactStore` and return it from
+To add a backend, implement :class:`ArtifactStore` and return it from
 :func:`open_store` for its setting.
 """
 
@@ -29,6 +31,7 @@ import asyncpg
 
 from stream_app.lifecycle.artifact_bundle import ArtifactError, Prepared, check_sha256, tree_digest
 from stream_app.lifecycle.artifact_pg import PostgresArtifactStore
+from stream_app.lifecycle.artifact_s3 import S3ArtifactStore
 from stream_app.settings import Settings
 
 __all__ = [
@@ -173,7 +176,11 @@ class RoutedStore:
 def open_store(settings: Settings) -> ArtifactStore:
     """The configured store (``training.artifact_store``) for new bundles; existing ones are read from
     the store their URI names (``postgres://`` or ``file://``)."""
-    local = LocalArtifactStore(settings.training.artifact_root)
-    pg = PostgresArtifactStore(settings, cache_dir(settings))
-    writer: ArtifactStore = local if settings.training.artifact_store == "file" else pg
-    return RoutedStore(writer, {"file": local, "postgres": pg})
+    readers: dict[str, ArtifactStore] = {
+        "file": LocalArtifactStore(settings.training.artifact_root),
+        "postgres": PostgresArtifactStore(settings, cache_dir(settings)),
+    }
+    if settings.training.artifact_store == "s3" or settings.training.artifact_s3_bucket:
+        readers["s3"] = S3ArtifactStore(settings, cache_dir(settings))
+    kind = settings.training.artifact_store
+    return RoutedStore(readers[kind], readers)
