@@ -93,11 +93,9 @@ class S3ArtifactStore:
         bucket, key, sha256 = parse_uri(uri)
 
         def fetch() -> bytes:
-            from botocore.exceptions import ClientError
-
             try:
                 obj = self.client.get_object(Bucket=bucket, Key=key)
-            except ClientError as exc:
+            except self.client.exceptions.ClientError as exc:  # botocore's, through boto3's client
                 if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                     raise ArtifactError(f"artifact {uri} does not exist") from None
                 raise
