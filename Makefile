@@ -7,7 +7,7 @@ KW := $(BIN)/kilowatch
 # Every install takes its versions from the lock (`make lock` refreshes it; docs/deployment.md).
 LOCK := requirements/constraints.txt
 # make test / CI: everything, torch included (deep). make demo: no deep-learning stack (api + LightGBM).
-EXTRAS := dev,ml,deep,api,eval
+EXTRAS := dev,ml,deep,api,eval,s3
 DEMO_EXTRAS := api,ml
 HASH := $(shell cat pyproject.toml $(LOCK) | md5sum | cut -c1-12)
 STAMP := $(VENV)/.installed-$(HASH)

@@ -237,8 +237,8 @@ def test_the_image_installs_from_the_lock_copies_every_package_and_runs_unprivil
         assert re.search(rf"^COPY [^\n]*\b{re.escape(needed)}\b", text, flags=re.M), needed
     wheel_cmds = re.findall(r"pip wheel [^\n]*", text)
     assert len(wheel_cmds) == 2 and all("-c requirements/constraints.txt" in c for c in wheel_cmds)
-    assert "'.[api,ml]'" in wheel_cmds[0] and "deep" not in wheel_cmds[0]
-    assert "'.[api,ml,deep]'" in wheel_cmds[1]
+    assert "'.[api,ml,s3]'" in wheel_cmds[0] and "deep" not in wheel_cmds[0]
+    assert "'.[api,ml,deep,s3]'" in wheel_cmds[1]
     for stage in ("full", "slim"):
         body = text.split(f"AS {stage}\n", 1)[1].split("\nFROM ", 1)[0]
         assert "USER kilowatch" in body and "--no-index" in body, stage
