@@ -55,6 +55,30 @@ class BacktestResult:
     # for plots: row of each forecast origin, and the model's forecasts on the original scale
     origin_rows: np.ndarray | None = None  # (origins,)
     forecasts: np.ndarray | None = None  # (origins, horizon, targets)
+    fit_cpu_seconds: float = 0.0  # CPU time of the fit (all threads of this process)
+    epochs: int = 0  # epochs trained (torch models; early stopping may end before the budget)
+    best_epoch: int = -1  # the epoch whose weights were kept (-1: the last; no validation)
+
+
+def split_bounds(n: int, split: tuple[float, float, float]) -> tuple[int, int, int]:
+    """(end of train, end of validation, end of test) rows.
+
+    Whole numbers adding up to more than 100 are row counts from the first row (``8640/2880/2880``, the
+    long-horizon benchmark's split of ETTh2's first 14,400 rows; rows after the test rows are not used);
+    anything else is a ratio of all ``n`` rows (``0.7/0.1/0.2``, ``6/2/2``, ``70/10/20``).
+    """
+    if all(float(x).is_integer() and x >= 0 for x in split) and sum(split) > 100:
+        a, b, c = (int(x) for x in split)
+        if a <= 0 or c <= 0:
+            raise TrainingError(f"split {a}/{b}/{c}: train and test rows must be > 0")
+        if a + b + c > n:
+            raise TrainingError(f"split {a}/{b}/{c} needs {a + b + c} rows, the data has {n}")
+        return a, a + b, a + b + c
+    try:
+        train_end, val_end = metrics.split_rows(n, split)
+    except ValueError as exc:
+        raise TrainingError(str(exc)) from None
+    return train_end, val_end, n
 
 
 def _mean_finite(values: list[float]) -> float:
@@ -100,12 +124,17 @@ def run(
     season: int | None = None,
     params: dict[str, Any] | None = None,
     seed: int = 0,
+    channels: str = "joint",
 ) -> BacktestResult:
+    """Fit on the train rows (torch models: early stopping on the validation rows, best weights kept) and
+    forecast every test origin. ``channels="independent"`` trains a torch model on each target column as
+    its own univariate series (one global model, weights shared across channels: how TiDE, DLinear and
+    NLinear are evaluated on the long-horizon benchmarks); ``"joint"`` feeds the model all columns at once."""
     from darts import TimeSeries
 
     params = dict(params or {})
-    n = len(data)
-    train_end, val_end = metrics.split_rows(n, split)
+    train_end, val_end, n = split_bounds(len(data), split)
+    data = data.iloc[:n]
     day = frames.steps_per_day(freq)
     season = season or day
     input_length = lookback or models.default_input_length(model_type, day, horizon, train_end)
@@ -124,31 +153,76 @@ def run(
     past, future = (None, cal) if models.uses_future_covariates(model_type) else (cal, None)
     if model_type == "lightgbm" and lookback:
         params["input_length"] = lookback
-    model = models.build(model_type, params, models.Shape(horizon, day, False), input_length, seed, train_end)
-    t0 = time.perf_counter()
-    models.fit(model, model_type, params, series[:train_end], past, future, None, None)
-    fit_seconds = time.perf_counter() - t0
     torch_model = model_type in models.TORCH_TYPES
-    hf = model.historical_forecasts(
-        series=series,
-        past_covariates=past,
-        future_covariates=future,
-        forecast_horizon=horizon,
-        stride=stride,
-        retrain=False,
-        last_points_only=False,
-        start=val_end,
-        start_format="position",
-        overlap_end=False,
-        show_warnings=False,
-        verbose=False,
-        # torch quantile models: their 0.5 quantile (one "sample" would be a random draw); LightGBM
-        # forecasts autoregressively, where one sample is its median.
-        predict_likelihood_parameters=torch_model,
+    independent = torch_model and channels == "independent" and len(series.components) > 1
+    # Validation windows need their lookback: they start input_length rows before the validation rows.
+    validation = torch_model and val_end - train_end >= horizon
+    model = models.build(
+        model_type,
+        params,
+        models.Shape(horizon, day, False),
+        input_length,
+        seed,
+        train_end,
+        validation=validation,
     )
-    origins = data.index.get_indexer([ts.start_time() for ts in hf])
-    medians = [f"{c}_q0.500" for c in series.components] if torch_model else list(series.components)
-    pred_s = np.stack([ts[medians].values(copy=False) for ts in hf])  # (origins, horizon, targets)
+    fit_series: Any = series[:train_end]
+    val_series: Any = series[max(0, train_end - input_length) : val_end] if validation else None
+    full: Any = series
+    if independent:
+        fit_series = [fit_series[c] for c in series.components]
+        val_series = [val_series[c] for c in series.components] if validation else None
+        full = [series[c] for c in series.components]
+        k = len(series.components)
+        past = [past] * k if past is not None else None
+        future = [future] * k if future is not None else None
+    val = (val_series, past, future) if validation else None
+    t0, c0 = time.perf_counter(), time.process_time()
+    models.fit(model, model_type, params, fit_series, past, future, None, None, val=val)
+    fit_seconds, fit_cpu = time.perf_counter() - t0, time.process_time() - c0
+    epochs, best_epoch = _epochs(model) if torch_model else (0, -1)
+    # LightGBM: every origin's recursion step in one booster call (trainers.native.rolling_medians gives
+    # darts' numbers; darts' historical_forecasts loops over origins: > 6 min at horizon 96 x 7 columns).
+    lgb = model_type == "lightgbm"
+    hf = (
+        []
+        if lgb
+        else model.historical_forecasts(
+            series=full,
+            past_covariates=past,
+            future_covariates=future,
+            forecast_horizon=horizon,
+            stride=stride,
+            retrain=False,
+            last_points_only=False,
+            start=val_end,
+            start_format="position",
+            overlap_end=False,
+            show_warnings=False,
+            verbose=False,
+            # torch quantile models: their 0.5 quantile (one "sample" would be a random draw); LightGBM
+            # forecasts autoregressively, where one sample is its median.
+            predict_likelihood_parameters=torch_model,
+        )
+    )
+    if independent:  # one list of forecasts per channel -> (origins, horizon, targets)
+        origins = data.index.get_indexer([ts.start_time() for ts in hf[0]])
+        pred_s = np.stack(
+            [
+                np.stack([ts[f"{c}_q0.500"].values(copy=False)[:, 0] for ts in per])
+                for c, per in zip(series.components, hf, strict=True)
+            ],
+            axis=-1,
+        )
+    elif lgb:
+        from trainers.native import rolling_medians
+
+        origins = np.arange(val_end, n - horizon + 1, stride)
+        pred_s = rolling_medians(model, scaled, data.index.asi8, origins, horizon)
+    else:
+        origins = data.index.get_indexer([ts.start_time() for ts in hf])
+        medians = [f"{c}_q0.500" for c in series.components] if torch_model else list(series.components)
+        pred_s = np.stack([ts[medians].values(copy=False) for ts in hf])  # (origins, horizon, targets)
     actual_s = metrics.rolling_windows(scaled, origins, horizon)
     base = metrics.baseline_forecasts(scaled, origins, horizon, season)
     insample = values[:train_end]
@@ -156,14 +230,36 @@ def run(
     for name, pred in base.items():
         rows[name] = score(actual_s, pred, mean, std, insample, season)
     split_rows = (train_end, val_end - train_end, n - val_end)
-    return BacktestResult(rows, len(origins), fit_seconds, split_rows, origins, pred_s * std + mean)
+    return BacktestResult(
+        rows,
+        len(origins),
+        fit_seconds,
+        split_rows,
+        origins,
+        pred_s * std + mean,
+        fit_cpu_seconds=fit_cpu,
+        epochs=epochs,
+        best_epoch=best_epoch,
+    )
+
+
+def _epochs(model: Any) -> tuple[int, int]:
+    """(epochs trained, epoch whose weights were kept; -1 = the last) of a fitted darts torch model."""
+    trainer = getattr(model, "trainer", None)
+    trained = int(trainer.current_epoch) if trainer is not None else 0
+    best = -1
+    for cb in getattr(trainer, "callbacks", []) or []:
+        best = int(getattr(cb, "best_epoch", best))
+    return trained, best
 
 
 def render(result: BacktestResult) -> str:
     cols = ["mse_scaled", "mae_scaled", "mae", "rmse", "smape", "mase"]
     lines = [
         f"split rows train/val/test: {result.split[0]}/{result.split[1]}/{result.split[2]}; "
-        f"{result.origins} forecast origins; model fit {result.fit_seconds:.1f} s",
+        f"{result.origins} forecast origins; model fit {result.fit_seconds:.1f} s "
+        f"({result.fit_cpu_seconds:.1f} s CPU)"
+        + (f"; {result.epochs} epochs, best {result.best_epoch + 1}" if result.best_epoch >= 0 else ""),
         f"{'method':<16}" + "".join(f"{c:>12}" for c in cols),
     ]
     for name, row in result.rows.items():
@@ -190,11 +286,31 @@ def register(sub: Any) -> None:
     b.add_argument("--horizon", required=True, type=int)
     b.add_argument("--model", required=True, choices=MODELS)
     b.add_argument("--lookback", type=int, default=None, help="input length in steps (default per model)")
-    b.add_argument("--split", default="0.7/0.1/0.2", help="train/val/test fractions by rows")
+    b.add_argument(
+        "--split",
+        default="0.7/0.1/0.2",
+        help="train/val/test: ratios (0.7/0.1/0.2, 6/2/2) or row counts from the first row (8640/2880/2880: "
+        "whole numbers adding up to more than 100)",
+    )
     b.add_argument("--scale", choices=["standard", "none"], default="standard")
     b.add_argument("--stride", type=int, default=1)
     b.add_argument("--season", type=int, default=None, help="seasonal-naive / MASE season (default: one day)")
-    b.add_argument("--rows", type=int, default=None, help="use only the last N rows of the file")
+    rows = b.add_mutually_exclusive_group()
+    rows.add_argument("--rows", type=int, default=None, help="use only the last N rows of the file")
+    rows.add_argument(
+        "--rows-from-start",
+        type=int,
+        default=None,
+        metavar="N",
+        help="use only the first N rows of the file (the long-horizon protocol: ETTh2's first 14,400)",
+    )
+    b.add_argument(
+        "--channels",
+        choices=["joint", "independent"],
+        default="joint",
+        help="several targets, torch models: one multivariate series (joint) or each column its own "
+        "univariate series of one global model (independent, as the long-horizon papers evaluate)",
+    )
     b.add_argument("--param", type=_param, action="append", default=[], help="model param key=value")
     b.add_argument(
         "--plot",
@@ -219,8 +335,10 @@ def handle(args: argparse.Namespace, settings: Any) -> int:
     models.check_params(args.model, params)
     with progress.task(f"backtest {args.csv.name}: reading", None, progress.enabled(args)) as bar:
         data, freq = read_input(args.csv, [t.strip() for t in args.target.split(",") if t.strip()])
-        if args.rows:
-            data = data.iloc[-args.rows :]
+        if args.rows is not None or args.rows_from_start is not None:
+            if (args.rows or args.rows_from_start) < 1:
+                raise TrainingError("--rows and --rows-from-start must be >= 1")
+            data = data.iloc[-args.rows :] if args.rows else data.iloc[: args.rows_from_start]
         bar.stage(f"backtest {args.csv.name}: {args.model} fit and {args.horizon}-step forecasts")
         result = run(
             data,
@@ -233,6 +351,7 @@ def handle(args: argparse.Namespace, settings: Any) -> int:
             args.scale == "standard",
             args.season,
             params,
+            channels=args.channels,
         )
     print(f"{args.csv.name}: {', '.join(map(str, data.columns))}; step {freq}; horizon {args.horizon}")
     print(render(result))

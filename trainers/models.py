@@ -15,20 +15,43 @@ from typing import Any
 from stream_app.core.extras import missing_extra
 from trainers.errors import TrainingCanceled, TrainingError
 
-TORCH_TYPES = ("tide", "lstm", "tft")
+TORCH_TYPES = ("tide", "lstm", "tft", "dlinear", "nlinear")
 DARTS_TYPES = ("lightgbm", *TORCH_TYPES)
 QUANTILES = (0.1, 0.5, 0.9)
 
 Progress = Callable[[float, str], None]
 ShouldStop = Callable[[], bool]
 
+# Training params of every torch model (trainers/torch_defaults.py): early-stopping patience (epochs
+# without a better validation loss) and reversible instance normalisation (1 on, 0 off).
+TORCH_TRAINING = ("patience", "rin")
 # Params every model type accepts (beyond its own model-specific ones).
 COMMON_PARAMS = {"target", "input_length", "covariates", "detector", "window_hours", "threads", "season"}
 MODEL_PARAMS: dict[str, set[str]] = {
     "lightgbm": {"n_estimators", "num_leaves", "learning_rate", "max_train_rows", "min_child_samples"},
-    "tide": {"n_epochs", "batch_size", "hidden_size", "lr", "max_samples", "dropout"},
-    "lstm": {"n_epochs", "batch_size", "hidden_dim", "n_rnn_layers", "lr", "max_samples", "dropout"},
-    "tft": {"n_epochs", "batch_size", "hidden_size", "lr", "max_samples", "dropout", "num_attention_heads"},
+    "tide": {"n_epochs", "batch_size", "hidden_size", "lr", "max_samples", "dropout", *TORCH_TRAINING},
+    "lstm": {
+        "n_epochs",
+        "batch_size",
+        "hidden_dim",
+        "n_rnn_layers",
+        "lr",
+        "max_samples",
+        "dropout",
+        *TORCH_TRAINING,
+    },
+    "tft": {
+        "n_epochs",
+        "batch_size",
+        "hidden_size",
+        "lr",
+        "max_samples",
+        "dropout",
+        "num_attention_heads",
+        *TORCH_TRAINING,
+    },
+    "dlinear": {"n_epochs", "batch_size", "lr", "max_samples", "kernel_size", *TORCH_TRAINING},
+    "nlinear": {"n_epochs", "batch_size", "lr", "max_samples", *TORCH_TRAINING},
     "seasonal_naive": set(),
 }
 MODEL_TYPES: tuple[str, ...] = tuple(MODEL_PARAMS)  # every model type there is (docs/models.md: adding one)
@@ -69,6 +92,9 @@ PARAM_BOUNDS: dict[str, Bound] = {
     "max_samples": Bound(1, 1_000_000),
     "dropout": Bound(0, 0.9, integer=False),
     "num_attention_heads": Bound(1, 16),
+    "patience": Bound(1, 100),
+    "rin": Bound(0, 1),
+    "kernel_size": Bound(2, 1_001),
 }
 MAX_COVARIATES = 64
 MAX_NAME = 128  # characters of a column name (target, covariates)
@@ -176,8 +202,12 @@ def build(
     seed: int,
     n_rows: int,
     callbacks: list[Any] | None = None,
+    validation: bool = False,
 ) -> Any:
-    """A fresh, unfitted darts model with quantile output (10/50/90 %)."""
+    """A fresh, unfitted darts model with quantile output (10/50/90 %).
+
+    Torch models take their defaults from ``torch_defaults``; with ``validation`` (``fit`` will get a
+    validation series) they stop early on the validation loss and keep the best epoch's weights."""
     require_libraries(model_type)
     h = shape.horizon
     if model_type == "lightgbm":
@@ -202,42 +232,67 @@ def build(
         raise TrainingError(f"unknown darts model type {model_type!r}")
     from darts.utils.likelihood_models import QuantileRegression
 
+    from trainers import torch_defaults as td
+
+    def p(key: str, fallback: Any = None) -> Any:
+        return td.param(model_type, params, key, fallback)
+
+    n_epochs = epochs_of(model_type, params, validation)
+    lr = float(p("lr", 3e-3))
+    extra = td.early_stopping_callbacks(int(p("patience", 4))) if validation else []
     common: dict[str, Any] = {
         "input_chunk_length": input_length,
         "output_chunk_length": h,
         "likelihood": QuantileRegression(quantiles=list(QUANTILES)),
-        "n_epochs": int(params.get("n_epochs", 8)),
-        "batch_size": int(params.get("batch_size", 64)),
-        "optimizer_kwargs": {"lr": float(params.get("lr", 3e-3))},
+        "n_epochs": n_epochs,
+        "batch_size": int(p("batch_size", 64)),
+        "optimizer_kwargs": {"lr": lr},
+        **td.scheduler(n_epochs, lr),
         "random_state": seed,
         "save_checkpoints": False,
         "log_tensorboard": False,
-        "pl_trainer_kwargs": trainer_kwargs(callbacks or []),
+        "pl_trainer_kwargs": trainer_kwargs([*(callbacks or []), *extra]),
     }
-    dropout = float(params.get("dropout", 0.1))
+    if model_type in td.RIN_TYPES:
+        common["use_reversible_instance_norm"] = td.uses_rin(model_type, params)
+    dropout = float(p("dropout", 0.1))
     if model_type == "tide":
         from darts.models import TiDEModel
 
-        hidden = int(params.get("hidden_size", 64))
         return TiDEModel(
-            hidden_size=hidden, decoder_output_dim=8, temporal_decoder_hidden=16, dropout=dropout, **common
+            hidden_size=int(p("hidden_size", 64)),
+            decoder_output_dim=8,
+            temporal_decoder_hidden=16,
+            dropout=dropout,
+            **common,
         )
+    if model_type == "dlinear":
+        from darts.models import DLinearModel
+
+        return DLinearModel(kernel_size=int(p("kernel_size", 25)), shared_weights=False, **common)
+    if model_type == "nlinear":
+        from darts.models import NLinearModel
+
+        # darts refuses NLinear's own last-value normalisation with a quantile (probabilistic) output:
+        # reversible instance normalisation takes its place (both remove the window's level).
+        return NLinearModel(shared_weights=False, normalize=False, **common)
     if model_type == "lstm":
         from darts.models import BlockRNNModel
 
+        layers = int(p("n_rnn_layers", 1))
         return BlockRNNModel(
             model="LSTM",
-            hidden_dim=int(params.get("hidden_dim", 32)),
-            n_rnn_layers=int(params.get("n_rnn_layers", 1)),
-            dropout=dropout if int(params.get("n_rnn_layers", 1)) > 1 else 0.0,
+            hidden_dim=int(p("hidden_dim", 32)),
+            n_rnn_layers=layers,
+            dropout=dropout if layers > 1 else 0.0,
             **common,
         )
     from darts.models import TFTModel
 
     return TFTModel(
-        hidden_size=int(params.get("hidden_size", 16)),
+        hidden_size=int(p("hidden_size", 16)),
         lstm_layers=1,
-        num_attention_heads=int(params.get("num_attention_heads", 2)),
+        num_attention_heads=int(p("num_attention_heads", 2)),
         hidden_continuous_size=8,
         dropout=dropout,
         **common,
@@ -272,7 +327,7 @@ def uses_past_covariates(model_type: str) -> bool:
 
 def uses_future_covariates(model_type: str) -> bool:
     """BlockRNN (our LSTM) takes past covariates only: calendar features go in as past covariates."""
-    return model_type in ("lightgbm", "tide", "tft")
+    return model_type in ("lightgbm", "tide", "tft", "dlinear", "nlinear")
 
 
 def fit(
@@ -284,8 +339,12 @@ def fit(
     future: Any,
     progress: Progress | None,
     stop: ShouldStop | None,
+    val: tuple[Any, Any, Any] | None = None,
 ) -> None:
-    """Fit with progress and cancellation; torch threads are limited first (shared 2-core machines)."""
+    """Fit with progress and cancellation; torch threads are limited first (shared 2-core machines).
+
+    ``val`` = (series, past, future) of the validation rows (with their lookback context) for a torch
+    model built with ``validation=True``: early stopping and the best epoch's weights."""
     if model_type == "lightgbm":
         boosters = len(QUANTILES)
         cb = _LgbProgress(boosters, int(params.get("n_estimators", 150)), progress, stop)
@@ -301,11 +360,17 @@ def fit(
     import torch
 
     torch.set_num_threads(int(params.get("threads", 2)))
-    max_samples = params.get("max_samples", 4000)
+    from trainers import torch_defaults as td
+
+    max_samples = td.param(model_type, params, "max_samples", 4000)
+    val_series, val_past, val_future = val or (None, None, None)
     model.fit(
         series,
         past_covariates=past,
         future_covariates=future,
+        val_series=val_series,
+        val_past_covariates=val_past if val_series is not None else None,
+        val_future_covariates=val_future if val_series is not None else None,
         max_samples_per_ts=int(max_samples) if max_samples else None,
         verbose=False,
     )
@@ -313,8 +378,16 @@ def fit(
     model.trainer_params["callbacks"] = []
 
 
-def epochs_of(model_type: str, params: dict[str, Any]) -> int:
-    return int(params.get("n_epochs", 8)) if model_type in TORCH_TYPES else 1
+def epochs_of(model_type: str, params: dict[str, Any], validation: bool = False) -> int:
+    """Epoch budget: the param, else the model's default (a larger one when early stopping on a
+    validation series decides where training ends)."""
+    if model_type not in TORCH_TYPES:
+        return 1
+    if "n_epochs" in params:
+        return int(params["n_epochs"])
+    from trainers import torch_defaults as td
+
+    return int(td.DEFAULTS[model_type]["max_epochs" if validation else "n_epochs"])
 
 
 def check_params(model_type: str, params: dict[str, Any]) -> None:
@@ -345,7 +418,7 @@ def check_params(model_type: str, params: dict[str, Any]) -> None:
             continue
         if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
             raise ParamError(key, f"param {key} must be a number, got {_short(value)}")
-        if value <= 0 and key != "dropout":
+        if value <= 0 and key not in ("dropout", "rin"):
             raise ParamError(key, f"param {key} must be > 0, got {_short(value)}")
         _check_bound(key, value)
 
