@@ -138,6 +138,24 @@ def lightgbm_lags(day: int, horizon: int, n_rows: int) -> list[int]:
     return sorted(-lag for lag in lags if lag > 0)
 
 
+def lightgbm_lookback_lags(day: int, lookback: int) -> list[int]:
+    """The lags of a LightGBM given an input length (``--lookback``, param ``input_length``): the recent
+    steps, the same time +-1 step on each of the last 7 days and on every whole week, none further back
+    than ``lookback``.
+
+    Why not every lag 1..lookback: a lookback of 720 hours with 7 target columns is 5,040 features, and the
+    fit on ETTh2's 8,640 train rows did not finish in 17 minutes; this set is 52 lags (364 features,
+    fit ~2 min CPU). Chosen on ETTh2's validation rows (horizon 96): MSE 0.337 against 0.508 with the
+    default lags (docs/forecasting-energy.md)."""
+    lags = set(range(1, min(day, 24) + 1))
+    for k in range(1, 8):
+        lags |= {k * day - 1, k * day, k * day + 1}
+    week = 7 * day
+    for k in range(1, lookback // week + 2):
+        lags |= {k * week - 1, k * week, k * week + 1}
+    return sorted(-lag for lag in lags if 0 < lag <= lookback)
+
+
 def default_input_length(model_type: str, day: int, horizon: int, n_rows: int) -> int:
     if model_type == "lightgbm":
         return -min(lightgbm_lags(day, horizon, n_rows))
@@ -214,7 +232,9 @@ def build(
         from darts.models import LightGBMModel
 
         return LightGBMModel(
-            lags=lightgbm_lags(shape.day, h, n_rows) if "input_length" not in params else input_length,
+            lags=lightgbm_lags(shape.day, h, n_rows)
+            if "input_length" not in params
+            else lightgbm_lookback_lags(shape.day, input_length),
             # No past covariates: their future values are unknown when forecasting autoregressively.
             lags_future_covariates=[0],
             output_chunk_length=1,
