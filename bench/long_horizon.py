@@ -121,10 +121,12 @@ def main() -> None:
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / "long_horizon.json"
-    results = json.loads(path.read_text()) if path.is_file() else {"models": {}}
-    results["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, torch threads 1, nice 19"
     for model in [m.strip() for m in args.models.split(",") if m.strip()]:
-        results["models"][model] = run_one(model)
+        one = run_one(model)
+        # read just before writing: another run (another model) may have finished meanwhile
+        results = json.loads(path.read_text()) if path.is_file() else {"models": {}}
+        results["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, torch threads 1, nice 19"
+        results["models"][model] = one
         path.write_text(json.dumps(results, indent=2) + "\n")
         (OUT / "long_horizon.md").write_text(render(results))
         print(render(results))

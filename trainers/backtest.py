@@ -335,10 +335,11 @@ def handle(args: argparse.Namespace, settings: Any) -> int:
     models.check_params(args.model, params)
     with progress.task(f"backtest {args.csv.name}: reading", None, progress.enabled(args)) as bar:
         data, freq = read_input(args.csv, [t.strip() for t in args.target.split(",") if t.strip()])
-        if args.rows is not None or args.rows_from_start is not None:
-            if (args.rows or args.rows_from_start) < 1:
+        keep = args.rows if args.rows is not None else args.rows_from_start
+        if keep is not None:
+            if keep < 1:
                 raise TrainingError("--rows and --rows-from-start must be >= 1")
-            data = data.iloc[-args.rows :] if args.rows else data.iloc[: args.rows_from_start]
+            data = data.iloc[-keep:] if args.rows is not None else data.iloc[:keep]
         bar.stage(f"backtest {args.csv.name}: {args.model} fit and {args.horizon}-step forecasts")
         result = run(
             data,

@@ -17,6 +17,8 @@ CONTRACT_PARAMS: dict[str, dict[str, Any]] = {
     "tide": {"n_epochs": 6, "max_samples": 2048, "hidden_size": 32, "threads": 2},
     "lstm": {"n_epochs": 10, "max_samples": 2048, "hidden_dim": 16, "threads": 2},
     "tft": {"n_epochs": 3, "max_samples": 1024, "hidden_size": 8, "threads": 2},
+    "dlinear": {"n_epochs": 6, "max_samples": 2048, "threads": 2},
+    "nlinear": {"n_epochs": 6, "max_samples": 2048, "threads": 2},
     "seasonal_naive": {},
 }
 SLICE_ROWS = 3000

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -69,3 +71,24 @@ def test_epoch_budget_is_larger_with_early_stopping() -> None:
     assert models.epochs_of("tide", {}) == torch_defaults.DEFAULTS["tide"]["n_epochs"]
     assert models.epochs_of("tide", {}, validation=True) == torch_defaults.DEFAULTS["tide"]["max_epochs"]
     assert models.epochs_of("tide", {"n_epochs": 3}, validation=True) == 3
+
+
+def test_cli_runs_the_protocol_on_the_first_rows_of_an_uncut_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stream_app import cli
+
+    n = 700
+    t = np.datetime64("2024-01-01T00:00") + np.arange(n) * np.timedelta64(1, "h")
+    v = 10 + 3 * np.sin(np.arange(n) * 2 * np.pi / 24) + np.random.default_rng(0).normal(0, 0.2, n)
+    v[450:] += 1000  # rows past --rows-from-start: a forecast that saw them would be far off
+    src = tmp_path / "s.csv"
+    src.write_text("timestamp,value\n" + "".join(f"{a},{b:.4f}\n" for a, b in zip(t, v, strict=True)))
+    args = ["-q", "backtest", "--csv", str(src), "--target", "value", "--horizon", "6"]
+    args += ["--model", "lightgbm", "--param", "n_estimators=20", "--rows-from-start", "400"]
+    assert cli.main([*args, "--split", "250/50/100"]) == 0
+    out = capsys.readouterr().out
+    assert "split rows train/val/test: 250/50/100; 95 forecast origins" in out
+    repeat_last = next(line for line in out.splitlines() if line.startswith("repeat_last"))
+    assert float(repeat_last.split()[3]) < 5  # original-scale MAE: rows 450.. (+1000) never reached
+    assert cli.main([*args, "--split", "250/50/200"]) != 0  # more rows than the first 400
