@@ -15,6 +15,7 @@ from api.http.request_context import RequestContextMiddleware, send_error
 from api.routes import (
     alert_config,
     anomalies,
+    asset_readings,
     asset_state,
     assets,
     forecasts,
@@ -43,6 +44,7 @@ V1: tuple[APIRouter, ...] = (
     jobs.router,
     anomalies.router,
     forecasts.router,
+    asset_readings.router,
     readings.router,
     alert_config.router,
     models.router,

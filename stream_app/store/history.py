@@ -64,3 +64,25 @@ async def fetch_csv(conn: Conn, asset_id: str, max_rows: int) -> tuple[bytes, in
         cov: dict[str, Any] = r["covariates"] or {}
         writer.writerow([r["ts"].isoformat(), repr(float(r["value"])), *(cov.get(n, "") for n in names)])
     return buf.getvalue().encode(), len(rows)
+
+
+async def fetch_range(
+    conn: Conn, asset_id: str, start: datetime | None, end: datetime | None, max_rows: int
+) -> list[asyncpg.Record]:
+    """Readings of an asset with ``start <= ts < end`` (either bound open), oldest first: the newest
+    ``max_rows + 1`` of them (one more than asked, so the caller knows the range held more)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        SELECT ts, value FROM (
+            SELECT ts, value FROM readings_history
+            WHERE asset_id = $1 AND ($2::timestamptz IS NULL OR ts >= $2)
+              AND ($3::timestamptz IS NULL OR ts < $3)
+            ORDER BY ts DESC LIMIT $4
+        ) t ORDER BY ts
+        """,
+        asset_id,
+        start,
+        end,
+        max_rows + 1,
+    )
+    return rows
