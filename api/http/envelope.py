@@ -1,6 +1,8 @@
 """The response envelope every route uses, and the error body (documented in OpenAPI for every route).
 
-Success: ``{"status": "success", "data": ..., "meta": {"next_cursor": ..., "has_more": ...}}``;
+Success: ``{"status": "success", "data": ..., "meta": {"next_cursor": ..., "has_more": ...}}``; a list
+route answers ``data: {"items": [...], "next_cursor": ..., "has_more": ...}`` (:class:`Page`, built by
+:func:`ok_page`), with the same paging values repeated in ``meta`` for clients of the old shape;
 error: ``{"status": "error", "error": {"code", "message", "details"}, "request_id": ...}``.
 """
 
@@ -40,8 +42,22 @@ class ErrorResponse(BaseModel):
     request_id: str | None = None
 
 
+class Page(BaseModel, Generic[T]):
+    """One page of a list route: the rows and how to get the next page."""
+
+    items: list[T]
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page; null on the last.")
+    has_more: bool = Field(False, description="Whether another page exists.")
+
+
 def ok(data: T, meta: Meta | None = None) -> Envelope[T]:
     return Envelope[T](data=data, meta=meta)
+
+
+def ok_page(items: list[T], meta: Meta) -> Envelope[Page[T]]:
+    """A list route's answer: ``data.items`` plus the paging fields (also in ``meta``)."""
+    page = Page[T](items=items, next_cursor=meta.next_cursor, has_more=meta.has_more)
+    return Envelope[Page[T]](data=page, meta=meta)
 
 
 def _err(description: str) -> dict[str, Any]:
