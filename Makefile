@@ -19,7 +19,7 @@ KAFKA4_ENV := KILOWATCH_KAFKA_VERSION=$(KAFKA4_VERSION) KILOWATCH_KAFKA_BOOTSTRA
 	KILOWATCH_POSTGRES_PORT=15433 KILOWATCH_REDIS_PORT=16380
 
 .PHONY: help venv demo-venv lock lint typecheck schemas unit integration test test-kafka4 bench demo infra-up infra-down \
-	infra-status clean promtool compose-check api api-fuzz
+	infra-status clean promtool compose-check api api-fuzz cjk-font
 
 help:
 	@echo "make demo   - set up everything and run the live anomaly demo (Ctrl-C stops it)"
@@ -57,11 +57,11 @@ typecheck: venv
 schemas: venv
 	$(KW) schemas export --check
 
-unit: venv
+unit: venv cjk-font
 	$(BIN)/pytest -q tests/unit tests/contract
 
 # Starts the services it needs and stops only those it started (scripts/with-infra).
-integration: venv
+integration: venv cjk-font
 	scripts/with-infra bash -c '$(KW) db upgrade && $(BIN)/pytest -q tests/integration'
 
 test: lint typecheck schemas promtool compose-check unit integration api-fuzz test-kafka4
@@ -85,6 +85,11 @@ promtool: venv
 	promtool check config deploy/prometheus/prometheus.yml
 	promtool check rules deploy/prometheus/rules/*.yml
 	cd deploy/prometheus/tests && promtool test rules *.yml
+
+# The CJK font zh-CN reports render with (stream_app/analytics/reports/fonts.py finds it by path).
+cjk-font: venv
+	@test -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc || $(BIN)/python -c "from stream_app.devtools.infra import procs; \
+		procs.apt_install('fonts-wqy-zenhei', why='zh-CN reports need a CJK font')"
 
 # docker-compose.kafka.yml: `docker-compose config` (v1, Debian package `docker-compose`; no engine needed).
 compose-check: venv
