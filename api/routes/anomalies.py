@@ -18,7 +18,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from api.deps import PoolDep, ReadKey
-from api.http.envelope import COMMON_RESPONSES, Envelope, ok
+from api.http.envelope import COMMON_RESPONSES, Envelope, Page, ok_page
 from api.http.errors import ApiError, Code
 from api.http.pagination import PageDep, finish
 from api.services import results_store
@@ -74,7 +74,7 @@ async def require_known(conn: Conn, asset_id: str) -> None:
 
 @router.get(
     "/{asset_id:path}/anomalies",
-    response_model=Envelope[list[AnomalyPublic]],
+    response_model=Envelope[Page[AnomalyPublic]],
     summary="An asset's anomalies (filtered, cursor-paged by the anomaly timestamp)",
 )
 async def list_anomalies(
@@ -87,9 +87,9 @@ async def list_anomalies(
         Query(alias="type", description="Only these types (repeat the parameter for several)."),
     ] = None,
     min_score: Annotated[float | None, Query(ge=0.0, le=1.0, description="Only scores >= this.")] = None,
-) -> Envelope[list[AnomalyPublic]]:
+) -> Envelope[Page[AnomalyPublic]]:
     rows = await results_store.list_anomalies(pool, asset_id, page, types or (), min_score)
     if not rows:
         await require_known(pool, asset_id)
     items, meta = finish(rows, page, lambda r: (r["ts"], r["event_id"]))
-    return ok([AnomalyPublic.of(r) for r in items], meta)
+    return ok_page([AnomalyPublic.of(r) for r in items], meta)

@@ -15,7 +15,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.deps import PoolDep, ReadKey
-from api.http.envelope import COMMON_RESPONSES, Envelope, ok
+from api.http.envelope import COMMON_RESPONSES, Envelope, Page, ok, ok_page
 from api.http.errors import ApiError, Code
 from api.http.pagination import PageDep, finish
 from api.routes.anomalies import AssetIdPath, require_known
@@ -55,17 +55,17 @@ class ForecastPublic(BaseModel):
 
 @router.get(
     "/{asset_id:path}/forecasts",
-    response_model=Envelope[list[ForecastPublic]],
+    response_model=Envelope[Page[ForecastPublic]],
     summary="An asset's forecast history (cursor-paged by issued_at)",
 )
 async def list_forecasts(
     asset_id: AssetIdPath, _key: ReadKey, pool: PoolDep, page: PageDep
-) -> Envelope[list[ForecastPublic]]:
+) -> Envelope[Page[ForecastPublic]]:
     rows = await results_store.list_forecasts(pool, asset_id, page)
     if not rows:
         await require_known(pool, asset_id)
     items, meta = finish(rows, page, lambda r: (r["issued_at"], r["forecast_id"]))
-    return ok([ForecastPublic.of(r) for r in items], meta)
+    return ok_page([ForecastPublic.of(r) for r in items], meta)
 
 
 @router.get(

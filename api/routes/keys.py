@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminKey, PoolDep, ResourcesDep
-from api.http.envelope import COMMON_RESPONSES, Envelope, ok
+from api.http.envelope import COMMON_RESPONSES, Envelope, Page, ok, ok_page
 from api.http.pagination import PageDep, finish
 from api.services import keystore
 from api.services.keys import KeyRecord, Scope
@@ -67,11 +67,11 @@ async def create_key(body: ApiKeyCreate, _key: AdminKey, pool: PoolDep) -> Envel
     return ok(ApiKeyCreated(**ApiKeyPublic.of(rec).model_dump(), key=key))
 
 
-@router.get("", response_model=Envelope[list[ApiKeyPublic]], summary="List keys (prefixes only)")
-async def list_keys(_key: AdminKey, pool: PoolDep, page: PageDep) -> Envelope[list[ApiKeyPublic]]:
+@router.get("", response_model=Envelope[Page[ApiKeyPublic]], summary="List keys (prefixes only)")
+async def list_keys(_key: AdminKey, pool: PoolDep, page: PageDep) -> Envelope[Page[ApiKeyPublic]]:
     rows = await keystore.list_keys(pool, page)
     items, meta = finish(rows, page, lambda r: (r.created_at, r.id))
-    return ok([ApiKeyPublic.of(r) for r in items], meta)
+    return ok_page([ApiKeyPublic.of(r) for r in items], meta)
 
 
 @router.delete("/{key_id}", response_model=Envelope[ApiKeyPublic], summary="Revoke a key")

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Body, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ModelKey, PoolDep, ReadKey, ServiceDep
-from api.http.envelope import COMMON_RESPONSES, Envelope, ok
+from api.http.envelope import COMMON_RESPONSES, Envelope, Page, ok, ok_page
 from api.http.errors import conflict
 from api.http.pagination import PageDep, finish, keyset
 from api.routes.assets import AssetPath
@@ -75,17 +75,17 @@ class ModelRollback(BaseModel):
 
 @router.get(
     "/{asset_id:path}/models",
-    response_model=Envelope[list[ModelVersionPublic]],
+    response_model=Envelope[Page[ModelVersionPublic]],
     summary="List an asset's model versions",
 )
 async def list_models(
     asset_id: AssetPath, _key: ReadKey, pool: PoolDep, page: PageDep
-) -> Envelope[list[ModelVersionPublic]]:
+) -> Envelope[Page[ModelVersionPublic]]:
     """Newest first by default, with metrics and status (404 for an unknown asset)."""
     await repo.get_asset(pool, asset_id)
     rows = await admin.list_versions(pool, asset_id, functools.partial(keyset, page))
     items, meta = finish(rows, page, lambda v: (v.created_at, v.version))
-    return ok([ModelVersionPublic.of(v) for v in items], meta)
+    return ok_page([ModelVersionPublic.of(v) for v in items], meta)
 
 
 @router.post(

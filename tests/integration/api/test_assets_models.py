@@ -161,8 +161,8 @@ async def test_assets_are_listed_page_by_page(env: Env) -> None:
             params["cursor"] = cursor
         r = await env.call("GET", "/assets", scope="read", params=params)
         assert r.status_code == 200, r.text
-        seen += [a["asset_id"] for a in r.json()["data"]]
-        cursor = r.json()["meta"]["next_cursor"]
+        seen += [a["asset_id"] for a in r.json()["data"]["items"]]
+        cursor = r.json()["data"]["next_cursor"]
         if cursor is None:
             break
     assert seen == made
@@ -172,7 +172,7 @@ async def test_activation_and_rollback_are_announced_to_workers(env: Env) -> Non
     asset = await env.add_asset("models")
     v1, v2, v3 = [await env.add_version(asset) for _ in range(3)]
     r = await env.call("GET", f"/assets/{asset}/models", scope="read")
-    assert [(m["version"], m["status"]) for m in r.json()["data"]] == [
+    assert [(m["version"], m["status"]) for m in r.json()["data"]["items"]] == [
         (3, "candidate"),
         (2, "candidate"),
         (1, "candidate"),
@@ -218,14 +218,16 @@ async def test_activation_and_rollback_are_announced_to_workers(env: Env) -> Non
     # Paging through the versions.
     r = await env.call("GET", f"/assets/{asset}/models", scope="read", params={"limit": 2})
     page1 = r.json()
-    assert [m["version"] for m in page1["data"]] == [3, 2] and page1["meta"]["has_more"] is True
+    assert [m["version"] for m in page1["data"]["items"]] == [3, 2] and page1["data"]["has_more"] is True
     r = await env.call(
         "GET",
         f"/assets/{asset}/models",
         scope="read",
-        params={"limit": 2, "cursor": page1["meta"]["next_cursor"]},
+        params={"limit": 2, "cursor": page1["data"]["next_cursor"]},
     )
-    assert [m["version"] for m in r.json()["data"]] == [1] and r.json()["meta"]["next_cursor"] is None
+    last = r.json()["data"]
+    assert [m["version"] for m in last["items"]] == [1]
+    assert last["next_cursor"] is None and last["has_more"] is False
 
 
 async def test_only_candidates_are_deleted_with_their_bundle(env: Env) -> None:

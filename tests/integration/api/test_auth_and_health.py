@@ -189,12 +189,14 @@ async def test_key_pages_are_stable_and_complete(api: Api) -> None:
     while True:
         params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
         body = (await api.client.get("/api/v1/api-keys", params=params, headers=api.auth("admin"))).json()
-        seen += [k["name"] for k in body["data"]]
-        ids += [k["id"] for k in body["data"]]
-        if not body["meta"]["has_more"]:
-            assert body["meta"]["next_cursor"] is None
+        page = body["data"]  # data: {items, next_cursor, has_more}; meta repeats the paging fields
+        seen += [k["name"] for k in page["items"]]
+        ids += [k["id"] for k in page["items"]]
+        assert body["meta"] == {"next_cursor": page["next_cursor"], "has_more": page["has_more"]}
+        if not page["has_more"]:
+            assert page["next_cursor"] is None
             break
-        cursor = body["meta"]["next_cursor"]
+        cursor = page["next_cursor"]
     mine = [n for n in seen if n.startswith(f"page-{tag}-")]
     assert mine == [f"page-{tag}-{i}" for i in reversed(range(5))]  # newest first, none twice
     assert len(ids) == len(set(ids))

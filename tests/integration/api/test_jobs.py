@@ -269,7 +269,7 @@ async def test_a_job_trains_from_the_topic_and_reports_its_result(env: Env) -> N
     lines = r.json()["data"]["lines"]
     assert any("registered version 1" in line for line in lines), lines
     r = await env.api.client.get(f"/api/v1/assets/{asset}/models", headers=env.api.auth("read"))
-    assert [(m["version"], m["status"]) for m in r.json()["data"]] == [(1, "active")]
+    assert [(m["version"], m["status"]) for m in r.json()["data"]["items"]] == [(1, "active")]
     update = await env.updates.json_for(asset, lambda v: v["model_version"] == "1")
     assert update["action"] == "promoted" and update["model_type"] == "lsq"
     # A finished job cannot be canceled.

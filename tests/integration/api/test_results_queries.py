@@ -50,10 +50,12 @@ async def walk(api: Api, url: str, **params: Any) -> list[dict[str, Any]]:
         r = await api.client.get(url, params=q, headers=api.auth("read"))
         assert r.status_code == 200, r.text
         body = r.json()
-        assert len(body["data"]) <= params["limit"]
-        items += body["data"]
-        cursor = body["meta"]["next_cursor"]
-        assert body["meta"]["has_more"] == (cursor is not None)
+        page = body["data"]  # data: {items, next_cursor, has_more}; meta repeats the paging fields
+        assert len(page["items"]) <= params["limit"]
+        items += page["items"]
+        cursor = page["next_cursor"]
+        assert page["has_more"] == (cursor is not None)
+        assert body["meta"] == {"next_cursor": cursor, "has_more": page["has_more"]}
         if cursor is None:
             return items
     raise AssertionError("pagination did not end")
@@ -127,7 +129,7 @@ async def test_unknown_asset_is_404_and_a_known_one_without_results_is_empty(
     try:
         for path in ("anomalies", "forecasts"):
             r = await api.client.get(f"/api/v1/assets/{registered}/{path}", headers=api.auth("read"))
-            assert r.status_code == 200 and r.json()["data"] == [], r.text
+            assert r.status_code == 200 and r.json()["data"]["items"] == [], r.text
         r = await api.client.get(
             f"/api/v1/assets/{registered}/forecasts/latest?lang=zh-CN", headers=api.auth("read")
         )
@@ -138,7 +140,7 @@ async def test_unknown_asset_is_404_and_a_known_one_without_results_is_empty(
             params={"min_score": 1.0, "type": "flatline", "to": "2000-01-01T00:00:00Z"},
             headers=api.auth("read"),
         )
-        assert r.status_code == 200 and r.json()["data"] == []
+        assert r.status_code == 200 and r.json()["data"]["items"] == []
     finally:
         await pool.execute("DELETE FROM assets WHERE asset_id = $1", registered)
 
