@@ -1,0 +1,126 @@
+// What the pages ask the API, through the generated client (a changed route or payload fails tsc).
+import { api, call, unwrap, type Schemas } from "./client";
+import type { paths } from "./schema";
+
+export type Asset = Schemas["AssetPublic"];
+export type ModelVersion = Schemas["ModelVersionPublic"];
+export type Anomaly = Schemas["api__routes__anomalies__AnomalyPublic"];
+export type Forecast = Schemas["ForecastPublic"];
+export type Job = Schemas["JobPublic"];
+export type ApiKey = Schemas["ApiKeyPublic"];
+export type ApiKeyCreated = Schemas["ApiKeyCreated"];
+export type AlertConfig = Schemas["AlertConfigPublic"];
+export type ReadingSeries = Schemas["ReadingSeriesPublic"];
+
+/** A list route's items: a bare array, or a page {items, next_cursor, has_more}. */
+export function listItems<T>(data: T[] | { items: T[] }): T[] {
+  return Array.isArray(data) ? data : data.items;
+}
+
+const asset = (asset_id: string) => ({ params: { path: { asset_id } } });
+
+export async function listAssets(): Promise<Asset[]> {
+  return listItems(unwrap(await api.GET("/api/v1/assets", { params: { query: { limit: 1000 } } })));
+}
+
+export async function readings(assetId: string, from?: Date, to?: Date, maxPoints = 100_000): Promise<ReadingSeries> {
+  const query: { from?: string; to?: string; max_points: number } = { max_points: maxPoints };
+  if (from) query.from = from.toISOString();
+  if (to) query.to = to.toISOString();
+  return unwrap(await api.GET("/api/v1/assets/{asset_id}/readings", { params: { path: { asset_id: assetId }, query } }));
+}
+
+/** Anomalies of an asset in [from, to), oldest first, at most `pages` pages of 1000. */
+export async function anomalies(assetId: string, from: Date, to?: Date, pages = 5): Promise<Anomaly[]> {
+  const out: Anomaly[] = [];
+  let cursor: string | undefined;
+  for (let i = 0; i < pages; i++) {
+    const query: { from: string; to?: string; limit: number; sort: "created_at:asc"; cursor?: string } = {
+      from: from.toISOString(),
+      limit: 1000,
+      sort: "created_at:asc",
+    };
+    if (to) query.to = to.toISOString();
+    if (cursor) query.cursor = cursor;
+    const res = await api.GET("/api/v1/assets/{asset_id}/anomalies", { params: { path: { asset_id: assetId }, query } });
+    out.push(...listItems(unwrap(res)));
+    cursor = res.data?.meta?.next_cursor ?? undefined;
+    if (!res.data?.meta?.has_more || !cursor) break;
+  }
+  return out;
+}
+
+export async function latestForecast(assetId: string): Promise<Forecast | null> {
+  const res = await api.GET("/api/v1/assets/{asset_id}/forecasts/latest", asset(assetId));
+  if (res.response.status === 404) return null;
+  return unwrap(res);
+}
+
+export async function models(assetId: string): Promise<ModelVersion[]> {
+  return listItems(unwrap(await api.GET("/api/v1/assets/{asset_id}/models", asset(assetId))));
+}
+
+export async function activate(assetId: string, version: number): Promise<ModelVersion> {
+  return unwrap(
+    await api.POST("/api/v1/assets/{asset_id}/models/{version}/activate", {
+      params: { path: { asset_id: assetId, version } },
+    }),
+  );
+}
+
+export async function rollback(assetId: string): Promise<ModelVersion> {
+  return unwrap(await api.POST("/api/v1/assets/{asset_id}/models/rollback", { ...asset(assetId), body: { version: null } }));
+}
+
+export async function startTraining(body: Schemas["TrainingJobCreate"]): Promise<Job> {
+  return unwrap(await api.POST("/api/v1/training-jobs", { body }));
+}
+
+export async function cancelJob(jobId: string): Promise<Job> {
+  return unwrap(await api.POST("/api/v1/jobs/{job_id}/cancel", { params: { path: { job_id: jobId } } }));
+}
+
+export async function jobs(assetId: string): Promise<Job[]> {
+  const res = await api.GET("/api/v1/jobs", { params: { query: { asset_id: assetId, limit: 20 } } });
+  return listItems(unwrap(res));
+}
+
+type ReadingsBody = paths["/api/v1/readings"]["post"]["requestBody"]["content"]["application/json"];
+export type ReadingIn = ReadingsBody["readings"][number];
+
+export async function postReadings(rows: ReadingIn[]): Promise<Schemas["ReadingsAcceptedPublic"]> {
+  return unwrap(await api.POST("/api/v1/readings", { body: { readings: rows } }));
+}
+
+export async function getAlertConfig(): Promise<AlertConfig | null> {
+  const res = await api.GET("/api/v1/alert-config");
+  if (res.response.status === 404) return null;
+  return unwrap(res);
+}
+
+export async function putAlertConfig(body: Schemas["AlertConfigUpdate"]): Promise<AlertConfig> {
+  return unwrap(await api.PUT("/api/v1/alert-config", { body }));
+}
+
+export async function listKeys(): Promise<ApiKey[]> {
+  return listItems(unwrap(await api.GET("/api/v1/api-keys", { params: { query: { limit: 1000 } } })));
+}
+
+export async function createKey(body: Schemas["ApiKeyCreate"]): Promise<ApiKeyCreated> {
+  return unwrap(await api.POST("/api/v1/api-keys", { body }));
+}
+
+export async function revokeKey(keyId: string): Promise<unknown> {
+  return unwrap(await api.DELETE("/api/v1/api-keys/{key_id}", { params: { path: { key_id: keyId } } }));
+}
+
+// Users (admin): routes of the sign-in work, called through `call` until docs/openapi.json has them.
+export interface User {
+  username: string;
+  role: string;
+  created_at?: string;
+}
+export const listUsers = async (): Promise<User[]> => listItems(await call<User[] | { items: User[] }>("GET", "/api/v1/users"));
+export const createUser = (username: string, role: string, password: string): Promise<User> =>
+  call<User>("POST", "/api/v1/users", { username, role, password });
+export const deleteUser = (username: string): Promise<unknown> => call("DELETE", `/api/v1/users/${encodeURIComponent(username)}`);

@@ -1,0 +1,186 @@
+import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
+import { can } from "../api/auth";
+import { anomalies as fetchAnomalies, latestForecast, models, readings, type Anomaly, type Forecast } from "../api/data";
+import { AssetChart } from "../components/AssetChart";
+import { ModelsPanel } from "../components/ModelsPanel";
+import { Empty, ErrorBox, Loading } from "../components/Status";
+import { TrainingPanel } from "../components/TrainingPanel";
+import { useApp } from "../components/context";
+import { formatNumber, mergeReadings, rangeBounds, shapeAssetChart, type RangeKey, type ReadingSeries } from "../lib/chart";
+import { useAsync } from "../lib/useAsync";
+
+const RANGES: RangeKey[] = ["24h", "7d", "30d", "365d"];
+const LIVE_EVERY_MS = 3000;
+const LIVE_LOOKBACK_MS = 6 * 3_600_000; // anomalies are stored a moment after their reading: look back
+
+interface Loaded {
+  series: ReadingSeries;
+  truncated: boolean;
+  from: number;
+  anomalies: Map<string, Anomaly>;
+  forecast: Forecast | null;
+}
+
+async function loadRange(assetId: string, range: RangeKey): Promise<Loaded> {
+  const newest = await readings(assetId, undefined, undefined, 1);
+  const end = newest.timestamps[0] ?? Date.now();
+  const { from, to } = rangeBounds(range, end);
+  const [series, found, forecast] = await Promise.all([
+    readings(assetId, new Date(from), new Date(to)),
+    fetchAnomalies(assetId, new Date(from)),
+    latestForecast(assetId),
+  ]);
+  return { series, truncated: series.truncated, from, anomalies: new Map(found.map((a) => [a.event_id, a])), forecast };
+}
+
+export function AssetPage({ assetId }: { assetId: string }): ReactNode {
+  const { t, session, navigate } = useApp();
+  const [range, setRange] = useState<RangeKey>("7d");
+  const [live, setLive] = useState(true);
+  const [state, setState] = useState<Loaded | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [liveError, setLiveError] = useState<unknown>(null);
+  const versions = useAsync(() => models(assetId), [assetId]);
+  const held = useRef<Loaded | null>(null);
+  useEffect(() => {
+    held.current = state;
+  }, [state]);
+
+  useEffect(() => {
+    let alive = true;
+    setState(null);
+    setError(null);
+    loadRange(assetId, range).then(
+      (s) => alive && setState(s),
+      (e: unknown) => alive && setError(e),
+    );
+    return () => {
+      alive = false;
+    };
+  }, [assetId, range]);
+
+  // Live: newer readings, anomalies and the latest forecast while the page is open.
+  const poll = useCallback(async () => {
+    const cur = held.current;
+    if (!cur) return;
+    const last = cur.series.timestamps[cur.series.timestamps.length - 1];
+    const since = last === undefined ? cur.from : last + 1;
+    const [fresh, found, forecast] = await Promise.all([
+      readings(assetId, new Date(since)),
+      fetchAnomalies(assetId, new Date(Math.max(cur.from, (last ?? cur.from) - LIVE_LOOKBACK_MS)), undefined, 1),
+      latestForecast(assetId),
+    ]);
+    const now = held.current;
+    if (!now || now.from !== cur.from) return; // the range changed meanwhile
+    const merged = new Map(now.anomalies);
+    let changed = fresh.timestamps.length > 0 || forecast?.forecast_id !== now.forecast?.forecast_id;
+    for (const a of found) {
+      if (!merged.has(a.event_id)) {
+        merged.set(a.event_id, a);
+        changed = true;
+      }
+    }
+    if (changed) setState({ ...now, series: mergeReadings(now.series, fresh, now.from), anomalies: merged, forecast });
+  }, [assetId]);
+
+  useEffect(() => {
+    if (!live) return;
+    let stop = false;
+    let timer: number | undefined;
+    const tick = (): void => {
+      poll()
+        .then(() => setLiveError(null), setLiveError)
+        .finally(() => {
+          if (!stop) timer = window.setTimeout(tick, LIVE_EVERY_MS);
+        });
+    };
+    timer = window.setTimeout(tick, LIVE_EVERY_MS);
+    return () => {
+      stop = true;
+      window.clearTimeout(timer);
+    };
+  }, [live, poll]);
+
+  const chartData = useMemo(
+    () => (state ? shapeAssetChart(state.series, state.forecast?.points ?? null, [...state.anomalies.values()]) : null),
+    [state],
+  );
+  const recent = useMemo(
+    () => (state ? [...state.anomalies.values()].sort((a, b) => Date.parse(b.timestamp) - Date.parse(a.timestamp)).slice(0, 20) : []),
+    [state],
+  );
+  const canModel = can(session, "model");
+
+  return (
+    <section>
+      <p>
+        <a
+          href="../"
+          onClick={(e) => {
+            e.preventDefault();
+            navigate({ page: "fleet" });
+          }}
+        >
+          ← {t("fleet")}
+        </a>
+      </p>
+      <h2 data-testid="asset-title">{assetId}</h2>
+      <div className="toolbar">
+        <span>{t("range")}:</span>
+        {RANGES.map((r) => (
+          <button key={r} type="button" className={r === range ? "selected" : ""} aria-pressed={r === range} onClick={() => setRange(r)}>
+            {t(`range${r}` as "range24h")}
+          </button>
+        ))}
+        <label className="inline">
+          <input type="checkbox" checked={live} onChange={(e) => setLive(e.target.checked)} /> {t("live")}
+        </label>
+      </div>
+      <ErrorBox error={error} />
+      <ErrorBox error={liveError} />
+      {!state && !error ? <Loading text={t("loading")} /> : null}
+      {state && chartData ? (
+        <>
+          {!chartData.readings.length ? <Empty text={t("noReadings")} /> : null}
+          <AssetChart data={chartData} />
+          {state.truncated ? <p className="muted">max 100,000</p> : null}
+          <h3>{t("recentAnomalies")}</h3>
+          {!recent.length ? <Empty text={t("empty")} /> : null}
+          {recent.length ? (
+            <div className="table-wrap">
+              <table data-testid="anomalies">
+                <thead>
+                  <tr>
+                    <th>{t("type")}</th>
+                    <th>UTC</th>
+                    <th>{t("value")}</th>
+                    <th>{t("expected")}</th>
+                    <th>{t("score")}</th>
+                    <th>{t("reason")}</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {recent.map((a) => (
+                    <tr key={a.event_id} data-type={a.type}>
+                      <td>
+                        <span className={`badge ${a.type}`}>{a.type}</span>
+                      </td>
+                      <td>{a.timestamp.slice(0, 16).replace("T", " ")}</td>
+                      <td>{formatNumber(a.value)}</td>
+                      <td>{formatNumber(a.expected)}</td>
+                      <td>{formatNumber(a.score)}</td>
+                      <td>{a.reason}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          ) : null}
+        </>
+      ) : null}
+      <ErrorBox error={versions.error} />
+      {versions.data ? <ModelsPanel assetId={assetId} versions={versions.data} canControl={canModel} onChanged={versions.reload} /> : null}
+      {canModel ? <TrainingPanel assetId={assetId} canUpload={can(session, "write")} onTrained={versions.reload} /> : null}
+    </section>
+  );
+}
