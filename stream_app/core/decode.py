@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Literal, NamedTuple
 
 import orjson
@@ -157,12 +159,17 @@ def dead_letter(
     )
 
 
+NO_COVARIATES: Mapping[str, float] = MappingProxyType({})
+
+
 class DecodedReading(NamedTuple):
-    """What scoring needs of a reading: asset, epoch seconds (UTC) and value."""
+    """What scoring needs of a reading: asset, epoch seconds (UTC), value and its covariates (the
+    reading's extra numeric fields: a trained model that was trained with them reads them)."""
 
     asset_id: str
     ts: float
     value: float
+    covariates: Mapping[str, float] = NO_COVARIATES
 
 
 _ASSET_ID = re.compile(ASSET_ID_PATTERN)
@@ -211,10 +218,12 @@ def _fast(key: bytes | None, data: dict[str, object]) -> DecodedReading | None:
         type(unit) is not str or len(unit) > 16 or unit != unit.strip() or not unit.isprintable()
     ):
         return None
+    covariates = NO_COVARIATES
     if len(data) > 2:
         extra = [k for k in data if k not in _FIELDS]
         if len(extra) > MAX_COVARIATES:
             return None
+        found: dict[str, float] = {}
         for k in extra:
             v = data[k]
             if (
@@ -223,10 +232,13 @@ def _fast(key: bytes | None, data: dict[str, object]) -> DecodedReading | None:
                 or not _COVARIATE.match(k)
             ):
                 return None
+            found[k] = float(v)
+        if found:
+            covariates = found
     ts = (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).timestamp()
     if ts < _MIN_TS:
         return None
-    return DecodedReading(asset, ts, float(value))
+    return DecodedReading(asset, ts, float(value), covariates)
 
 
 def decode_fast(key: bytes | None, payload: bytes | None, *, max_bytes: int) -> DecodedReading:
@@ -241,7 +253,12 @@ def decode_fast(key: bytes | None, payload: bytes | None, *, max_bytes: int) -> 
             if hit is not None:
                 return hit
     reading = decode_reading(key, payload, max_bytes=max_bytes)
-    return DecodedReading(reading.asset_id, reading.timestamp.timestamp(), reading.value)
+    return DecodedReading(
+        reading.asset_id,
+        reading.timestamp.timestamp(),
+        reading.value,
+        dict(reading.covariates) if reading.covariates else NO_COVARIATES,
+    )
 
 
 def too_far_ahead(ts: float, now: float, max_skew_s: float) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -17,7 +17,14 @@ import orjson
 from schemas.errors import InvalidReading
 from schemas.events import Anomaly, AssetReset, ScoreRecord, anomaly_event_id
 from stream_app import metrics
-from stream_app.core.decode import dead_key_bytes, dead_letter, decode_control, decode_fast, too_far_ahead
+from stream_app.core.decode import (
+    NO_COVARIATES,
+    dead_key_bytes,
+    dead_letter,
+    decode_control,
+    decode_fast,
+    too_far_ahead,
+)
 from stream_app.core.online import OnlineDetector
 from stream_app.core.partitioning import PartitionCheck
 from stream_app.core.state_codec import StateCodecError
@@ -179,7 +186,18 @@ class ScoringPipeline:
                 if too_far_ahead(ts, wall, self.max_future_s):
                     raise InvalidReading(f"timestamp: {_dt(ts).isoformat()} is in the future")
                 entry = self._entry(reading.asset_id, msg.partition, i, store)
-                self._score(reading.asset_id, ts, reading.value, entry, msg, i, out, detected_at, store)
+                self._score(
+                    reading.asset_id,
+                    ts,
+                    reading.value,
+                    entry,
+                    msg,
+                    i,
+                    out,
+                    detected_at,
+                    store,
+                    reading.covariates,
+                )
                 if entry.state.seq < self.window:  # its ring may have grown
                     self.cache.resized(reading.asset_id, entry)
             except InvalidReading as exc:
@@ -210,6 +228,7 @@ class ScoringPipeline:
         out: Emit,
         detected_at: datetime,
         store: StateStore,
+        covariates: Mapping[str, float] = NO_COVARIATES,
     ) -> None:
         key = asset_id.encode()
         state = entry.state
@@ -234,6 +253,7 @@ class ScoringPipeline:
             verdict = self.detector.score_one(state, ts, value)
             label = None
             if self.live is not None:
+                self.live.observe(asset_id, ts, covariates)
                 verdict, label = self.live.judge(asset_id, state, verdict)
             if verdict.status == "scored":
                 entry.last_offset = msg.offset

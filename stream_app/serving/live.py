@@ -13,9 +13,14 @@ and the cost above); a longer plan is cheaper but over-flags as errors grow with
 on the steel data: 25 % of normal readings flagged with 24-step plans, 1 % with one-step plans).
 Forecast events use a separate ``horizon``-step call; they become the plan only when the two agree.
 
+Covariates: a bundle trained with covariate columns (``past_covariates``) reads them over its whole
+input window. The pipeline hands every reading's covariates to :meth:`LiveModels.observe`, which keeps
+them for assets with an active model (``serving.covariates``); a plan is made only when every point of
+the window has them.
+
 The online detector keeps learning underneath in every case: it is the fallback for an asset
-without a model, with too little history for the model's input length, for late readings, or when
-a model cannot be loaded or fails.
+without a model, with too little history for the model's input length (or too few readings carrying
+the model's covariates), for late readings, or when a model cannot be loaded or fails.
 """
 
 from __future__ import annotations
@@ -23,13 +28,14 @@ from __future__ import annotations
 import bisect
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from stream_app import metrics
 from stream_app.core.types import ForecastPoint, Verdict
 from stream_app.core.window import AssetState
 from stream_app.serving.cache import Broken, LoadedModels
+from stream_app.serving.covariates import CovariateHistory
 from stream_app.serving.model import ServedModel
 
 log = logging.getLogger(__name__)
@@ -95,6 +101,7 @@ class LiveModels:
         capacity: int = 256,
         per_asset_metrics: bool = False,
         plan_steps: int | None = None,
+        window: int = 4096,
     ) -> None:
         self.loader = loader
         # Readings judged per model call. The trained residual rule is calibrated on one-step
@@ -107,6 +114,8 @@ class LiveModels:
         # keyed by asset: a version that failed stays failed until a new update (never retried by time)
         self._loaded: LoadedModels[str, ServedModel] = LoadedModels(capacity, time.monotonic)
         self._plans: dict[str, _Plan] = {}
+        # covariates of the last ``window`` readings (the worker's ring size) of assets with a model
+        self.covariates = CovariateHistory(window)
 
     # --- updates --------------------------------------------------------------------------------
     def apply(self, update: ActiveModel) -> bool:
@@ -127,6 +136,7 @@ class LiveModels:
             return False
         self._loaded.drop(asset_id)
         self._plans.pop(asset_id, None)
+        self.covariates.drop(asset_id)
         self.gauges.drop(asset_id)
         log.info("asset %s has no trained model any more: scored online", asset_id)
         return True
@@ -135,7 +145,13 @@ class LiveModels:
         """The asset's state was reset: drop its plan (computed on the old history) and give a
         version that failed to load another chance; the active version stays."""
         self._plans.pop(asset_id, None)
+        self.covariates.drop(asset_id)
         self._loaded.forgive(asset_id)
+
+    def observe(self, asset_id: str, ts: float, covariates: Mapping[str, float]) -> None:
+        """A new reading's covariates (before :meth:`judge`): kept while the asset has a model."""
+        if covariates and asset_id in self.active:
+            self.covariates.note(asset_id, ts, covariates)
 
     def install(self, update: ActiveModel, model: ServedModel) -> None:
         """Put an already loaded model in the cache (the worker loads it off the event loop)."""
@@ -173,9 +189,21 @@ class LiveModels:
         values: Sequence[float],
         steps: int,
     ) -> _Plan | None:
+        names = model.past_covariates
+        covariates = None
+        if names:
+            n = min(len(ts), model.input_length)
+            covariates = self.covariates.columns(active.asset_id, ts[-n:], names)
+            if covariates is None:  # readings without the model's covariates: the online model scores
+                return None
+            ts, values = ts[-n:], values[-n:]
         started = time.perf_counter()
         try:
-            points = model.plan(ts, values, steps)
+            points = (
+                model.plan(ts, values, steps)
+                if covariates is None
+                else model.plan(ts, values, steps, covariates)
+            )
         except Exception:  # same policy as a load failure, but retried at the next plan
             log.exception("model %s failed for asset %s", active.label, active.asset_id)
             metrics.MODEL_INFERENCE_FAILURES.labels(active.model_type).inc()

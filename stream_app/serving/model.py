@@ -21,7 +21,7 @@ a worker or API process without the ML extra still serves the online model.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -60,8 +60,19 @@ class ServedModel(Protocol):
     def input_length(self) -> int:
         """Points of history a forecast needs."""
 
-    def plan(self, ts: Sequence[float], values: Sequence[float], horizon: int) -> list[ForecastPoint]:
-        """``horizon`` points after the history (epoch seconds, oldest first): the stream's plan."""
+    @property
+    def past_covariates(self) -> tuple[str, ...]:
+        """Covariates (reading fields) the model reads over its input window; () = none."""
+
+    def plan(
+        self,
+        ts: Sequence[float],
+        values: Sequence[float],
+        horizon: int,
+        covariates: Mapping[str, Sequence[float]] | None = None,
+    ) -> list[ForecastPoint]:
+        """``horizon`` points after the history (epoch seconds, oldest first): the stream's plan.
+        ``covariates`` holds each of ``past_covariates``, aligned with ``ts``."""
 
     def judge(self, value: float, point: ForecastPoint) -> Judgement:
         """One observed value against its forecast point, by the bundle's residual rule."""
@@ -94,14 +105,30 @@ class DartsEngine:
     def input_length(self) -> int:
         return int(self.model.input_length)
 
-    def plan(self, ts: Sequence[float], values: Sequence[float], horizon: int) -> list[ForecastPoint]:
+    @property
+    def past_covariates(self) -> tuple[str, ...]:
+        return tuple(self.meta.features.past_covariates)
+
+    def plan(
+        self,
+        ts: Sequence[float],
+        values: Sequence[float],
+        horizon: int,
+        covariates: Mapping[str, Sequence[float]] | None = None,
+    ) -> list[ForecastPoint]:
         import pandas as pd
 
         n = self.input_length
-        frame = pd.DataFrame(
-            {"timestamp": pd.to_datetime(list(ts[-n:]), unit="s", utc=True), "value": list(values[-n:])}
-        )
-        out = self.model.predict(frame, horizon)
+        columns: dict[str, Any] = {
+            "timestamp": pd.to_datetime(list(ts[-n:]), unit="s", utc=True),
+            "value": list(values[-n:]),
+        }
+        for name in self.past_covariates:
+            given = (covariates or {}).get(name)
+            if given is None or len(given) != len(ts):
+                raise ValueError(f"covariate {name!r} must be given for every point of the history")
+            columns[name] = list(given[-n:])
+        out = self.model.predict(pd.DataFrame(columns), horizon)
         return [
             ForecastPoint(t.timestamp(), float(v), float(lo), float(hi))
             for t, v, lo, hi in zip(
@@ -147,7 +174,14 @@ class NativeEngine(DartsEngine):
     def freq_ns(self) -> int:
         return int(self.native.freq_ns)
 
-    def plan(self, ts: Sequence[float], values: Sequence[float], horizon: int) -> list[ForecastPoint]:
+    def plan(
+        self,
+        ts: Sequence[float],
+        values: Sequence[float],
+        horizon: int,
+        covariates: Mapping[str, Sequence[float]] | None = None,
+    ) -> list[ForecastPoint]:
+        # native LightGBM bundles read no past covariates (trainers.native.native_reason)
         n = self.input_length
         stamps = np.round(np.asarray(ts[-n:], dtype=float) * 1e9).astype(np.int64)
         grid = self.native.grid(stamps, np.asarray(values[-n:], dtype=float), for_predict=True)

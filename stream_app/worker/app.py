@@ -90,6 +90,7 @@ def create_app(settings: Settings, worker_id: str = "w1") -> tuple[faust.App, Ag
             capacity=settings.worker.model_cache_size,
             per_asset_metrics=settings.worker.metrics_per_asset,
             plan_steps=settings.worker.model_plan_steps,
+            window=settings.detector.window_size,
         )
         ctx.pipeline.live = live
         model_updates.register(app, ctx, live, loader)

@@ -6,7 +6,7 @@ tests check what LiveModels and the pipeline do with any model that follows the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import orjson
@@ -28,11 +28,18 @@ class SeasonalNaive:
     """Tomorrow looks like today; the band is the day's spread of one-day differences."""
 
     input_length = 2 * SEASON
+    past_covariates: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.calls = 0
 
-    def plan(self, ts: Sequence[float], values: Sequence[float], horizon: int) -> list[ForecastPoint]:
+    def plan(
+        self,
+        ts: Sequence[float],
+        values: Sequence[float],
+        horizon: int,
+        covariates: Mapping[str, Sequence[float]] | None = None,
+    ) -> list[ForecastPoint]:
         self.calls += 1
         diffs = sorted(abs(values[-i] - values[-i - SEASON]) for i in range(1, SEASON + 1))
         half = diffs[int(0.98 * (len(diffs) - 1))] + 1e-6
