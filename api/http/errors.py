@@ -25,6 +25,7 @@ class Code(StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     CONFLICT = "CONFLICT"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    SMTP_ERROR = "SMTP_ERROR"  # the mail server could not be reached or refused a message (502)
 
 
 class ApiError(KilowatchError):

@@ -67,6 +67,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en-US": "At most {limit} items per request; this one has {count}.",
         "zh-CN": "每个请求最多 {limit} 项；此请求有 {count} 项。",
     },
+    "smtp_error": {
+        "en-US": "The mail server could not be reached or refused the message; see details.reason.",
+        "zh-CN": "无法连接邮件服务器或邮件被拒绝；请查看 details.reason。",
+    },
     "alert_config_missing": {
         "en-US": "No alert configuration is set yet (PUT /api/v1/alert-config); alerts are off.",
         "zh-CN": "尚未设置告警配置（PUT /api/v1/alert-config）；告警处于关闭状态。",

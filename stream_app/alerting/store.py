@@ -24,28 +24,45 @@ def _dt(ts: float) -> datetime:
 
 
 async def get_alert_config(conn: Conn, name: str = DEFAULT) -> AlertConfig | None:
+    stamped = await get_alert_config_stamped(conn, name)
+    return None if stamped is None else stamped[0]
+
+
+async def get_alert_config_stamped(conn: Conn, name: str = DEFAULT) -> tuple[AlertConfig, datetime] | None:
+    """The stored configuration and when it was last written (``updated_at``)."""
     row = await conn.fetchrow(
-        "SELECT email, threshold, frequency, anomaly_types, enabled FROM alert_config WHERE name = $1", name
+        "SELECT email, threshold, frequency, anomaly_types, enabled, updated_at FROM alert_config "
+        "WHERE name = $1",
+        name,
     )
     if row is None:
         return None
-    return AlertConfig(
+    config = AlertConfig(
         email=row["email"],
         threshold=row["threshold"],
         frequency=row["frequency"],
         anomaly_types=tuple(row["anomaly_types"]),
         enabled=row["enabled"],
     )
+    return config, row["updated_at"]
 
 
 async def put_alert_config(conn: Conn, config: AlertConfig, name: str = DEFAULT) -> AlertConfig:
     """Create or replace the configuration; returns what is stored."""
-    await conn.execute(
+    return (await put_alert_config_stamped(conn, config, name))[0]
+
+
+async def put_alert_config_stamped(
+    conn: Conn, config: AlertConfig, name: str = DEFAULT
+) -> tuple[AlertConfig, datetime]:
+    """Create or replace the configuration; returns what is stored and its ``updated_at``."""
+    updated_at = await conn.fetchval(
         """INSERT INTO alert_config (name, email, threshold, frequency, anomaly_types, enabled, updated_at)
            VALUES ($1, $2, $3, $4, $5, $6, now())
            ON CONFLICT (name) DO UPDATE SET email = EXCLUDED.email, threshold = EXCLUDED.threshold,
              frequency = EXCLUDED.frequency, anomaly_types = EXCLUDED.anomaly_types,
-             enabled = EXCLUDED.enabled, updated_at = now()""",
+             enabled = EXCLUDED.enabled, updated_at = now()
+           RETURNING updated_at""",
         name,
         config.email,
         config.threshold,
@@ -53,7 +70,7 @@ async def put_alert_config(conn: Conn, config: AlertConfig, name: str = DEFAULT)
         list(config.anomaly_types),
         config.enabled,
     )
-    return config
+    return config, updated_at
 
 
 async def save_episode(conn: Conn, ep: Episode) -> None:
