@@ -204,6 +204,10 @@ class AutoencoderDetector:
         self.grid = calibration_grid(errors)
         return self
 
+    def reconstruction_errors(self, values: np.ndarray) -> np.ndarray:
+        """Mean squared reconstruction error of each window, one per row from ``window - 1`` on."""
+        return self._errors(values)
+
     def detect(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(score, is_anomaly) for every row from ``window - 1`` on (earlier rows have no full window)."""
         errors = self._errors(values)
