@@ -4,6 +4,10 @@ The job row is created here first (PENDING, idempotent on its request id) so the
 id to poll at once; then the TrainingRequest goes to the training-requests topic keyed by asset. The
 agent's ``TrainingService.handle`` finds the row PENDING and runs it.
 
+Without ``model_type`` a job trains the default model type, the setting
+``training.retrain_default_model`` (the type scheduled retraining uses; lightgbm unless configured), so
+``{asset_id, data_url}`` alone is a complete request; the job and its answer name the type chosen.
+
 Retries: give ``Idempotency-Key`` (scoped to the calling API key) or ``request_id`` in the body. A
 repeat answers 202 with the same job (header ``Idempotent-Replayed: true``); the same key with a
 different request is 409. The request is sent once per job (a Redis SET NX marker), also when retries
@@ -55,7 +59,13 @@ class TrainingJobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     asset_id: AssetId
-    model_type: str = Field(min_length=1, max_length=64, description="A model type of the trainer.")
+    model_type: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="A model type of the trainer; omitted or null: the default model type "
+        "(setting training.retrain_default_model, lightgbm unless configured).",
+    )
     params: dict[str, Any] = Field(
         default_factory=dict,
         description="Model params, plus horizon, quantile, holdout_fraction, seed (at most 16 KiB).",
@@ -124,12 +134,12 @@ def request_id_of(body: TrainingJobCreate, idempotency_key: str | None, key_id: 
     return uuid.uuid4()
 
 
-def same_request(job: repo.Job, body: TrainingJobCreate) -> bool:
+def same_request(job: repo.Job, body: TrainingJobCreate, model_type: str) -> bool:
     data_url = None if body.data_url == HISTORY else body.data_url
     job_url = None if job.data_url == HISTORY else job.data_url
     return (job.asset_id, job.model_type, job.params, job_url) == (
         body.asset_id,
-        body.model_type,
+        model_type,
         body.params,
         data_url,
     )
@@ -192,7 +202,8 @@ async def create_training_job(
     ] = None,
 ) -> Envelope[JobPublic]:
     """202 with the PENDING job; poll ``/jobs/{id}`` or stream ``/jobs/{id}/logs/stream``."""
-    check_spec(resources, body.model_type, body.params)
+    model_type = body.model_type or resources.settings.training.retrain_default_model
+    check_spec(resources, model_type, body.params)
     check_data_url(body.data_url, resources.settings)
     request_id = request_id_of(body, idempotency_key, key.key_id)
     channel = service.channel
@@ -208,14 +219,14 @@ async def create_training_job(
             pool,
             request_id=request_id,
             asset_id=body.asset_id,
-            model_type=body.model_type,
+            model_type=model_type,
             params=body.params,
             data_url=None if body.data_url == HISTORY else body.data_url,
         )
     else:
         job, created = existing, False
     if not created:
-        if not same_request(job, body):
+        if not same_request(job, body, model_type):
             raise conflict(f"request id {request_id} was used for a different training request")
         response.headers["Idempotent-Replayed"] = "true"
         if job.status is JobStatus.PENDING:  # sent unless an attempt stopped between row and message
