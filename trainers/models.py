@@ -29,7 +29,21 @@ TORCH_TRAINING = ("patience", "rin")
 COMMON_PARAMS = {"target", "input_length", "covariates", "detector", "window_hours", "threads", "season"}
 MODEL_PARAMS: dict[str, set[str]] = {
     "lightgbm": {"n_estimators", "num_leaves", "learning_rate", "max_train_rows", "min_child_samples"},
-    "tide": {"n_epochs", "batch_size", "hidden_size", "lr", "max_samples", "dropout", *TORCH_TRAINING},
+    "tide": {
+        "n_epochs",
+        "batch_size",
+        "hidden_size",
+        "lr",
+        "max_samples",
+        "dropout",
+        # the TiDE paper's architecture knobs (its ETTh2 run: 2 / 2 / 32 / 16 / layer norm on)
+        "num_encoder_layers",
+        "num_decoder_layers",
+        "decoder_output_dim",
+        "temporal_decoder_hidden",
+        "layer_norm",
+        *TORCH_TRAINING,
+    },
     "lstm": {
         "n_epochs",
         "batch_size",
@@ -95,6 +109,11 @@ PARAM_BOUNDS: dict[str, Bound] = {
     "patience": Bound(1, 100),
     "rin": Bound(0, 1),
     "kernel_size": Bound(2, 1_001),
+    "num_encoder_layers": Bound(1, 8),
+    "num_decoder_layers": Bound(1, 8),
+    "decoder_output_dim": Bound(1, 256),
+    "temporal_decoder_hidden": Bound(1, 1_024),
+    "layer_norm": Bound(0, 1),
 }
 MAX_COVARIATES = 64
 MAX_NAME = 128  # characters of a column name (target, covariates)
@@ -281,8 +300,11 @@ def build(
 
         return TiDEModel(
             hidden_size=int(p("hidden_size", 64)),
-            decoder_output_dim=8,
-            temporal_decoder_hidden=16,
+            num_encoder_layers=int(p("num_encoder_layers", 1)),
+            num_decoder_layers=int(p("num_decoder_layers", 1)),
+            decoder_output_dim=int(p("decoder_output_dim", 8)),
+            temporal_decoder_hidden=int(p("temporal_decoder_hidden", 16)),
+            use_layer_norm=bool(p("layer_norm", 0)),
             dropout=dropout,
             **common,
         )
@@ -438,7 +460,7 @@ def check_params(model_type: str, params: dict[str, Any]) -> None:
             continue
         if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
             raise ParamError(key, f"param {key} must be a number, got {_short(value)}")
-        if value <= 0 and key not in ("dropout", "rin"):
+        if value <= 0 and key not in ("dropout", "rin", "layer_norm"):
             raise ParamError(key, f"param {key} must be > 0, got {_short(value)}")
         _check_bound(key, value)
 
