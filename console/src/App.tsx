@@ -23,7 +23,7 @@ function storedLang(): string | null {
 
 export function App(): ReactNode {
   const [lang, setLang] = useState<Lang>(() => detectLang(navigator.languages, storedLang()));
-  const [route, setRoute] = useState<Route>(() => parseRoute(window.location.pathname));
+  const [route, setRoute] = useState<Route>(() => parseRoute(window.location.pathname, window.location.search));
   const [session, setSession] = useState<Session | null | undefined>(undefined);
   const [bootError, setBootError] = useState<unknown>(null);
   const [notice, setNotice] = useState<string | undefined>(undefined);
@@ -36,7 +36,7 @@ export function App(): ReactNode {
   }, [lang]);
 
   useEffect(() => {
-    const onPop = (): void => setRoute(parseRoute(window.location.pathname));
+    const onPop = (): void => setRoute(parseRoute(window.location.pathname, window.location.search));
     window.addEventListener("popstate", onPop);
     setUnauthorizedHandler(() => {
       setSession(null);
@@ -103,7 +103,7 @@ export function App(): ReactNode {
   const page = ((): ReactNode => {
     switch (route.page) {
       case "asset":
-        return <AssetPage key={route.assetId} assetId={route.assetId} />;
+        return <AssetPage key={route.assetId} assetId={route.assetId} initialRange={route.range ?? "7d"} />;
       case "alerts":
         return <Alerts />;
       case "keys":

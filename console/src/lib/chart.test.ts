@@ -74,7 +74,10 @@ describe("mergeReadings", () => {
 
 describe("rangeBounds", () => {
   it("ends just after the given end", () => {
-    expect(rangeBounds("24h", 1_000_000_000)).toEqual({ from: 1_000_000_000 - 86_400_000, to: 1_000_000_001 });
+    const end = 1_000_000_000;
+    const { from, to } = rangeBounds("24h", end);
+    const quarterHours = Array.from({ length: 200 }, (_, i) => end - i * 900_000).filter((t) => t >= from && t < to);
+    expect(quarterHours).toHaveLength(96);
   });
 });
 

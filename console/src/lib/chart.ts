@@ -109,9 +109,10 @@ const RANGE_MS: Record<RangeKey, number> = {
   "365d": 365 * 86_400_000,
 };
 
-/** The range [from, to) ending at the newest reading (or now when there is none). */
+/** The range [from, to) ending with the newest reading (or now when there is none): 24 h of 15-minute
+ * readings is 96 of them. */
 export function rangeBounds(key: RangeKey, end: number): { from: number; to: number } {
-  return { from: end - RANGE_MS[key], to: end + 1 };
+  return { from: end - RANGE_MS[key] + 1, to: end + 1 };
 }
 
 const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };

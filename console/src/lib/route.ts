@@ -1,25 +1,29 @@
 // Client routes under the console's base path (/admin/): the API serves index.html for any of them.
+import type { RangeKey } from "./chart";
+
+const RANGE_KEYS: readonly string[] = ["24h", "7d", "30d", "365d"];
+
 export type Route =
   | { page: "fleet" }
-  | { page: "asset"; assetId: string }
+  | { page: "asset"; assetId: string; range?: RangeKey }
   | { page: "alerts" }
   | { page: "keys" }
   | { page: "signin" };
 
 export const BASE = "/admin/";
 
-export function parseRoute(pathname: string): Route {
+// An asset is named in the query (/admin/asset?id=...): ids may hold "/" and ".", and the server
+// answers index.html only for extension-less paths (and keeps /admin/assets/ for the built files).
+export function parseRoute(pathname: string, search = ""): Route {
   const rest = pathname.startsWith(BASE) ? pathname.slice(BASE.length) : pathname.replace(/^\/+/, "");
-  const [head, ...tail] = rest.split("/");
+  const head = rest.split("/")[0];
   switch (head) {
-    case "assets": {
-      let assetId = "";
-      try {
-        assetId = decodeURIComponent(tail.join("/"));
-      } catch {
-        assetId = "";
-      }
-      return assetId ? { page: "asset", assetId } : { page: "fleet" };
+    case "asset": {
+      const q = new URLSearchParams(search);
+      const assetId = q.get("id") ?? "";
+      const range = q.get("range") ?? "";
+      if (!assetId) return { page: "fleet" };
+      return RANGE_KEYS.includes(range) ? { page: "asset", assetId, range: range as RangeKey } : { page: "asset", assetId };
     }
     case "alerts":
       return { page: "alerts" };
@@ -35,7 +39,7 @@ export function parseRoute(pathname: string): Route {
 export function pathOf(route: Route): string {
   switch (route.page) {
     case "asset":
-      return `${BASE}assets/${encodeURIComponent(route.assetId)}`;
+      return `${BASE}asset?${new URLSearchParams(route.range ? { id: route.assetId, range: route.range } : { id: route.assetId }).toString()}`;
     case "fleet":
       return BASE;
     default:

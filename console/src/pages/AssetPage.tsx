@@ -7,6 +7,7 @@ import { Empty, ErrorBox, Loading } from "../components/Status";
 import { TrainingPanel } from "../components/TrainingPanel";
 import { useApp } from "../components/context";
 import { formatNumber, mergeReadings, rangeBounds, shapeAssetChart, type RangeKey, type ReadingSeries } from "../lib/chart";
+import { pathOf } from "../lib/route";
 import { useAsync } from "../lib/useAsync";
 
 const RANGES: RangeKey[] = ["24h", "7d", "30d", "365d"];
@@ -33,9 +34,9 @@ async function loadRange(assetId: string, range: RangeKey): Promise<Loaded> {
   return { series, truncated: series.truncated, from, anomalies: new Map(found.map((a) => [a.event_id, a])), forecast };
 }
 
-export function AssetPage({ assetId }: { assetId: string }): ReactNode {
+export function AssetPage({ assetId, initialRange }: { assetId: string; initialRange: RangeKey }): ReactNode {
   const { t, session, navigate } = useApp();
-  const [range, setRange] = useState<RangeKey>("7d");
+  const [range, setRange] = useState<RangeKey>(initialRange);
   const [live, setLive] = useState(true);
   const [state, setState] = useState<Loaded | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -128,7 +129,10 @@ export function AssetPage({ assetId }: { assetId: string }): ReactNode {
       <div className="toolbar">
         <span>{t("range")}:</span>
         {RANGES.map((r) => (
-          <button key={r} type="button" className={r === range ? "selected" : ""} aria-pressed={r === range} onClick={() => setRange(r)}>
+          <button key={r} type="button" className={r === range ? "selected" : ""} aria-pressed={r === range} onClick={() => {
+              setRange(r);
+              window.history.replaceState(null, "", pathOf({ page: "asset", assetId, range: r }));
+            }}>
             {t(`range${r}` as "range24h")}
           </button>
         ))}

@@ -3,6 +3,7 @@ import { anomalies, listAssets, models, readings, type Asset } from "../api/data
 import { useApp } from "../components/context";
 import { Empty, ErrorBox, Loading } from "../components/Status";
 import { formatNumber } from "../lib/chart";
+import { pathOf } from "../lib/route";
 import { useAsync } from "../lib/useAsync";
 
 interface Row {
@@ -68,7 +69,7 @@ export function Fleet(): ReactNode {
                 <tr key={r.asset.asset_id}>
                   <td>
                     <a
-                      href={`assets/${encodeURIComponent(r.asset.asset_id)}`}
+                      href={pathOf({ page: "asset", assetId: r.asset.asset_id })}
                       onClick={(e) => {
                         e.preventDefault();
                         navigate({ page: "asset", assetId: r.asset.asset_id });
