@@ -370,7 +370,7 @@ API_MODEL_CACHE = Counter(
 API_INFERENCE_FALLBACKS = Counter(
     "kilowatch_api_inference_fallbacks_total",
     "Requests for an asset with an active trained model that the online model answered instead, by "
-    "reason (load_failed, model_failed).",
+    "reason (load_failed, model_failed, short_history: fewer points than the trained model reads).",
     ["reason"],
 )
 

@@ -1,8 +1,10 @@
 """Synchronous inference: forecast the next steps of an asset, or judge a batch of its readings.
 
 Reads of models (ReadKey). The asset's active trained version answers (the same bundle and rules the
-stream uses); a registered asset without one gets the online model, and the response says which
-(``model.kind``). See ``api.services.inference`` for caching, batching and fallbacks.
+stream uses); a registered asset without one, an asset nobody registered (``asset_registered`` false:
+ad-hoc prediction from the posted history, nothing stored) and a history shorter than the trained model
+reads get the online model, and the response says which (``model.kind``, ``model.fallback_reason``,
+``model.note``). See ``api.services.inference`` for caching, batching and fallbacks.
 """
 
 from __future__ import annotations
@@ -26,7 +28,11 @@ from schemas.events import ASSET_ID_PATTERN
 
 router = APIRouter(prefix="/assets", tags=["inference"], responses=COMMON_RESPONSES)
 AssetPath = Annotated[
-    str, Path(pattern=ASSET_ID_PATTERN, description="The asset (registered in the registry).")
+    str,
+    Path(
+        pattern=ASSET_ID_PATTERN,
+        description="The asset; one nobody registered is answered by the online model from the body alone.",
+    ),
 ]
 
 
@@ -42,7 +48,11 @@ class ModelPublic(BaseModel):
     input_length: int = Field(description="Points the model needs before its first output.")
     trained_horizon: int | None = Field(description="Horizon the model was trained and calibrated for.")
     fallback_reason: str | None = Field(
-        description="Why the online model answered although the asset has an active trained version."
+        description="Why the online model answered although the asset has an active trained version "
+        "(it could not be loaded, failed on this input, or needs more points than were given)."
+    )
+    note: str | None = Field(
+        None, description="A caveat of this answer, e.g. a history shorter than the online model's warm-up."
     )
 
 
@@ -58,6 +68,10 @@ class PredictionPublic(BaseModel):
     forecast_data: list[ForecastPointPublic]
     model_version: str | None = Field(description="The registry version that answered (null: online).")
     model: ModelPublic
+    asset_registered: bool = Field(
+        True,
+        description="False: no asset with this id is registered; the online model answered from the body.",
+    )
 
 
 class AnomalyPublic(BaseModel):
@@ -79,6 +93,10 @@ class DetectionPublic(BaseModel):
     )
     model_version: str | None
     model: ModelPublic
+    asset_registered: bool = Field(
+        True,
+        description="False: no asset with this id is registered; the online model answered from the body.",
+    )
 
 
 def service(resources: ResourcesDep) -> InferenceService:
@@ -126,6 +144,7 @@ def _model(info: ModelInfo) -> dict[str, Any]:
         "input_length": info.input_length,
         "trained_horizon": info.trained_horizon,
         "fallback_reason": info.fallback_reason,
+        "note": info.note,
     }
 
 
@@ -140,6 +159,7 @@ def _prediction(asset_id: str, f: Forecast) -> dict[str, Any]:
         "forecast_data": points,
         "model_version": _version(f.info),
         "model": _model(f.info),
+        "asset_registered": f.registered,
     }
 
 
@@ -152,6 +172,7 @@ def _detection(asset_id: str, d: Detection) -> dict[str, Any]:
         "points_scored": d.points_scored,
         "model_version": _version(d.info),
         "model": _model(d.info),
+        "asset_registered": d.registered,
     }
 
 
@@ -162,9 +183,10 @@ def _detection(asset_id: str, d: Detection) -> dict[str, Any]:
     openapi_extra=body_doc(PredictCreate),
 )
 async def predict(asset_id: AssetPath, request: Request, _key: ReadKey, resources: ResourcesDep) -> Response:
-    """Body: ``PredictCreate``. 400 for unsorted/repeated timestamps or too few points, 422 for invalid
-    fields or a horizon out of range, 404 for an asset the registry does not know, 422
-    MODEL_INFERENCE_ERROR when the model rejects the input."""
+    """Body: ``PredictCreate``. 400 for unsorted/repeated timestamps or fewer than 2 points (the detail's
+    ``ctx`` says how many are needed), 422 for invalid fields or a horizon out of range, 422
+    MODEL_INFERENCE_ERROR when the model rejects the input. An unregistered asset or a history shorter
+    than its trained model reads is answered by the online model (the response says so)."""
     # (settings and the pool come from ``resources``: each FastAPI dependency costs CPU per request)
     limit = resources.settings.api.max_points
     series, opts = parse(await request.body(), PredictCreate, PredictOptions, "historical_data", limit)
@@ -182,7 +204,8 @@ async def detect_anomalies(
     asset_id: AssetPath, request: Request, _key: ReadKey, resources: ResourcesDep
 ) -> Response:
     """Body: ``DetectCreate``. The flagged readings with their expected value, score, type and reason.
-    Errors as for predict."""
+    Errors as for predict; the online model flags from ``detector.warmup`` (32) points on, fewer is a
+    400 whose detail's ``ctx`` says so."""
     limit = resources.settings.api.max_points
     series, opts = parse(await request.body(), DetectCreate, DetectOptions, "data_stream", limit)
     result = await service(resources).detect(await resources.pool(), asset_id, series, opts.detector)

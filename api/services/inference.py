@@ -1,5 +1,13 @@
 """Predict and detect for one asset: the trained model when it has one, else the online model.
 
+An asset nobody registered is answered by the online model from the posted history alone (ad-hoc
+prediction; nothing is stored or registered), and the answer says so (``asset_registered`` false,
+``model.kind`` online). A history shorter than the asset's trained model reads is answered by the online
+model too (``fallback_reason`` names what the trained model needs). The online model forecasts from two
+points on (it takes the step from the stamps; ``model.note`` says its level and spread settle only after
+``detector.warmup`` points) and flags anomalies from ``detector.warmup`` points on: fewer is a 400 whose
+detail carries ``ctx: {needed, got}``.
+
 Which version and its loading: ``api.services.model_cache``. LightGBM forecasts are micro-batched there; other
 model types (tide, lstm, tft, seasonal naive), detection and the online model run in a pool of
 ``api_inference_threads`` threads, so CPU-bound calls never run on the event loop and at most that many
@@ -23,7 +31,7 @@ import numpy as np
 
 from api.http.errors import ApiError, Code
 from api.services.inference_input import Series, check_horizon, check_span, require_points
-from api.services.model_cache import Loaded, ModelCache, ModelInfo
+from api.services.model_cache import Loaded, ModelCache, ModelInfo, UnknownAsset
 from schemas.bundle import DetectorName
 from stream_app import metrics
 from stream_app.core import oneshot
@@ -34,6 +42,7 @@ from stream_app.settings import Settings
 
 log = logging.getLogger(__name__)
 V = TypeVar("V")
+ONLINE_MIN_POINTS = 2  # the online model forecasts once two stamps give it the step
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,7 @@ class Forecast:
     stamps: np.ndarray  # int64 ns (UTC) of the forecast steps
     triples: np.ndarray  # (horizon, 3): lower, predicted, upper
     info: ModelInfo
+    registered: bool = True  # False: no asset with this id is registered
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,7 @@ class Detection:
     anomalies: list[Flagged]
     points_scored: int
     info: ModelInfo
+    registered: bool = True
 
 
 def _ns(seconds: float) -> int:
@@ -96,25 +107,45 @@ class InferenceService:
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
-    async def _resolve(self, db: asyncpg.Pool, asset_id: str) -> tuple[Loaded | None, str | None]:
-        """The loaded trained model or None, and why a trained model is not used when there is one."""
-        ref = await self.models.active(db, asset_id)
+    async def _resolve(self, db: asyncpg.Pool, asset_id: str) -> tuple[Loaded | None, str | None, bool]:
+        """The loaded trained model or None, why a trained model is not used when there is one, and
+        whether the asset is registered."""
+        try:
+            ref = await self.models.active(db, asset_id)
+        except UnknownAsset:
+            return None, None, False
         if ref is None:
-            return None, None
+            return None, None, True
         entry = await self.models.model(ref)
         if not isinstance(entry, Loaded):
             metrics.API_INFERENCE_FALLBACKS.labels("load_failed").inc()
-            return None, f"{ref.model_type} version {ref.version} could not be loaded"
-        return entry, None
+            return None, f"{ref.model_type} version {ref.version} could not be loaded", True
+        return entry, None, True
+
+    def _short(self, entry: Loaded, series: Series, needed: int) -> str | None:
+        """Why the online model answers a history shorter than the trained model reads (None: long enough)."""
+        if len(series) >= needed:
+            return None
+        metrics.API_INFERENCE_FALLBACKS.labels("short_history").inc()
+        return (
+            f"{entry.ref.model_type} version {entry.ref.version} needs at least {needed} points, got "
+            f"{len(series)}: the online model answered from them"
+        )
 
     def _failed(self, entry: Loaded) -> str:
         metrics.API_INFERENCE_FALLBACKS.labels("model_failed").inc()
         return f"{entry.ref.model_type} version {entry.ref.version} failed on this input"
 
-    def _online_info(self, fallback: str | None) -> ModelInfo:
-        return ModelInfo(
-            "online", OnlineDetector.name, None, "online", self.settings.detector.warmup, None, fallback
-        )
+    def _online_info(self, fallback: str | None, needs: int, got: int | None = None) -> ModelInfo:
+        """The online model's description; ``got`` (predict) notes a history under its warm-up."""
+        warmup = self.settings.detector.warmup
+        note = None
+        if got is not None and got < warmup:
+            note = (
+                f"answered from {got} points: the online model's level and bounds settle after {warmup} "
+                "(detector.warmup); with fewer they are rough"
+            )
+        return ModelInfo("online", OnlineDetector.name, None, "online", needs, None, fallback, note)
 
     async def _run(self, route: str, engine: Engine, fn: Callable[..., V], *args: Any) -> V:
         started = time.perf_counter()
@@ -128,8 +159,10 @@ class InferenceService:
         from trainers.forecast import PredictionError
 
         check_horizon(horizon, self.settings.api.max_horizon)
-        entry, fallback = await self._resolve(db, asset_id)
+        entry, fallback, registered = await self._resolve(db, asset_id)
         if entry is not None:
+            fallback = self._short(entry, series, entry.served.input_length)
+        if entry is not None and fallback is None:
             self._check_trained(entry, series)
             meta = entry.served.meta
             if meta.output_chunk_length > 1:
@@ -141,7 +174,7 @@ class InferenceService:
             except Exception:
                 log.exception("model %s v%s failed", entry.ref.asset_id, entry.ref.version)
                 fallback = self._failed(entry)
-        require_points(series, self.settings.detector.warmup, "the online model")
+        require_points(series, ONLINE_MIN_POINTS, "the online model")
         points = await self._run(
             "predict",
             "online",
@@ -153,8 +186,9 @@ class InferenceService:
         )
         triples = np.array([[p.lower, p.value, p.upper] for p in points]).reshape(-1, 3)
         stamps = np.array([_ns(p.ts) for p in points], dtype=np.int64)
+        info = self._online_info(fallback, ONLINE_MIN_POINTS, len(series))
         try:
-            return _finite(Forecast(stamps, triples, self._online_info(fallback)))
+            return _finite(Forecast(stamps, triples, info, registered))
         except ValueError as exc:
             raise inference_error(exc, series.field) from None
 
@@ -190,8 +224,10 @@ class InferenceService:
     ) -> Detection:
         from trainers.forecast import PredictionError
 
-        entry, fallback = await self._resolve(db, asset_id)
-        if entry is not None:
+        entry, fallback, registered = await self._resolve(db, asset_id)
+        if entry is not None and detector == "residual":
+            fallback = self._short(entry, series, entry.served.input_length + 1)
+        if entry is not None and fallback is None:
             self._check_trained(entry, series)
             require_points(series, entry.served.input_length + 1, f"detection with {entry.ref.model_type}")
             try:
@@ -203,8 +239,11 @@ class InferenceService:
                 fallback = self._failed(entry)
         if detector != "residual":
             why = "its trained model failed" if fallback else "it has no trained model version"
+            if not registered:
+                why = "no asset with this id is registered"
             raise inference_error(ValueError(f"no autoencoder answers this asset: {why}"), "detector")
-        require_points(series, self.settings.detector.warmup, "the online model")
+        warmup = self.settings.detector.warmup
+        require_points(series, warmup, "the online model (flagging starts after detector.warmup points)")
         _, verdicts = await self._run(
             "detect", "online", oneshot.replay, self.params, series.seconds, series.values.tolist()
         )
@@ -223,7 +262,7 @@ class InferenceService:
             if v.is_anomaly
         ]
         scored = sum(1 for v in verdicts if v.status == "scored")
-        return Detection(flagged, scored, self._online_info(fallback))
+        return Detection(flagged, scored, self._online_info(fallback, warmup), registered)
 
     async def _detect_trained(self, entry: Loaded, series: Series, detector: DetectorName) -> Detection:
         """The served model's verdicts: the residual rule the stream applies to the same version

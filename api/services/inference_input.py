@@ -215,13 +215,14 @@ def series_of(points: list[PointIn], field: str, max_points: int) -> Series:
 
 
 def require_points(series: Series, needed: int, who: str) -> None:
-    """400 when the series is shorter than what the model reads before its first output."""
+    """400 when the series is shorter than what the model reads before its first output; the detail's
+    ``ctx`` says how many points are needed and how many came (``{"needed": n, "got": m}``)."""
     if len(series) < needed:
-        raise _bad(
-            [series.field],
-            f"{who} needs at least {needed} points, got {len(series)}",
-            "too_short",
+        detail = _detail(
+            [series.field], f"{who} needs at least {needed} points, got {len(series)}", "too_short"
         )
+        detail["ctx"] = {"needed": needed, "got": len(series)}
+        raise ApiError(400, Code.VALIDATION_ERROR, "validation", details=[detail])
 
 
 def check_span(series: Series, step_seconds: float, max_steps: int) -> None:

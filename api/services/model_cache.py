@@ -2,7 +2,8 @@
 
 * The active version comes from the registry (``model_versions``), cached ``api_model_lookup_s`` seconds
   per asset: a promotion or rollback is served within that time. An asset without a row in ``assets``
-  is 404; a registered asset without an active version has no trained model (the online model answers).
+  raises :class:`UnknownAsset` (the online model answers it, from the posted history alone); a
+  registered asset without an active version has no trained model (the online model answers too).
 * Loaded versions live in the serving package's LRU (``stream_app.serving.cache``) keyed by (asset,
   version) (``api_model_cache_size``), each behind its engine (``stream_app.serving.model``: native
   LightGBM or darts — the same engines the stream uses). Loading runs in a thread
@@ -25,7 +26,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 import asyncpg
 
-from api.http.errors import not_found, unavailable
+from api.http.errors import unavailable
+from schemas.errors import KilowatchError
 from stream_app import metrics
 from stream_app.serving.batcher import MicroBatcher
 from stream_app.serving.cache import Broken, LoadedModels
@@ -39,6 +41,10 @@ RETRY_BROKEN_S = 30.0
 LOOKUP_CAP = 10_000  # assets whose active-version lookup is remembered
 K = TypeVar("K")
 V = TypeVar("V")
+
+
+class UnknownAsset(KilowatchError):
+    """No asset with this id is registered (never cached: registering it takes effect at once)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,7 @@ class ModelInfo:
     input_length: int
     trained_horizon: int | None = None
     fallback_reason: str | None = None
+    note: str | None = None
 
 
 @dataclass
@@ -114,7 +121,8 @@ class ModelCache:
         self._frozen = False
 
     async def active(self, db: asyncpg.Pool, asset_id: str) -> ActiveRef | None:
-        """The asset's active version (None: registered, no trained model); 404 for an unknown asset."""
+        """The asset's active version (None: registered, no trained model); UnknownAsset for an asset
+        the registry does not know."""
         hit = self._lookups.get(asset_id)
         if hit is not None and hit[0] > self.clock():
             return hit[1]
@@ -125,7 +133,7 @@ class ModelCache:
             await repo.get_asset(db, asset_id)
             mv = await repo.active_version(db, asset_id)
         except repo.NotFound:
-            raise not_found(f"Asset {asset_id!r}") from None
+            raise UnknownAsset(asset_id) from None
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             stale = self._lookups.get(asset_id)
             if stale is None:

@@ -319,7 +319,7 @@ async def test_bad_input_is_4xx_naming_the_field(
             ["body", "historical_data", 2, "temp"],
             "float_type",
         ),
-        (asset, {"historical_data": pts[:50]}, 400, ["body", "historical_data"], "too_short"),
+        (asset, {"historical_data": pts[:1]}, 400, ["body", "historical_data"], "too_short"),
         (
             asset,
             {"historical_data": pts, "forecast_horizon": 0},
@@ -334,7 +334,7 @@ async def test_bad_input_is_4xx_naming_the_field(
             ["body", "forecast_horizon"],
             "less_than_equal",
         ),
-        (online, {"historical_data": pts[:10]}, 400, ["body", "historical_data"], "too_short"),
+        (online, {"historical_data": pts[:1]}, 400, ["body", "historical_data"], "too_short"),
     ]
     for target, body, status, loc, kind in cases:
         r = await api.client.post(f"/api/v1/assets/{target}/predict", json=body, headers=api.auth("read"))
@@ -387,16 +387,87 @@ async def test_bad_input_is_4xx_naming_the_field(
     assert r.status_code == 422 and r.json()["error"]["details"][0]["loc"] == ["path", "asset_id"]
 
 
-async def test_unknown_asset_is_404(api: Api, steel: pd.DataFrame) -> None:
-    for route, body in (
-        ("predict", {"historical_data": points(window(steel, 0))}),
-        ("detect_anomalies", {"data_stream": points(window(steel, 0))}),
-    ):
-        r = await api.client.post(
-            f"/api/v1/assets/nobody-{uuid.uuid4().hex[:6]}/{route}", json=body, headers=api.auth("read")
-        )
-        assert r.status_code == 404 and r.json()["error"]["code"] == "RESOURCE_NOT_FOUND"
-        assert "not found" in r.json()["error"]["message"]
+async def test_an_unregistered_asset_is_answered_by_the_online_model(api: Api, steel: pd.DataFrame) -> None:
+    """Ad-hoc prediction (issue 17): the design's own example, two points and an asset id nobody
+    registered, gets a forecast from the online model, and nothing is registered by it."""
+    asset = f"nobody-{uuid.uuid4().hex[:6]}"
+    params = api.settings.detector.params()
+    for n in (2, 10, HISTORY):
+        hist = window(steel, 1000, n)
+        got = forecast_of(await predict(api, asset, hist))
+        assert got.asset_registered is False and got.model.kind == "online" and got.model_version is None
+        assert got.model.input_length == 2 and got.model.fallback_reason is None
+        assert (got.model.note is not None) == (n < api.settings.detector.warmup), got.model.note
+        seconds = (hist["timestamp"].astype("int64") / 1e9).tolist()
+        ref = oneshot.forecast(params, seconds, hist["value"].tolist(), 24)
+        assert [p.timestamp.timestamp() for p in got.forecast_data] == [p.ts for p in ref]
+        assert [p.predicted_value for p in got.forecast_data] == [p.value for p in ref]
+        assert got.forecast_data[0].timestamp - hist["timestamp"].iloc[-1] == pd.Timedelta(minutes=15)
+
+    data = window(steel, 3000, 800)
+    data.loc[700, "value"] = data["value"].max() * 3
+    r = await api.client.post(
+        f"/api/v1/assets/{asset}/detect_anomalies",
+        json={"data_stream": points(data)},
+        headers=api.auth("read"),
+    )
+    det = Envelope[DetectionPublic].model_validate(r.json()).data
+    assert det.asset_registered is False and det.model.kind == "online" and det.points_scored == 800
+    assert any(a.timestamp == data["timestamp"][700].to_pydatetime() for a in det.anomalies)
+    # too few points to flag anything: the error says how many are needed
+    short = points(window(steel, 0, 10))
+    r = await api.client.post(
+        f"/api/v1/assets/{asset}/detect_anomalies", json={"data_stream": short}, headers=api.auth("read")
+    )
+    assert r.status_code == 400, r.text
+    (detail,) = r.json()["error"]["details"]
+    assert detail["type"] == "too_short" and detail["loc"] == ["body", "data_stream"]
+    assert detail["ctx"] == {"needed": api.settings.detector.warmup, "got": 10}
+    r = await api.client.post(
+        f"/api/v1/assets/{asset}/predict", json={"historical_data": short[:1]}, headers=api.auth("read")
+    )
+    assert r.status_code == 400 and r.json()["error"]["details"][0]["ctx"] == {"needed": 2, "got": 1}
+    r = await api.client.post(
+        f"/api/v1/assets/{asset}/detect_anomalies",
+        json={"data_stream": points(data), "detector": "autoencoder"},
+        headers=api.auth("read"),
+    )
+    assert r.status_code == 422 and "no asset with this id is registered" in r.text
+    pool = await api.resources.pool()
+    assert await pool.fetchval("SELECT count(*) FROM assets WHERE asset_id = $1", asset) == 0
+
+
+async def test_a_history_shorter_than_the_trained_model_reads_gets_the_online_model(
+    api: Api, steel: pd.DataFrame, bundles: list[tuple[Path, TrainedModel]]
+) -> None:
+    asset = await new_asset(api)
+    version = await register(api, asset, bundles[0][0])
+    needs = bundles[0][1].input_length
+    before = (
+        REGISTRY.get_sample_value("kilowatch_api_inference_fallbacks_total", {"reason": "short_history"})
+        or 0.0
+    )
+    got = forecast_of(await predict(api, asset, window(steel, 5000, 50)))
+    assert got.model.kind == "online" and got.asset_registered is True and got.model_version is None
+    assert got.model.fallback_reason == (
+        f"lightgbm version {version} needs at least {needs} points, got 50: "
+        "the online model answered from them"
+    )
+    data = window(steel, 5000, 60)
+    r = await api.client.post(
+        f"/api/v1/assets/{asset}/detect_anomalies",
+        json={"data_stream": points(data)},
+        headers=api.auth("read"),
+    )
+    det = Envelope[DetectionPublic].model_validate(r.json()).data
+    assert (
+        det.model.kind == "online" and det.points_scored == 60 and "got 60" in str(det.model.fallback_reason)
+    )
+    after = REGISTRY.get_sample_value("kilowatch_api_inference_fallbacks_total", {"reason": "short_history"})
+    assert after == before + 2
+    # long enough: the trained model answers as before
+    got = forecast_of(await predict(api, asset, window(steel, 5000)))
+    assert got.model.kind == "trained" and got.model.fallback_reason is None
 
 
 async def test_predict_and_detect_need_a_read_key(api: Api, steel: pd.DataFrame) -> None:
