@@ -1,5 +1,6 @@
 // What the pages ask the API, through the generated client (a changed route or payload fails tsc).
-import { api, call, unwrap, type Schemas } from "./client";
+import { api, call, failureOf, unwrap, type Schemas } from "./client";
+import type { AlertConfigBody } from "../lib/forms";
 import type { paths } from "./schema";
 
 export type Asset = Schemas["AssetPublic"];
@@ -76,13 +77,9 @@ export async function startTraining(body: Schemas["TrainingJobCreate"]): Promise
   return unwrap(await api.POST("/api/v1/training-jobs", { body }));
 }
 
-export async function cancelJob(jobId: string): Promise<Job> {
-  return unwrap(await api.POST("/api/v1/jobs/{job_id}/cancel", { params: { path: { job_id: jobId } } }));
-}
-
-export async function jobs(assetId: string): Promise<Job[]> {
-  const res = await api.GET("/api/v1/jobs", { params: { query: { asset_id: assetId, limit: 20 } } });
-  return listItems(unwrap(res));
+export async function cancelJob(jobId: string): Promise<void> {
+  const res = await api.POST("/api/v1/jobs/{job_id}/cancel", { params: { path: { job_id: jobId } } });
+  if (!res.response.ok) throw failureOf(res.response.status, res.error ?? null);
 }
 
 type ReadingsBody = paths["/api/v1/readings"]["post"]["requestBody"]["content"]["application/json"];
@@ -92,14 +89,37 @@ export async function postReadings(rows: ReadingIn[]): Promise<Schemas["Readings
   return unwrap(await api.POST("/api/v1/readings", { body: { readings: rows } }));
 }
 
-export async function getAlertConfig(): Promise<AlertConfig | null> {
-  const res = await api.GET("/api/v1/alert-config");
-  if (res.response.status === 404) return null;
-  return unwrap(res);
+/** The stored alert configuration as the form shows it (the API names the types `types`, and before
+ * that `anomaly_types`: either is read). */
+export interface AlertSettings {
+  email: string;
+  threshold: number;
+  frequency: string;
+  types: string[];
+  enabled: boolean;
 }
 
-export async function putAlertConfig(body: Schemas["AlertConfigUpdate"]): Promise<AlertConfig> {
-  return unwrap(await api.PUT("/api/v1/alert-config", { body }));
+function alertSettings(c: AlertConfig): AlertSettings {
+  const named = c as { types?: readonly string[]; anomaly_types?: readonly string[] };
+  return {
+    email: c.email,
+    threshold: c.threshold,
+    frequency: c.frequency,
+    types: [...(named.types ?? named.anomaly_types ?? [])],
+    enabled: c.enabled,
+  };
+}
+
+export async function getAlertConfig(): Promise<AlertSettings | null> {
+  const res = await api.GET("/api/v1/alert-config");
+  if (res.response.status === 404) return null;
+  return alertSettings(unwrap(res));
+}
+
+/** Replace the configuration. The types go as `anomaly_types`, which every version of the route takes. */
+export async function putAlertConfig(body: AlertConfigBody): Promise<AlertSettings> {
+  const sent = body as unknown as Schemas["AlertConfigUpdate"];
+  return alertSettings(unwrap(await api.PUT("/api/v1/alert-config", { body: sent })));
 }
 
 export async function listKeys(): Promise<ApiKey[]> {

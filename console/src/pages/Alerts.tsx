@@ -21,7 +21,7 @@ export function Alerts(): ReactNode {
 
   useEffect(() => {
     const c = stored.data;
-    if (c) setForm({ email: c.email, threshold: String(c.threshold), frequency: c.frequency, anomaly_types: [...c.anomaly_types], enabled: c.enabled });
+    if (c) setForm({ email: c.email, threshold: String(c.threshold), frequency: c.frequency, anomaly_types: [...c.types], enabled: c.enabled });
   }, [stored.data]);
 
   const submit = async (e: FormEvent): Promise<void> => {
