@@ -30,7 +30,13 @@ import asyncpg
 import numpy as np
 
 from api.http.errors import ApiError, Code
-from api.services.inference_input import Series, check_horizon, check_span, require_points
+from api.services.inference_input import (
+    MAX_SECONDS,
+    Series,
+    check_horizon,
+    check_span,
+    require_points,
+)
 from api.services.model_cache import Loaded, ModelCache, ModelInfo, UnknownAsset
 from schemas.bundle import DetectorName
 from stream_app import metrics
@@ -184,6 +190,9 @@ class InferenceService:
             series.values.tolist(),
             horizon,
         )
+        if points and not points[-1].ts <= MAX_SECONDS:  # the step comes from the caller's stamps
+            late = ValueError("the forecast would run past 2200-01-01 (the history's step x the horizon)")
+            raise inference_error(late, "forecast_horizon")
         triples = np.array([[p.lower, p.value, p.upper] for p in points]).reshape(-1, 3)
         stamps = np.array([_ns(p.ts) for p in points], dtype=np.int64)
         info = self._online_info(fallback, ONLINE_MIN_POINTS, len(series))

@@ -188,15 +188,16 @@ def checked(
     missing: dict[str, int] | None = None,
 ) -> Series:
     """The series once its timestamps are strictly increasing (400 naming each offending point)."""
-    steps = np.diff(stamps)
-    bad = np.flatnonzero(steps <= 0)
+    # compared, not subtracted: 1900 and 2200 in ns are further apart than int64 can hold
+    later, earlier = stamps[1:], stamps[:-1]
+    bad = np.flatnonzero(later <= earlier)
     if len(bad):
         details = [
             _detail(
                 [field, int(i) + 1, "timestamp"],
-                f"timestamp {'repeats' if steps[i] == 0 else 'is before'} the one of point {int(i)}: "
-                "points must be strictly increasing in time",
-                "duplicate_timestamp" if steps[i] == 0 else "unsorted_timestamps",
+                f"timestamp {'repeats' if later[i] == earlier[i] else 'is before'} the one of point "
+                f"{int(i)}: points must be strictly increasing in time",
+                "duplicate_timestamp" if later[i] == earlier[i] else "unsorted_timestamps",
             )
             for i in bad[:MAX_DETAILS]
         ]

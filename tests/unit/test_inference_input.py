@@ -152,6 +152,19 @@ def test_unsorted_and_repeated_timestamps_are_400_per_point(fast: bool) -> None:
     assert "strictly increasing" in exc.value.details[0]["msg"]
 
 
+def test_points_1900_and_2200_apart_are_in_order() -> None:
+    """Their distance in ns overflows int64: a subtraction called them unsorted."""
+    pts = [
+        {"timestamp": "1900-01-01T00:00:00Z", "value": 1.0},
+        {"timestamp": "2199-12-31T00:00:00Z", "value": 2.0},
+    ]
+    series, _ = predict({FIELD: pts})
+    assert len(series) == 2
+    with pytest.raises(ApiError) as exc:
+        predict({FIELD: pts[::-1]})
+    assert [d["type"] for d in exc.value.details] == ["unsorted_timestamps"]  # type: ignore[union-attr]
+
+
 def test_too_many_points_is_422_before_anything_else() -> None:
     with pytest.raises(ApiError) as exc:
         predict({FIELD: points(11)}, max_points=10)
@@ -164,6 +177,7 @@ def test_model_needs_enough_points_a_horizon_in_range_and_its_covariates() -> No
         require_points(series, 6, "the online model")
     assert exc.value.status == 400 and loc_of(exc) == [["body", FIELD]]
     assert exc.value.details[0]["type"] == "too_short"  # type: ignore[index]
+    assert exc.value.details[0]["ctx"] == {"needed": 6, "got": 5}  # type: ignore[index]
     require_points(series, 5, "the online model")
     with pytest.raises(ApiError) as exc:
         check_horizon(25, 24)

@@ -11,11 +11,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
 from api.http.envelope import Envelope
 from api.routes.inference import DetectionPublic, PredictionPublic
 from api.services.inference import InferenceService
+from schemas.events import MAX_ABS
 from stream_app import metrics  # noqa: F401  (registers the API metrics)
 from stream_app.core import oneshot
 from stream_app.lifecycle.artifacts import open_store
@@ -435,6 +438,50 @@ async def test_an_unregistered_asset_is_answered_by_the_online_model(api: Api, s
     assert r.status_code == 422 and "no asset with this id is registered" in r.text
     pool = await api.resources.pool()
     assert await pool.fetchval("SELECT count(*) FROM assets WHERE asset_id = $1", asset) == 0
+
+
+@st.composite
+def _short_histories(draw: st.DrawFn) -> dict[str, Any]:
+    """A few points anywhere in 1900-2200 with any allowed values, and any allowed horizon."""
+    stamps = draw(
+        st.lists(st.integers(-2208988800, 7258118400), min_size=1, max_size=40, unique=True).map(sorted)
+    )
+    values = draw(
+        st.lists(st.floats(-MAX_ABS, MAX_ABS, allow_nan=False), min_size=len(stamps), max_size=len(stamps))
+    )
+    return {
+        "historical_data": [{"timestamp": t, "value": v} for t, v in zip(stamps, values, strict=True)],
+        "forecast_horizon": draw(st.integers(1, 96)),
+    }
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=_short_histories())
+async def test_any_short_history_of_an_unregistered_asset_is_a_forecast_or_a_4xx(
+    api: Api, body: dict[str, Any]
+) -> None:
+    r = await api.client.post("/api/v1/assets/nobody-fuzz/predict", json=body, headers=api.auth("read"))
+    assert r.status_code in (200, 400, 422), (r.status_code, r.text)
+    if r.status_code == 200:
+        got = Envelope[PredictionPublic].model_validate(r.json()).data
+        assert got.model.kind == "online" and len(got.forecast_data) == body["forecast_horizon"]
+    else:
+        details = r.json()["error"]["details"]
+        assert details and all(d["loc"][0] == "body" for d in details), r.text
+
+
+async def test_a_forecast_past_2200_is_a_422_not_an_overflow(api: Api) -> None:
+    body = {
+        "historical_data": [
+            {"timestamp": "1900-01-01T00:00:00Z", "value": 1.0},
+            {"timestamp": "2199-12-31T00:00:00Z", "value": 2.0},
+        ],
+        "forecast_horizon": 2,
+    }
+    r = await api.client.post("/api/v1/assets/nobody-late/predict", json=body, headers=api.auth("read"))
+    assert r.status_code == 422, r.text
+    err = r.json()["error"]
+    assert err["code"] == "MODEL_INFERENCE_ERROR" and err["details"][0]["loc"] == ["body", "forecast_horizon"]
 
 
 async def test_a_history_shorter_than_the_trained_model_reads_gets_the_online_model(
