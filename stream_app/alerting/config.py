@@ -12,10 +12,10 @@ from schemas.events import AnomalyKind
 Frequency = Literal["immediate", "hourly", "daily_digest"]
 # The documented default (the residential agent API design: 0.85). Anomalies reach alerting only once a
 # detector flagged them: the online detector at score >= detector.threshold (0.996), a trained model's
-# detectors at their calibration quantile (0.98). Scores are calibrated (on normal data P(score >= s) is
-# about 1 - s), so 0.85 sits below every detector's own level: by default every reported anomaly alerts
-# (episode hygiene still sends one message per episode). The old default 0.995 silently dropped trained
-# detectors' anomalies scoring 0.98-0.995. Raise it to alert only on the rarer ones.
+# detectors around their calibration quantile (0.98). Scores are calibrated (on normal data P(score >= s)
+# is about 1 - s), so 0.85 sits below every detector's own level: by default every reported anomaly
+# alerts (episode hygiene still sends one message per episode). The old default 0.995 silently dropped
+# trained detectors' anomalies scoring under 0.995. Raise it to alert only on the rarer ones.
 DEFAULT_THRESHOLD = 0.85
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$|^[^@\s]{1,64}@localhost$")
 
