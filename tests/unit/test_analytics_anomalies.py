@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from schemas.analytics import (
@@ -95,3 +97,14 @@ def test_dashboard(slice_: pd.DataFrame) -> None:
     assert board.period_distribution[0].hours == DEFAULT_PERIODS.peak_hours
     assert board.recent_anomalies == anomalies.anomalies[:10]
     assert dashboard(slice_).recent_anomalies == []
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), min_size=1, max_size=300))
+def test_streaming_takes_any_finite_series(values: list[float]) -> None:
+    index = pd.date_range("2024-01-01", periods=len(values), freq="15min", tz="UTC", name="timestamp")
+    result = dataset_anomalies(
+        pd.DataFrame({"value": values}, index=index), DatasetAnomaliesParams(method="streaming")
+    )
+    assert result.points_scored == len(values)
+    assert all(0.0 <= a.score <= 1.0 and a.type in ANOMALY_TYPE_DISPLAY for a in result.anomalies)

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from schemas.analytics import PATTERN_DISPLAY, PATTERN_LABELS, LoadPatternsParams, LoadPatternsResult
@@ -115,3 +117,21 @@ def test_too_few_days_and_bad_k(frame: pd.DataFrame) -> None:
         LoadPatternsParams(k=6)
     with pytest.raises(ValidationError):
         LoadPatternsParams(k=1)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.floats(min_value=0.0, max_value=1e6, allow_nan=False), min_size=24, max_size=24 * 8),
+    st.sampled_from(["kmeans", "rules"]),
+    st.integers(min_value=2, max_value=5),
+)
+def test_any_finite_series_gives_patterns_or_a_clear_error(values: list[float], method: str, k: int) -> None:
+    index = pd.date_range("2024-01-01", periods=len(values), freq="h", tz="UTC", name="timestamp")
+    params = LoadPatternsParams(method=method, k=k)  # type: ignore[arg-type]
+    try:
+        result = load_patterns(pd.DataFrame({"value": values}, index=index), params)
+    except DataError as exc:
+        assert "complete days" in str(exc)
+        return
+    assert sum(p.days for p in result.patterns) == result.days_used
+    assert all(0.0 <= p.confidence <= 1.0 and p.label in PATTERN_LABELS for p in result.patterns)
