@@ -18,6 +18,8 @@ from api.routes import (
     asset_readings,
     asset_state,
     assets,
+    auth,
+    console,
     forecasts,
     health,
     inference,
@@ -26,8 +28,10 @@ from api.routes import (
     models,
     readings,
     training_jobs,
+    users,
 )
 from api.services import keys as keys_of
+from api.services import sessions
 from api.services.resources import Resources
 from stream_app.metrics import MetricsMiddleware, mark_process_dead
 from stream_app.settings import Settings
@@ -38,6 +42,8 @@ ROOT: tuple[APIRouter, ...] = (health.router,)
 # ({asset_id:path}), so every /assets/{asset_id}/<suffix> route must come before assets' bare
 # /assets/{asset_id}: assets is last.
 V1: tuple[APIRouter, ...] = (
+    auth.router,
+    users.router,
     keys.router,
     inference.router,
     training_jobs.router,
@@ -70,8 +76,10 @@ def create_app(settings: Settings) -> FastAPI:
         title="kilowatch",
         version="0.1.0",
         description="Real-time energy forecasting and anomaly detection: queries, synchronous "
-        "predict/detect, training jobs, models and keys. Every /api/v1 route needs "
-        "`Authorization: Bearer <key>`; messages in en-US or zh-CN (Accept-Language or ?lang=).",
+        "predict/detect, training jobs, models and keys. Every /api/v1 route but sign-in needs "
+        "`Authorization: Bearer <key>` or a console session (the kw_session cookie from POST "
+        "/api/v1/auth/login; state-changing calls with it also send X-CSRF-Token); messages in en-US "
+        "or zh-CN (Accept-Language or ?lang=).",
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -80,6 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router)
     for router in V1:
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(console.router)  # the built console under /admin (not in the OpenAPI document)
     if settings.api.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -107,6 +116,9 @@ def create_app(settings: Settings) -> FastAPI:
         limits=BodyLimits(bulk=settings.api.max_body_bytes, small=settings.api.small_body_bytes),
         key_ok=lambda key: keys_of.parse(key) is not None,
         reply=reply,
+        session_cookie=sessions.SESSION_COOKIE,
+        session_ok=sessions.well_formed,
+        open_paths=frozenset({API_PREFIX + auth.LOGIN_PATH}),
     )
     # Outermost: the request id exists before anything else runs, and it answers unexpected errors.
     app.add_middleware(RequestContextMiddleware, default_lang=lang)

@@ -2,11 +2,15 @@
 
 Routes declare what they need — ``key: ReadKey`` / ``WriteKey`` / ``ModelKey`` / ``AdminKey`` — and get a
 :class:`~api.services.keys.Principal` after the key was checked (401), its scope (403) and its rate (429).
+A console session (the ``kw_session`` cookie) is accepted where no ``Authorization`` header is sent: its
+principal holds the user's role's scopes, and a state-changing request must echo the ``kw_csrf`` cookie in
+``X-CSRF-Token`` (403 otherwise).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -21,7 +25,7 @@ from redis.exceptions import RedisError
 from api.http.client_address import client_address
 from api.http.errors import ApiError, Code
 from api.http.i18n import Language, language
-from api.services import keys, keystore, registry
+from api.services import keys, keystore, registry, sessions
 from api.services.keys import Principal, Scope
 from api.services.resources import Resources
 from stream_app.lifecycle.service import TrainingService
@@ -75,7 +79,10 @@ async def authenticate(
     resources: ResourcesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller's key, verified (cached for ``api_key_cache_s`` by its SHA-256)."""
+    """The caller's key, verified (cached for ``api_key_cache_s`` by its SHA-256), or without an
+    ``Authorization`` header the console session of the ``kw_session`` cookie."""
+    if "authorization" not in request.headers and sessions.SESSION_COOKIE in request.cookies:
+        return await _session_principal(request, resources, request.cookies[sessions.SESSION_COOKIE])
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise unauthorized()
     key = credentials.credentials
@@ -101,6 +108,21 @@ async def authenticate(
         resources.key_cache.put(fp, principal)
     request.state.principal = principal
     return principal
+
+
+async def _session_principal(request: Request, resources: Resources, token: str) -> Principal:
+    """401 unless the cookie names a live session; 403 for a state-changing request without the CSRF
+    token echoed in ``X-CSRF-Token``."""
+    session = await sessions.find(await resources.pool(), token)
+    if session is None:
+        raise unauthorized()
+    if request.method not in sessions.SAFE_METHODS and not sessions.csrf_ok(
+        session, request.cookies.get(sessions.CSRF_COOKIE), request.headers.get(sessions.CSRF_HEADER)
+    ):
+        raise ApiError(403, Code.FORBIDDEN, "csrf", header=sessions.CSRF_HEADER)
+    request.state.principal = session.principal
+    request.state.session = session
+    return session.principal
 
 
 async def _verify_once(resources: Resources, fp: str, key: str, client: str) -> Principal | None:
@@ -149,6 +171,31 @@ async def _limit(resources: Resources, bucket: str, per_minute: int, *, peek: bo
             headers={"Retry-After": str(decision.retry_after_s)},
             retry_after=decision.retry_after_s,
         )
+
+
+def _client(request: Request, resources: Resources) -> str:
+    return client_address(
+        request.client.host if request.client else None,
+        request.headers.get("x-forwarded-for"),
+        resources.trusted_proxies,
+    )
+
+
+async def throttle_sign_in(request: Request, resources: Resources, username: str) -> None:
+    """Before a password check (argon2, tens of ms of CPU): 429 when the client address has used its
+    ``api_verifications_per_minute`` attempts, or the user name has that many failures this minute
+    (guesses spread over many addresses do not buy more attempts at one account)."""
+    per_minute = resources.settings.api.verifications_per_minute
+    await _limit(resources, f"login:{_client(request, resources)}", per_minute)
+    await _limit(resources, f"login-failed:{username.lower()}", per_minute, peek=True)
+
+
+async def sign_in_failed(request: Request, resources: Resources, username: str) -> None:
+    log.info("failed console sign-in for %r from %s", username[:64], _client(request, resources))
+    per_minute = resources.settings.api.verifications_per_minute
+    # This attempt is answered 401 anyway; the next one meets the limit in throttle_sign_in.
+    with contextlib.suppress(ApiError):
+        await _limit(resources, f"login-failed:{username.lower()}", per_minute)
 
 
 def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:

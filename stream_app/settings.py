@@ -553,6 +553,9 @@ class ApiSettings(_Group):
         "batch_window_ms": "api_batch_window_ms",
         "publish_timeout_s": "api_publish_timeout_s",
         "db_timeout_s": "api_db_timeout_s",
+        "session_ttl_s": "api_session_ttl_s",
+        "cookie_secure": "api_cookie_secure",
+        "console_dir": "api_console_dir",
     }
 
     port: int = Field(8000, ge=1, le=65535, description="Port of `kilowatch api` (host: bind_host).")
@@ -664,6 +667,21 @@ class ApiSettings(_Group):
         le=60,
         description="Seconds the API waits for a PostgreSQL connection from its pool, a new connection, "
         "or one statement: beyond (a frozen or overloaded database), 503 with Retry-After.",
+    )
+    session_ttl_s: float = Field(
+        8 * 3600.0,
+        ge=60,
+        le=30 * 86400,
+        description="Lifetime of a console session (from sign-in; then the user signs in again).",
+    )
+    cookie_secure: bool = Field(
+        False,
+        description="Mark the console's cookies Secure (sent over HTTPS only). They are Secure anyway on a "
+        "request that arrived over HTTPS; set this when a TLS proxy sits in front of the API.",
+    )
+    console_dir: Path = Field(
+        Path("console/dist"),
+        description="The built console (`make console`) served under /admin; missing: /admin answers 503.",
     )
 
 

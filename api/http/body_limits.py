@@ -3,8 +3,9 @@
 - Each route has a limit: ``POST /readings`` and predict/detect take ``api_max_body_bytes``, every other
   route ``api_small_body_bytes``. A declared Content-Length over it is answered 413 at once, without
   reading a byte; a chunked body is counted while it streams and refused (413) as soon as it is over.
-- A body sent to ``/api/v1`` without a well-formed ``Authorization: Bearer kw_...`` key is answered
-  401 at once: nobody unauthenticated makes the API read, buffer or parse a body.
+- A body sent to ``/api/v1`` without a well-formed ``Authorization: Bearer kw_...`` key (or a well-formed
+  console session cookie) is answered 401 at once: nobody unauthenticated makes the API read, buffer or
+  parse a body. The sign-in route (``open_paths``) takes its small body without either.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import cookie_parser
 
 from api.http.errors import ApiError, Code
 
@@ -62,8 +64,14 @@ def _bearer(headers: dict[bytes, bytes]) -> str | None:
     return key.strip() if scheme.lower() == "bearer" else None
 
 
+def _cookie(headers: dict[bytes, bytes], name: str) -> str | None:
+    raw = headers.get(b"cookie")
+    return cookie_parser(raw.decode("latin-1")).get(name) if raw else None
+
+
 class BodyLimitMiddleware:
-    """``key_ok`` tells a well-formed key (its shape only: verifying it is the route's job)."""
+    """``key_ok`` tells a well-formed key, ``session_ok`` a well-formed session cookie (their shape only:
+    verifying them is the route's job); ``open_paths`` take a body from anyone (sign-in)."""
 
     def __init__(
         self,
@@ -71,8 +79,21 @@ class BodyLimitMiddleware:
         limits: BodyLimits,
         key_ok: Callable[[str], bool],
         reply: Reply,
+        session_cookie: str = "",
+        session_ok: Callable[[str], bool] = lambda _token: False,
+        open_paths: frozenset[str] = frozenset(),
     ) -> None:
         self.app, self.limits, self.key_ok, self.reply = app, limits, key_ok, reply
+        self.session_cookie, self.session_ok, self.open_paths = session_cookie, session_ok, open_paths
+
+    def _credentials_shaped(self, headers: dict[bytes, bytes], path: str) -> bool:
+        key = _bearer(headers)
+        if key is not None or b"authorization" in headers:
+            return bool(key and self.key_ok(key))
+        if path in self.open_paths:
+            return True
+        token = _cookie(headers, self.session_cookie) if self.session_cookie else None
+        return bool(token and self.session_ok(token))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -85,8 +106,11 @@ class BodyLimitMiddleware:
         if declared.isdigit() and int(declared) > limit:
             await self.reply(scope, send, too_large(limit))
             return
-        key = _bearer(headers)
-        if path.startswith(API_PREFIX) and _has_body(method, headers) and not (key and self.key_ok(key)):
+        if (
+            path.startswith(API_PREFIX)
+            and _has_body(method, headers)
+            and not self._credentials_shaped(headers, path)
+        ):
             err = ApiError(401, Code.UNAUTHORIZED, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
             await self.reply(scope, send, err)
             return

@@ -71,6 +71,16 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en-US": "The mail server could not be reached or refused the message; see details.reason.",
         "zh-CN": "无法连接邮件服务器或邮件被拒绝；请查看 details.reason。",
     },
+    # console sign-in (issue 18)
+    "login_failed": {
+        "en-US": "Wrong user name or password.",
+        "zh-CN": "用户名或密码错误。",
+    },
+    "csrf": {
+        "en-US": "This request needs the {header} header equal to the kw_csrf cookie (signed-in requests "
+        "that change something).",
+        "zh-CN": "此请求需要与 kw_csrf Cookie 相同的 {header} 请求头（已登录时修改数据的请求）。",
+    },
     "alert_config_missing": {
         "en-US": "No alert configuration is set yet (PUT /api/v1/alert-config); alerts are off.",
         "zh-CN": "尚未设置告警配置（PUT /api/v1/alert-config）；告警处于关闭状态。",
