@@ -18,6 +18,7 @@ from api.routes import (
     asset_readings,
     asset_state,
     assets,
+    datasets,
     auth,
     console,
     forecasts,
@@ -30,6 +31,7 @@ from api.routes import (
     training_jobs,
     users,
 )
+from api.services import job_runners
 from api.services import keys as keys_of
 from api.services import sessions
 from api.services.resources import Resources
@@ -37,6 +39,7 @@ from stream_app.metrics import MetricsMiddleware, mark_process_dead
 from stream_app.settings import Settings
 
 API_PREFIX = "/api/v1"
+UPLOAD_ENVELOPE_BYTES = 64 * 1024  # multipart boundaries and form fields around a dataset file
 ROOT: tuple[APIRouter, ...] = (health.router,)
 # Mounted under API_PREFIX. Order matters where templates overlap: asset ids may contain "/"
 # ({asset_id:path}), so every /assets/{asset_id}/<suffix> route must come before assets' bare
@@ -48,6 +51,7 @@ V1: tuple[APIRouter, ...] = (
     inference.router,
     training_jobs.router,
     jobs.router,
+    datasets.router,
     anomalies.router,
     forecasts.router,
     asset_readings.router,
@@ -64,9 +68,11 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = Resources(settings)
         app.state.resources = resources
+        runners = job_runners.start(resources)
         try:
             yield
         finally:
+            await job_runners.stop(runners)
             try:
                 await resources.close()
             finally:
@@ -113,7 +119,11 @@ def create_app(settings: Settings) -> FastAPI:
     # Bodies are refused (too large, or sent without a key) before anything reads them.
     app.add_middleware(
         BodyLimitMiddleware,
-        limits=BodyLimits(bulk=settings.api.max_body_bytes, small=settings.api.small_body_bytes),
+        limits=BodyLimits(
+            bulk=settings.api.max_body_bytes,
+            small=settings.api.small_body_bytes,
+            upload=settings.api.upload_max_bytes + UPLOAD_ENVELOPE_BYTES,
+        ),
         key_ok=lambda key: keys_of.parse(key) is not None,
         reply=reply,
         session_cookie=sessions.SESSION_COOKIE,

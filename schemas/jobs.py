@@ -1,12 +1,22 @@
-"""Training-job states and the transitions allowed between them (pure).
+"""Job states (pure): the generic job of every kind of long work, and the training job's finer states.
 
-PENDING -> PREPARING -> TRAINING -> TRAINED; any open state may end FAILED or CANCELED. Terminal states
-never change again, so a late message from a dead runner cannot resurrect a finished job.
+Generic jobs (issue 17): ``queued -> running -> succeeded | failed``; ``queued`` or ``running`` may end
+``canceled``. Progress is 0..1, the result is stored apart and named by ``result_id``, an error is
+``{code, message, details}``.
+
+Training jobs: PENDING -> PREPARING -> TRAINING -> TRAINED; any open state may end FAILED or CANCELED.
+Terminal states never change again, so a late message from a dead runner cannot resurrect a finished
+job. :data:`TRAINING_AS_GENERIC` maps them onto the generic states.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field
 
 from schemas.errors import KilowatchError
 
@@ -54,3 +64,87 @@ def sources_of(target: JobStatus | str) -> list[str]:
     """States from which ``target`` is reachable (used as the SQL guard of an atomic transition)."""
     tgt = JobStatus(target)
     return sorted(s.value for s, targets in ALLOWED.items() if tgt in targets)
+
+
+# ---- generic jobs (issue 17) ----------------------------------------------------------------------
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+OPEN_STATES: frozenset[JobState] = frozenset({JobState.QUEUED, JobState.RUNNING})
+
+# How a training job's finer state reads as a generic one (its progress 0..100 is divided by 100).
+TRAINING_AS_GENERIC: dict[JobStatus, JobState] = {
+    JobStatus.PENDING: JobState.QUEUED,
+    JobStatus.PREPARING: JobState.RUNNING,
+    JobStatus.TRAINING: JobState.RUNNING,
+    JobStatus.TRAINED: JobState.SUCCEEDED,
+    JobStatus.FAILED: JobState.FAILED,
+    JobStatus.CANCELED: JobState.CANCELED,
+}
+
+
+class JobErrorBody(BaseModel):
+    """Why a job failed: a code of the API's vocabulary, a message, and where (e.g. the CSV line)."""
+
+    code: str = Field(description="PROCESSING_ERROR, VALIDATION_ERROR, WORKER_LOST ...")
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class JobFailed(KilowatchError):
+    """Raised by a job handler: the job ends ``failed`` with this code, message and details (shown to
+    API keys as they are, so they must quote only what the caller sent)."""
+
+    def __init__(
+        self, message: str, *, code: str = "PROCESSING_ERROR", details: dict[str, Any] | None = None
+    ):
+        super().__init__(message)
+        self.code, self.message, self.details = code, message, details
+
+    def body(self) -> JobErrorBody:
+        return JobErrorBody(code=self.code, message=self.message, details=self.details)
+
+
+class GenericJobPublic(BaseModel):
+    """A job of any type as the API shows it."""
+
+    id: UUID
+    type: str = Field(description="preprocess, statistics, load_patterns, anomalies, report, training ...")
+    status: JobState = Field(
+        description="queued -> running -> succeeded | failed; queued/running may end canceled."
+    )
+    progress: float = Field(ge=0, le=1, description="0..1.")
+    dataset_id: UUID | None = Field(None, description="The dataset the job works on, if any.")
+    params: dict[str, Any]
+    result_id: UUID | None = Field(
+        None, description="The stored result (GET /jobs/{id}/result) once succeeded."
+    )
+    error: JobErrorBody | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    stage: str | None = Field(
+        None, description="Training jobs only: the finer state (PENDING, PREPARING, TRAINING, TRAINED ...)."
+    )
+
+
+class JobResultBody(BaseModel):
+    """What a succeeded job produced."""
+
+    result_id: UUID
+    job_id: UUID
+    type: str
+    dataset_id: UUID | None = None
+    created_at: datetime
+    data: dict[str, Any]
+
+
+class CancelAnswer(BaseModel):
+    canceled: bool = Field(description="True: the job is canceled (or was already).")

@@ -553,6 +553,9 @@ class ApiSettings(_Group):
         "batch_window_ms": "api_batch_window_ms",
         "publish_timeout_s": "api_publish_timeout_s",
         "db_timeout_s": "api_db_timeout_s",
+        "upload_max_bytes": "api_upload_max_bytes",
+        "job_runners": "api_job_runners",
+        "job_lease_s": "api_job_lease_s",
         "session_ttl_s": "api_session_ttl_s",
         "cookie_secure": "api_cookie_secure",
         "console_dir": "api_console_dir",
@@ -667,6 +670,26 @@ class ApiSettings(_Group):
         le=60,
         description="Seconds the API waits for a PostgreSQL connection from its pool, a new connection, "
         "or one statement: beyond (a frozen or overloaded database), 503 with Retry-After.",
+    )
+    upload_max_bytes: int = Field(
+        50 * 1024 * 1024,
+        ge=1024,
+        le=50 * 1024 * 1024,
+        description="Largest dataset file POST /datasets takes (413 FILE_TOO_LARGE beyond; 50 MiB at most).",
+    )
+    job_runners: int = Field(
+        1,
+        ge=0,
+        le=8,
+        description="Job runner loops of each API process (preprocessing, analytics, reports); 0 = this "
+        "process runs no jobs (another process with runners does: the queue is in PostgreSQL).",
+    )
+    job_lease_s: float = Field(
+        30.0,
+        ge=1,
+        le=3600,
+        description="A running job's lease, renewed every third of it: a job whose runner died is taken "
+        "again this long after its last renewal; a cancel is seen within a third of it.",
     )
     session_ttl_s: float = Field(
         8 * 3600.0,

@@ -27,6 +27,7 @@ Reply = Callable[[Scope, Send, ApiError], Awaitable[None]]
 
 API_PREFIX = "/api/v1/"
 _BULK = re.compile(r"^/api/v1/(readings|assets/.+/(predict|detect_anomalies))/?$")
+_UPLOAD = re.compile(r"^/api/v1/datasets/?$")  # multipart dataset files (api_upload_max_bytes)
 _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 
 
@@ -34,8 +35,11 @@ _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 class BodyLimits:
     bulk: int  # readings batches, predict/detect
     small: int  # everything else
+    upload: int = 0  # POST /datasets (the file plus the multipart envelope); 0 = small
 
     def of(self, method: str, path: str) -> int:
+        if self.upload and method == "POST" and _UPLOAD.match(path):
+            return self.upload
         return self.bulk if method == "POST" and _BULK.match(path) else self.small
 
 

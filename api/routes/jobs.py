@@ -1,6 +1,14 @@
-"""Training jobs: list, status (live progress merged), cancel, logs (JSON and Server-Sent Events), result.
+"""Jobs: generic jobs of every type (preprocess, statistics, ...) and training jobs.
 
-Cancel: a PENDING job ends CANCELED at once; a running one gets the cancel flag its runner watches
+A generic job (``GET /jobs/{id}`` of a job made by e.g. ``POST /datasets/{id}/preprocess``) shows
+``type``, ``status`` queued|running|succeeded|failed|canceled, ``progress`` 0..1, ``result_id`` and
+``error {code, message, details}``; its cancel answers ``{"canceled": true}`` (also when it was already
+canceled; 409 CONFLICT once it succeeded or failed). Cancel needs the ``model`` scope (long work's
+control) for every type. ``GET /jobs`` lists training jobs; ``GET /jobs?type=<type>`` (or
+``?dataset_id=``) lists generic jobs.
+
+Training jobs keep their finer shape here (docs/analytics.md maps it). Cancel of a training job: a
+PENDING job ends CANCELED at once; a running one gets the cancel flag its runner watches
 (202, ``cancel_requested``: true, it ends CANCELED within the grace period); a CANCELED job is
 returned unchanged (cancel is idempotent); a TRAINED or FAILED job is 409 CONFLICT.
 """
@@ -16,16 +24,18 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from api.deps import ModelKey, PoolDep, ReadKey, ResourcesDep, ServiceDep, SettingsDep
-from api.http.envelope import COMMON_RESPONSES, Envelope, ok
-from api.http.errors import ApiError, Code, conflict
+from api.http.envelope import COMMON_RESPONSES, Envelope, Page, ok, ok_page
+from api.http.errors import ApiError, Code, conflict, field_error
 from api.http.pagination import PageDep, finish, keyset
 from api.http.sse import idle_seconds, parse_last_id
 from api.services import sse_slots
 from api.services.job_events import job_events
+from api.services.job_submit import generic_public
 from api.services.jobs_view import JobPublic, job_public, job_view
-from api.services.registry import redis_needed
+from api.services.registry import redis_needed, training_service
 from schemas.events import ASSET_ID_PATTERN
-from schemas.jobs import JobStatus
+from schemas.jobs import CancelAnswer, GenericJobPublic, JobResultBody, JobState, JobStatus
+from stream_app.store import jobs as generic
 from stream_app.store import registry_admin as admin
 from stream_app.store import repository as repo
 
@@ -45,48 +55,121 @@ class JobResultPublic(BaseModel):
     metrics: dict[str, Any]
 
 
-@router.get("", response_model=Envelope[list[JobPublic]], summary="List training jobs")
+TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+
+
+@router.get(
+    "",
+    response_model=Envelope[list[JobPublic]] | Envelope[Page[GenericJobPublic]],
+    summary="List jobs (training jobs, or generic jobs of one type)",
+)
 async def list_jobs(
     _key: ReadKey,
     pool: PoolDep,
     page: PageDep,
     asset_id: Annotated[str | None, Query(pattern=ASSET_ID_PATTERN, description="Only this asset's.")] = None,
-    status: Annotated[JobStatus | None, Query(description="Only jobs in this state.")] = None,
-) -> Envelope[list[JobPublic]]:
-    """Newest first by default; live progress is merged only by ``GET /jobs/{id}``."""
-    rows = await admin.list_jobs(
+    status: Annotated[
+        str | None,
+        Query(
+            max_length=16,
+            description="Only jobs in this state (training: PENDING ... CANCELED; generic: queued ... "
+            "canceled).",
+        ),
+    ] = None,
+    type: Annotated[
+        str | None,
+        Query(
+            pattern=TYPE_PATTERN,
+            description="A generic job type (preprocess, statistics ...); absent or training: training jobs.",
+        ),
+    ] = None,
+    dataset_id: Annotated[uuid.UUID | None, Query(description="Generic jobs of this dataset.")] = None,
+) -> Envelope[list[JobPublic]] | Envelope[Page[GenericJobPublic]]:
+    """Newest first by default; live progress is merged only by ``GET /jobs/{id}``. Generic jobs answer
+    ``data: {items, next_cursor, has_more}``."""
+    if (type is not None and type != "training") or dataset_id is not None:
+        state = _state(status, JobState, "status")
+        rows = await generic.list_jobs(
+            pool,
+            functools.partial(keyset, page),
+            type_name=type,
+            status=None if state is None else state.value,
+            dataset_id=dataset_id,
+        )
+        items, meta = finish(rows, page, lambda j: (j.created_at, j.id))
+        return ok_page([generic_public(j) for j in items], meta)
+    training_state = _state(status, JobStatus, "status")
+    status = None if training_state is None else training_state.value
+    training_rows = await admin.list_jobs(
         pool,
         functools.partial(keyset, page),
         asset_id=asset_id,
-        status=None if status is None else status.value,
+        status=status,
     )
-    items, meta = finish(rows, page, lambda j: (j.created_at, j.id))
-    return ok([job_public(j) for j in items], meta)
+    training, meta = finish(training_rows, page, lambda j: (j.created_at, j.id))
+    return ok([job_public(j) for j in training], meta)
 
 
-@router.get("/{job_id}", response_model=Envelope[JobPublic], summary="A training job")
+def _state(value: str | None, enum: Any, field: str) -> Any:
+    if value is None:
+        return None
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in enum)
+        raise field_error(["query", field], f"one of {allowed}") from None
+
+
+@router.get(
+    "/{job_id}",
+    response_model=Envelope[GenericJobPublic] | Envelope[JobPublic],
+    summary="A job (any type)",
+)
 async def get_job(
-    job_id: uuid.UUID, _key: ReadKey, pool: PoolDep, service: ServiceDep
-) -> Envelope[JobPublic]:
-    """Status, progress (live from Redis while it runs), timings, error and result."""
+    job_id: uuid.UUID, _key: ReadKey, pool: PoolDep, resources: ResourcesDep
+) -> Envelope[GenericJobPublic] | Envelope[JobPublic]:
+    """A generic job: type, status, progress 0..1, result_id, error. A training job: status, progress
+    (live from Redis while it runs), timings, error and result."""
+    found = await generic.find(pool, job_id)
+    if found is not None:
+        return ok(generic_public(found))
     job = await repo.get_job(pool, job_id)
+    service = await training_service(resources)
     return ok(await job_view(job, service.channel))
+
+
+async def _generic_cancel(job: generic.GenericJob, pool: Any) -> CancelAnswer:
+    if job.status in (JobState.SUCCEEDED, JobState.FAILED):
+        raise conflict(f"job {job.id} already ended {job.status.value}")
+    ended = await generic.cancel(pool, job.id)
+    if ended.status is not JobState.CANCELED:
+        raise conflict(f"job {job.id} already ended {ended.status.value}")
+    return CancelAnswer(canceled=True)
 
 
 @router.post(
     "/{job_id}/cancel",
-    response_model=Envelope[JobPublic],
-    summary="Cancel a training job",
+    response_model=Envelope[CancelAnswer] | Envelope[JobPublic],
+    summary="Cancel a job",
     responses={
-        202: {"model": Envelope[JobPublic], "description": "Running: asked to stop (cancel_requested)."},
-        409: {"description": "The job already TRAINED or FAILED."},
+        202: {"model": Envelope[JobPublic], "description": "Training job running: asked to stop."},
+        409: {"description": "The job already succeeded or failed (TRAINED or FAILED)."},
     },
 )
 async def cancel_job(
-    job_id: uuid.UUID, _key: ModelKey, pool: PoolDep, service: ServiceDep, response: Response
-) -> Envelope[JobPublic]:
-    """200 with the CANCELED job (PENDING ones end at once; repeats are harmless); 202 while a running
-    job winds down."""
+    job_id: uuid.UUID,
+    _key: ModelKey,
+    pool: PoolDep,
+    resources: ResourcesDep,
+    response: Response,
+) -> Envelope[CancelAnswer] | Envelope[JobPublic]:
+    """Needs the ``model`` scope (it controls long work). A generic job: ``{"canceled": true}`` (queued
+    or running; repeats are harmless). A training job: 200 with the CANCELED job (PENDING ones end at once;
+    repeats are harmless); 202 while a running job winds down."""
+    found = await generic.find(pool, job_id)
+    if found is not None:
+        return ok(await _generic_cancel(found, pool))
+    service = await training_service(resources)
     job = await repo.get_job(pool, job_id)
     if job.status in (JobStatus.TRAINED, JobStatus.FAILED):
         raise conflict(f"training job {job_id} already ended {job.status.value}")
@@ -172,11 +255,17 @@ async def stream_job(
 
 @router.get(
     "/{job_id}/result",
-    response_model=Envelope[JobResultPublic],
+    response_model=Envelope[JobResultBody] | Envelope[JobResultPublic],
     summary="The result of a finished job",
     responses={409: {"description": "JOB_CANCELED, or the job failed or has not finished (CONFLICT)."}},
 )
-async def job_result(job_id: uuid.UUID, _key: ReadKey, pool: PoolDep) -> Envelope[JobResultPublic]:
+async def job_result(
+    job_id: uuid.UUID, _key: ReadKey, pool: PoolDep
+) -> Envelope[JobResultBody] | Envelope[JobResultPublic]:
+    """A generic job's stored result (``data`` as its type defines it); a training job's version."""
+    found = await generic.find(pool, job_id)
+    if found is not None:
+        return ok(await generic_result(pool, found))
     job = await repo.get_job(pool, job_id)
     if job.status is JobStatus.CANCELED:
         raise ApiError(409, Code.JOB_CANCELED, "job_canceled")
@@ -193,4 +282,23 @@ async def job_result(job_id: uuid.UUID, _key: ReadKey, pool: PoolDep) -> Envelop
             reason=str(r.get("reason", "")),
             metrics=dict(r.get("metrics") or {}),
         )
+    )
+
+
+async def generic_result(pool: Any, job: generic.GenericJob) -> JobResultBody:
+    if job.status is JobState.CANCELED:
+        raise ApiError(409, Code.JOB_CANCELED, "job_canceled")
+    if job.status is JobState.FAILED:
+        reason = (job.error or {}).get("message", "failed")
+        raise conflict(f"job {job.id} failed: {reason}")
+    if job.status is not JobState.SUCCEEDED or job.result_id is None:
+        raise conflict(f"job {job.id} has not finished ({job.status.value})")
+    r = await generic.result(pool, job.result_id)
+    return JobResultBody(
+        result_id=r.id,
+        job_id=r.job_id,
+        type=r.type,
+        dataset_id=r.dataset_id,
+        created_at=r.created_at,
+        data=r.data,
     )

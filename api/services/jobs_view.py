@@ -6,7 +6,7 @@ import contextlib
 import logging
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field
@@ -22,6 +22,7 @@ RUNNING = (JobStatus.PREPARING, JobStatus.TRAINING)
 
 class JobPublic(BaseModel):
     id: uuid.UUID
+    type: Literal["training"] = Field("training", description="The job type (this shape: training jobs).")
     asset_id: str
     request_id: uuid.UUID = Field(description="Idempotency key of the request that made the job.")
     model_type: str

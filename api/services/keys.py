@@ -31,7 +31,8 @@ def grants(scopes: frozenset[str] | tuple[str, ...], needed: Scope) -> bool:
     """Whether a key with ``scopes`` may use a route that needs ``needed``.
 
     ``read``, ``write`` and ``model`` are independent: ``write`` is ingestion only (a meter's key
-    publishes readings and can neither read anything back nor touch models), ``model`` controls models
+    publishes readings, an uploader's key uploads, changes, deletes and preprocesses datasets; neither
+    reads anything back nor touches models), ``model`` controls models
     (assets, training, activation, rollback, version deletion, job cancel), ``read`` reads;
     ``admin`` grants everything.
     """

@@ -64,7 +64,14 @@ def test_model_control_needs_the_model_scope_and_write_is_ingestion_only() -> No
     scopes = _scopes()
     for route in MODEL_ROUTES:
         assert scopes.get(route) == "model", (route, scopes.get(route))
-    assert {r for r, s in scopes.items() if s == "write"} == {("POST", "/api/v1/readings")}
+    assert {r for r, s in scopes.items() if s == "write"} == {
+        ("POST", "/api/v1/readings"),
+        # datasets are data ingestion too: upload, rename/re-zone, delete, preprocess (issue 17)
+        ("POST", "/api/v1/datasets"),
+        ("PATCH", "/api/v1/datasets/{dataset_id}"),
+        ("DELETE", "/api/v1/datasets/{dataset_id}"),
+        ("POST", "/api/v1/datasets/{dataset_id}/preprocess"),
+    }
     assert keys.grants(frozenset({"model"}), "model") and keys.grants(frozenset({"admin"}), "model")
     assert not keys.grants(frozenset({"write"}), "model") and not keys.grants(frozenset({"model"}), "write")
     assert not keys.grants(frozenset({"model"}), "read")

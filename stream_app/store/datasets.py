@@ -1,0 +1,243 @@
+"""Datasets and their readings in PostgreSQL (migration 0070). Bound parameters only.
+
+A dataset and its readings are written in one transaction (COPY into ``dataset_readings``): an upload
+is stored whole or not at all. Deleting a dataset deletes, by foreign keys, its readings, its jobs and
+their results.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import numpy as np
+import pandas as pd
+
+from schemas.datasets import DatasetStatus
+from stream_app.store.repository import Conn, NotFound
+
+RAW, PROCESSED = 0, 1
+_COLS = (
+    "id, name, status, file_name, file_format, file_bytes, timezone, unit, detection, interval_s, "
+    "row_count, start_at, end_at, processed, created_at, updated_at"
+)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    id: uuid.UUID
+    name: str
+    status: DatasetStatus
+    file_name: str
+    file_format: str
+    file_bytes: int
+    timezone: str
+    unit: str
+    detection: dict[str, Any]
+    interval_s: int
+    row_count: int
+    start_at: datetime | None
+    end_at: datetime | None
+    processed: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _dataset(r: asyncpg.Record) -> Dataset:
+    d = dict(r)
+    d["status"] = DatasetStatus(d["status"])
+    return Dataset(**d)
+
+
+def _records(dataset_id: uuid.UUID, series: int, frame: pd.DataFrame) -> list[tuple[Any, ...]]:
+    ts = frame.index.tz_convert("UTC").to_pydatetime()
+    values = frame["value"].to_numpy(dtype=float)
+    return [
+        (dataset_id, series, t, None if np.isnan(v) else float(v)) for t, v in zip(ts, values, strict=True)
+    ]
+
+
+async def create(
+    pool: asyncpg.Pool,
+    *,
+    name: str,
+    file_name: str,
+    file_format: str,
+    file_bytes: int,
+    timezone: str,
+    unit: str,
+    detection: dict[str, Any],
+    interval_s: int,
+    frame: pd.DataFrame,
+) -> Dataset:
+    """The dataset row and every reading, in one transaction."""
+    dataset_id = uuid.uuid4()
+    start = frame.index[0].to_pydatetime() if len(frame) else None
+    end = frame.index[-1].to_pydatetime() if len(frame) else None
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            f"INSERT INTO datasets (id, name, file_name, file_format, file_bytes, timezone, unit, "
+            f"detection, interval_s, row_count, start_at, end_at) "
+            f"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+            f"RETURNING {_COLS}",
+            dataset_id,
+            name,
+            file_name,
+            file_format,
+            file_bytes,
+            timezone,
+            unit,
+            detection,
+            interval_s,
+            len(frame),
+            start,
+            end,
+        )
+        await conn.copy_records_to_table(
+            "dataset_readings",
+            records=_records(dataset_id, RAW, frame),
+            columns=["dataset_id", "series", "ts", "value"],
+        )
+    return _dataset(row)
+
+
+async def get(conn: Conn, dataset_id: uuid.UUID) -> Dataset:
+    row = await conn.fetchrow(f"SELECT {_COLS} FROM datasets WHERE id = $1", dataset_id)
+    if row is None:
+        raise NotFound(f"dataset {dataset_id}")
+    return _dataset(row)
+
+
+async def list_datasets(
+    conn: Conn,
+    keyset: Callable[[str, str, int], tuple[list[str], list[Any], str]],
+    *,
+    status: str | None = None,
+) -> list[Dataset]:
+    """A page of datasets; ``keyset`` is ``api.http.pagination.keyset`` bound to the page."""
+    conds: list[str] = []
+    args: list[Any] = []
+    if status is not None:
+        args.append(status)
+        conds.append(f"status = ${len(args)}")
+    more, more_args, order = keyset("created_at", "id", len(args) + 1)
+    conds += more
+    args += more_args
+    where = f"WHERE {' AND '.join(conds)}" if conds else ""
+    rows = await conn.fetch(f"SELECT {_COLS} FROM datasets {where} {order}", *args)
+    return [_dataset(r) for r in rows]
+
+
+async def update(
+    conn: Conn, dataset_id: uuid.UUID, *, name: str | None = None, timezone: str | None = None
+) -> Dataset:
+    row = await conn.fetchrow(
+        f"UPDATE datasets SET name = COALESCE($2, name), timezone = COALESCE($3, timezone), "
+        f"updated_at = now() WHERE id = $1 RETURNING {_COLS}",
+        dataset_id,
+        name,
+        timezone,
+    )
+    if row is None:
+        raise NotFound(f"dataset {dataset_id}")
+    return _dataset(row)
+
+
+async def delete(conn: Conn, dataset_id: uuid.UUID) -> bool:
+    """Deletes the dataset and (by cascade) its readings, jobs and results; False if there was none."""
+    done = await conn.execute("DELETE FROM datasets WHERE id = $1", dataset_id)
+    return bool(done.endswith(" 1"))
+
+
+async def set_status(conn: Conn, dataset_id: uuid.UUID, status: DatasetStatus) -> None:
+    await conn.execute(
+        "UPDATE datasets SET status = $2, updated_at = now() WHERE id = $1", dataset_id, status.value
+    )
+
+
+async def replace_processed(
+    conn: asyncpg.Connection, dataset_id: uuid.UUID, frame: pd.DataFrame, summary: dict[str, Any]
+) -> bool:
+    """Replace the processed series (caller's transaction); False if the dataset is gone."""
+    row = await conn.fetchrow("SELECT id FROM datasets WHERE id = $1 FOR UPDATE", dataset_id)
+    if row is None:
+        return False
+    await conn.execute(
+        "DELETE FROM dataset_readings WHERE dataset_id = $1 AND series = $2", dataset_id, PROCESSED
+    )
+    await conn.copy_records_to_table(
+        "dataset_readings",
+        records=_records(dataset_id, PROCESSED, frame),
+        columns=["dataset_id", "series", "ts", "value"],
+    )
+    await conn.execute(
+        "UPDATE datasets SET status = 'processed', processed = $2, "
+        "timezone = COALESCE($3, timezone), updated_at = now() WHERE id = $1",
+        dataset_id,
+        summary,
+        summary.get("timezone"),
+    )
+    return True
+
+
+async def has_processed(conn: Conn, dataset_id: uuid.UUID) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM dataset_readings WHERE dataset_id = $1 AND series = $2)",
+            dataset_id,
+            PROCESSED,
+        )
+    )
+
+
+async def frame(conn: Conn, dataset: Dataset, series: int) -> pd.DataFrame:
+    """The whole series as the analytics' frame: tz-aware ``timestamp`` index (the dataset's zone), float
+    ``value`` (NaN = missing); ``attrs`` carry dataset_id, interval_s, timezone and series."""
+    rows = await conn.fetch(
+        "SELECT ts, value FROM dataset_readings WHERE dataset_id = $1 AND series = $2 ORDER BY ts",
+        dataset.id,
+        series,
+    )
+    index = pd.DatetimeIndex([r["ts"] for r in rows], name="timestamp")
+    index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+    values = np.array([np.nan if r["value"] is None else r["value"] for r in rows], dtype=float)
+    out = pd.DataFrame({"value": values}, index=index.tz_convert(dataset.timezone))
+    interval = dataset.interval_s
+    if series == PROCESSED and dataset.processed:
+        interval = int(dataset.processed.get("interval_s_out", interval))
+    out.attrs.update(
+        dataset_id=str(dataset.id),
+        interval_s=interval,
+        timezone=dataset.timezone,
+        series="processed" if series == PROCESSED else "raw",
+    )
+    return out
+
+
+async def points(
+    conn: Conn,
+    dataset_id: uuid.UUID,
+    series: int,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    after: datetime | None,
+    limit: int,
+) -> Sequence[asyncpg.Record]:
+    """Up to ``limit + 1`` readings in time order from ``start`` (inclusive) to ``end`` (exclusive),
+    after the cursor's timestamp."""
+    conds = ["dataset_id = $1", "series = $2"]
+    args: list[Any] = [dataset_id, series]
+    for op, value in ((">=", start), ("<", end), (">", after)):
+        if value is not None:
+            args.append(value)
+            conds.append(f"ts {op} ${len(args)}")
+    args.append(limit + 1)
+    return await conn.fetch(
+        f"SELECT ts, value FROM dataset_readings WHERE {' AND '.join(conds)} ORDER BY ts LIMIT ${len(args)}",
+        *args,
+    )
