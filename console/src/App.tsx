@@ -27,6 +27,7 @@ export function App(): ReactNode {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
   const [bootError, setBootError] = useState<unknown>(null);
   const [notice, setNotice] = useState<string | undefined>(undefined);
+  const [signOutError, setSignOutError] = useState<unknown>(null);
   const t = useCallback((key: MessageKey) => translate(lang, key), [lang]);
 
   useEffect(() => {
@@ -141,18 +142,24 @@ export function App(): ReactNode {
         <button
           type="button"
           onClick={() => {
-            logout()
-              .catch(() => undefined)
-              .finally(() => {
+            // Signed out only when the API says so: the session cookie is HttpOnly, the page cannot drop it.
+            logout().then(
+              () => {
+                setSignOutError(null);
                 setSession(null);
                 navigate({ page: "signin" });
-              });
+              },
+              setSignOutError,
+            );
           }}
         >
           {t("signOut")}
         </button>
       </header>
-      <main>{page}</main>
+      <main>
+        <ErrorBox error={signOutError} />
+        {page}
+      </main>
     </Ctx.Provider>
   );
 }
