@@ -11,6 +11,8 @@ from typing import Any
 
 from stream_app.settings import Settings
 
+CREATE_USER_ENV = "KW_USER_PASSWORD"  # read by create-user only (not a setting: never stored or logged)
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser("api", help="serve the REST API (uvicorn)")
@@ -34,6 +36,23 @@ def register(sub: Any) -> None:
     )
     k.add_argument("--rate-limit", type=int, default=None, help="requests per minute (default: setting)")
     k.set_defaults(handler=run_create_key)
+
+    u = sub.add_parser(
+        "create-user",
+        help="create a console user (the first admin); the password comes from a prompt, "
+        f"{CREATE_USER_ENV} or --password-stdin, never from an argument",
+    )
+    u.add_argument("name", help="user name: letters, digits and _ . @ - (1 to 64)")
+    u.add_argument("--role", choices=("admin", "operator", "viewer"), default="viewer", help="default viewer")
+    u.add_argument(
+        "--password-stdin", action="store_true", help="read the password from the first line of stdin"
+    )
+    u.add_argument(
+        "--reset",
+        action="store_true",
+        help="the user exists: set a new password (and --role); ends their sessions",
+    )
+    u.set_defaults(handler=run_create_user)
 
     r = sub.add_parser("revoke-api-key", help="revoke an API key by its prefix")
     r.add_argument("prefix", help="the 8 characters after kw_")
@@ -112,4 +131,42 @@ def run_revoke_key(args: argparse.Namespace, settings: Settings) -> int:
 
     rec = asyncio.run(_with_conn(settings, lambda c: keystore.revoke_prefix(c, args.prefix)))
     print(f"revoked key {rec.id} ({rec.name}, prefix {rec.prefix})")
+    return 0
+
+
+def read_password(args: argparse.Namespace) -> str:
+    """The new user's password: ``KW_USER_PASSWORD``, else stdin's first line (--password-stdin), else
+    asked twice on the terminal. An argument would be visible to every user of the machine in ``ps``."""
+    import getpass
+
+    given = os.environ.get(CREATE_USER_ENV)
+    if given is not None:
+        return given
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise SystemExit(f"no password: set {CREATE_USER_ENV}, pass --password-stdin, or run on a terminal")
+    first = getpass.getpass(f"password for {args.name}: ")
+    if getpass.getpass("again: ") != first:
+        raise SystemExit("the two passwords differ")
+    return first
+
+
+def run_create_user(args: argparse.Namespace, settings: Settings) -> int:
+    from api.services import users
+
+    if not users.USERNAME_RE.match(args.name):
+        print("user name: 1 to 64 letters, digits and _ . @ - (not first)", file=sys.stderr)
+        return 2
+    password = read_password(args)
+    problem = users.password_problem(password)
+    if problem is not None:
+        print(f"password refused: {problem}", file=sys.stderr)
+        return 2
+    if args.reset:
+        row = asyncio.run(_with_conn(settings, lambda c: users.reset(c, args.name, password, args.role)))
+        print(f"user {row.username} ({row.role}): new password set, their sessions ended")
+    else:
+        row = asyncio.run(_with_conn(settings, lambda c: users.create(c, args.name, args.role, password)))
+        print(f"user {row.username} created ({row.role}); sign in at /admin/")
     return 0
