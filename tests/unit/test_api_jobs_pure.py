@@ -85,7 +85,11 @@ def test_idempotency_ids_and_request_comparison() -> None:
     assert request_id_of(with_id, None, a) == rid
     with pytest.raises(ApiError):
         request_id_of(with_id, "k", a)
-    assert same_request(_job(), body)
+    assert same_request(_job(), body, "lsq")
     history = TrainingJobCreate(asset_id="m-1", model_type="lsq", params={"season": 96}, data_url="history")
-    assert same_request(_job(), history)  # 'history' is stored as no data_url
-    assert not same_request(_job(), TrainingJobCreate(asset_id="m-1", model_type="lsq", params={}))
+    assert same_request(_job(), history, "lsq")  # 'history' is stored as no data_url
+    assert not same_request(_job(), TrainingJobCreate(asset_id="m-1", model_type="lsq", params={}), "lsq")
+    # without model_type the route resolves the default type first: compared as resolved
+    untyped = TrainingJobCreate(asset_id="m-1", params={"season": 96})
+    assert untyped.model_type is None
+    assert same_request(_job(), untyped, "lsq") and not same_request(_job(), untyped, "lightgbm")
