@@ -18,22 +18,26 @@ from api.routes import (
     asset_readings,
     asset_state,
     assets,
-    datasets,
     auth,
     console,
+    dashboards,
+    dataset_anomalies,
+    datasets,
     forecasts,
     health,
     inference,
     jobs,
     keys,
+    load_patterns,
     models,
     readings,
+    reports,
+    statistics,
     training_jobs,
     users,
 )
-from api.services import job_runners
+from api.services import job_runners, sessions
 from api.services import keys as keys_of
-from api.services import sessions
 from api.services.resources import Resources
 from stream_app.metrics import MetricsMiddleware, mark_process_dead
 from stream_app.settings import Settings
@@ -52,6 +56,11 @@ V1: tuple[APIRouter, ...] = (
     training_jobs.router,
     jobs.router,
     datasets.router,
+    statistics.router,
+    load_patterns.router,
+    dataset_anomalies.router,
+    reports.router,
+    dashboards.router,
     anomalies.router,
     forecasts.router,
     asset_readings.router,

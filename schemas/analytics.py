@@ -344,3 +344,10 @@ class ReportResult(BaseModel):
     size_bytes: int
     sha256: str
     charts: list[str] = Field(description="The charts the report holds.")
+
+
+class ReportFile(ReportResult):
+    """What a report job stores: the description and the file itself (base64), served by
+    ``GET /reports/{job_id}/download``."""
+
+    content_base64: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stream_app.jobs import (
+    analytics_jobs,  # noqa: F401 - registers "statistics", "load_patterns", "anomalies", "report"
     preprocess_job,  # noqa: F401 - registers "preprocess"
     registry,
 )
