@@ -19,7 +19,7 @@ KAFKA4_ENV := KILOWATCH_KAFKA_VERSION=$(KAFKA4_VERSION) KILOWATCH_KAFKA_BOOTSTRA
 	KILOWATCH_POSTGRES_PORT=15433 KILOWATCH_REDIS_PORT=16380
 
 .PHONY: help venv demo-venv lock lint typecheck schemas unit integration test test-kafka4 bench demo infra-up infra-down \
-	infra-status clean promtool compose-check api api-fuzz cjk-font
+	infra-status clean promtool compose-check api api-fuzz cjk-font console console-check chromium browser
 
 help:
 	@echo "make demo   - set up everything and run the live anomaly demo (Ctrl-C stops it)"
@@ -64,7 +64,7 @@ unit: venv cjk-font
 integration: venv cjk-font
 	scripts/with-infra bash -c '$(KW) db upgrade && $(BIN)/pytest -q tests/integration'
 
-test: lint typecheck schemas promtool compose-check unit integration api-fuzz test-kafka4
+test: lint typecheck schemas promtool compose-check unit integration api-fuzz test-kafka4 console-check browser
 
 # Schemathesis over the OpenAPI spec of a real `kilowatch api` server: no 5xx, no response off its schema.
 api-fuzz: venv
@@ -101,7 +101,30 @@ bench: venv
 		&& $(BIN)/python -m bench.stream_trained && $(BIN)/python -m bench.detector_cost'
 
 demo: demo-venv
+	@$(MAKE) --no-print-directory console || echo "demo: the console was not built (make console needs Node.js >= 20.19 and npm); /admin/ will say so"
 	scripts/with-infra bash -c '$(KW) db upgrade && $(BIN)/python -m stream_app.devtools.demo'
+
+# The admin console (console/: React + TypeScript + Vite; docs/console.md): npm ci from its lock file, then
+# the build into console/dist, which `kilowatch api` serves under /admin/. Needs Node.js >= 20.19 (Vite 7).
+console:
+	@command -v npm >/dev/null || { echo "make console: npm not found (install Node.js >= 20.19 with npm)"; exit 1; }
+	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
+		|| { echo "make console: Node.js $$(node --version) is too old (Vite 7 needs >= 20.19)"; exit 1; }
+	cd console && npm ci --no-audit --no-fund && npm run build
+
+# The console's own checks: TypeScript (strict, against the client generated from docs/openapi.json),
+# ESLint and the Vitest unit tests.
+console-check: console
+	cd console && npm run typecheck && npm run lint && npm test
+
+# Debian's chromium for the browser tests (Playwright drives it by path: browser downloads are not reachable).
+chromium: venv
+	@command -v chromium >/dev/null || $(BIN)/python -c "from stream_app.devtools.infra import procs; \
+		procs.apt_install('chromium', why='the console browser tests (tests/browser) drive Debian chromium')"
+
+# The console in a real headless browser against a real API, worker, PostgreSQL, Redis and Kafka.
+browser: venv console chromium
+	scripts/with-infra bash -c '$(KW) db upgrade && $(BIN)/pytest -q tests/browser'
 
 infra-up: venv
 	$(KW) infra up
