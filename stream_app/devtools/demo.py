@@ -1,4 +1,6 @@
-"""``make demo``: a worker and a simulated fleet with planted faults; anomalies shown live.
+"""``make demo``: a worker and a simulated fleet with planted faults; anomalies shown live. The API runs
+beside them, serving the admin console at http://127.0.0.1:8000/admin/ (user ``demo``, a new password
+printed at each start).
 
 Runs with the infrastructure up (``scripts/with-infra``). Uses its own topic prefix and state folder,
 wiped at start, so every demo begins from nothing. Ctrl-C stops everything it started.
@@ -8,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -141,6 +145,40 @@ def spawn(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[by
         return subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)
 
 
+def console_user(env: dict[str, str]) -> tuple[str, str]:
+    """The demo's console admin ``demo`` with a fresh random password (made, or reset when it exists)."""
+    from api.cli import CREATE_USER_ENV
+
+    password = secrets.token_urlsafe(12)
+    cmd_env = {**env, CREATE_USER_ENV: password}
+    res = None
+    for extra in ([], ["--reset"]):
+        cmd = [KILOWATCH, "create-user", "demo", "--role", "admin", *extra]
+        res = subprocess.run(cmd, env=cmd_env, capture_output=True, text=True, check=False)
+        if res.returncode == 0:
+            return "demo", password
+    raise SystemExit(f"demo: could not make the console user: {res.stderr.strip() if res else ''}")
+
+
+def start_console(settings: Settings, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``kilowatch api`` (which serves the console), and where it is, once it answers."""
+    user, password = console_user(env)
+    api = spawn([KILOWATCH, "api"], env, log)
+    url = f"http://{settings.bind_host}:{settings.api.port}"
+    deadline = time.monotonic() + 30
+    while api.poll() is None and time.monotonic() < deadline:
+        try:
+            socket.create_connection((settings.bind_host, settings.api.port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.3)
+    if api.poll() is None:
+        print(f"demo: console at {url}/admin/ (user {user}, password {password})", file=sys.stderr)
+    else:
+        print(f"demo: the API did not start (port {settings.api.port} taken?); see {log}", file=sys.stderr)
+    return api
+
+
 def within_three(meter: Meter, fault: InjectedFault) -> set[tuple[str, str]]:
     """(asset, timestamp) of the readings that report ``fault`` in time: its first three."""
     stop = min(fault.index + 3, len(meter.timestamps))
@@ -172,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             planted.update(within_three(m, f))
     log_dir = settings.state_dir
     worker = spawn([KILOWATCH, "worker", "--worker-id", "demo"], env, log_dir / "worker.log")
+    api = start_console(settings, env, log_dir / "api.log")
     time.sleep(3)
     sim_args = ["--assets", str(args.assets), "--rows", str(args.rows), "--rate", str(args.rate)]
     sim = spawn([KILOWATCH, "simulate", *sim_args], env, log_dir / "simulator.log")
@@ -182,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         total, seen = -1, set()
     finally:
-        for p in reversed(procs):
+        for p in [*reversed(procs), api]:
             if p.poll() is None:
                 p.terminate()
                 try:
@@ -196,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{hit} of {len(planted_list)} planted faults reported within 3 readings",
             file=sys.stderr,
         )
+    print("demo: the console stopped with the demo; `make api` serves it on its own", file=sys.stderr)
     return 0
 
 
