@@ -18,8 +18,10 @@ import openpyxl
 import pandas as pd
 import pypdfium2 as pdfium
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
-from stream_app.jobs.runner import JobRunner
+from stream_app.jobs.runner import INTERNAL, JobRunner
 from tests.integration.api.conftest import Api
 
 DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "energy"
@@ -256,3 +258,72 @@ async def test_steel_statistics_and_patterns(api: Api, runner: JobRunner) -> Non
     assert stats["peak_load"]["kw"] == pytest.approx(steel["Usage_kWh"].max() * 4)
     patterns = await _run(api, f"/datasets/{ds['id']}/load-patterns", {"k": 2})
     assert len(patterns["patterns"]) == 2 and patterns["days_used"] >= 360
+
+
+@pytest.fixture(scope="module")
+async def three_weeks(api: Api) -> dict[str, Any]:
+    head = pd.read_csv(HOUSEHOLD, nrows=24 * 21).to_csv(index=False).encode()
+    return await _upload(api, head, "head.csv", timezone="Europe/Paris", scale=1 / 60)
+
+
+_HOURS = st.lists(st.integers(-2, 25), max_size=26)
+_STAMP = st.sampled_from(
+    ["2006-12-20T00:00:00Z", "2006-12-25T00:00:00+01:00", "2007-06-01T00:00:00Z", "2006-12-20T00:00:00", "x"]
+)
+_BODIES = st.fixed_dictionaries(
+    {},
+    optional={
+        "periods": st.one_of(
+            st.just(PERIODS),
+            st.fixed_dictionaries({"peak_hours": _HOURS, "valley_hours": _HOURS, "flat_hours": _HOURS}),
+        ),
+        "prices": st.fixed_dictionaries(
+            {
+                "peak": st.floats(-1, 2e6, allow_nan=False),
+                "valley": st.floats(0, 1),
+                "flat": st.floats(0, 1),
+            },
+            optional={"currency": st.sampled_from(["EUR", "CNY", "eur", "€"])},
+        ),
+        "start": _STAMP,
+        "end": _STAMP,
+        "k": st.integers(-1, 8),
+        "method": st.sampled_from(["kmeans", "rules", "autoencoder", "streaming", "lstm"]),
+        "threshold": st.floats(-0.5, 1.5, allow_nan=False),
+        "window_hours": st.integers(0, 400),
+        "format": st.sampled_from(["pdf", "xlsx", "docx"]),
+        "language": st.sampled_from(["zh-CN", "en-US", "fr-FR"]),
+        "title": st.text(max_size=210),
+    },
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    route=st.sampled_from(["statistics", "load-patterns", "anomalies", "reports"]),
+    body=_BODIES,
+)
+@example(route="statistics", body={"start": "2007-06-01T00:00:00Z"})  # nothing in range: explained
+@example(route="load-patterns", body={"k": 5, "end": "2006-12-20T00:00:00Z"})  # 3 days for 5 clusters
+@example(route="anomalies", body={"window_hours": 168, "end": "2006-12-20T00:00:00Z"})  # window too long
+@example(route="reports", body={"format": "xlsx", "language": "zh-CN", "title": "家庭用电"})
+async def test_any_body_is_a_job_that_ends_explained_or_a_422(
+    api: Api, runner: JobRunner, three_weeks: dict[str, Any], route: str, body: dict[str, Any]
+) -> None:
+    r = await api.client.post(
+        f"/api/v1/datasets/{three_weeks['id']}/{route}", json=body, headers=api.auth("read")
+    )
+    assert r.status_code in (202, 422), (r.status_code, r.text)
+    if r.status_code == 422:
+        details = r.json()["error"]["details"]
+        assert details and all(d["loc"][0] == "body" for d in details), r.text
+        return
+    job = r.json()["data"]
+    deadline = time.monotonic() + 120
+    while job["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, job
+        await asyncio.sleep(0.1)
+        job = (await api.client.get(f"/api/v1/jobs/{job['id']}", headers=api.auth("read"))).json()["data"]
+    assert job["status"] in ("succeeded", "failed"), job
+    if job["status"] == "failed":  # a reason the caller can read, never the internal-error message
+        assert job["error"]["code"] == "PROCESSING_ERROR" and job["error"]["message"] != INTERNAL, job
