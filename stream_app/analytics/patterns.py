@@ -83,7 +83,9 @@ def daily_profiles(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     counts = agg["count"].unstack("hour")
     sums = sums.reindex(columns=range(24))
     counts = counts.reindex(columns=range(24)).fillna(0)
-    complete = (counts >= per_hour).all(axis=1)
+    # every hour present, and no more intervals than a 24-hour day holds (a 25-hour daylight-saving day
+    # would count its repeated hour twice)
+    complete = (counts >= per_hour).all(axis=1) & (counts.sum(axis=1) <= 24 * per_hour)
     return sums[complete].astype(float), int((~complete).sum())
 
 

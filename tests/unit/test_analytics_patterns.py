@@ -110,6 +110,15 @@ def test_planted_days_get_their_own_pattern() -> None:
     }
 
 
+def test_daylight_saving_days_are_skipped() -> None:
+    # Europe/Paris, 2024-10-01 .. 2024-11-05: the 25-hour 27 October is not a 24-hour profile
+    index = pd.date_range("2024-10-01", "2024-11-06", freq="h", tz="Europe/Paris", inclusive="left")
+    frame = pd.DataFrame({"value": np.ones(len(index))}, index=index.rename("timestamp"))
+    profiles, skipped = daily_profiles(frame)
+    assert skipped == 1 and pd.Timestamp("2024-10-27", tz="Europe/Paris") not in profiles.index
+    assert len(profiles) == 35 and (profiles.sum(axis=1) == 24).all()
+
+
 def test_too_few_days_and_bad_k(frame: pd.DataFrame) -> None:
     with pytest.raises(DataError, match="at least 5 complete days"):
         load_patterns(frame.iloc[: 24 * 4 + 7], LoadPatternsParams(k=5))
