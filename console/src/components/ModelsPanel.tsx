@@ -4,11 +4,22 @@ import { formatNumber } from "../lib/chart";
 import { ErrorBox, Empty } from "./Status";
 import { useApp } from "./context";
 
-function metricsText(m: Record<string, unknown>): string {
-  return Object.entries(m)
-    .filter(([, v]) => typeof v === "number")
+/** The hold-out metrics first (MAE, MASE, …, as the trainer nests them), then any other number. */
+export function metricsText(m: Record<string, unknown>): string {
+  const flat: [string, number][] = [];
+  const walk = (prefix: string, v: unknown): void => {
+    if (typeof v === "number" && Number.isFinite(v)) flat.push([prefix, v]);
+    else if (v && typeof v === "object" && !Array.isArray(v)) {
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) walk(prefix ? `${prefix}.${k}` : k, x);
+    }
+  };
+  walk("", m);
+  const rank = (k: string): number => (k.startsWith("holdout.") ? 0 : k.startsWith("training.") ? 2 : 1);
+  return flat
+    .filter(([k]) => !k.endsWith(".forecasts"))
+    .sort((a, b) => rank(a[0]) - rank(b[0]))
     .slice(0, 6)
-    .map(([k, v]) => `${k} ${formatNumber(v as number)}`)
+    .map(([k, v]) => `${k.replace(/^holdout\./, "")} ${formatNumber(v)}`)
     .join(" · ");
 }
 

@@ -43,20 +43,39 @@ export function AssetPage({ assetId, initialRange }: { assetId: string; initialR
   const [liveError, setLiveError] = useState<unknown>(null);
   const versions = useAsync(() => models(assetId), [assetId]);
   const held = useRef<Loaded | null>(null);
+  const liveRef = useRef(live);
+  useEffect(() => {
+    liveRef.current = live;
+  }, [live]);
   useEffect(() => {
     held.current = state;
   }, [state]);
 
+  // The first load; while it fails (e.g. 404 for an asset whose first readings are still on their
+  // way, or a 503) and the page is live, it is tried again, the error shown meanwhile.
   useEffect(() => {
     let alive = true;
+    let timer: number | undefined;
     setState(null);
     setError(null);
-    loadRange(assetId, range).then(
-      (s) => alive && setState(s),
-      (e: unknown) => alive && setError(e),
-    );
+    const attempt = (): void => {
+      loadRange(assetId, range).then(
+        (s) => {
+          if (!alive) return;
+          setError(null);
+          setState(s);
+        },
+        (e: unknown) => {
+          if (!alive) return;
+          setError(e);
+          if (liveRef.current) timer = window.setTimeout(attempt, LIVE_EVERY_MS);
+        },
+      );
+    };
+    attempt();
     return () => {
       alive = false;
+      window.clearTimeout(timer);
     };
   }, [assetId, range]);
 
