@@ -19,7 +19,9 @@ import pandas as pd
 from schemas.datasets import RESAMPLE_SECONDS, PreprocessParams, PreprocessSummary
 from schemas.jobs import JobFailed
 
-MAX_GRID = 20_000_000  # intervals; more is a series whose interval is far smaller than its span
+MAX_GRID = 5_000_000  # intervals of the regular grid, whatever the rows
+GRID_PER_ROW = 10  # a grid may hold at most this many intervals per row present (else too sparse)
+MIN_GRID_CAP = 10_000  # ... but small series may always span this many
 
 
 def regular_grid(frame: pd.DataFrame, interval_s: int) -> tuple[pd.DataFrame, int]:
@@ -29,11 +31,13 @@ def regular_grid(frame: pd.DataFrame, interval_s: int) -> tuple[pd.DataFrame, in
     if len(idx) == 0:
         return frame, 0
     span = (idx[-1] - idx[0]).total_seconds()
-    if span / interval_s > MAX_GRID:
+    cap = min(MAX_GRID, max(GRID_PER_ROW * len(idx), MIN_GRID_CAP))
+    if span / interval_s > cap:
         raise JobFailed(
-            f"the series spans {span / interval_s:.0f} intervals of {interval_s} s; at most {MAX_GRID}",
+            f"the series' {len(idx)} rows span {span / interval_s:.0f} intervals of {interval_s} s: too "
+            f"sparse for a regular grid at its interval (at most {cap} intervals)",
             code="PROCESSING_ERROR",
-            details={"field": "interval_s"},
+            details={"field": "interval_s", "rows": len(idx), "intervals": round(span / interval_s)},
         )
     grid = pd.date_range(idx[0], idx[-1], freq=pd.Timedelta(seconds=interval_s), name="timestamp")
     full = grid.union(idx)

@@ -163,7 +163,8 @@ async def replace_processed(
     conn: asyncpg.Connection, dataset_id: uuid.UUID, frame: pd.DataFrame, summary: dict[str, Any]
 ) -> bool:
     """Replace the processed series (caller's transaction); False if the dataset is gone."""
-    row = await conn.fetchrow("SELECT id FROM datasets WHERE id = $1 FOR UPDATE", dataset_id)
+    # NO KEY UPDATE: serialises writers of the processed series without blocking new jobs' foreign keys.
+    row = await conn.fetchrow("SELECT id FROM datasets WHERE id = $1 FOR NO KEY UPDATE", dataset_id)
     if row is None:
         return False
     await conn.execute(

@@ -226,3 +226,17 @@ def test_ingest_times_are_utc_instants_for_naive_local_input() -> None:
         _csv([("2024-07-01 00:00", "1"), ("2024-07-01 01:00", "2")]), IngestOptions(timezone="Europe/Paris")
     )
     assert out.frame.index[0].tz_convert(UTC) == pd.Timestamp("2024-06-30 22:00", tz="UTC")
+
+
+def test_a_sparse_series_is_refused_rather_than_gridded_into_millions_of_rows() -> None:
+    # 20 one-second steps, then one row 30 days later: the median step is 1 s, the grid 2.6 million.
+    idx = pd.DatetimeIndex(
+        [pd.Timestamp("2020-01-01", tz="UTC") + pd.Timedelta(seconds=i) for i in range(20)]
+        + [pd.Timestamp("2020-01-31", tz="UTC")],
+        name="timestamp",
+    )
+    frame = pd.DataFrame({"value": np.ones(len(idx))}, index=idx)
+    with pytest.raises(JobFailed) as err:
+        preprocess(frame, PreprocessParams(), 1, "UTC")
+    assert err.value.code == "PROCESSING_ERROR" and err.value.details is not None
+    assert err.value.details["field"] == "interval_s" and err.value.details["rows"] == 21

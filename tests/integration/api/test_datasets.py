@@ -20,7 +20,6 @@ import pandas as pd
 import pytest
 from pydantic import BaseModel
 
-from schemas.datasets import PreprocessParams
 from stream_app.jobs import registry
 from stream_app.jobs.runner import JobRunner
 from stream_app.store import jobs as job_store
@@ -425,17 +424,29 @@ async def test_cancel_answers_canceled_and_a_late_result_is_dropped(api: Api) ->
         await api.client.delete(f"/api/v1/datasets/{ds_id}", headers=api.auth("write"))
 
 
+class Echo(BaseModel):
+    n: int = 1
+
+
+def _echo(frame: pd.DataFrame, params: Echo) -> Echo:
+    return Echo(n=params.n + len(frame))
+
+
 async def test_a_job_whose_runner_died_is_finished_by_another_runner(api: Api) -> None:
+    # A type only this test's runners know: runners of other tests or processes on the shared database
+    # never take it.
+    registry.register("test_echo", Echo, _echo)
+    await (await api.resources.pool()).execute(
+        "DELETE FROM jobs WHERE type = 'test_echo' AND status IN ('queued', 'running')"
+    )
     r = await upload(api, pd.read_csv(STEEL, nrows=300).to_csv(index=False).encode(), "s.csv")
     ds_id = uuid.UUID(r.json()["data"]["id"])
     pool = await api.resources.pool()
-    job = await job_store.create(
-        pool, type_name="preprocess", params=PreprocessParams(resample="1h").model_dump(), dataset_id=ds_id
-    )
+    job = await job_store.create(pool, type_name="test_echo", params={"n": 7}, dataset_id=ds_id)
     # A runner takes it and dies without a word (no heartbeat, no result): its lease runs out.
-    dead = await job_store.claim(pool, "dead-runner", 1.0, 3, ["preprocess"])
+    dead = await job_store.claim(pool, "dead-runner", 1.0, 3, ["test_echo"])
     assert dead is not None and dead.id == job.id and dead.status.value == "running"
-    assert await job_store.claim(pool, "other", 1.0, 3, ["preprocess"]) is None  # leased: not taken twice
+    assert await job_store.claim(pool, "other", 1.0, 3, ["test_echo"]) is None  # leased: not taken twice
     survivor = JobRunner(api.resources.pool, lease_s=2.0, poll_s=0.05)
     await asyncio.sleep(1.2)
     for _ in range(20):  # older queued jobs of the shared database may come first
@@ -446,6 +457,23 @@ async def test_a_job_whose_runner_died_is_finished_by_another_runner(api: Api) -
     assert ended.status.value == "succeeded" and ended.attempts == 2 and ended.owner == survivor.owner
     shown = await wait_job(api, str(job.id))
     assert shown["progress"] == 1 and shown["result_id"] == str(ended.result_id)
+    res = await api.client.get(f"/api/v1/jobs/{job.id}/result", headers=api.auth("read"))
+    assert res.json()["data"]["data"] == {"n": 7 + 300}
     # The dead runner's late write changes nothing.
     assert await job_store.fail(pool, job.id, "dead-runner", {"code": "X", "message": "late"}) is False
     await api.client.delete(f"/api/v1/datasets/{ds_id}", headers=api.auth("write"))
+
+
+async def test_a_job_lost_too_often_fails_worker_lost(api: Api) -> None:
+    registry.register("test_echo", Echo, _echo)
+    pool = await api.resources.pool()
+    await pool.execute("DELETE FROM jobs WHERE type = 'test_echo' AND status IN ('queued', 'running')")
+    job = await job_store.create(pool, type_name="test_echo", params={}, dataset_id=None)
+    for attempt in range(3):
+        taken = await job_store.claim(pool, f"dead-{attempt}", 0.2, 3, ["test_echo"])
+        assert taken is not None and taken.id == job.id
+        await asyncio.sleep(0.3)
+    assert await job_store.claim(pool, "late", 0.2, 3, ["test_echo"]) is None
+    ended = await job_store.get(pool, job.id)
+    assert ended.status.value == "failed" and ended.error is not None and ended.error["code"] == "WORKER_LOST"
+    await pool.execute("DELETE FROM jobs WHERE id = $1", job.id)
