@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.deps import AdminKey, PoolDep
-from api.http.envelope import COMMON_RESPONSES, Envelope, Meta, Page, ok, ok_page
+from api.http.envelope import COMMON_RESPONSES, Envelope, ErrorResponse, Meta, Page, ok, ok_page
 from api.services import users
 from api.services.users import Role
 from stream_app.store import users as rows
@@ -65,13 +65,24 @@ async def list_users(_key: AdminKey, pool: PoolDep) -> Envelope[Page[UserPublic]
     return ok_page([UserPublic.of(r) for r in await rows.list_users(pool)], Meta())
 
 
-@router.post("", status_code=201, response_model=Envelope[UserPublic], summary="Create a console user")
+@router.post(
+    "",
+    status_code=201,
+    response_model=Envelope[UserPublic],
+    summary="Create a console user",
+    responses={409: {"model": ErrorResponse, "description": "A user of that name exists (CONFLICT)."}},
+)
 async def create_user(body: UserCreate, _key: AdminKey, pool: PoolDep) -> Envelope[UserPublic]:
     """409 CONFLICT when the name is taken."""
     return ok(UserPublic.of(await users.create(pool, body.username, body.role, body.password)))
 
 
-@router.delete("/{username}", response_model=Envelope[UserPublic], summary="Delete a console user")
+@router.delete(
+    "/{username}",
+    response_model=Envelope[UserPublic],
+    summary="Delete a console user",
+    responses={409: {"model": ErrorResponse, "description": "The last admin cannot be deleted (CONFLICT)."}},
+)
 async def delete_user(username: UsernamePath, _key: AdminKey, pool: PoolDep) -> Envelope[UserPublic]:
     """Ends every session of theirs at once. 409 CONFLICT for the last admin."""
     return ok(UserPublic.of(await rows.delete_user(pool, username)))
