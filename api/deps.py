@@ -115,7 +115,7 @@ async def _session_principal(request: Request, resources: Resources, token: str)
     token echoed in ``X-CSRF-Token``."""
     session = await sessions.find(await resources.pool(), token)
     if session is None:
-        raise unauthorized()
+        raise ApiError(401, Code.UNAUTHORIZED, "session_ended")
     if request.method not in sessions.SAFE_METHODS and not sessions.csrf_ok(
         session, request.cookies.get(sessions.CSRF_COOKIE), request.headers.get(sessions.CSRF_HEADER)
     ):

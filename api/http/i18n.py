@@ -76,6 +76,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en-US": "Wrong user name or password.",
         "zh-CN": "用户名或密码错误。",
     },
+    "session_ended": {
+        "en-US": "Your session has ended (signed out, expired or the account was removed): sign in again.",
+        "zh-CN": "您的会话已结束（已退出、已过期或账户已删除）：请重新登录。",
+    },
     "csrf": {
         "en-US": "This request needs the {header} header equal to the kw_csrf cookie (signed-in requests "
         "that change something).",

@@ -199,6 +199,7 @@ async def test_an_expired_session_is_refused(console: Console) -> None:
     )
     r = await c.get("/api/v1/auth/me")
     assert r.status_code == 401, r.text
+    assert r.json()["error"]["message"].startswith("Your session has ended")
 
 
 async def test_api_keys_work_as_before_and_win_over_a_cookie(console: Console) -> None:
