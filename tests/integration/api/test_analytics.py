@@ -174,6 +174,15 @@ async def test_anomalies_both_methods_and_the_dashboard(
     assert [p["period"] for p in board["period_distribution"]] == ["peak", "valley", "flat"]
     assert board["recent_anomalies"] == stream["anomalies"][:10]  # the latest anomalies job
 
+    mine = await api.client.get(f"/api/v1/dashboards/{ds}", params=PERIODS, headers=api.auth("read"))
+    assert mine.status_code == 200, mine.text
+    shares = {p["period"]: p for p in mine.json()["data"]["period_distribution"]}
+    assert shares["peak"]["hours"] == PERIODS["peak_hours"]
+    assert shares["peak"]["kwh"] == pytest.approx(kwh[np.isin(kwh.index.hour, PERIODS["peak_hours"])].sum())
+    half = {"peak_hours": [8, 9], "valley_hours": [8]}
+    bad = await api.client.get(f"/api/v1/dashboards/{ds}", params=half, headers=api.auth("read"))
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["loc"] == ["query", "valley_hours"]
+
     missing = await api.client.get(
         "/api/v1/dashboards/00000000-0000-4000-8000-000000000000", headers=api.auth("read")
     )
