@@ -155,7 +155,7 @@ def read_password(args: argparse.Namespace) -> str:
 def run_create_user(args: argparse.Namespace, settings: Settings) -> int:
     from api.services import users
 
-    if not users.USERNAME_RE.match(args.name):
+    if not users.USERNAME_RE.fullmatch(args.name):
         print("user name: 1 to 64 letters, digits and _ . @ - (not first)", file=sys.stderr)
         return 2
     password = read_password(args)

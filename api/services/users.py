@@ -9,6 +9,7 @@ has it through ``admin``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import uuid
 from typing import Literal
@@ -29,8 +30,13 @@ PASSWORD_MIN = 10
 PASSWORD_MAX = 256  # bounded: argon2 hashes what it is given
 # Namespace of the stable ids a user's requests carry (rate limit buckets, SSE slots), never a key's.
 USER_NS = uuid.UUID("6b696c6f-7761-7463-6875-736572730000")
-# Checked when the user does not exist, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = keys.hash_key("kilowatch-no-such-user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked when the user does not exist, so a wrong name costs as long as a wrong password (made on
+    the first sign-in, not at import: one argon2 hash is tens of ms and 64 MiB)."""
+    return keys.hash_key("kilowatch-no-such-user")
 
 
 def scopes_of(role: str) -> tuple[keys.Scope, ...]:
@@ -62,7 +68,7 @@ async def reset(conn: Conn, username: str, password: str, role: str | None = Non
 
 async def check_password(conn: Conn, username: str, password: str) -> rows.UserRow | None:
     """The user when the password is theirs, else None (unknown names cost one hash check too)."""
-    user = await rows.get_user(conn, username) if USERNAME_RE.match(username) else None
-    stored = user.password_hash if user is not None else _DUMMY_HASH
+    user = await rows.get_user(conn, username) if USERNAME_RE.fullmatch(username) else None
+    stored = user.password_hash if user is not None else _dummy_hash()
     good = await asyncio.to_thread(keys.verify, stored, password)
     return user if good and user is not None else None

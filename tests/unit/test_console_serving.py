@@ -223,7 +223,8 @@ def test_create_user_refuses_bad_names_and_short_passwords_before_any_connection
 ) -> None:
     s = Settings(postgres_port=1)  # nothing listens there: a connection attempt would fail loudly
     monkeypatch.setenv(cli.CREATE_USER_ENV, "long enough password")
-    assert cli.run_create_user(_create_user_args(["bad name"]), s) == 2
+    for bad in ("bad name", "alice\n", "_lead", "x" * 65):
+        assert cli.run_create_user(_create_user_args([bad]), s) == 2, bad
     monkeypatch.setenv(cli.CREATE_USER_ENV, "short")
     assert cli.run_create_user(_create_user_args(["alice", "--role", "admin"]), s) == 2
     assert "password refused" in capsys.readouterr().err
