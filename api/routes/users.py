@@ -5,13 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.deps import AdminKey, PoolDep
 from api.http.envelope import COMMON_RESPONSES, Envelope, ErrorResponse, Meta, Page, ok, ok_page
+from api.http.request_context import request_id_of
 from api.services import users
+from api.services.keys import Principal
 from api.services.users import Role
+from stream_app.store import audit
 from stream_app.store import users as rows
 
 UsernamePath = Annotated[str, Path(max_length=64, description="The user's name.")]
@@ -72,9 +75,15 @@ async def list_users(_key: AdminKey, pool: PoolDep) -> Envelope[Page[UserPublic]
     summary="Create a console user",
     responses={409: {"model": ErrorResponse, "description": "A user of that name exists (CONFLICT)."}},
 )
-async def create_user(body: UserCreate, _key: AdminKey, pool: PoolDep) -> Envelope[UserPublic]:
-    """409 CONFLICT when the name is taken."""
-    return ok(UserPublic.of(await users.create(pool, body.username, body.role, body.password)))
+async def create_user(
+    body: UserCreate, key: AdminKey, pool: PoolDep, request: Request
+) -> Envelope[UserPublic]:
+    """409 CONFLICT when the name is taken. On the audit log as ``user.create`` (never the password)."""
+    row = await users.create(pool, body.username, body.role, body.password)
+    await audit.record(
+        pool, actor_of(key), "user.create", row.username, {"role": row.role}, request_id_of(request.scope)
+    )
+    return ok(UserPublic.of(row))
 
 
 @router.delete(
@@ -83,6 +92,19 @@ async def create_user(body: UserCreate, _key: AdminKey, pool: PoolDep) -> Envelo
     summary="Delete a console user",
     responses={409: {"model": ErrorResponse, "description": "The last admin cannot be deleted (CONFLICT)."}},
 )
-async def delete_user(username: UsernamePath, _key: AdminKey, pool: PoolDep) -> Envelope[UserPublic]:
-    """Ends every session of theirs at once. 409 CONFLICT for the last admin."""
-    return ok(UserPublic.of(await rows.delete_user(pool, username)))
+async def delete_user(
+    username: UsernamePath, key: AdminKey, pool: PoolDep, request: Request
+) -> Envelope[UserPublic]:
+    """Ends every session of theirs at once. 409 CONFLICT for the last admin. Audited as ``user.delete``."""
+    row = await rows.delete_user(pool, username)
+    await audit.record(
+        pool, actor_of(key), "user.delete", row.username, {"role": row.role}, request_id_of(request.scope)
+    )
+    return ok(UserPublic.of(row))
+
+
+def actor_of(principal: Principal) -> str:
+    """Who did it, as the audit log names callers: a console user, or a key by prefix and name."""
+    if principal.prefix == "session":
+        return principal.name
+    return f"api-key:{principal.prefix} ({principal.name})"

@@ -69,6 +69,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed browser test's report carries the tails of the API's and the worker's logs."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    server = getattr(item, "funcargs", {}).get("console_server")
+    if report.failed and isinstance(server, ConsoleServer):
+        report.sections.append(("kilowatch api log (tail)", _tail(server.api_log, 60)))
+        report.sections.append(("kilowatch worker log (tail)", _tail(server.worker_log, 60)))
+
+
 def _tail(path: Path, n: int = 40) -> str:
     if not path.exists():
         return f"({path} not written)"
