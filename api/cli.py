@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import os
 import sys
 from pathlib import Path
@@ -137,8 +138,6 @@ def run_revoke_key(args: argparse.Namespace, settings: Settings) -> int:
 def read_password(args: argparse.Namespace) -> str:
     """The new user's password: ``KW_USER_PASSWORD``, else stdin's first line (--password-stdin), else
     asked twice on the terminal. An argument would be visible to every user of the machine in ``ps``."""
-    import getpass
-
     given = os.environ.get(CREATE_USER_ENV)
     if given is not None:
         return given
@@ -163,10 +162,22 @@ def run_create_user(args: argparse.Namespace, settings: Settings) -> int:
     if problem is not None:
         print(f"password refused: {problem}", file=sys.stderr)
         return 2
+    from stream_app.store import audit
+
+    action = "user.reset" if args.reset else "user.create"
+
+    async def apply(conn: Any) -> Any:
+        async with conn.transaction():  # the user and its audit entry, or neither
+            if args.reset:
+                row = await users.reset(conn, args.name, password, args.role)
+            else:
+                row = await users.create(conn, args.name, args.role, password)
+            await audit.record(conn, f"cli:{getpass.getuser()}", action, row.username, {"role": row.role})
+        return row
+
+    row = asyncio.run(_with_conn(settings, apply))
     if args.reset:
-        row = asyncio.run(_with_conn(settings, lambda c: users.reset(c, args.name, password, args.role)))
         print(f"user {row.username} ({row.role}): new password set, their sessions ended")
     else:
-        row = asyncio.run(_with_conn(settings, lambda c: users.create(c, args.name, args.role, password)))
         print(f"user {row.username} created ({row.role}); sign in at /admin/")
     return 0

@@ -343,3 +343,45 @@ async def test_any_login_body_gets_401_or_a_422_naming_the_field(console: Consol
         assert err["code"] == "UNAUTHORIZED"
     assert "set-cookie" not in r.headers
     await c.aclose()
+
+
+async def test_create_user_command_makes_a_user_who_can_sign_in_and_reset_ends_their_sessions(
+    console: Console,
+) -> None:
+    import asyncio
+    import sys
+    from pathlib import Path
+
+    kilowatch = str(Path(sys.executable).parent / "kilowatch")
+    name = f"cli-{uuid.uuid4().hex[:6]}"
+
+    async def run(*args: str, password: str = PASSWORD) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            kilowatch,
+            "create-user",
+            name,
+            *args,
+            "--password-stdin",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await proc.communicate((password + "\n").encode())
+        return proc.returncode or 0, out.decode()
+
+    code, out = await run("--role", "operator")
+    assert code == 0 and PASSWORD not in out, out
+    console.names[f"cli-{name}"] = name  # removed with the module's users
+    c = console.client()
+    r = await c.post("/api/v1/auth/login", json={"username": name, "password": PASSWORD})
+    assert r.status_code == 200 and r.json()["data"]["role"] == "operator"
+    code, out = await run("--role", "operator")
+    assert code != 0 and "exists already" in out and "Traceback" not in out
+    code, out = await run("--role", "viewer", "--reset", password=PASSWORD + "!")
+    assert code == 0, out
+    assert (await c.get("/api/v1/auth/me")).status_code == 401  # the reset ended the open session
+    r = await c.post("/api/v1/auth/login", json={"username": name, "password": PASSWORD + "!"})
+    assert r.status_code == 200 and r.json()["data"]["role"] == "viewer"
+    logged = await audit.entries(await console.resources.pool(), name)
+    assert [e["action"] for e in logged] == ["user.reset", "user.create"]
+    assert all(e["actor"].startswith("cli:") for e in logged)
