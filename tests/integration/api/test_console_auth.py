@@ -48,7 +48,7 @@ async def console() -> AsyncIterator[Console]:
     resources = Resources(settings_)
     app.state.resources = resources
     pool = await resources.pool()
-    names = {}
+    names: dict[str, str] = {}
     for role in users.ROLES:
         names[role] = f"{role}-{tag}"
         await users.create(pool, names[role], role, PASSWORD)
