@@ -4,12 +4,11 @@ training), the API's own error for a bad password, and sign-out."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import Account, ConsoleServer, Screenshot, SignIn
 
 
 def csrf(page: Page) -> dict[str, str]:
@@ -24,9 +23,11 @@ def make_asset(page: Page, base: str, name: str) -> str:
     return asset
 
 
-def test_a_bad_password_shows_the_apis_message(page: Page, console: Any) -> None:
-    page.goto(console.url + "/admin/")
-    name, _ = console.users["viewer"]
+def test_a_bad_password_shows_the_apis_message(
+    page: Page, console_server: ConsoleServer, accounts: dict[str, Account]
+) -> None:
+    page.goto(console_server.base_url + "/admin/")
+    name = accounts["viewer"].username
     page.fill("input[name=username]", name)
     page.fill("input[name=password]", "not the password at all")
     page.click("button[type=submit]")
@@ -37,13 +38,13 @@ def test_a_bad_password_shows_the_apis_message(page: Page, console: Any) -> None
 @pytest.mark.parametrize("role", ["admin", "operator", "viewer"])
 def test_each_role_sees_what_its_scopes_allow(
     page: Page,
-    console: Any,
-    sign_in: Callable[[Page, str], None],
-    screenshot: Callable[[Page, str], Path],
+    console_server: ConsoleServer,
+    sign_in: SignIn,
+    screenshot: Screenshot,
     role: str,
 ) -> None:
     sign_in(page, "admin")
-    asset = make_asset(page, console.url, f"seen by {role}")
+    asset = make_asset(page, console_server.base_url, f"seen by {role}")
     page.get_by_role("button", name="Sign out").click()
     expect(page.locator("input[name=username]")).to_be_visible()
 
@@ -65,11 +66,11 @@ def test_each_role_sees_what_its_scopes_allow(
         expect(page.get_by_role("button", name="Activate")).to_have_count(0)
         expect(page.get_by_role("button", name="Roll back")).to_have_count(0)
         # the keys page is not reachable by URL either: the fleet is shown instead
-        page.goto(console.url + "/admin/keys")
+        page.goto(console_server.base_url + "/admin/keys")
         expect(page.get_by_role("heading", name="Fleet")).to_be_visible()
         expect(page.get_by_role("heading", name="API keys")).to_have_count(0)
         # and the API refuses a viewer's model call whatever the page shows
-        rollback = f"{console.url}/api/v1/assets/{asset}/models/rollback"
+        rollback = f"{console_server.base_url}/api/v1/assets/{asset}/models/rollback"
         r = page.request.post(rollback, headers=csrf(page), data={})
         assert r.status == 403, r.text()
         screenshot(page, "viewer-fleet")
@@ -80,12 +81,12 @@ def test_each_role_sees_what_its_scopes_allow(
 
     page.get_by_role("button", name="Sign out").click()
     expect(page.locator("input[name=username]")).to_be_visible()
-    r = page.request.get(f"{console.url}/api/v1/auth/me")
+    r = page.request.get(f"{console_server.base_url}/api/v1/auth/me")
     assert r.status == 401
 
 
 def test_language_follows_the_switch_and_sticks(
-    page: Page, console: Any, sign_in: Callable[[Page, str], None], screenshot: Callable[[Page, str], Path]
+    page: Page, console_server: ConsoleServer, sign_in: SignIn, screenshot: Screenshot
 ) -> None:
     sign_in(page, "viewer")
     page.get_by_label("Language").select_option("zh-CN")
@@ -93,7 +94,7 @@ def test_language_follows_the_switch_and_sticks(
     page.reload()
     expect(page.get_by_role("heading", name="设备总览")).to_be_visible()
     # the API answers in the chosen language too (Accept-Language)
-    page.goto(console.url + "/admin/asset?id=" + "never-" + uuid.uuid4().hex)
+    page.goto(console_server.base_url + "/admin/asset?id=" + "never-" + uuid.uuid4().hex)
     expect(page.get_by_role("alert").first).to_contain_text("RESOURCE_NOT_FOUND")
     screenshot(page, "zh-cn-error")
     page.get_by_label("语言").select_option("en-US")

@@ -5,13 +5,18 @@ active in the model table."""
 from __future__ import annotations
 
 import csv
+import subprocess
 import uuid
-from collections.abc import Callable
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
+import pytest
 from playwright.sync_api import Page, expect
+
+from stream_app.settings import Settings
+from tests.browser.conftest import ConsoleServer, Screenshot, SignIn
+from tests.integration.harness import KILOWATCH, ROOT
 
 N_ROWS = 1500
 # An async predicate: the asset's stored readings (the worker's history sink) reached n.
@@ -41,17 +46,47 @@ def household_csv(data_dir: Path, out: Path, n: int) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def history_sink(
+    worker_env: tuple[Settings, dict[str, str]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """The readings history the asset chart reads (and history-based training takes) is written by the
+    history sink, off in the worker by default: run it as its own process, as a deployment does
+    (``kilowatch history-sink``, same settings as the worker)."""
+    _settings, env = worker_env
+    log = tmp_path_factory.mktemp("history-sink") / "history-sink.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [KILOWATCH, "history-sink"],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
 def test_upload_train_follow_to_100_percent_and_activate(
     page: Page,
-    console: Any,
-    sign_in: Callable[[Page, str], None],
-    screenshot: Callable[[Page, str], Path],
+    console_server: ConsoleServer,
+    sign_in: SignIn,
+    screenshot: Screenshot,
     data_dir: Path,
+    history_sink: None,
     tmp_path: Path,
 ) -> None:
     asset = f"browser-train-{uuid.uuid4().hex[:8]}"
     sign_in(page, "admin")
-    page.goto(f"{console.url}/admin/asset?id={asset}")
+    page.goto(f"{console_server.base_url}/admin/asset?id={asset}")
     expect(page.get_by_role("heading", name="Training")).to_be_visible()
     page.get_by_label("Upload a CSV file (timestamp,value)").check()
     page.get_by_label("File", exact=True).set_input_files(
@@ -71,7 +106,11 @@ def test_upload_train_follow_to_100_percent_and_activate(
     page.get_by_role("button", name="Start training").click()
     job = page.get_by_test_id("job")
     expect(job).to_be_visible()
-    expect(page.get_by_test_id("job-progress")).to_have_text("100 %", timeout=240_000)
+    try:
+        expect(page.get_by_test_id("job-progress")).to_have_text("100 %", timeout=240_000)
+    except AssertionError as exc:  # say where the job stopped
+        jobs = page.request.get(f"{console_server.base_url}/api/v1/jobs?asset_id={asset}").text()
+        raise AssertionError(f"{exc}\njob shown: {job.inner_text()}\njobs: {jobs[:2000]}") from None
     expect(page.get_by_test_id("job-status")).to_have_text("TRAINED")
     expect(page.get_by_test_id("job-log")).not_to_be_empty()
 
