@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Account, ConsoleServer, Screenshot, SignIn
+from tests.browser.conftest import Account, ConsoleServer, NewPage, Screenshot, SignIn
 
 
 def csrf(page: Page) -> dict[str, str]:
@@ -99,3 +100,29 @@ def test_language_follows_the_switch_and_sticks(
     screenshot(page, "zh-cn-error")
     page.get_by_label("语言").select_option("en-US")
     expect(page.get_by_role("link", name="Fleet", exact=True)).to_be_visible()
+
+
+def test_phone_width_fits_without_sideways_scrolling(
+    new_page: NewPage,
+    console_server: ConsoleServer,
+    api: httpx.Client,
+    sign_in: SignIn,
+    screenshot: Screenshot,
+) -> None:
+    asset = f"browser-phone-{uuid.uuid4().hex[:8]}"
+    assert api.post("/api/v1/assets", json={"asset_id": asset, "name": "phone"}).status_code == 201
+    page = new_page(width=390, height=844)
+    sign_in(page, "operator")
+    expect(page.get_by_role("heading", name="Fleet")).to_be_visible()
+    page.get_by_role("searchbox").fill(asset)
+    expect(page.locator("[data-testid=fleet] tbody tr")).to_have_count(1)
+    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], widths  # wide tables scroll inside their own box
+    screenshot(page, "fleet-phone")
+    page.get_by_role("link", name=asset).click()
+    expect(page.get_by_test_id("asset-title")).to_have_text(asset)
+    expect(page.get_by_text("No readings in this range.")).to_be_visible()
+    expect(page.get_by_role("heading", name="Training")).to_be_visible()
+    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], widths
+    screenshot(page, "asset-phone")

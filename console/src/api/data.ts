@@ -57,8 +57,11 @@ export async function latestForecast(assetId: string): Promise<Forecast | null> 
   return unwrap(res);
 }
 
+/** An asset's model versions; none for an asset the registry does not know (seen by the stream only). */
 export async function models(assetId: string): Promise<ModelVersion[]> {
-  return listItems(unwrap(await api.GET("/api/v1/assets/{asset_id}/models", asset(assetId))));
+  const res = await api.GET("/api/v1/assets/{asset_id}/models", asset(assetId));
+  if (res.response.status === 404) return [];
+  return listItems(unwrap(res));
 }
 
 export async function activate(assetId: string, version: number): Promise<ModelVersion> {

@@ -1,7 +1,6 @@
-import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
+import { Suspense, lazy, useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import { can } from "../api/auth";
 import { anomalies as fetchAnomalies, latestForecast, models, readings, type Anomaly, type Forecast } from "../api/data";
-import { AssetChart } from "../components/AssetChart";
 import { ModelsPanel } from "../components/ModelsPanel";
 import { Empty, ErrorBox, Loading } from "../components/Status";
 import { TrainingPanel } from "../components/TrainingPanel";
@@ -9,6 +8,9 @@ import { useApp } from "../components/context";
 import { formatNumber, mergeReadings, rangeBounds, shapeAssetChart, type RangeKey, type ReadingSeries } from "../lib/chart";
 import { pathOf } from "../lib/route";
 import { useAsync } from "../lib/useAsync";
+
+// ECharts is most of the bundle: loaded with the first asset page, not with the sign-in or the fleet.
+const AssetChart = lazy(() => import("../components/AssetChart").then((m) => ({ default: m.AssetChart })));
 
 const RANGES: RangeKey[] = ["24h", "7d", "30d", "365d"];
 const LIVE_EVERY_MS = 3000;
@@ -165,7 +167,9 @@ export function AssetPage({ assetId, initialRange }: { assetId: string; initialR
       {state && chartData ? (
         <>
           {!chartData.readings.length ? <Empty text={t("noReadings")} /> : null}
-          <AssetChart data={chartData} />
+          <Suspense fallback={<Loading text={t("loading")} />}>
+            <AssetChart data={chartData} />
+          </Suspense>
           {state.truncated ? <p className="muted">max 100,000</p> : null}
           <h3>{t("recentAnomalies")}</h3>
           {!recent.length ? <Empty text={t("empty")} /> : null}
