@@ -135,15 +135,23 @@ def write(result: dict[str, Any]) -> None:
         f"A session costs {result['session_extra_median_ms']} ms more than a cached key at the median "
         "(its database lookup).",
         "",
+        f"Machine: {result['machine'].get('cores')} cores, load average at start "
+        f"{result['machine'].get('load_avg_at_start')} (other work shares the cores: the argon2 figures "
+        "grow with the load; compare within one run).",
+        "",
     ]
     (RESULTS / "console_auth.md").write_text("\n".join(lines))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--rewrite", action="store_true", help="only rewrite the .md from the saved .json")
     ap.add_argument("--requests", type=int, default=1000)
     ap.add_argument("--logins", type=int, default=10)
     args = ap.parse_args()
+    if args.rewrite:
+        write(json.loads((RESULTS / "console_auth.json").read_text()))
+        return
     result = asyncio.run(run(args.requests, args.logins))
     write(result)
     log(f"console_auth: key {result['api_key_cached']}, session {result['session_cookie']}")
