@@ -116,7 +116,7 @@ class GenericJobPublic(BaseModel):
     """A job of any type as the API shows it."""
 
     id: UUID
-    type: str = Field(description="preprocess, statistics, load_patterns, anomalies, report, training ...")
+    type: str = Field(description="preprocess, statistics, load_patterns, anomalies, report ...")
     status: JobState = Field(
         description="queued -> running -> succeeded | failed; queued/running may end canceled."
     )
@@ -130,9 +130,6 @@ class GenericJobPublic(BaseModel):
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
-    stage: str | None = Field(
-        None, description="Training jobs only: the finer state (PENDING, PREPARING, TRAINING, TRAINED ...)."
-    )
 
 
 class JobResultBody(BaseModel):

@@ -60,7 +60,7 @@ TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 
 @router.get(
     "",
-    response_model=Envelope[list[JobPublic]] | Envelope[Page[GenericJobPublic]],
+    response_model=Envelope[Page[JobPublic]] | Envelope[Page[GenericJobPublic]],
     summary="List jobs (training jobs, or generic jobs of one type)",
 )
 async def list_jobs(
@@ -84,8 +84,8 @@ async def list_jobs(
         ),
     ] = None,
     dataset_id: Annotated[uuid.UUID | None, Query(description="Generic jobs of this dataset.")] = None,
-) -> Envelope[list[JobPublic]] | Envelope[Page[GenericJobPublic]]:
-    """Newest first by default; live progress is merged only by ``GET /jobs/{id}``. Generic jobs answer
+) -> Envelope[Page[JobPublic]] | Envelope[Page[GenericJobPublic]]:
+    """Newest first by default; live progress is merged only by ``GET /jobs/{id}``. Both answer
     ``data: {items, next_cursor, has_more}``."""
     if (type is not None and type != "training") or dataset_id is not None:
         state = _state(status, JobState, "status")
@@ -107,7 +107,7 @@ async def list_jobs(
         status=status,
     )
     training, meta = finish(training_rows, page, lambda j: (j.created_at, j.id))
-    return ok([job_public(j) for j in training], meta)
+    return ok_page([job_public(j) for j in training], meta)
 
 
 def _state(value: str | None, enum: Any, field: str) -> Any:

@@ -1,4 +1,4 @@
-"""Queue a generic job, and show a job of any type (training included) in the one generic shape."""
+"""Queue a generic job, and show one in the generic shape."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import uuid
 import asyncpg
 from pydantic import BaseModel
 
-from schemas.jobs import TRAINING_AS_GENERIC, GenericJobPublic, JobErrorBody
+from schemas.jobs import GenericJobPublic, JobErrorBody
 from stream_app.jobs import catalog
 from stream_app.store import jobs as store
-from stream_app.store.repository import Job as TrainingJob
 
 
 def generic_public(job: store.GenericJob) -> GenericJobPublic:
@@ -26,25 +25,6 @@ def generic_public(job: store.GenericJob) -> GenericJobPublic:
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
-    )
-
-
-def training_as_generic(job: TrainingJob) -> GenericJobPublic:
-    """A training job in the generic shape: status mapped (TRAINING_AS_GENERIC), progress / 100, the
-    finer state in ``stage``; its result is the registered model version (``GET /jobs/{id}/result``)."""
-    return GenericJobPublic(
-        id=job.id,
-        type="training",
-        status=TRAINING_AS_GENERIC[job.status],
-        progress=round(min(max(job.progress / 100.0, 0.0), 1.0), 3),
-        dataset_id=None,
-        params={"asset_id": job.asset_id, "model_type": job.model_type, **job.params},
-        result_id=None,
-        error=None if job.error is None else JobErrorBody(code="PROCESSING_ERROR", message=job.error),
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
-        stage=job.status.value,
     )
 
 

@@ -3,8 +3,11 @@
 A handler gets the dataset's series as the analytics' frame (tz-aware ``DatetimeIndex`` named
 ``timestamp``, float column ``value`` in kWh per interval, NaN = missing; ``frame.attrs`` holds
 ``dataset_id``, ``interval_s``, ``timezone`` and ``series``) and the validated params. It may be a plain
-function (run in a thread) or a coroutine function. It returns a pydantic model (stored as JSON, its id is
-the job's ``result_id``) or a :class:`Derived` (the model plus a new processed series for the dataset). It
+function (run in the runner's child process: frame, params and result are pickled; a handler that
+cannot be, e.g. a closure, is looked up by its type name in the child's catalog) or a coroutine
+function (run on the API's event loop: only for work that awaits, never for CPU). It returns a pydantic
+model (stored as JSON, its id is the job's ``result_id``) or a :class:`Derived` (the model plus a new
+processed series for the dataset). It
 raises :class:`schemas.jobs.JobFailed` for a failure the caller should read (code, message, details);
 anything else fails the job with a fixed PROCESSING_ERROR message (the traceback goes to the log).
 

@@ -5,14 +5,15 @@ runner serves every API process's jobs, since the queue is the ``jobs`` table). 
 
 1. claims the oldest queued job (or a running one whose lease expired: its runner died), with a lease
    of ``api.job_lease_s`` renewed every third of it while the handler runs;
-2. loads the dataset's series, validates the params, runs the handler (a plain function in a thread, a
-   coroutine function on the loop);
+2. loads the dataset's series, validates the params, runs the handler: a plain function in the
+   runner's own child process (spawned once, ``nice`` 10, so seconds of pandas/matplotlib CPU never hold
+   the API's event loop or its GIL), a coroutine function on the loop;
 3. stores the result and ends the job ``succeeded`` in one transaction, guarded by its ownership, so a
    job canceled meanwhile keeps ``canceled`` and its late result is dropped.
 
 Cancel is a database write (``jobs.cancel``): the runner sees it at its next lease renewal and stops
-waiting for the handler. A handler running in a thread cannot be interrupted: it finishes in the
-background and its result is thrown away. A runner stopped gracefully puts its job back in the queue;
+waiting for the handler; the child process is replaced (the old one ended) so the next job starts at
+once, and the late result is thrown away. A runner stopped gracefully puts its job back in the queue;
 one that dies leaves it to the lease: another runner (or this one restarted) takes it once the lease
 expires, at most ``MAX_ATTEMPTS`` times in all, then the job fails WORKER_LOST.
 """
@@ -21,13 +22,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
 import math
+import multiprocessing as mp
 import os
+import pickle
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import asyncpg
@@ -44,6 +50,7 @@ from stream_app.store.repository import NotFound
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
+CHILD_NICE = 10
 INTERNAL = "the job failed on an internal error (logged by the runner)"
 _DB_ERRORS = (asyncpg.PostgresError, OSError, TimeoutError, asyncpg.InterfaceError, KilowatchError)
 
@@ -54,6 +61,33 @@ class _Lost(Exception):
 
 def _error(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"code": code, "message": message, "details": details}
+
+
+def _child_init() -> None:
+    """The handlers' child process runs below the API's priority."""
+    with contextlib.suppress(OSError):
+        os.nice(CHILD_NICE)
+
+
+@functools.cache
+def _picklable(handler: Any) -> bool:
+    try:
+        pickle.dumps(handler)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return False
+    return True
+
+
+def _call_in_child(type_name: str, handler: Any, frame: pd.DataFrame, params: BaseModel) -> Any:
+    """Run a handler in the child: the handler itself, or (a closure, not picklable) the one the
+    catalog registers under ``type_name`` in this process."""
+    if handler is None:
+        catalog.job_types()
+        jt = registry.get(type_name)
+        if jt is None:
+            raise JobFailed(f"job type {type_name!r} is not in the job process's catalog")
+        handler = jt.handler
+    return handler(frame, params)
 
 
 def json_safe(value: Any) -> Any:
@@ -79,9 +113,34 @@ class JobRunner:
         self._pool, self.lease_s, self.poll_s, self.max_attempts = pool, lease_s, poll_s, max_attempts
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.types = catalog.job_types()
+        self._executor: ProcessPoolExecutor | None = None
+
+    def _pool_of_one(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                max_workers=1, mp_context=mp.get_context("spawn"), initializer=_child_init
+            )
+        return self._executor
+
+    def close(self) -> None:
+        """End the child process (a handler still running in it is stopped)."""
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        procs = list((executor._processes or {}).values())  # noqa: SLF001 - the only handle on the child
+        executor.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
 
     async def run_forever(self) -> None:
         """Claim and run jobs until cancelled; database outages are logged and waited out."""
+        try:
+            await self._loop()
+        finally:
+            self.close()
+
+    async def _loop(self) -> None:
         pause = self.poll_s
         while True:
             try:
@@ -189,19 +248,29 @@ class JobRunner:
         if inspect.iscoroutinefunction(jt.handler):
             task: asyncio.Future[Any] = asyncio.ensure_future(jt.handler(frame, params))
         else:
-            task = asyncio.ensure_future(asyncio.to_thread(jt.handler, frame, params))
+            loop = asyncio.get_running_loop()
+            handler = jt.handler if _picklable(jt.handler) else None  # else the child looks it up by name
+            task = asyncio.ensure_future(
+                loop.run_in_executor(self._pool_of_one(), _call_in_child, jt.name, handler, frame, params)
+            )
         try:
             while True:
                 done, _ = await asyncio.wait({task}, timeout=self.lease_s / 3)
                 if done:
                     break
                 if not await store.heartbeat(pool, job.id, self.owner, self.lease_s):
-                    task.cancel()  # a coroutine stops; a thread finishes unobserved
+                    task.cancel()  # a coroutine stops; a child process is ended
+                    if not inspect.iscoroutinefunction(jt.handler):
+                        self.close()
                     return None
         except BaseException:
             task.cancel()
             raise
-        out = task.result()
+        try:
+            out = task.result()
+        except BrokenProcessPool:  # the child died (killed, out of memory): a new one for the next job
+            self.close()
+            raise
         if not isinstance(out, BaseModel | registry.Derived):
             raise TypeError(f"handler of {job.type!r} returned {type(out).__name__}, not a pydantic model")
         return out

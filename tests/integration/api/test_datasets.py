@@ -455,6 +455,7 @@ async def test_a_job_whose_runner_died_is_finished_by_another_runner(api: Api) -
             break
     ended = await job_store.get(pool, job.id)
     assert ended.status.value == "succeeded" and ended.attempts == 2 and ended.owner == survivor.owner
+    survivor.close()
     shown = await wait_job(api, str(job.id))
     assert shown["progress"] == 1 and shown["result_id"] == str(ended.result_id)
     res = await api.client.get(f"/api/v1/jobs/{job.id}/result", headers=api.auth("read"))

@@ -407,7 +407,7 @@ async def test_jobs_are_listed_by_asset_and_status_page_by_page(env: Env) -> Non
         params: dict[str, Any] = {"asset_id": asset, "limit": 2, **({"cursor": cursor} if cursor else {})}
         r = await env.api.client.get("/api/v1/jobs", params=params, headers=env.api.auth("read"))
         assert r.status_code == 200, r.text
-        seen += [j["id"] for j in r.json()["data"]]
+        seen += [j["id"] for j in r.json()["data"]["items"]]
         cursor = r.json()["meta"]["next_cursor"]
         if cursor is None:
             break
@@ -415,13 +415,13 @@ async def test_jobs_are_listed_by_asset_and_status_page_by_page(env: Env) -> Non
     r = await env.api.client.get(
         "/api/v1/jobs", params={"asset_id": asset, "status": "TRAINED"}, headers=env.api.auth("read")
     )
-    assert r.json()["data"] == []
+    assert r.json()["data"]["items"] == []
     r = await env.api.client.get(
         "/api/v1/jobs",
         params={"asset_id": asset, "status": "CANCELED", "sort": "created_at:asc"},
         headers=env.api.auth("read"),
     )
-    assert [j["id"] for j in r.json()["data"]] == ids
+    assert [j["id"] for j in r.json()["data"]["items"]] == ids
     r = await env.api.client.get("/api/v1/jobs", params={"status": "DONE"}, headers=env.api.auth("read"))
     assert r.status_code == 422 and r.json()["error"]["details"][0]["loc"] == ["query", "status"]
     r = await env.api.client.get(f"/api/v1/jobs/{uuid.uuid4()}", headers=env.api.auth("read"))
