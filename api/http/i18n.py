@@ -80,6 +80,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en-US": "Your session has ended (signed out, expired or the account was removed): sign in again.",
         "zh-CN": "您的会话已结束（已退出、已过期或账户已删除）：请重新登录。",
     },
+    "cross_origin": {
+        "en-US": "Sign-in is only accepted from this server's own pages.",
+        "zh-CN": "仅接受来自本服务器自身页面的登录。",
+    },
     "csrf": {
         "en-US": "This request needs the {header} header equal to the kw_csrf cookie (signed-in requests "
         "that change something).",

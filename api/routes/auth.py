@@ -37,6 +37,19 @@ class LogoutPublic(BaseModel):
     signed_out: bool = Field(description="Whether a session was ended (false: it had ended already).")
 
 
+def same_origin(request: Request, settings: Settings) -> bool:
+    """Whether a sign-in may come from where the browser says it comes from: no Origin header (not a
+    browser's cross-site form), the API's own origin, or an origin allowed by ``api_cors_origins``.
+    Refuses login CSRF: a page elsewhere signing the visitor in to an account of its choosing."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    if origin in settings.api.cors_origins:
+        return True
+    host = request.headers.get("host", "")
+    return bool(host) and origin in (f"http://{host}", f"https://{host}")
+
+
 def _set_cookies(response: Response, request: Request, settings: Settings, new: sessions.NewSession) -> None:
     secure = settings.api.cookie_secure or request.url.scheme == "https"
     max_age = int(settings.api.session_ttl_s)
@@ -74,7 +87,9 @@ async def login(
     body: LoginCreate, request: Request, response: Response, resources: ResourcesDep, settings: SettingsDep
 ) -> Envelope[SessionPublic]:
     """401 on a wrong name or password (the same answer for both); 429 after too many attempts from one
-    address or at one user name in a minute."""
+    address or at one user name in a minute; 403 when a browser sends it from another origin."""
+    if not same_origin(request, settings):
+        raise ApiError(403, Code.FORBIDDEN, "cross_origin")
     await throttle_sign_in(request, resources, body.username)
     pool = await resources.pool()
     user = await users.check_password(pool, body.username, body.password)

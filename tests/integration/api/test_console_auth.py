@@ -385,3 +385,14 @@ async def test_create_user_command_makes_a_user_who_can_sign_in_and_reset_ends_t
     logged = await audit.entries(await console.resources.pool(), name)
     assert [e["action"] for e in logged] == ["user.reset", "user.create"]
     assert all(e["actor"].startswith("cli:") for e in logged)
+
+
+async def test_sign_in_from_another_origin_is_refused(console: Console) -> None:
+    c = console.client()
+    body = {"username": console.names["viewer"], "password": PASSWORD}
+    for origin in ("https://evil.example", "http://kilowatch.test.evil.example", "null"):
+        r = await c.post("/api/v1/auth/login", json=body, headers={"Origin": origin})
+        assert r.status_code == 403, (origin, r.text)
+        assert r.json()["error"]["code"] == "FORBIDDEN" and "set-cookie" not in r.headers
+    r = await c.post("/api/v1/auth/login", json=body, headers={"Origin": "http://kilowatch.test"})
+    assert r.status_code == 200, r.text
