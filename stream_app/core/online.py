@@ -214,7 +214,7 @@ class OnlineDetector:
     """Causal per-reading scorer; all model state lives in :class:`AssetState`."""
 
     name = "online-seasonal"
-    version = "5"
+    version = "6"
 
     def __init__(self, params: OnlineParams) -> None:
         self.params = params
