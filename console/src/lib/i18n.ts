@@ -101,6 +101,7 @@ const en = {
   back: "Back",
   viewerNote: "Read-only: your role cannot change models.",
   sessionExpired: "Your session has ended: sign in again.",
+  showAll: "Show all",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -194,6 +195,7 @@ const zh: Record<MessageKey, string> = {
   back: "返回",
   viewerNote: "只读：你的角色不能更改模型。",
   sessionExpired: "会话已结束：请重新登录。",
+  showAll: "显示全部",
 };
 
 export const MESSAGES: Record<Lang, Record<MessageKey, string>> = { "en-US": en, "zh-CN": zh };

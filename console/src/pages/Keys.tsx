@@ -7,6 +7,8 @@ import { useApp } from "../components/context";
 import { KEY_SCOPES, fieldErrorsFromApi, validateKeyForm, type FieldErrors } from "../lib/forms";
 import { useAsync } from "../lib/useAsync";
 
+const SHOWN = 25; // newest first; the rest behind a button
+
 function KeysSection(): ReactNode {
   const { t } = useApp();
   const keys = useAsync(listKeys, []);
@@ -15,6 +17,9 @@ function KeysSection(): ReactNode {
   const [errors, setErrors] = useState<FieldErrors>({});
   const [error, setError] = useState<unknown>(null);
   const [created, setCreated] = useState<ApiKeyCreated | null>(null);
+  const [showAll, setShowAll] = useState(false);
+  const sorted = [...(keys.data ?? [])].sort((a, b) => b.created_at.localeCompare(a.created_at));
+  const shown = showAll ? sorted : sorted.slice(0, SHOWN);
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
@@ -83,7 +88,7 @@ function KeysSection(): ReactNode {
               </tr>
             </thead>
             <tbody>
-              {keys.data.map((k) => (
+              {shown.map((k) => (
                 <tr key={k.id} data-prefix={k.prefix} data-revoked={k.revoked_at ? "yes" : "no"}>
                   <td>{k.name}</td>
                   <td>
@@ -104,6 +109,11 @@ function KeysSection(): ReactNode {
               ))}
             </tbody>
           </table>
+          {sorted.length > shown.length ? (
+            <button type="button" className="link" onClick={() => setShowAll(true)}>
+              {t("showAll")} ({sorted.length})
+            </button>
+          ) : null}
         </div>
       ) : null}
     </section>
