@@ -7,6 +7,7 @@ their results.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -76,6 +77,8 @@ async def create(
 ) -> Dataset:
     """The dataset row and every reading, in one transaction."""
     dataset_id = uuid.uuid4()
+    # Millions of rows are seconds of Python: built off the event loop.
+    records = await asyncio.to_thread(_records, dataset_id, RAW, frame)
     start = frame.index[0].to_pydatetime() if len(frame) else None
     end = frame.index[-1].to_pydatetime() if len(frame) else None
     async with pool.acquire() as conn, conn.transaction():
@@ -99,7 +102,7 @@ async def create(
         )
         await conn.copy_records_to_table(
             "dataset_readings",
-            records=_records(dataset_id, RAW, frame),
+            records=records,
             columns=["dataset_id", "series", "ts", "value"],
         )
     return _dataset(row)
@@ -172,7 +175,7 @@ async def replace_processed(
     )
     await conn.copy_records_to_table(
         "dataset_readings",
-        records=_records(dataset_id, PROCESSED, frame),
+        records=await asyncio.to_thread(_records, dataset_id, PROCESSED, frame),
         columns=["dataset_id", "series", "ts", "value"],
     )
     await conn.execute(
@@ -203,10 +206,7 @@ async def frame(conn: Conn, dataset: Dataset, series: int) -> pd.DataFrame:
         dataset.id,
         series,
     )
-    index = pd.DatetimeIndex([r["ts"] for r in rows], name="timestamp")
-    index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
-    values = np.array([np.nan if r["value"] is None else r["value"] for r in rows], dtype=float)
-    out = pd.DataFrame({"value": values}, index=index.tz_convert(dataset.timezone))
+    out = await asyncio.to_thread(_to_frame, rows, dataset.timezone)  # off the event loop
     interval = dataset.interval_s
     if series == PROCESSED and dataset.processed:
         interval = int(dataset.processed.get("interval_s_out", interval))
@@ -217,6 +217,13 @@ async def frame(conn: Conn, dataset: Dataset, series: int) -> pd.DataFrame:
         series="processed" if series == PROCESSED else "raw",
     )
     return out
+
+
+def _to_frame(rows: Sequence[asyncpg.Record], timezone: str) -> pd.DataFrame:
+    index = pd.DatetimeIndex([r["ts"] for r in rows], name="timestamp")
+    index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+    values = np.array([np.nan if r["value"] is None else r["value"] for r in rows], dtype=float)
+    return pd.DataFrame({"value": values}, index=index.tz_convert(timezone))
 
 
 async def points(
