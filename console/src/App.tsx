@@ -6,6 +6,7 @@ import { ErrorBox, Loading } from "./components/Status";
 import { LANGS, detectLang, translate, type Lang, type MessageKey } from "./lib/i18n";
 import { parseRoute, pathOf, type Route } from "./lib/route";
 import { Alerts } from "./pages/Alerts";
+import { Datasets } from "./pages/Datasets";
 import { AssetPage } from "./pages/AssetPage";
 import { Fleet } from "./pages/Fleet";
 import { Keys } from "./pages/Keys";
@@ -107,6 +108,8 @@ export function App(): ReactNode {
         return <AssetPage key={route.assetId} assetId={route.assetId} initialRange={route.range ?? "7d"} />;
       case "alerts":
         return <Alerts />;
+      case "datasets":
+        return <Datasets />;
       case "keys":
         return isAdmin ? <Keys /> : <Fleet />;
       default:
@@ -132,6 +135,7 @@ export function App(): ReactNode {
         <strong className="brand">kilowatch</strong>
         <nav>
           {link({ page: "fleet" }, "fleet")}
+          {link({ page: "datasets" }, "datasets")}
           {link({ page: "alerts" }, "alerts")}
           {isAdmin ? link({ page: "keys" }, "keys") : null}
         </nav>

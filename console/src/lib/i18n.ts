@@ -102,6 +102,10 @@ const en = {
   viewerNote: "Read-only: your role cannot change models.",
   sessionExpired: "Your session has ended: sign in again.",
   showAll: "Show all",
+  datasets: "Datasets",
+  uploadDataset: "Upload a dataset (CSV or Excel)",
+  rows: "Rows",
+  interval: "Interval",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -196,6 +200,10 @@ const zh: Record<MessageKey, string> = {
   viewerNote: "只读：你的角色不能更改模型。",
   sessionExpired: "会话已结束：请重新登录。",
   showAll: "显示全部",
+  datasets: "数据集",
+  uploadDataset: "上传数据集（CSV 或 Excel）",
+  rows: "行数",
+  interval: "间隔",
 };
 
 export const MESSAGES: Record<Lang, Record<MessageKey, string>> = { "en-US": en, "zh-CN": zh };

@@ -8,6 +8,7 @@ export type Route =
   | { page: "asset"; assetId: string; range?: RangeKey }
   | { page: "alerts" }
   | { page: "keys" }
+  | { page: "datasets" }
   | { page: "signin" };
 
 export const BASE = "/admin/";
@@ -29,6 +30,8 @@ export function parseRoute(pathname: string, search = ""): Route {
       return { page: "alerts" };
     case "keys":
       return { page: "keys" };
+    case "datasets":
+      return { page: "datasets" };
     case "signin":
       return { page: "signin" };
     default:

@@ -51,8 +51,10 @@ export function Alerts(): ReactNode {
     <section>
       <h2>{t("alertConfig")}</h2>
       {stored.loading && stored.data === undefined ? <Loading text={t("loading")} /> : null}
+      {/* The form appears once the stored configuration is in: a late answer never overwrites typing. */}
       <ErrorBox error={stored.error} />
       {stored.data === null ? <p className="notice">{t("noAlertConfig")}</p> : null}
+      {stored.data === undefined ? null : (
       <form className="panel form-grid" onSubmit={(e) => void submit(e)} noValidate aria-label={t("alertConfig")}>
         <fieldset disabled={!editable}>
           <label>
@@ -98,6 +100,7 @@ export function Alerts(): ReactNode {
           <ErrorBox error={error} />
         </fieldset>
       </form>
+      )}
     </section>
   );
 }
