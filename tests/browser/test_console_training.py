@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,14 +19,7 @@ from stream_app.settings import Settings
 from tests.browser.conftest import ConsoleServer, Screenshot, SignIn
 from tests.integration.harness import KILOWATCH, ROOT
 
-N_ROWS = 1500
-# An async predicate: the asset's stored readings (the worker's history sink) reached n.
-STORED_JS = """async ([url, n]) => {
-  const r = await fetch(url);
-  if (!r.ok) return false;
-  const body = await r.json();
-  return body.data.values.length >= n;
-}"""
+N_ROWS = 1200  # 50 days of hours: inside the history retention (60 days by default)
 
 
 def household_csv(data_dir: Path, out: Path, n: int) -> Path:
@@ -94,12 +88,15 @@ def test_upload_train_follow_to_100_percent_and_activate(
     )
     expect(page.get_by_test_id("upload-status")).to_have_text(f"{N_ROWS} readings uploaded", timeout=60_000)
     # the job trains on the asset's stored readings: wait until the worker's history sink has them all
-    page.wait_for_function(
-        STORED_JS,
-        arg=[f"/api/v1/assets/{asset}/readings?max_points=100000", N_ROWS],
-        polling=500,
-        timeout=120_000,
-    )
+    url = f"{console_server.base_url}/api/v1/assets/{asset}/readings?max_points=100000"
+    deadline = time.monotonic() + 120
+    stored = 0
+    while stored < N_ROWS:  # a condition polled with a deadline, not a fixed sleep
+        r = page.request.get(url)
+        stored = len(r.json()["data"]["values"]) if r.status == 200 else 0
+        assert time.monotonic() < deadline, f"{stored} of {N_ROWS} readings stored after 120 s"
+        if stored < N_ROWS:
+            page.wait_for_timeout(500)
 
     page.get_by_label("Model type").select_option("lightgbm")
     page.get_by_label("Horizon").fill("24")
