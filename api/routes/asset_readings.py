@@ -6,7 +6,7 @@ and values: the compact shape a chart takes, a year of 15-minute readings is ~0.
 range holds more than ``max_points`` readings the newest ``max_points`` are answered and ``truncated``
 says so. 404 for an asset nothing knows (see :func:`api.routes.anomalies.require_known`); a known
 asset without readings in the range is an empty answer. Rows are kept for
-``KILOWATCH_TRAINING_HISTORY_RETENTION_DAYS``.
+``KILOWATCH_HISTORY_RETENTION_DAYS``.
 """
 
 from __future__ import annotations

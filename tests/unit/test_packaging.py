@@ -153,6 +153,7 @@ def _declared() -> dict[str, str]:
 # Declared without an import of their own: a reason each (what needs them at run time).
 DECLARED_NOT_IMPORTED = {
     "rocksdict": "faust's rocksdb:// table store (worker.store) loads it",
+    "python-multipart": "FastAPI's File/Form parameters (POST /datasets uploads) parse bodies with it",
 }
 
 
