@@ -51,7 +51,8 @@ def test_alert_configuration_is_validated_saved_and_read_back(
     form.get_by_label("E-mail").fill(email)
     form.locator("input[name=threshold]").fill("0.97")
     form.get_by_label("Frequency").select_option("hourly")
-    for name in ("type-spike", "type-dip", "type-sustained_high", "type-sustained_low"):
+    types = ("spike", "dip", "sustained_high", "sustained_low", "pattern_shift", "flatline")
+    for name in (f"type-{t}" for t in types):  # whatever was stored before: exactly spike and dip
         box = form.locator(f"input[name={name}]")
         if name in ("type-spike", "type-dip"):
             box.check()
