@@ -37,6 +37,8 @@ DEMO_ENV = {
     "KILOWATCH_TOPIC_PREFIX": "kilowatch-demo",
     "KILOWATCH_APP_ID": "kilowatch-demo-worker",
     "KILOWATCH_STATE_DIR": ".state/demo",
+    # The worker also stores readings in PostgreSQL: the console's asset chart reads them from there.
+    "KILOWATCH_HISTORY_ENABLED": "true",
 }
 
 
