@@ -68,7 +68,7 @@ async def test_posted_readings_are_scored_stored_and_queryable(
             headers=api.auth("read"),
         )
         assert r.status_code == 200, r.text
-        got = r.json()["data"]
+        got = r.json()["data"]["items"]
         assert [a["event_id"] for a in got] == [
             str(a.event_id) for a in sorted(want.values(), key=lambda a: a.timestamp)
         ]
