@@ -47,6 +47,7 @@ from stream_app.core.types import Verdict
 from stream_app.evaluation.categories import ProfileEvaluation, evaluate_profile
 from stream_app.evaluation.nab import PROFILES, FileResult, ScoredFile, prepare, window_rows
 from stream_app.evaluation.offline import Series, detect_series, read_series, verdict_score
+from stream_app.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,9 @@ class DetectorSpec:
     """What to run over a file: ``kilowatch`` (with params and constant patches) or a river baseline."""
 
     name: str = "kilowatch"
-    params: OnlineParams = field(default_factory=OnlineParams)
+    # The settings' parameters (window 768), as `kilowatch evaluate` and the stream use; not OnlineParams()'s
+    # bare defaults (window 672), which scored a hand-built spec differently from the CLI.
+    params: OnlineParams = field(default_factory=lambda: Settings().detector.params())
     patches: tuple[tuple[str, Value], ...] = ()  # ("stream_app.core.online.FLAT_WEIGHT", 1.0), ...
     tag: str = ""  # short label in tables (a sweep's assignment, e.g. "threshold=0.99")
 

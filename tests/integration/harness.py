@@ -185,11 +185,15 @@ class TopicReader:
         while time.monotonic() < deadline:
             batch = self.consumer.consume(10_000, timeout=0.2)
             for m in batch:
-                if m.error():
-                    if m.error().code() == KafkaError._PARTITION_EOF:
+                err = m.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
                         continue
-                    raise RuntimeError(m.error())
-                self.items.append(orjson.loads(m.value()))
+                    raise RuntimeError(err)
+                value = m.value()
+                if value is None:
+                    raise AssertionError(f"a tombstone on {self.topic} (key {m.key()!r}): no payload to read")
+                self.items.append(orjson.loads(value))
 
     def wait_for(
         self,

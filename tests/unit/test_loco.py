@@ -12,6 +12,7 @@ from stream_app.core.online import OnlineParams
 from stream_app.evaluation.harness import DetectorSpec, copies_of, patched
 from stream_app.evaluation.loco import candidate_specs, loco_select, parse_param
 from stream_app.evaluation.nab import PROFILES, ScoredFile, prepare
+from stream_app.settings import Settings
 
 STD = PROFILES["standard"]
 N = 1000  # probation: 150 rows
@@ -125,3 +126,12 @@ def test_patches_rebind_and_always_restore() -> None:
     # equal names in other stream_app modules are listed (a patch does not reach them)
     assert "stream_app.core.online_forecast.TINY" in copies_of("stream_app.core.online.TINY")
     assert DetectorSpec().label == "kilowatch"
+
+
+def test_a_hand_built_spec_runs_the_settings_parameters(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `kilowatch evaluate` and the stream use the settings' window (768); a spec built in a script
+    # used OnlineParams()'s bare 672 and scored 64.27 where the CLI scored 64.70 (detector-v6.md).
+    assert DetectorSpec().params == Settings().detector.params()
+    assert DetectorSpec().params.window_size == 768 != OnlineParams().window_size
+    monkeypatch.setenv("KILOWATCH_WINDOW_SIZE", "512")
+    assert DetectorSpec().params.window_size == Settings().detector.window_size
