@@ -17,12 +17,13 @@ from typing import Annotated, Any, Literal, TypeVar
 import orjson
 from fastapi import Depends, Query
 
-from api.http.envelope import Meta
+from api.http.envelope import Envelope, Meta, Page, ok_page
 from api.http.errors import field_error
 
 MAX_PAGE = 1000
 Sort = Literal["created_at:desc", "created_at:asc"]
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -123,3 +124,15 @@ def finish(
     has_more = len(rows) > page.limit
     cursor = encode_cursor(*key(items[-1])) if has_more and items else None
     return items, Meta(next_cursor=cursor, has_more=has_more)
+
+
+def paged(
+    rows: Sequence[R],
+    page: PageParams,
+    key: Callable[[R], tuple[datetime, object]],
+    show: Callable[[R], T],
+) -> Envelope[Page[T]]:
+    """A list route's answer from the store's ``limit + 1`` rows: :func:`finish` then
+    :func:`api.http.envelope.ok_page` with each kept row shown by ``show``."""
+    items, meta = finish(rows, page, key)
+    return ok_page([show(r) for r in items], meta)

@@ -18,9 +18,9 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from api.deps import PoolDep, ReadKey
-from api.http.envelope import COMMON_RESPONSES, Envelope, Page, ok_page
+from api.http.envelope import COMMON_RESPONSES, Envelope, Page
 from api.http.errors import ApiError, Code
-from api.http.pagination import PageDep, finish
+from api.http.pagination import PageDep, paged
 from api.services import results_store
 from schemas.events import ASSET_ID_PATTERN, AnomalyKind
 from stream_app.store.repository import Conn
@@ -91,5 +91,4 @@ async def list_anomalies(
     rows = await results_store.list_anomalies(pool, asset_id, page, types or (), min_score)
     if not rows:
         await require_known(pool, asset_id)
-    items, meta = finish(rows, page, lambda r: (r["ts"], r["event_id"]))
-    return ok_page([AnomalyPublic.of(r) for r in items], meta)
+    return paged(rows, page, lambda r: (r["ts"], r["event_id"]), AnomalyPublic.of)

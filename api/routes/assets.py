@@ -19,9 +19,9 @@ from fastapi import APIRouter, Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from api.deps import AdminKey, ModelKey, PoolDep, ReadKey, ResourcesDep, ServiceDep
-from api.http.envelope import COMMON_RESPONSES, Envelope, Page, ok, ok_page
+from api.http.envelope import COMMON_RESPONSES, Envelope, Page, ok
 from api.http.errors import ApiError
-from api.http.pagination import PageDep, finish, keyset
+from api.http.pagination import PageDep, keyset, paged
 from api.http.validation import storable_json
 from api.services.resources import Resources
 from schemas.events import ASSET_ID_PATTERN, AssetId
@@ -136,8 +136,7 @@ async def create_asset(body: AssetCreate, _key: ModelKey, pool: PoolDep) -> Enve
 @router.get("", response_model=Envelope[Page[AssetPublic]], summary="List assets")
 async def list_assets(_key: ReadKey, pool: PoolDep, page: PageDep) -> Envelope[Page[AssetPublic]]:
     rows = await admin.list_assets(pool, functools.partial(keyset, page))
-    items, meta = finish(rows, page, lambda a: (a.created_at, a.asset_id))
-    return ok_page([AssetPublic.of(a) for a in items], meta)
+    return paged(rows, page, lambda a: (a.created_at, a.asset_id), AssetPublic.of)
 
 
 @router.get("/{asset_id:path}", response_model=Envelope[AssetPublic], summary="An asset")

@@ -18,9 +18,9 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from pydantic import BaseModel
 
 from api.deps import PoolDep, ReadKey, SettingsDep, WriteKey
-from api.http.envelope import COMMON_RESPONSES, Envelope, Page, ok, ok_page
+from api.http.envelope import COMMON_RESPONSES, Envelope, Page, ok
 from api.http.errors import ApiError, Code, field_error
-from api.http.pagination import MAX_PAGE, PageDep, encode_cursor, finish, keyset
+from api.http.pagination import MAX_PAGE, PageDep, encode_cursor, keyset, paged
 from api.services.job_submit import submit
 from schemas.datasets import (
     MAX_NAME,
@@ -162,8 +162,7 @@ async def list_datasets(
     rows = await ds.list_datasets(
         pool, functools.partial(keyset, page), status=None if status is None else status.value
     )
-    items, meta = finish(rows, page, lambda d: (d.created_at, d.id))
-    return ok_page([public(d) for d in items], meta)
+    return paged(rows, page, lambda d: (d.created_at, d.id), public)
 
 
 @router.get("/{dataset_id}", response_model=Envelope[DatasetPublic], summary="A dataset")

@@ -15,9 +15,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.deps import PoolDep, ReadKey
-from api.http.envelope import COMMON_RESPONSES, Envelope, Page, ok, ok_page
+from api.http.envelope import COMMON_RESPONSES, Envelope, Page, ok
 from api.http.errors import ApiError, Code
-from api.http.pagination import PageDep, finish
+from api.http.pagination import PageDep, paged
 from api.routes.anomalies import AssetIdPath, require_known
 from api.services import results_store
 
@@ -64,8 +64,7 @@ async def list_forecasts(
     rows = await results_store.list_forecasts(pool, asset_id, page)
     if not rows:
         await require_known(pool, asset_id)
-    items, meta = finish(rows, page, lambda r: (r["issued_at"], r["forecast_id"]))
-    return ok_page([ForecastPublic.of(r) for r in items], meta)
+    return paged(rows, page, lambda r: (r["issued_at"], r["forecast_id"]), ForecastPublic.of)
 
 
 @router.get(

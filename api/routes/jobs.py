@@ -24,9 +24,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from api.deps import ModelKey, PoolDep, ReadKey, ResourcesDep, ServiceDep, SettingsDep
-from api.http.envelope import COMMON_RESPONSES, Envelope, Page, ok, ok_page
+from api.http.envelope import COMMON_RESPONSES, Envelope, Page, ok
 from api.http.errors import ApiError, Code, conflict, field_error
-from api.http.pagination import PageDep, finish, keyset
+from api.http.pagination import PageDep, keyset, paged
 from api.http.sse import idle_seconds, parse_last_id
 from api.services import sse_slots
 from api.services.job_events import job_events
@@ -96,8 +96,7 @@ async def list_jobs(
             status=None if state is None else state.value,
             dataset_id=dataset_id,
         )
-        items, meta = finish(rows, page, lambda j: (j.created_at, j.id))
-        return ok_page([generic_public(j) for j in items], meta)
+        return paged(rows, page, lambda j: (j.created_at, j.id), generic_public)
     training_state = _state(status, JobStatus, "status")
     status = None if training_state is None else training_state.value
     training_rows = await admin.list_jobs(
@@ -106,8 +105,7 @@ async def list_jobs(
         asset_id=asset_id,
         status=status,
     )
-    training, meta = finish(training_rows, page, lambda j: (j.created_at, j.id))
-    return ok_page([job_public(j) for j in training], meta)
+    return paged(training_rows, page, lambda j: (j.created_at, j.id), job_public)
 
 
 def _state(value: str | None, enum: Any, field: str) -> Any:

@@ -9,8 +9,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminKey, PoolDep, ResourcesDep
-from api.http.envelope import COMMON_RESPONSES, Envelope, Page, ok, ok_page
-from api.http.pagination import PageDep, finish
+from api.http.envelope import COMMON_RESPONSES, Envelope, Page, ok
+from api.http.pagination import PageDep, paged
 from api.services import keystore
 from api.services.keys import KeyRecord, Scope
 
@@ -70,8 +70,7 @@ async def create_key(body: ApiKeyCreate, _key: AdminKey, pool: PoolDep) -> Envel
 @router.get("", response_model=Envelope[Page[ApiKeyPublic]], summary="List keys (prefixes only)")
 async def list_keys(_key: AdminKey, pool: PoolDep, page: PageDep) -> Envelope[Page[ApiKeyPublic]]:
     rows = await keystore.list_keys(pool, page)
-    items, meta = finish(rows, page, lambda r: (r.created_at, r.id))
-    return ok_page([ApiKeyPublic.of(r) for r in items], meta)
+    return paged(rows, page, lambda r: (r.created_at, r.id), ApiKeyPublic.of)
 
 
 @router.delete("/{key_id}", response_model=Envelope[ApiKeyPublic], summary="Revoke a key")

@@ -21,9 +21,9 @@ from fastapi import APIRouter, Body, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ModelKey, PoolDep, ReadKey, ServiceDep
-from api.http.envelope import COMMON_RESPONSES, Envelope, Page, ok, ok_page
+from api.http.envelope import COMMON_RESPONSES, Envelope, Page, ok
 from api.http.errors import conflict
-from api.http.pagination import PageDep, finish, keyset
+from api.http.pagination import PageDep, keyset, paged
 from api.routes.assets import AssetPath
 from schemas.jobs import VersionStatus
 from stream_app.lifecycle.artifacts import ArtifactError
@@ -84,8 +84,7 @@ async def list_models(
     """Newest first by default, with metrics and status (404 for an unknown asset)."""
     await repo.get_asset(pool, asset_id)
     rows = await admin.list_versions(pool, asset_id, functools.partial(keyset, page))
-    items, meta = finish(rows, page, lambda v: (v.created_at, v.version))
-    return ok_page([ModelVersionPublic.of(v) for v in items], meta)
+    return paged(rows, page, lambda v: (v.created_at, v.version), ModelVersionPublic.of)
 
 
 @router.post(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import Sequence
 
 from api.http.pagination import PageParams, keyset
 from api.services import keys
 from api.services.keys import KeyRecord, Principal
+from stream_app.store.paging import page_rows
 from stream_app.store.repository import Conn, NotFound
 
 
@@ -56,10 +58,7 @@ async def authenticate(conn: Conn, key: str) -> Principal | None:
 
 async def list_keys(conn: Conn, page: PageParams) -> list[KeyRecord]:
     """One page of keys (limit + 1 rows; :func:`api.http.pagination.finish` cuts it)."""
-    conds, args, order = keyset(page, "created_at", "id", 1)
-    where = f"WHERE {' AND '.join(conds)}" if conds else ""
-    rows = await conn.fetch(f"SELECT * FROM api_keys {where} {order}", *args)
-    return [KeyRecord.of(r) for r in rows]
+    return await page_rows(conn, functools.partial(keyset, page), "api_keys", KeyRecord.of)
 
 
 async def revoke(conn: Conn, key_id: uuid.UUID) -> KeyRecord:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from schemas.datasets import DatasetStatus
+from stream_app.store.paging import Keyset, page_rows
 from stream_app.store.repository import Conn, NotFound
 
 RAW, PROCESSED = 0, 1
@@ -115,24 +116,9 @@ async def get(conn: Conn, dataset_id: uuid.UUID) -> Dataset:
     return _dataset(row)
 
 
-async def list_datasets(
-    conn: Conn,
-    keyset: Callable[[str, str, int], tuple[list[str], list[Any], str]],
-    *,
-    status: str | None = None,
-) -> list[Dataset]:
+async def list_datasets(conn: Conn, keyset: Keyset, *, status: str | None = None) -> list[Dataset]:
     """A page of datasets; ``keyset`` is ``api.http.pagination.keyset`` bound to the page."""
-    conds: list[str] = []
-    args: list[Any] = []
-    if status is not None:
-        args.append(status)
-        conds.append(f"status = ${len(args)}")
-    more, more_args, order = keyset("created_at", "id", len(args) + 1)
-    conds += more
-    args += more_args
-    where = f"WHERE {' AND '.join(conds)}" if conds else ""
-    rows = await conn.fetch(f"SELECT {_COLS} FROM datasets {where} {order}", *args)
-    return [_dataset(r) for r in rows]
+    return await page_rows(conn, keyset, "datasets", _dataset, columns=_COLS, filters=[("status", status)])
 
 
 async def update(

@@ -10,7 +10,6 @@ overwritten by a late result.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import asyncpg
 
 from schemas.jobs import JobState
+from stream_app.store.paging import Keyset, page_rows
 from stream_app.store.repository import Conn, NotFound
 
 _COLS = (
@@ -88,24 +88,14 @@ async def get(conn: Conn, job_id: uuid.UUID) -> GenericJob:
 
 async def list_jobs(
     conn: Conn,
-    keyset: Callable[[str, str, int], tuple[list[str], list[Any], str]],
+    keyset: Keyset,
     *,
     type_name: str | None = None,
     status: str | None = None,
     dataset_id: uuid.UUID | None = None,
 ) -> list[GenericJob]:
-    conds: list[str] = []
-    args: list[Any] = []
-    for col, value in (("type", type_name), ("status", status), ("dataset_id", dataset_id)):
-        if value is not None:
-            args.append(value)
-            conds.append(f"{col} = ${len(args)}")
-    more, more_args, order = keyset("created_at", "id", len(args) + 1)
-    conds += more
-    args += more_args
-    where = f"WHERE {' AND '.join(conds)}" if conds else ""
-    rows = await conn.fetch(f"SELECT {_COLS} FROM jobs {where} {order}", *args)
-    return [_job(r) for r in rows]
+    filters = [("type", type_name), ("status", status), ("dataset_id", dataset_id)]
+    return await page_rows(conn, keyset, "jobs", _job, columns=_COLS, filters=filters)
 
 
 async def claim(

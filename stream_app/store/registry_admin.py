@@ -9,12 +9,12 @@ free of the API's types.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
 
+from stream_app.store.paging import Keyset, page_rows
 from stream_app.store.repository import (
     Asset,
     Conn,
@@ -27,14 +27,8 @@ from stream_app.store.repository import (
     version_row,
 )
 
-# (timestamp column, id column, number of the first free $n) -> (conditions, args, ORDER BY ... LIMIT)
-Keyset = Callable[[str, str, int], tuple[list[str], list[Any], str]]
 # Columns PATCH may change (code constants: user input never names a column).
 ASSET_COLUMNS = ("name", "metadata", "retrain_interval")
-
-
-def _where(conds: list[str]) -> str:
-    return f"WHERE {' AND '.join(conds)}" if conds else ""
 
 
 async def create_asset(
@@ -101,37 +95,17 @@ async def delete_asset(conn: asyncpg.Connection, asset_id: str) -> list[str]:
 
 
 async def list_assets(conn: Conn, keyset: Keyset) -> list[Asset]:
-    conds, args, order = keyset("created_at", "asset_id", 1)
-    rows = await conn.fetch(f"SELECT * FROM assets {_where(conds)} {order}", *args)
-    return [asset_row(r) for r in rows]
+    return await page_rows(conn, keyset, "assets", asset_row, id_col="asset_id")
 
 
 async def list_jobs(conn: Conn, keyset: Keyset, *, asset_id: str | None, status: str | None) -> list[Job]:
-    conds: list[str] = []
-    args: list[Any] = []
-    if asset_id is not None:
-        args.append(asset_id)
-        conds.append(f"asset_id = ${len(args)}")
-    if status is not None:
-        args.append(status)
-        conds.append(f"status = ${len(args)}")
-    page_conds, page_args, order = keyset("created_at", "id", len(args) + 1)
-    rows = await conn.fetch(
-        f"SELECT * FROM training_jobs {_where(conds + page_conds)} {order}",
-        *args,
-        *page_args,
-    )
-    return [job_row(r) for r in rows]
+    filters = [("asset_id", asset_id), ("status", status)]
+    return await page_rows(conn, keyset, "training_jobs", job_row, filters=filters)
 
 
 async def list_versions(conn: Conn, asset_id: str, keyset: Keyset) -> list[ModelVersion]:
-    page_conds, page_args, order = keyset("created_at", "version", 2)
-    rows = await conn.fetch(
-        f"SELECT * FROM model_versions {_where(['asset_id = $1', *page_conds])} {order}",
-        asset_id,
-        *page_args,
-    )
-    return [version_row(r) for r in rows]
+    filters = [("asset_id", asset_id)]
+    return await page_rows(conn, keyset, "model_versions", version_row, filters=filters, id_col="version")
 
 
 async def rollback_target(conn: Conn, asset_id: str) -> ModelVersion | None:
