@@ -11,9 +11,12 @@ runner serves every API process's jobs, since the queue is the ``jobs`` table). 
 3. stores the result and ends the job ``succeeded`` in one transaction, guarded by its ownership, so a
    job canceled meanwhile keeps ``canceled`` and its late result is dropped.
 
-Cancel is a database write (``jobs.cancel``): the runner sees it at its next lease renewal and stops
-waiting for the handler; the child process is replaced (the old one ended) so the next job starts at
-once, and the late result is thrown away. A runner stopped gracefully puts its job back in the queue;
+Cancel is a database write (``jobs.cancel``): the runner looks for it every ``CANCEL_POLL_S`` (and at
+each lease renewal) and stops waiting for the handler; the child process is ended (SIGTERM) and
+replaced for the next job, and the late result is thrown away. Nothing of a canceled job is half
+written: its result (and a preprocess job's processed series) is stored in the one transaction that
+ends it succeeded, guarded by its ownership, so a cancel that wins makes that transaction roll back.
+A runner stopped gracefully puts its job back in the queue;
 one that dies leaves it to the lease: another runner (or this one restarted) takes it once the lease
 expires, at most ``MAX_ATTEMPTS`` times in all, then the job fails WORKER_LOST.
 """
@@ -50,6 +53,9 @@ from stream_app.store.repository import NotFound
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
+# How often a running job is looked at for a cancel between lease renewals: a canceled job's child
+# process is ended within about this long (plus the time to end it), whatever the lease.
+CANCEL_POLL_S = 1.0
 CHILD_NICE = 10
 INTERNAL = "the job failed on an internal error (logged by the runner)"
 _DB_ERRORS = (asyncpg.PostgresError, OSError, TimeoutError, asyncpg.InterfaceError, KilowatchError)
@@ -109,8 +115,10 @@ class JobRunner:
         lease_s: float = 30.0,
         poll_s: float = 0.5,
         max_attempts: int = MAX_ATTEMPTS,
+        cancel_poll_s: float = CANCEL_POLL_S,
     ) -> None:
         self._pool, self.lease_s, self.poll_s, self.max_attempts = pool, lease_s, poll_s, max_attempts
+        self.cancel_poll_s = cancel_poll_s
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.types = catalog.job_types()
         self._executor: ProcessPoolExecutor | None = None
@@ -121,6 +129,12 @@ class JobRunner:
                 max_workers=1, mp_context=mp.get_context("spawn"), initializer=_child_init
             )
         return self._executor
+
+    def child_pids(self) -> list[int]:
+        """The process ids of the handlers' child process (none before the first plain-function job)."""
+        executor = self._executor
+        procs = list((executor._processes or {}).values()) if executor is not None else []  # noqa: SLF001
+        return [p.pid for p in procs if p.pid is not None]
 
     def close(self) -> None:
         """End the child process (a handler still running in it is stopped)."""
@@ -253,12 +267,20 @@ class JobRunner:
             task = asyncio.ensure_future(
                 loop.run_in_executor(self._pool_of_one(), _call_in_child, jt.name, handler, frame, params)
             )
+        beat_s = self.lease_s / 3
+        loop = asyncio.get_running_loop()
+        next_beat = loop.time() + beat_s
         try:
             while True:
-                done, _ = await asyncio.wait({task}, timeout=self.lease_s / 3)
+                done, _ = await asyncio.wait({task}, timeout=min(beat_s, self.cancel_poll_s))
                 if done:
                     break
-                if not await store.heartbeat(pool, job.id, self.owner, self.lease_s):
+                if loop.time() >= next_beat:
+                    mine = await store.heartbeat(pool, job.id, self.owner, self.lease_s)
+                    next_beat = loop.time() + beat_s
+                else:  # between lease renewals: a cheap look for a cancel
+                    mine = await store.still_mine(pool, job.id, self.owner)
+                if not mine:
                     task.cancel()  # a coroutine stops; a child process is ended
                     if not inspect.iscoroutinefunction(jt.handler):
                         self.close()

@@ -146,6 +146,11 @@ async def heartbeat(conn: Conn, job_id: uuid.UUID, owner: str, lease_s: float) -
     return bool(done.endswith(" 1"))
 
 
+async def still_mine(conn: Conn, job_id: uuid.UUID, owner: str) -> bool:
+    """Whether the job is still running for this runner (not canceled, deleted or re-taken)."""
+    return bool(await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM jobs WHERE {_mine()})", job_id, owner))
+
+
 async def set_progress(conn: Conn, job_id: uuid.UUID, owner: str, progress: float) -> bool:
     done = await conn.execute(
         f"UPDATE jobs SET progress = GREATEST(progress, $3) WHERE {_mine()}",
