@@ -14,7 +14,9 @@ from api.http.errors import ApiError
 from api.http.request_context import RequestContextMiddleware, send_error
 from api.routes import (
     alert_config,
+    alert_episodes,
     anomalies,
+    anomaly_stream,
     asset_readings,
     asset_state,
     assets,
@@ -23,6 +25,7 @@ from api.routes import (
     dashboards,
     dataset_anomalies,
     datasets,
+    fleet,
     forecasts,
     health,
     inference,
@@ -61,6 +64,9 @@ V1: tuple[APIRouter, ...] = (
     dataset_anomalies.router,
     reports.router,
     dashboards.router,
+    fleet.router,
+    alert_episodes.router,
+    anomaly_stream.router,
     anomalies.router,
     forecasts.router,
     asset_readings.router,

@@ -113,7 +113,7 @@ async def authenticate(
 async def _session_principal(request: Request, resources: Resources, token: str) -> Principal:
     """401 unless the cookie names a live session; 403 for a state-changing request without the CSRF
     token echoed in ``X-CSRF-Token``."""
-    session = await sessions.find(await resources.pool(), token)
+    session = await sessions.find(await resources.pool(), token, resources.settings.api.session_idle_s)
     if session is None:
         raise ApiError(401, Code.UNAUTHORIZED, "session_ended")
     if request.method not in sessions.SAFE_METHODS and not sessions.csrf_ok(

@@ -557,6 +557,7 @@ class ApiSettings(_Group):
         "job_runners": "api_job_runners",
         "job_lease_s": "api_job_lease_s",
         "session_ttl_s": "api_session_ttl_s",
+        "session_idle_s": "api_session_idle_s",
         "cookie_secure": "api_cookie_secure",
         "console_dir": "api_console_dir",
     }
@@ -696,6 +697,13 @@ class ApiSettings(_Group):
         ge=60,
         le=30 * 86400,
         description="Lifetime of a console session (from sign-in; then the user signs in again).",
+    )
+    session_idle_s: float = Field(
+        3600.0,
+        ge=60,
+        le=30 * 86400,
+        description="A console session unused for this long ends (sliding: every request moves it, "
+        "within a minute), even before session_ttl_s.",
     )
     cookie_secure: bool = Field(
         False,

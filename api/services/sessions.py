@@ -61,11 +61,12 @@ async def open_session(conn: Conn, username: str, ttl_s: float) -> NewSession:
     return NewSession(token, csrf, expires_at)
 
 
-async def find(conn: Conn, token: str) -> Session | None:
-    """The live session of a cookie's token, with the principal its role gives, else None."""
+async def find(conn: Conn, token: str, idle_s: float) -> Session | None:
+    """The live session of a cookie's token, with the principal its role gives, else None (also when
+    it was not used for ``idle_s`` seconds: the idle timeout, ``api_session_idle_s``)."""
     if not well_formed(token):
         return None
-    row = await rows.find_session(conn, digest(token))
+    row = await rows.find_session(conn, digest(token), idle_s)
     if row is None:
         return None
     principal = Principal(

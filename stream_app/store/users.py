@@ -12,6 +12,8 @@ from typing import Any
 
 from stream_app.store.repository import Conn, NotFound, RegistryConflict
 
+TOUCH_S = 60.0  # a session's last use is written at most this often (the idle expiry's resolution)
+
 
 @dataclass(frozen=True)
 class UserRow:
@@ -121,17 +123,31 @@ async def insert_session(
     await conn.execute("DELETE FROM console_sessions WHERE expires_at < now() - interval '1 day'")
 
 
-async def find_session(conn: Conn, token_hash: str) -> SessionRow | None:
-    """The live (unexpired) session of this token hash, with its user's current role."""
+async def find_session(conn: Conn, token_hash: str, idle_s: float) -> SessionRow | None:
+    """The live session of this token hash (unexpired, and used within the last ``idle_s`` seconds),
+    with its user's current role. Finding it marks it used (sliding idle expiry); the mark is written
+    at most once a minute (TOUCH_S), so a busy console does not write a row per request."""
     row = await conn.fetchrow(
         """
-        SELECT s.username, u.role, s.csrf_hash, s.expires_at
+        SELECT s.username, u.role, s.csrf_hash, s.expires_at,
+               s.last_seen_at < now() - make_interval(secs => $3) AS stale
         FROM console_sessions s JOIN console_users u USING (username)
         WHERE s.token_hash = $1 AND s.expires_at > now()
+          AND s.last_seen_at > now() - make_interval(secs => $2)
         """,
         token_hash,
+        float(idle_s),
+        float(min(TOUCH_S, idle_s / 2)),
     )
-    return None if row is None else SessionRow(**dict(row))
+    if row is None:
+        return None
+    if row["stale"]:
+        await conn.execute(
+            "UPDATE console_sessions SET last_seen_at = now() WHERE token_hash = $1", token_hash
+        )
+    return SessionRow(
+        username=row["username"], role=row["role"], csrf_hash=row["csrf_hash"], expires_at=row["expires_at"]
+    )
 
 
 async def delete_session(conn: Conn, token_hash: str) -> bool:
