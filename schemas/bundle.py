@@ -25,6 +25,8 @@ class BundleFeatures(BaseModel):
     target: str = "value"
     past_covariates: list[str] = Field(default_factory=list)
     future_covariates: list[str] = Field(default_factory=list)
+    # the future covariates a forecast needs supplied for its horizon (data columns, not the calendar)
+    supplied_future_covariates: list[str] = Field(default_factory=list)
     past_covariates_calendar: bool = False
 
 

@@ -49,6 +49,8 @@ def native_reason(model: Any) -> str | None:
         return f"{meta.get('model_type')} models run in darts"
     if model.autoencoder is not None:
         return "the autoencoder detector runs in torch"
+    if meta["features"].get("supplied_future_covariates"):
+        return "supplied future covariates run in darts"
     dm = model.model
     container = getattr(dm, "_model_container", None)
     lags = getattr(dm, "lags", {})

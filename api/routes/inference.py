@@ -184,13 +184,16 @@ def _detection(asset_id: str, d: Detection) -> dict[str, Any]:
 )
 async def predict(asset_id: AssetPath, request: Request, _key: ReadKey, resources: ResourcesDep) -> Response:
     """Body: ``PredictCreate``. 400 for unsorted/repeated timestamps or fewer than 2 points (the detail's
-    ``ctx`` says how many are needed), 422 for invalid fields or a horizon out of range, 422
+    ``ctx`` says how many are needed), 400 for a future covariate the model needs and did not get, 422 for
+    invalid fields, a horizon out of range or a future covariate of the wrong length, 422
     MODEL_INFERENCE_ERROR when the model rejects the input. An unregistered asset or a history shorter
     than its trained model reads is answered by the online model (the response says so)."""
     # (settings and the pool come from ``resources``: each FastAPI dependency costs CPU per request)
     limit = resources.settings.api.max_points
     series, opts = parse(await request.body(), PredictCreate, PredictOptions, "historical_data", limit)
-    result = await service(resources).predict(await resources.pool(), asset_id, series, opts.forecast_horizon)
+    result = await service(resources).predict(
+        await resources.pool(), asset_id, series, opts.forecast_horizon, opts.future_covariates
+    )
     return _json(_prediction(asset_id, result))
 
 

@@ -33,6 +33,7 @@ from api.http.errors import ApiError, Code
 from api.services.inference_input import (
     MAX_SECONDS,
     Series,
+    check_future,
     check_horizon,
     check_span,
     require_points,
@@ -161,7 +162,16 @@ class InferenceService:
             metrics.API_INFERENCE_SECONDS.labels(route, engine).observe(time.perf_counter() - started)
 
     # --- predict --------------------------------------------------------------------------------------
-    async def predict(self, db: asyncpg.Pool, asset_id: str, series: Series, horizon: int) -> Forecast:
+    async def predict(
+        self,
+        db: asyncpg.Pool,
+        asset_id: str,
+        series: Series,
+        horizon: int,
+        future: dict[str, list[float]] | None = None,
+    ) -> Forecast:
+        """``future``: supplied future covariates (``PredictOptions.future_covariates``); a trained model
+        that needs some gets exactly ``horizon`` values of each (``check_future``), others ignore them."""
         from trainers.forecast import PredictionError
 
         check_horizon(horizon, self.settings.api.max_horizon)
@@ -173,8 +183,9 @@ class InferenceService:
             meta = entry.served.meta
             if meta.output_chunk_length > 1:
                 check_horizon(horizon, meta.horizon, f"this {entry.ref.model_type} model")
+            supplied = check_future(list(meta.features.supplied_future_covariates), future, horizon)
             try:
-                return _finite(await self._predict_trained(entry, series, horizon))
+                return _finite(await self._predict_trained(entry, series, horizon, supplied))
             except PredictionError as exc:
                 raise inference_error(exc, series.field) from None
             except Exception:
@@ -205,11 +216,18 @@ class InferenceService:
         who = f"the {entry.ref.model_type} model (version {entry.ref.version})"
         meta = entry.served.meta
         require_points(series, entry.served.input_length, who)
-        series.require(list(meta.features.past_covariates))
+        # supplied future covariates' past values ride on the history points like past covariates
+        series.require([*meta.features.past_covariates, *meta.features.supplied_future_covariates])
         # gaps are filled on the model's grid: a few points years apart must not make a huge grid
         check_span(series, meta.freq_seconds, self.settings.api.max_points)
 
-    async def _predict_trained(self, entry: Loaded, series: Series, horizon: int) -> Forecast:
+    async def _predict_trained(
+        self,
+        entry: Loaded,
+        series: Series,
+        horizon: int,
+        future: dict[str, list[float]] | None = None,
+    ) -> Forecast:
         info = entry.info()
         if entry.batcher is not None:
             started = time.perf_counter()
@@ -223,7 +241,7 @@ class InferenceService:
             steps = np.arange(1, horizon + 1, dtype=np.int64) * entry.served.freq_ns
             return Forecast(last + steps, triples, info)
         stamps, triples = await self._run(
-            "predict", entry.served.engine, entry.served.forecast, series.frame(), horizon
+            "predict", entry.served.engine, entry.served.forecast, series.frame(), horizon, future
         )
         return Forecast(stamps, triples, info)
 

@@ -17,6 +17,7 @@ from typing_extensions import TypedDict
 
 from api.http.errors import ApiError, Code
 from schemas.bundle import DetectorName
+from schemas.covariates import FutureCovariates
 from schemas.events import MAX_ABS, MAX_COVARIATES
 
 NS = 1_000_000_000
@@ -55,6 +56,15 @@ class PredictOptions(BaseModel):
         description="Steps to forecast, at most KILOWATCH_API_MAX_HORIZON. Torch models (tide, lstm, "
         "tft) forecast at most their trained horizon; LightGBM and seasonal naive go on step by step, "
         "their intervals past the trained horizon reusing the last calibrated step's.",
+    )
+
+    future_covariates: FutureCovariates | None = Field(
+        None,
+        description="Values known ahead for the forecast steps (a weather forecast, a production plan), "
+        "for a model trained with `params.future_covariates`: exactly `forecast_horizon` values per "
+        "covariate it names (its past values go on the history points). 400 when the model needs one "
+        "that is missing, 422 for a wrong number of values (the detail's `ctx` says how many are needed). "
+        "Ignored by a model that needs none (and by the online model).",
     )
 
 
@@ -224,6 +234,32 @@ def require_points(series: Series, needed: int, who: str) -> None:
         )
         detail["ctx"] = {"needed": needed, "got": len(series)}
         raise ApiError(400, Code.VALIDATION_ERROR, "validation", details=[detail])
+
+
+def check_future(
+    needed: list[str], future: dict[str, list[float]] | None, horizon: int
+) -> dict[str, list[float]] | None:
+    """The supplied future covariates a trained model needs: 400 at ``future_covariates.<name>`` for a
+    missing one, 422 for a wrong number of values; ``ctx`` = ``{"needed": horizon, "got": n}``."""
+    if not needed:
+        return None
+    out: dict[str, list[float]] = {}
+    for name in needed:
+        given = (future or {}).get(name)
+        got = 0 if given is None else len(given)
+        if given is not None and got == horizon:
+            out[name] = given
+            continue
+        if given is None:
+            status, kind = 400, "missing"
+            msg = f"the model needs future covariate {name!r}: {horizon} values, one per forecast step"
+        else:
+            status, kind = 422, "wrong_length"
+            msg = f"future covariate {name!r} needs {horizon} values (one per forecast step), got {got}"
+        detail = _detail(["future_covariates", name], msg, kind)
+        detail["ctx"] = {"needed": horizon, "got": got}
+        raise ApiError(status, Code.VALIDATION_ERROR, "validation", details=[detail])
+    return out
 
 
 def check_span(series: Series, step_seconds: float, max_steps: int) -> None:

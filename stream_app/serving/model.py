@@ -64,22 +64,31 @@ class ServedModel(Protocol):
     def past_covariates(self) -> tuple[str, ...]:
         """Covariates (reading fields) the model reads over its input window; () = none."""
 
+    @property
+    def supplied_future_covariates(self) -> tuple[str, ...]:
+        """Covariates whose values a forecast needs for its horizon too (``future`` of :meth:`plan` and
+        :meth:`forecast`); their past values ride on the readings like ``past_covariates``."""
+
     def plan(
         self,
         ts: Sequence[float],
         values: Sequence[float],
         horizon: int,
         covariates: Mapping[str, Sequence[float]] | None = None,
+        future: Mapping[str, Sequence[float]] | None = None,
     ) -> list[ForecastPoint]:
         """``horizon`` points after the history (epoch seconds, oldest first): the stream's plan.
-        ``covariates`` holds each of ``past_covariates``, aligned with ``ts``."""
+        ``covariates`` holds each of ``past_covariates`` and ``supplied_future_covariates``, aligned
+        with ``ts``; ``future`` ``horizon`` values of each supplied future covariate."""
 
     def judge(self, value: float, point: ForecastPoint) -> Judgement:
         """One observed value against its forecast point, by the bundle's residual rule."""
 
-    def forecast(self, frame: Any, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    def forecast(
+        self, frame: Any, horizon: int, future: Mapping[str, Sequence[float]] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(stamps in ns, (horizon, 3) lower / predicted / upper) after a history frame (timestamp,
-        value and covariate columns, as ``trainers.backend`` takes it)."""
+        value and covariate columns, as ``trainers.backend`` takes it); ``future`` as for :meth:`plan`."""
 
     def detect(
         self, stamps: np.ndarray, values: np.ndarray, frame: Any, detector: DetectorName = "residual"
@@ -109,12 +118,17 @@ class DartsEngine:
     def past_covariates(self) -> tuple[str, ...]:
         return tuple(self.meta.features.past_covariates)
 
+    @property
+    def supplied_future_covariates(self) -> tuple[str, ...]:
+        return tuple(self.meta.features.supplied_future_covariates)
+
     def plan(
         self,
         ts: Sequence[float],
         values: Sequence[float],
         horizon: int,
         covariates: Mapping[str, Sequence[float]] | None = None,
+        future: Mapping[str, Sequence[float]] | None = None,
     ) -> list[ForecastPoint]:
         import pandas as pd
 
@@ -123,12 +137,12 @@ class DartsEngine:
             "timestamp": pd.to_datetime(list(ts[-n:]), unit="s", utc=True),
             "value": list(values[-n:]),
         }
-        for name in self.past_covariates:
+        for name in (*self.past_covariates, *self.supplied_future_covariates):
             given = (covariates or {}).get(name)
             if given is None or len(given) != len(ts):
                 raise ValueError(f"covariate {name!r} must be given for every point of the history")
             columns[name] = list(given[-n:])
-        out = self.model.predict(pd.DataFrame(columns), horizon)
+        out = self.model.predict(pd.DataFrame(columns), horizon, future)
         return [
             ForecastPoint(t.timestamp(), float(v), float(lo), float(hi))
             for t, v, lo, hi in zip(
@@ -140,8 +154,10 @@ class DartsEngine:
         score, flagged, kind, reason = self.model.judge_point(value, point.value, point.lower, point.upper)
         return score, (kind if flagged else None), reason
 
-    def forecast(self, frame: Any, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-        out = self.model.predict(frame, horizon)
+    def forecast(
+        self, frame: Any, horizon: int, future: Mapping[str, Sequence[float]] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        out = self.model.predict(frame, horizon, future)
         trip = out[["lower", "predicted_value", "upper"]].to_numpy(dtype=float)
         return _stamps_ns(out["timestamp"]), trip
 
@@ -180,8 +196,9 @@ class NativeEngine(DartsEngine):
         values: Sequence[float],
         horizon: int,
         covariates: Mapping[str, Sequence[float]] | None = None,
+        future: Mapping[str, Sequence[float]] | None = None,
     ) -> list[ForecastPoint]:
-        # native LightGBM bundles read no past covariates (trainers.native.native_reason)
+        # native LightGBM bundles read no past or supplied future covariates (trainers.native.native_reason)
         n = self.input_length
         stamps = np.round(np.asarray(ts[-n:], dtype=float) * 1e9).astype(np.int64)
         grid = self.native.grid(stamps, np.asarray(values[-n:], dtype=float), for_predict=True)
@@ -192,7 +209,9 @@ class NativeEngine(DartsEngine):
             for t, (lo, mid, hi) in zip(at, trip, strict=True)
         ]
 
-    def forecast(self, frame: Any, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    def forecast(
+        self, frame: Any, horizon: int, future: Mapping[str, Sequence[float]] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         stamps = _stamps_ns(frame["timestamp"])
         ((last, trip),) = self.forecast_batch()([(stamps, frame["value"].to_numpy(dtype=float), horizon)])
         return last + np.arange(1, horizon + 1, dtype=np.int64) * self.freq_ns, trip
