@@ -320,12 +320,40 @@ class DashboardSummary(BaseModel):
     trend: TrendDirection
 
 
+RecommendationId = Literal[
+    "shift_peak_load",
+    "standby_loads",
+    "check_appliance",
+    "rising_consumption",
+    "high_consumption_days",
+]
+RECOMMENDATION_IDS: tuple[RecommendationId, ...] = get_args(RecommendationId)
+Severity = Literal["warning", "info"]
+
+
+class Recommendation(BaseModel):
+    """A rule-based advice of the dashboard (docs/analytics.md lists the rules and their thresholds)."""
+
+    id: RecommendationId
+    severity: Severity = Field(description="warning before info.")
+    language: Lang = Field(description="The request's language (?lang= or Accept-Language).")
+    title: str
+    text: str
+    figures: dict[str, float | int | str] = Field(
+        description="The figures that triggered it (and the thresholds they passed)."
+    )
+
+
 class Dashboard(BaseModel):
     summary: DashboardSummary
     load_curve: list[HourLoad] = Field(description="Mean kWh of each hour of the day, last 30 days.")
     daily_trend: list[DayLoad] = Field(description="Daily totals, last 90 days.")
     period_distribution: list[PeriodShare]
     recent_anomalies: list[DatasetAnomaly] = Field(description="From the latest anomalies job, newest first.")
+    recommendations: list[Recommendation] = Field(
+        default_factory=list,
+        description="From the statistics above, the latest load patterns and anomalies jobs; warnings first.",
+    )
 
 
 class ReportParams(Window):

@@ -11,7 +11,7 @@ from fastapi import Response
 from pydantic import BaseModel
 
 from api.services.job_submit import submit
-from schemas.analytics import DatasetAnomaliesResult
+from schemas.analytics import DatasetAnomaliesResult, LoadPatternsResult, TariffPrices
 from schemas.jobs import GenericJobPublic
 from stream_app.jobs import analytics_jobs
 from stream_app.store import analytics_results
@@ -38,3 +38,14 @@ async def best_frame(pool: asyncpg.Pool, dataset_id: uuid.UUID) -> pd.DataFrame:
 async def latest_anomalies(pool: asyncpg.Pool, dataset_id: uuid.UUID) -> DatasetAnomaliesResult | None:
     data = await analytics_results.latest(pool, dataset_id, analytics_jobs.ANOMALIES)
     return None if data is None else DatasetAnomaliesResult.model_validate(data)
+
+
+async def latest_patterns(pool: asyncpg.Pool, dataset_id: uuid.UUID) -> LoadPatternsResult | None:
+    data = await analytics_results.latest(pool, dataset_id, analytics_jobs.LOAD_PATTERNS)
+    return None if data is None else LoadPatternsResult.model_validate(data)
+
+
+async def latest_prices(pool: asyncpg.Pool, dataset_id: uuid.UUID) -> TariffPrices | None:
+    """The prices of the dataset's latest statistics job given prices (its tariff), if any."""
+    data = await analytics_results.latest_prices(pool, dataset_id)
+    return None if data is None else TariffPrices.model_validate(data)

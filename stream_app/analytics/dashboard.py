@@ -1,5 +1,6 @@
-"""The dashboard of a dataset (pure): summary, 24-hour load curve, daily trend, period distribution and
-the recent anomalies of the latest anomalies result the caller passes.
+"""The dashboard of a dataset (pure): summary, 24-hour load curve, daily trend, period distribution, the
+recent anomalies of the latest anomalies result the caller passes, and the recommendations of
+:mod:`stream_app.core.recommendations` (in the caller's language).
 
 The load curve is the mean kWh of each local hour over the last ``CURVE_DAYS`` days of the data; the daily
 trend lists the last ``TREND_DAYS`` daily totals; the summary and the period distribution cover all the
@@ -17,10 +18,14 @@ from schemas.analytics import (
     DatasetAnomaliesResult,
     DayLoad,
     HourLoad,
+    Lang,
+    LoadPatternsResult,
     StatisticsParams,
     TariffPeriods,
+    TariffPrices,
 )
 from stream_app.analytics.statistics import clean, daily_totals, statistics
+from stream_app.core.recommendations import Evidence, recommend
 
 CURVE_DAYS = 30
 TREND_DAYS = 90
@@ -39,11 +44,28 @@ def dashboard(
     frame: pd.DataFrame,
     anomalies: DatasetAnomaliesResult | None = None,
     periods: TariffPeriods = DEFAULT_PERIODS,
+    *,
+    lang: Lang = "en-US",
+    prices: TariffPrices | None = None,
+    patterns: LoadPatternsResult | None = None,
 ) -> Dashboard:
+    """``prices`` (the dataset's tariff) and ``patterns`` (its latest load patterns) feed only the
+    recommendations."""
     data = clean(frame)
     stats = statistics(data, StatisticsParams(periods=periods))
     daily = daily_totals(data).iloc[-TREND_DAYS:]
     recent = [] if anomalies is None else anomalies.anomalies[:RECENT_ANOMALIES]
+    curve = load_curve(data)
+    evidence = Evidence(
+        periods=stats.periods,
+        load_curve=[h.kwh for h in curve],
+        daily_average_kwh=stats.daily_average_kwh,
+        trend=stats.trend,
+        data_end=stats.end,
+        anomalies=[] if anomalies is None else anomalies.anomalies,
+        prices=prices,
+        patterns=patterns,
+    )
     return Dashboard(
         summary=DashboardSummary(
             start=stats.start,
@@ -55,8 +77,9 @@ def dashboard(
             valley_load=stats.valley_load,
             trend=stats.trend.direction,
         ),
-        load_curve=load_curve(data),
+        load_curve=curve,
         daily_trend=[DayLoad(date=d.date(), kwh=float(v)) for d, v in daily.items()],
         period_distribution=stats.periods,
         recent_anomalies=recent,
+        recommendations=recommend(evidence, lang),
     )

@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from stream_app.core import recommendations as rec
 from stream_app.jobs.runner import INTERNAL, JobRunner
 from tests.integration.api.conftest import Api
 
@@ -336,3 +337,59 @@ async def test_any_body_is_a_job_that_ends_explained_or_a_422(
     assert job["status"] in ("succeeded", "failed"), job
     if job["status"] == "failed":  # a reason the caller can read, never the internal-error message
         assert job["error"]["code"] == "PROCESSING_ERROR" and job["error"]["message"] != INTERNAL, job
+
+
+async def test_dashboard_recommendations_on_the_household(
+    api: Api, runner: JobRunner, household: dict[str, Any]
+) -> None:
+    """The rules on the real household: their figures equal pandas on the same rows, each fires exactly
+    when its figures pass its threshold, the text follows the request's language."""
+    ds = household["id"]
+    await _run(api, f"/datasets/{ds}/statistics", {"prices": PRICES})  # the dataset's tariff
+    patterns = await _run(api, f"/datasets/{ds}/load-patterns", {"k": 4})
+    anomalies = await _run(api, f"/datasets/{ds}/anomalies", {"method": "streaming"})
+    boards = {}
+    for lang in ("en-US", "zh-CN"):
+        r = await api.client.get(
+            f"/api/v1/dashboards/{ds}", headers={**api.auth("read"), "Accept-Language": lang}
+        )
+        assert r.status_code == 200, r.text
+        boards[lang] = r.json()["data"]
+    got = {r["id"]: r for r in boards["en-US"]["recommendations"]}
+    zh = {r["id"]: r for r in boards["zh-CN"]["recommendations"]}
+    assert list(got) == list(zh) and all(r["language"] == "zh-CN" for r in zh.values())
+    assert [r["severity"] for r in got.values()] == sorted(
+        (r["severity"] for r in got.values()), key=lambda s: s != "warning"
+    )
+
+    kwh = household_kwh()
+    end = kwh.index[-1]
+    # Peak share (default periods: 6 peak hours) against its time share.
+    peak_hours = [8, 9, 10, 18, 19, 20]
+    peak = kwh[np.isin(kwh.index.hour, peak_hours)].sum()
+    excess = (peak / kwh.sum()) / (len(peak_hours) / 24)
+    assert ("shift_peak_load" in got) == (excess >= rec.PEAK_EXCESS)
+    if "shift_peak_load" in got:
+        f = got["shift_peak_load"]["figures"]
+        assert f["excess"] == pytest.approx(excess, rel=1e-9)
+        saving = 0.1 * peak * (0.27 - 0.12)  # PRICES: peak - valley
+        assert f["saving_if_10pct_shifted"] == pytest.approx(saving, rel=1e-9) and f["currency"] == "EUR"
+        assert got["shift_peak_load"]["title"] == "Shift load out of peak hours"
+        assert zh["shift_peak_load"]["title"] == "将用电转移出峰时段"
+        assert f"{f['peak_share_pct']:.3g}%" in got["shift_peak_load"]["text"]
+    # Night baseline over the last 30 days' mean hourly load.
+    recent = kwh[kwh.index > end - pd.Timedelta(days=30)]
+    hourly = recent.groupby([recent.index.normalize(), recent.index.hour]).sum()
+    curve = hourly.groupby(level=1).mean().reindex(range(24), fill_value=0.0)
+    night_share = curve[list(rec.NIGHT_HOURS)].mean() / curve.mean()
+    assert ("standby_loads" in got) == (night_share >= rec.NIGHT_SHARE)
+    # Anomalies of the latest anomalies job in the data's last week.
+    week = [a for a in anomalies["anomalies"] if pd.Timestamp(a["end"]) >= end - pd.Timedelta(days=7)]
+    assert ("check_appliance" in got) == bool(week)
+    if week:
+        assert got["check_appliance"]["figures"]["recent_count"] == len(week)
+    assert ("rising_consumption" in got) == (boards["en-US"]["summary"]["trend"] == "increasing")
+    high = sum(p["share"] for p in patterns["patterns"] if p["label"] == "high_consumption")
+    assert ("high_consumption_days" in got) == (high >= rec.HIGH_DAYS_SHARE)
+    print("household recommendations:", {k: (v["severity"], v["figures"]) for k, v in got.items()})
+    print(f"peak excess {excess:.3f}, night share {night_share:.3f}, anomalies {len(week)}, high {high:.3f}")
