@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useState, type ReactNode } from "react";
+import { Suspense, lazy, useCallback, useEffect, useMemo, useState, type ReactNode } from "react";
 import { can, logout, me, type Session } from "./api/auth";
 import { ApiFailure, setApiLanguage, setUnauthorizedHandler } from "./api/client";
 import { Ctx, type AppContext } from "./components/context";
@@ -11,6 +11,9 @@ import { AssetPage } from "./pages/AssetPage";
 import { Fleet } from "./pages/Fleet";
 import { Keys } from "./pages/Keys";
 import { SignIn } from "./pages/SignIn";
+
+// The dataset page (forms, charts) loads when first opened, not with the console.
+const DatasetsDetail = lazy(() => import("./pages/DatasetsDetail").then((m) => ({ default: m.DatasetsDetail })));
 
 const LANG_KEY = "kw-lang";
 
@@ -110,6 +113,12 @@ export function App(): ReactNode {
         return <Alerts />;
       case "datasets":
         return <Datasets />;
+      case "dataset":
+        return (
+          <Suspense fallback={<Loading text={t("loading")} />}>
+            <DatasetsDetail key={route.datasetId} datasetId={route.datasetId} />
+          </Suspense>
+        );
       case "keys":
         return isAdmin ? <Keys /> : <Fleet />;
       default:
@@ -119,7 +128,7 @@ export function App(): ReactNode {
   const link = (r: Route, key: MessageKey): ReactNode => (
     <a
       href={pathOf(r)}
-      className={route.page === r.page ? "active" : ""}
+      className={route.page === r.page || (r.page === "datasets" && route.page === "dataset") ? "active" : ""}
       onClick={(e) => {
         e.preventDefault();
         navigate(r);

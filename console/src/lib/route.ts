@@ -9,6 +9,7 @@ export type Route =
   | { page: "alerts" }
   | { page: "keys" }
   | { page: "datasets" }
+  | { page: "dataset"; datasetId: string }
   | { page: "signin" };
 
 export const BASE = "/admin/";
@@ -32,6 +33,10 @@ export function parseRoute(pathname: string, search = ""): Route {
       return { page: "keys" };
     case "datasets":
       return { page: "datasets" };
+    case "dataset": {
+      const datasetId = new URLSearchParams(search).get("id") ?? "";
+      return datasetId ? { page: "dataset", datasetId } : { page: "datasets" };
+    }
     case "signin":
       return { page: "signin" };
     default:
@@ -43,6 +48,8 @@ export function pathOf(route: Route): string {
   switch (route.page) {
     case "asset":
       return `${BASE}asset?${new URLSearchParams(route.range ? { id: route.assetId, range: route.range } : { id: route.assetId }).toString()}`;
+    case "dataset":
+      return `${BASE}dataset?${new URLSearchParams({ id: route.datasetId }).toString()}`;
     case "fleet":
       return BASE;
     default:

@@ -1,15 +1,13 @@
-import { useState, type ReactNode } from "react";
+import { useEffect, useState, type ReactNode } from "react";
 import { can } from "../api/auth";
-import { api, failureOf, headersFor, unwrap } from "../api/client";
-import { listItems } from "../api/data";
-import { Empty, ErrorBox, Loading } from "../components/Status";
+import { failureOf, headersFor } from "../api/client";
+import { listDatasets, type Dataset, type DatasetStatus } from "../api/datasets";
+import { ListTable, type Column } from "../components/ListTable";
+import { ErrorBox } from "../components/Status";
 import { useApp } from "../components/context";
 import { formatNumber } from "../lib/chart";
-import { useAsync } from "../lib/useAsync";
-
-async function listDatasets() {
-  return listItems(unwrap(await api.GET("/api/v1/datasets", { params: { query: { limit: 200 } } })));
-}
+import type { MessageKey } from "../lib/i18n";
+import { pathOf } from "../lib/route";
 
 /** Multipart upload with progress (fetch cannot report upload progress; XMLHttpRequest can). */
 function upload(file: File, onProgress: (pct: number) => void): Promise<void> {
@@ -40,11 +38,57 @@ function upload(file: File, onProgress: (pct: number) => void): Promise<void> {
   });
 }
 
-/** Datasets (issue 17's routes): list and upload with progress. Preprocessing, statistics, load
- * patterns, dashboards and reports are not in the console yet. */
+const STATUSES: readonly DatasetStatus[] = ["ready", "processing", "processed"];
+
+/** Pages of datasets, newest first, of one status or all; "More" appends the next page. */
+function useDatasetPages(status: DatasetStatus | "", version: number): {
+  rows: Dataset[] | undefined;
+  error: unknown;
+  loading: boolean;
+  more: (() => void) | null;
+} {
+  const [pages, setPages] = useState<{ key: string; rows: Dataset[]; cursor: string | null } | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [loading, setLoading] = useState(false);
+  const key = `${status}|${version}`;
+  const load = (cursor: string | null, before: Dataset[]): (() => void) => {
+    let live = true;
+    setLoading(true);
+    listDatasets(status, cursor).then(
+      (p) => {
+        if (!live) return;
+        setPages({ key, rows: [...before, ...p.items], cursor: p.has_more ? p.next_cursor : null });
+        setError(null);
+        setLoading(false);
+      },
+      (e: unknown) => {
+        if (!live) return;
+        setError(e);
+        setLoading(false);
+      },
+    );
+    return () => {
+      live = false;
+    };
+  };
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  useEffect(() => load(null, []), [key]);
+  const current = pages?.key === key ? pages : null;
+  return {
+    rows: current?.rows,
+    error,
+    loading,
+    more: current?.cursor ? () => void load(current.cursor, current.rows) : null,
+  };
+}
+
+/** Datasets (issue 17's routes): the list (status filter, pages), upload with progress, and a page per
+ * dataset (DatasetsDetail) for preprocessing, statistics, load patterns, anomalies, dashboard, reports. */
 export function Datasets(): ReactNode {
-  const { t, session } = useApp();
-  const rows = useAsync(listDatasets, []);
+  const { t, session, navigate } = useApp();
+  const [status, setStatus] = useState<DatasetStatus | "">("");
+  const [version, setVersion] = useState(0);
+  const list = useDatasetPages(status, version);
   const [pct, setPct] = useState<number | null>(null);
   const [error, setError] = useState<unknown>(null);
   const canWrite = can(session, "write");
@@ -55,7 +99,7 @@ export function Datasets(): ReactNode {
     upload(file, setPct).then(
       () => {
         setPct(100);
-        rows.reload();
+        setVersion((v) => v + 1);
       },
       (e: unknown) => {
         setPct(null);
@@ -63,6 +107,25 @@ export function Datasets(): ReactNode {
       },
     );
   };
+
+  const open = (d: Dataset): ReactNode => (
+    <a
+      href={pathOf({ page: "dataset", datasetId: d.id })}
+      onClick={(e) => {
+        e.preventDefault();
+        navigate({ page: "dataset", datasetId: d.id });
+      }}
+    >
+      {d.name}
+    </a>
+  );
+  const columns: Column<Dataset>[] = [
+    { header: t("name"), cell: open },
+    { header: t("rows"), cell: (d) => formatNumber(d.row_count) },
+    { header: t("interval"), cell: (d) => (d.interval_s ? `${formatNumber(d.interval_s / 60)} min` : "–") },
+    { header: "UTC", cell: (d) => `${(d.start_at ?? "").slice(0, 16).replace("T", " ")} – ${(d.end_at ?? "").slice(0, 16).replace("T", " ")}` },
+    { header: t("status"), cell: (d) => <span className="badge">{t(`dsStatus_${d.status}` as MessageKey)}</span> },
+  ];
 
   return (
     <section>
@@ -90,39 +153,35 @@ export function Datasets(): ReactNode {
           <ErrorBox error={error} />
         </div>
       ) : null}
-      <ErrorBox error={rows.error} />
-      {rows.loading && !rows.data ? <Loading text={t("loading")} /> : null}
-      {rows.data && !rows.data.length ? <Empty text={t("empty")} /> : null}
-      {rows.data?.length ? (
-        <div className="table-wrap">
-          <table data-testid="datasets">
-            <thead>
-              <tr>
-                <th>{t("name")}</th>
-                <th>{t("rows")}</th>
-                <th>{t("interval")}</th>
-                <th>UTC</th>
-                <th>{t("status")}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.data.map((d) => (
-                <tr key={d.id} data-name={d.name}>
-                  <td>{d.name}</td>
-                  <td>{formatNumber(d.row_count)}</td>
-                  <td>{d.interval_s ? `${formatNumber(d.interval_s / 60)} min` : "–"}</td>
-                  <td>
-                    {(d.start_at ?? "").slice(0, 16).replace("T", " ")} – {(d.end_at ?? "").slice(0, 16).replace("T", " ")}
-                  </td>
-                  <td>
-                    <span className="badge">{d.status}</span>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <div className="toolbar">
+        <label className="inline">
+          {t("status")}
+          <select name="dataset-status" value={status} onChange={(e) => setStatus(e.target.value as DatasetStatus | "")}>
+            <option value="">{t("dsAllStatuses")}</option>
+            {STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {t(`dsStatus_${s}` as MessageKey)}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      <ListTable
+        rows={list.rows}
+        columns={columns}
+        rowKey={(d) => d.id}
+        rowProps={(d) => ({ "data-name": d.name, "data-status": d.status })}
+        testId="datasets"
+        loading={list.loading}
+        error={list.error}
+        footer={
+          list.more ? (
+            <button type="button" className="link" onClick={list.more} disabled={list.loading}>
+              {t("dsMore")}
+            </button>
+          ) : null
+        }
+      />
     </section>
   );
 }

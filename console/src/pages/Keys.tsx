@@ -1,8 +1,9 @@
 import { useState, type FormEvent, type ReactNode } from "react";
 import { ApiFailure } from "../api/client";
-import { createKey, createUser, deleteUser, listKeys, listUsers, revokeKey, type ApiKeyCreated } from "../api/data";
+import { createKey, createUser, deleteUser, listKeys, listUsers, revokeKey, type ApiKey, type ApiKeyCreated, type User } from "../api/data";
 import { FieldError } from "../components/FieldError";
-import { Empty, ErrorBox, Loading } from "../components/Status";
+import { ListTable, type Column } from "../components/ListTable";
+import { ErrorBox } from "../components/Status";
 import { useApp } from "../components/context";
 import { KEY_SCOPES, fieldErrorsFromApi, validateKeyForm, type FieldErrors } from "../lib/forms";
 import { useAsync } from "../lib/useAsync";
@@ -20,6 +21,23 @@ function KeysSection(): ReactNode {
   const [showAll, setShowAll] = useState(false);
   const sorted = [...(keys.data ?? [])].sort((a, b) => b.created_at.localeCompare(a.created_at));
   const shown = showAll ? sorted : sorted.slice(0, SHOWN);
+  const keyColumns: Column<ApiKey>[] = [
+    { header: t("name"), cell: (k) => k.name },
+    { header: "prefix", cell: (k) => <code>{k.prefix}</code> },
+    { header: t("scopes"), cell: (k) => k.scopes.join(", ") },
+    { header: t("created"), cell: (k) => k.created_at.slice(0, 16).replace("T", " ") },
+    {
+      header: "",
+      cell: (k) =>
+        k.revoked_at ? (
+          <span className="muted">{t("revoked")}</span>
+        ) : (
+          <button type="button" onClick={() => revokeKey(k.id).then(keys.reload, setError)}>
+            {t("revoke")}
+          </button>
+        ),
+    },
+  ];
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
@@ -72,50 +90,22 @@ function KeysSection(): ReactNode {
           <pre>{created.key}</pre>
         </div>
       ) : null}
-      <ErrorBox error={keys.error} />
-      {keys.loading && !keys.data ? <Loading text={t("loading")} /> : null}
-      {keys.data && !keys.data.length ? <Empty text={t("empty")} /> : null}
-      {keys.data?.length ? (
-        <div className="table-wrap">
-          <table data-testid="keys">
-            <thead>
-              <tr>
-                <th>{t("name")}</th>
-                <th>prefix</th>
-                <th>{t("scopes")}</th>
-                <th>{t("created")}</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {shown.map((k) => (
-                <tr key={k.id} data-prefix={k.prefix} data-revoked={k.revoked_at ? "yes" : "no"}>
-                  <td>{k.name}</td>
-                  <td>
-                    <code>{k.prefix}</code>
-                  </td>
-                  <td>{k.scopes.join(", ")}</td>
-                  <td>{k.created_at.slice(0, 16).replace("T", " ")}</td>
-                  <td>
-                    {k.revoked_at ? (
-                      <span className="muted">{t("revoked")}</span>
-                    ) : (
-                      <button type="button" onClick={() => revokeKey(k.id).then(keys.reload, setError)}>
-                        {t("revoke")}
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          {sorted.length > shown.length ? (
+      <ListTable
+        rows={keys.data ? shown : undefined}
+        columns={keyColumns}
+        rowKey={(k) => k.id}
+        rowProps={(k) => ({ "data-prefix": k.prefix, "data-revoked": k.revoked_at ? "yes" : "no" })}
+        testId="keys"
+        loading={keys.loading}
+        error={keys.error}
+        footer={
+          sorted.length > shown.length ? (
             <button type="button" className="link" onClick={() => setShowAll(true)}>
               {t("showAll")} ({sorted.length})
             </button>
-          ) : null}
-        </div>
-      ) : null}
+          ) : null
+        }
+      />
     </section>
   );
 }
@@ -126,6 +116,19 @@ function UsersSection(): ReactNode {
   const [username, setUsername] = useState("");
   const [role, setRole] = useState("viewer");
   const [password, setPassword] = useState("");
+  const userColumns: Column<User>[] = [
+    { header: t("username"), cell: (u) => u.username },
+    { header: t("role"), cell: (u) => u.role },
+    {
+      header: "",
+      cell: (u) =>
+        u.username !== session.username ? (
+          <button type="button" onClick={() => deleteUser(u.username).then(users.reload, setError)}>
+            {t("delete")}
+          </button>
+        ) : null,
+    },
+  ];
   const [errors, setErrors] = useState<FieldErrors>({});
   const [error, setError] = useState<unknown>(null);
 
@@ -171,36 +174,14 @@ function UsersSection(): ReactNode {
         <button type="submit">{t("createUser")}</button>
       </form>
       <ErrorBox error={error} />
-      <ErrorBox error={users.error} />
-      {users.loading && !users.data ? <Loading text={t("loading")} /> : null}
-      {users.data?.length ? (
-        <div className="table-wrap">
-          <table data-testid="users">
-            <thead>
-              <tr>
-                <th>{t("username")}</th>
-                <th>{t("role")}</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {users.data.map((u) => (
-                <tr key={u.username}>
-                  <td>{u.username}</td>
-                  <td>{u.role}</td>
-                  <td>
-                    {u.username !== session.username ? (
-                      <button type="button" onClick={() => deleteUser(u.username).then(users.reload, setError)}>
-                        {t("delete")}
-                      </button>
-                    ) : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <ListTable
+        rows={users.data}
+        columns={userColumns}
+        rowKey={(u) => u.username}
+        testId="users"
+        loading={users.loading}
+        error={users.error}
+      />
     </section>
   );
 }

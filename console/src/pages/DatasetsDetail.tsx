@@ -1,0 +1,92 @@
+import { useState, type ReactNode } from "react";
+import { can } from "../api/auth";
+import { getDataset } from "../api/datasets";
+import { DatasetAnomalies } from "../components/DatasetAnomalies";
+import { DatasetDashboard } from "../components/DatasetDashboard";
+import { DatasetPatterns } from "../components/DatasetPatterns";
+import { DatasetPreprocess } from "../components/DatasetPreprocess";
+import { DatasetReport } from "../components/DatasetReport";
+import { DatasetStatistics } from "../components/DatasetStatistics";
+import { ErrorBox, Loading } from "../components/Status";
+import { useApp } from "../components/context";
+import { formatNumber } from "../lib/chart";
+import type { MessageKey } from "../lib/i18n";
+import { useAsync } from "../lib/useAsync";
+
+const time = (s: string | null): string => (s ?? "").slice(0, 16).replace("T", " ");
+
+/** One dataset: what it holds, preprocessing (write scope), statistics, load patterns, anomalies,
+ * its dashboard and reports (read scope: they read the data and store a result). */
+export function DatasetsDetail({ datasetId }: { datasetId: string }): ReactNode {
+  const { t, session, navigate } = useApp();
+  const dataset = useAsync(() => getDataset(datasetId), [datasetId]);
+  const [boardVersion, setBoardVersion] = useState(0);
+  const d = dataset.data;
+  const processed = d?.processed as Record<string, unknown> | null | undefined;
+
+  return (
+    <section>
+      <p>
+        <a
+          href="/admin/datasets"
+          onClick={(e) => {
+            e.preventDefault();
+            navigate({ page: "datasets" });
+          }}
+        >
+          ← {t("datasets")}
+        </a>
+      </p>
+      <ErrorBox error={dataset.error} />
+      {dataset.loading && !d ? <Loading text={t("loading")} /> : null}
+      {d ? (
+        <>
+          <h2 data-testid="dataset-name">{d.name}</h2>
+          <dl className="facts" data-testid="dataset-facts">
+            <dt>{t("status")}</dt>
+            <dd>
+              <span className="badge" data-testid="dataset-status">
+                {t(`dsStatus_${d.status}` as MessageKey)}
+              </span>
+            </dd>
+            <dt>{t("rows")}</dt>
+            <dd>{formatNumber(d.row_count)}</dd>
+            <dt>{t("interval")}</dt>
+            <dd>{formatNumber(d.interval_s / 60)} min</dd>
+            <dt>{t("dsRange")}</dt>
+            <dd>
+              {time(d.start_at)} – {time(d.end_at)}
+            </dd>
+            <dt>{t("dsZone")}</dt>
+            <dd>{d.timezone}</dd>
+            <dt>{t("dsUnit")}</dt>
+            <dd>{d.unit} → kWh</dd>
+            {processed ? (
+              <>
+                <dt>{t("dsProcessedSummary")}</dt>
+                <dd data-testid="dataset-processed">
+                  {["rows_in", "rows_out", "gaps_found", "filled", "clipped", "removed", "dropped"]
+                    .filter((k) => typeof processed[k] === "number")
+                    .map((k) => `${k} ${String(processed[k])}`)
+                    .join(" · ")}
+                </dd>
+              </>
+            ) : null}
+          </dl>
+          {can(session, "write") ? <DatasetPreprocess
+              dataset={d}
+              onDone={() => {
+                dataset.reload();
+                setBoardVersion((v) => v + 1);
+              }}
+            /> : null}
+          <DatasetStatistics dataset={d} />
+          <DatasetPatterns dataset={d} />
+          <DatasetAnomalies dataset={d} onFound={() => setBoardVersion((v) => v + 1)} />
+          <DatasetDashboard datasetId={d.id} version={boardVersion} />
+          <DatasetReport dataset={d} />
+        </>
+      ) : null}
+    </section>
+  );
+}
