@@ -14,6 +14,7 @@ import uuid
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from pydantic import BaseModel
 
@@ -38,6 +39,7 @@ from schemas.datasets import (
 )
 from schemas.jobs import GenericJobPublic
 from stream_app.analytics.ingest import IngestError, ingest
+from stream_app.analytics.rezone import naive_source, rezone
 from stream_app.jobs import preprocess_job
 from stream_app.store import datasets as ds
 
@@ -174,8 +176,20 @@ async def get_dataset(dataset_id: uuid.UUID, _key: ReadKey, pool: PoolDep) -> En
 async def patch_dataset(
     dataset_id: uuid.UUID, body: DatasetPatch, _key: WriteKey, pool: PoolDep
 ) -> Envelope[DatasetPublic]:
-    """``timezone`` changes the zone the readings are shown and analysed in (the instants stay)."""
-    return ok(public(await ds.update(pool, dataset_id, name=body.name, timezone=body.timezone)))
+    """``timezone``: the zone the readings are shown and analysed in. When the upload's timestamps were
+    naive (read in the dataset's zone) the same wall-clock times are read again in the new zone, so the
+    stored readings move (times the new zone lacks at its clock changes are dropped); timestamps that
+    carried offsets keep their instants. Either way what was derived with the old local time (the
+    processed series, finished jobs and their results) is removed; ``detection.rezoned`` says what
+    changed. 409 CONFLICT while a job on the dataset is queued or running."""
+    if body.timezone is not None:
+        await ds.rezone(pool, dataset_id, body.timezone, _reframe)
+    return ok(public(await ds.update(pool, dataset_id, name=body.name)))
+
+
+def _reframe(raw: pd.DataFrame, dataset: ds.Dataset, zone: str) -> tuple[pd.DataFrame, bool, int]:
+    out = rezone(raw, dataset.timezone, zone, naive=naive_source(dataset.detection))
+    return out.frame, out.shifted, out.dropped
 
 
 @router.delete("/{dataset_id}", response_model=Envelope[DatasetDeleted], summary="Delete a dataset")

@@ -331,12 +331,18 @@ def parse_times(
         return utc, zone, source, 0
     zone = tz_override or "UTC"
     source = "override" if tz_override else "default"
+    utc, dropped = localize_naive(values, zone)
+    return utc, zone, source, dropped
+
+
+def localize_naive(values: pd.DatetimeIndex, zone: str) -> tuple[pd.DatetimeIndex, int]:
+    """Naive local times of ``zone`` as UTC instants (NaT for a time that does not exist at a clock
+    change, or is ambiguous and cannot be told apart by the order), and how many became NaT."""
     try:
         local = values.tz_localize(zone, ambiguous="infer", nonexistent="NaT")
     except Exception:  # noqa: BLE001 - pytz's AmbiguousTimeError (not a ValueError): no order to infer from
         local = values.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
-    dropped = int(local.isna().sum())
-    return local.tz_convert("UTC"), zone, source, dropped
+    return local.tz_convert("UTC"), int(local.isna().sum())
 
 
 # ---- the whole file --------------------------------------------------------------------------------

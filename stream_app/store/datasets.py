@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,9 +20,12 @@ import pandas as pd
 
 from schemas.datasets import DatasetStatus
 from stream_app.store.paging import Keyset, page_rows
-from stream_app.store.repository import Conn, NotFound
+from stream_app.store.repository import Conn, NotFound, RegistryConflict
 
 RAW, PROCESSED = 0, 1
+# A new zone rewrites every reading of the dataset in one transaction: its statements may take longer
+# than the API's usual bound on one statement (api.db_timeout_s).
+REZONE_TIMEOUT_S = 120.0
 _COLS = (
     "id, name, status, file_name, file_format, file_bytes, timezone, unit, detection, interval_s, "
     "row_count, start_at, end_at, processed, created_at, updated_at"
@@ -121,18 +124,90 @@ async def list_datasets(conn: Conn, keyset: Keyset, *, status: str | None = None
     return await page_rows(conn, keyset, "datasets", _dataset, columns=_COLS, filters=[("status", status)])
 
 
-async def update(
-    conn: Conn, dataset_id: uuid.UUID, *, name: str | None = None, timezone: str | None = None
-) -> Dataset:
+async def update(conn: Conn, dataset_id: uuid.UUID, *, name: str | None = None) -> Dataset:
+    """Rename (a new zone is :func:`rezone`'s)."""
     row = await conn.fetchrow(
-        f"UPDATE datasets SET name = COALESCE($2, name), timezone = COALESCE($3, timezone), "
-        f"updated_at = now() WHERE id = $1 RETURNING {_COLS}",
+        f"UPDATE datasets SET name = COALESCE($2, name), updated_at = now() WHERE id = $1 RETURNING {_COLS}",
         dataset_id,
         name,
-        timezone,
     )
     if row is None:
         raise NotFound(f"dataset {dataset_id}")
+    return _dataset(row)
+
+
+# (the series as uploaded, the dataset, the new zone) -> (the series in the new zone, whether its instants
+# moved, how many readings were dropped)
+Reframe = Callable[[pd.DataFrame, Dataset, str], tuple[pd.DataFrame, bool, int]]
+
+
+async def rezone(pool: asyncpg.Pool, dataset_id: uuid.UUID, timezone: str, reframe: Reframe) -> Dataset:
+    """Give the dataset a new zone, in one transaction: the readings as uploaded are replaced by
+    ``reframe``'s (their instants move when the upload's timestamps were naive), and everything derived
+    with the old local time is removed (the processed series, the finished jobs and their results). The
+    dataset's row is locked meanwhile, so no job starts on it; RegistryConflict while one is open."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(f"SELECT {_COLS} FROM datasets WHERE id = $1 FOR UPDATE", dataset_id)
+        if row is None:
+            raise NotFound(f"dataset {dataset_id}")
+        dataset = _dataset(row)
+        if dataset.timezone == timezone:
+            return dataset
+        open_jobs = int(
+            await conn.fetchval(
+                "SELECT count(*) FROM jobs WHERE dataset_id = $1 AND status IN ('queued', 'running')",
+                dataset_id,
+            )
+        )
+        if open_jobs:
+            raise RegistryConflict(
+                f"dataset {dataset_id} has {open_jobs} open job(s): cancel them or let them end before "
+                "changing its time zone"
+            )
+        raw = await frame(conn, dataset, RAW, statement_s=REZONE_TIMEOUT_S)
+        moved, shifted, dropped = await asyncio.to_thread(reframe, raw, dataset, timezone)
+        processed = await conn.execute(
+            "DELETE FROM dataset_readings WHERE dataset_id = $1 AND series = $2",
+            dataset_id,
+            PROCESSED,
+            timeout=REZONE_TIMEOUT_S,
+        )
+        jobs = await conn.execute("DELETE FROM jobs WHERE dataset_id = $1", dataset_id)
+        if shifted:
+            await conn.execute(
+                "DELETE FROM dataset_readings WHERE dataset_id = $1 AND series = $2",
+                dataset_id,
+                RAW,
+                timeout=REZONE_TIMEOUT_S,
+            )
+            await conn.copy_records_to_table(
+                "dataset_readings",
+                records=await asyncio.to_thread(_records, dataset_id, RAW, moved),
+                columns=["dataset_id", "series", "ts", "value"],
+                timeout=REZONE_TIMEOUT_S,
+            )
+        detection = {
+            **dataset.detection,
+            "timezone": timezone,
+            "rezoned": {
+                "from": dataset.timezone,
+                "to": timezone,
+                "readings_shifted": shifted,
+                "dst_dropped": dropped,
+                "removed_processed_readings": int(processed.split()[-1]),
+                "removed_jobs": int(jobs.split()[-1]),
+            },
+        }
+        row = await conn.fetchrow(
+            f"UPDATE datasets SET timezone = $2, detection = $3, row_count = $4, start_at = $5, end_at = $6, "
+            f"processed = NULL, status = 'ready', updated_at = now() WHERE id = $1 RETURNING {_COLS}",
+            dataset_id,
+            timezone,
+            detection,
+            len(moved),
+            moved.index[0].to_pydatetime() if len(moved) else None,
+            moved.index[-1].to_pydatetime() if len(moved) else None,
+        )
     return _dataset(row)
 
 
@@ -184,13 +259,16 @@ async def has_processed(conn: Conn, dataset_id: uuid.UUID) -> bool:
     )
 
 
-async def frame(conn: Conn, dataset: Dataset, series: int) -> pd.DataFrame:
+async def frame(
+    conn: Conn, dataset: Dataset, series: int, *, statement_s: float | None = None
+) -> pd.DataFrame:
     """The whole series as the analytics' frame: tz-aware ``timestamp`` index (the dataset's zone), float
     ``value`` (NaN = missing); ``attrs`` carry dataset_id, interval_s, timezone and series."""
     rows = await conn.fetch(
         "SELECT ts, value FROM dataset_readings WHERE dataset_id = $1 AND series = $2 ORDER BY ts",
         dataset.id,
         series,
+        timeout=statement_s,
     )
     out = await asyncio.to_thread(_to_frame, rows, dataset.timezone)  # off the event loop
     interval = dataset.interval_s

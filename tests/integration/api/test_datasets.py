@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -194,18 +195,21 @@ async def test_steel_excel_and_csv_detect_the_same_series_and_page_by_time(api: 
     assert listed.status_code == 200 and len(body["items"]) == 1 and body["has_more"] is True
     assert all(d["status"] == "ready" for d in body["items"])
 
-    # PATCH name and timezone; the instants stay, the zone of the answers changes.
+    # PATCH name and timezone: the file's naive times are now Shanghai's (test_patch_timezone_* below).
     r = await api.client.patch(
         f"/api/v1/datasets/{cs['id']}",
         json={"name": "plant", "timezone": "Asia/Shanghai"},
         headers=api.auth("write"),
     )
     assert r.status_code == 200 and r.json()["data"]["name"] == "plant"
+    local_start = "2018-01-05T00:00:00+08:00"
     page = await api.client.get(
-        f"/api/v1/datasets/{cs['id']}/data", params={"limit": 1, "from": start}, headers=api.auth("read")
+        f"/api/v1/datasets/{cs['id']}/data",
+        params={"limit": 1, "from": local_start},
+        headers=api.auth("read"),
     )
-    first = page.json()["data"]["items"][0]["timestamp"]
-    assert first.endswith("+08:00") and pd.Timestamp(first) == pd.Timestamp(start)
+    first = page.json()["data"]["items"][0]
+    assert first["timestamp"] == local_start and first["value"] == pytest.approx(want.iloc[0])
     bad = await api.client.patch(
         f"/api/v1/datasets/{cs['id']}", json={"timezone": "Mars/Olympus"}, headers=api.auth("write")
     )
@@ -534,3 +538,132 @@ async def test_datasets_and_generic_jobs_page_by_cursor_with_filters(api: Api) -
     finally:
         for i in ids:
             await api.client.delete(f"/api/v1/datasets/{i}", headers=api.auth("write"))
+
+
+async def _points(api: Api, ds_id: str, start: str, end: str) -> dict[pd.Timestamp, float | None]:
+    r = await api.client.get(
+        f"/api/v1/datasets/{ds_id}/data",
+        params={"from": start, "to": end, "limit": 1000},
+        headers=api.auth("read"),
+    )
+    assert r.status_code == 200, r.text
+    return {pd.Timestamp(p["timestamp"]): p["value"] for p in r.json()["data"]["items"]}
+
+
+async def test_patch_timezone_moves_naive_readings_and_removes_what_was_derived(
+    api: Api, runner: JobRunner
+) -> None:
+    """The household file's naive local times, read in Paris at upload, are read again in New York."""
+    r = await upload(api, HOUSEHOLD.read_bytes(), "house.csv", timezone="Europe/Paris", scale=1 / 60)
+    ds = r.json()["data"]
+    ds_id = ds["id"]
+    pool = await api.resources.pool()
+    try:
+        # Derived results: a processed series and a statistics result.
+        for path, body in (("preprocess", {"resample": "1d"}), ("statistics", {})):
+            q = await api.client.post(
+                f"/api/v1/datasets/{ds_id}/{path}",
+                json=body,
+                headers=api.auth("read" if path == "statistics" else "write"),
+            )
+            assert q.status_code == 202, q.text
+            assert (await wait_job(api, q.json()["data"]["id"]))["status"] == "succeeded"
+        stats_job = q.json()["data"]["id"]
+        # A job still queued (a type no runner knows) blocks the change: 409, nothing moved.
+        blocker = await job_store.create(
+            pool, type_name="test_rezone_block", params={}, dataset_id=uuid.UUID(ds_id)
+        )
+        busy = await api.client.patch(
+            f"/api/v1/datasets/{ds_id}", json={"timezone": "America/New_York"}, headers=api.auth("write")
+        )
+        assert busy.status_code == 409 and busy.json()["error"]["code"] == "CONFLICT", busy.text
+        shown = (await api.client.get(f"/api/v1/datasets/{ds_id}", headers=api.auth("read"))).json()["data"]
+        assert shown["timezone"] == "Europe/Paris" and shown["status"] == "processed"
+        await job_store.cancel(pool, blocker.id)
+
+        before = await _points(api, ds_id, "2007-01-01T00:00:00Z", "2007-01-02T00:00:00Z")
+        r = await api.client.patch(
+            f"/api/v1/datasets/{ds_id}", json={"timezone": "America/New_York"}, headers=api.auth("write")
+        )
+        assert r.status_code == 200, r.text
+        after = r.json()["data"]
+
+        # The same wall-clock rows of the file, now New York's: pandas on the CSV says which and what.
+        frame = pd.read_csv(HOUSEHOLD)
+        naive = pd.DatetimeIndex(pd.to_datetime(frame["datetime"]))
+        kwh = frame["Global_active_power"].to_numpy() / 60
+        paris = naive.tz_localize("Europe/Paris", ambiguous="NaT", nonexistent="NaT")
+        york = naive.tz_localize("America/New_York", ambiguous="NaT", nonexistent="NaT")
+        kept = paris.notna() & york.notna()
+        assert after["row_count"] == int(kept.sum()) == ds["row_count"] - 8
+        assert (
+            after["timezone"] == "America/New_York"
+            and after["status"] == "ready"
+            and after["processed"] is None
+        )
+        assert pd.Timestamp(after["start_at"]) == york[kept][0]
+        rez = after["detection"]["rezoned"]
+        assert rez["from"] == "Europe/Paris" and rez["readings_shifted"] is True and rez["dst_dropped"] == 8
+        assert rez["removed_jobs"] >= 2 and rez["removed_processed_readings"] > 0
+
+        # Real rows: 2007-01-01 12:00 of the file was 11:00 UTC, it is now 17:00 UTC, same value.
+        moved = await _points(api, ds_id, "2007-01-01T00:00:00Z", "2007-01-02T00:00:00Z")
+        noon = pd.Timestamp("2007-01-01 12:00")
+        i = int(np.flatnonzero(naive == noon)[0])
+        assert before[pd.Timestamp("2007-01-01T11:00:00Z")] == pytest.approx(kwh[i])
+        assert moved[pd.Timestamp("2007-01-01T17:00:00Z")] == pytest.approx(kwh[i])
+        for ts, value in moved.items():  # every reading of that UTC day is the file's row of its NY wall time
+            j = int(np.flatnonzero(naive == ts.tz_convert("America/New_York").tz_localize(None))[0])
+            assert value == pytest.approx(kwh[j])
+        assert len(moved) == 24 and moved != before
+        assert next(iter(moved)).utcoffset() == pd.Timedelta(hours=-5)  # shown in the new zone
+
+        # What was derived with Paris time is gone.
+        did = uuid.UUID(ds_id)
+        assert (
+            await pool.fetchval(
+                "SELECT count(*) FROM dataset_readings WHERE dataset_id = $1 AND series = 1", did
+            )
+            == 0
+        )
+        assert await pool.fetchval("SELECT count(*) FROM jobs WHERE dataset_id = $1", did) == 0
+        assert await pool.fetchval("SELECT count(*) FROM job_results WHERE dataset_id = $1", did) == 0
+        assert (
+            await api.client.get(f"/api/v1/jobs/{stats_job}", headers=api.auth("read"))
+        ).status_code == 404
+        board = await api.client.get(f"/api/v1/dashboards/{ds_id}", headers=api.auth("read"))
+        assert board.status_code == 200 and board.json()["data"]["recent_anomalies"] == []
+        # The same zone again changes nothing.
+        same = await api.client.patch(
+            f"/api/v1/datasets/{ds_id}", json={"timezone": "America/New_York"}, headers=api.auth("write")
+        )
+        assert (
+            same.json()["data"]["row_count"] == after["row_count"]
+            and same.json()["data"]["detection"] == after["detection"]
+        )
+    finally:
+        await api.client.delete(f"/api/v1/datasets/{ds_id}", headers=api.auth("write"))
+
+
+async def test_patch_timezone_keeps_the_instants_of_timestamps_with_offsets(api: Api) -> None:
+    frame = pd.read_csv(STEEL, nrows=200)
+    stamps = pd.to_datetime(frame["timestamp"]).dt.tz_localize(
+        "Europe/Berlin", ambiguous="NaT", nonexistent="NaT"
+    )
+    frame["timestamp"] = stamps.map(lambda t: t.isoformat())
+    r = await upload(api, frame.to_csv(index=False).encode(), "offsets.csv")
+    ds = r.json()["data"]
+    assert ds["detection"]["timezone_source"] == "offsets"
+    try:
+        before = await _points(api, ds["id"], "2018-01-01T00:00:00Z", "2018-01-03T00:00:00Z")
+        r = await api.client.patch(
+            f"/api/v1/datasets/{ds['id']}", json={"timezone": "Asia/Tokyo"}, headers=api.auth("write")
+        )
+        assert r.status_code == 200, r.text
+        rez = r.json()["data"]["detection"]["rezoned"]
+        assert rez["readings_shifted"] is False and rez["dst_dropped"] == 0
+        after = await _points(api, ds["id"], "2018-01-01T00:00:00Z", "2018-01-03T00:00:00Z")
+        assert after == before and len(after) > 150  # same instants and values, now shown in Tokyo
+        assert all(t.utcoffset() == pd.Timedelta(hours=9) for t in after)
+    finally:
+        await api.client.delete(f"/api/v1/datasets/{ds['id']}", headers=api.auth("write"))
