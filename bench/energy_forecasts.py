@@ -5,9 +5,10 @@ Same code path as ``kilowatch backtest`` (``trainers.backtest.run``: split 0.7/0
 fitted on the train rows, every test row with a full horizon after it is an origin, stride 1), with the
 same-run seasonal-naive and repeat-last rows. MASE: scaled by the train rows' daily seasonal-naive MAE.
 
-Besides the model types, one experiment that is *not* a served model: LightGBM on the seasonally
-differenced series (z_t = y_t - y_{t-day}, y rebuilt from the forecast z), scored on the validation rows
-and the test rows, to show what the PJM summer case needs (docs/forecasting-energy.md).
+LightGBM's target transform (plain or seasonally differenced, ``trainers.target_transform``) is chosen by
+the served rule on the validation rows; each LightGBM row says which one and both validation MAEs.
+``--merge FILE`` keeps FILE's rows for the (data, model) pairs this run does not redo, so the torch models
+and LightGBM can run at different times into one table (each row records when it was measured).
 """
 
 from __future__ import annotations
@@ -19,11 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from trainers import backtest, frames, metrics, models
-from trainers.native import rolling_medians
+from trainers import backtest, metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "energy"
@@ -50,83 +49,44 @@ def load(name: str) -> tuple[pd.DataFrame, pd.Timedelta]:
 
 
 def model_row(
-    data: pd.DataFrame, freq: pd.Timedelta, model: str, epochs: int, samples: int
+    data: pd.DataFrame,
+    freq: pd.Timedelta,
+    model: str,
+    epochs: int,
+    samples: int,
+    extra: dict[str, Any] | None = None,
+    validation_only: bool = False,
 ) -> dict[str, Any]:
+    """One model's backtest. ``validation_only``: the test rows are cut off and the model, trained on
+    the train rows for its whole epoch budget (no early stopping: the validation rows are what it is
+    scored on), is scored on the validation rows (for choosing settings without looking at test rows)."""
     params: dict[str, Any] = {"threads": 1}
     if model != "lightgbm":
         params |= {"n_epochs": epochs, "max_samples": samples}
+    params |= extra or {}
+    split: tuple[float, float, float] = SPLIT
+    if validation_only:
+        train_end, val_end = metrics.split_rows(len(data), SPLIT)
+        data, split = data.iloc[:val_end], (float(train_end), 0.0, float(val_end - train_end))
+    lookback = params.pop("input_length", None)
     t0, c0 = time.perf_counter(), _cpu()
-    res = backtest.run(data, freq, model, HORIZON, SPLIT, params=params)
+    res = backtest.run(data, freq, model, HORIZON, split, lookback=lookback, params=params)
+    label = model + "".join(f" {k}={v}" for k, v in (extra or {}).items())
     return {
         "model": model,
+        "label": label + (" (val rows)" if validation_only else ""),
+        "params": params | ({"input_length": lookback} if lookback else {}),
+        "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "target_transform": res.target_transform,
+        "transform_val_mae": res.transform_val_mae,
+        "epochs": res.epochs,
+        "best_epoch": res.best_epoch,
         "fit_seconds": round(res.fit_seconds, 1),
         "fit_cpu_seconds": round(float(getattr(res, "fit_cpu_seconds", float("nan"))), 1),
         "run_seconds": round(time.perf_counter() - t0, 1),
         "run_cpu_seconds": round(_cpu() - c0, 1),
         "origins": res.origins,
         "split": list(res.split),
-        "scores": {k: {m: float(v) for m, v in row.items()} for k, row in res.rows.items()},
-    }
-
-
-def sdiff_experiment(data: pd.DataFrame, freq: pd.Timedelta, upto: str) -> dict[str, Any]:
-    """LightGBM (the served defaults) on z_t = y_t - y_{t-day} of the scaled series; forecasts of y rebuilt
-    step by step (y_{t+k} = z_{t+k} + y_{t+k-day}, a forecast y where that lies in the future). Scored on
-    the validation rows (``upto="val"``: the test rows are cut off first) or the test rows."""
-    from darts import TimeSeries
-
-    n_all = len(data)
-    train_end, val_end = metrics.split_rows(n_all, SPLIT)
-    end, first = (val_end, train_end) if upto == "val" else (n_all, val_end)
-    data = data.iloc[:end]
-    day = frames.steps_per_day(freq)
-    values = data.to_numpy(dtype=float)
-    mean, std = values[:train_end].mean(axis=0), values[:train_end].std(axis=0)
-    scaled = (values - mean) / std
-    z, idx = scaled[day:] - scaled[:-day], data.index[day:]
-    series = TimeSeries.from_times_and_values(idx, z, columns=[str(c) for c in data.columns])
-    cal_index = pd.date_range(idx[0], periods=len(idx) + HORIZON, freq=freq)
-    cal = TimeSeries.from_dataframe(frames.calendar(cal_index))
-    params = {"threads": 1}
-    model = models.build("lightgbm", params, models.Shape(HORIZON, day, False), 0, 0, train_end)
-    t0 = time.perf_counter()
-    models.fit(model, "lightgbm", params, series[: train_end - day], None, cal, None, None)
-    fit = time.perf_counter() - t0
-    origins = np.arange(first, len(data) - HORIZON + 1)
-    zp = rolling_medians(model, z, idx.asi8, origins - day, HORIZON)
-    pred = np.empty_like(zp)
-    for k in range(HORIZON):
-        pred[:, k] = zp[:, k] + (scaled[origins - day + k] if k < day else pred[:, k - day])
-    actual = metrics.rolling_windows(scaled, origins, HORIZON)
-    base = metrics.baseline_forecasts(scaled, origins, HORIZON, day)
-    rows = {"lightgbm-sdiff": pred, **base}
-    insample = values[:train_end]
-    return {
-        "model": f"lightgbm-sdiff ({upto} rows)",
-        "fit_seconds": round(fit, 1),
-        "origins": len(origins),
-        "scores": {
-            k: {m: float(v) for m, v in backtest.score(actual, p, mean, std, insample, day).items()}
-            for k, p in rows.items()
-        },
-    }
-
-
-def plain_on_validation(data: pd.DataFrame, freq: pd.Timedelta) -> dict[str, Any]:
-    """The served LightGBM scored on the validation rows (test rows cut off; split by the full length)."""
-    train_end, val_end = metrics.split_rows(len(data), SPLIT)
-    res = backtest.run(
-        data.iloc[:val_end],
-        freq,
-        "lightgbm",
-        HORIZON,
-        (train_end, 0, val_end - train_end),
-        params={"threads": 1},
-    )
-    return {
-        "model": "lightgbm (val rows)",
-        "fit_seconds": round(res.fit_seconds, 1),
-        "origins": res.origins,
         "scores": {k: {m: float(v) for m, v in row.items()} for k, row in res.rows.items()},
     }
 
@@ -149,13 +109,24 @@ def render(results: dict[str, Any]) -> str:
             s = row["scores"]
             key = next(k for k in s if k not in ("seasonal_naive", "repeat_last"))
             m, sn, rl = s[key], s["seasonal_naive"], s["repeat_last"]
+            label = row.get("label", row["model"])
+            if row.get("target_transform"):
+                maes = row.get("transform_val_mae") or {}
+                label += (
+                    f" ({row['target_transform']}"
+                    + "".join(f"; val MAE {k} {v:.3f}" for k, v in maes.items())
+                    + ")"
+                )
             lines.append(
-                f"| {name} | {row['model']} | {row['fit_seconds']:.1f} | {row.get('fit_cpu_seconds', '')} "
+                f"| {name} | {label} | {row['fit_seconds']:.1f} | {row.get('fit_cpu_seconds', '')} "
                 f"| {row.get('run_cpu_seconds', '')} "
                 f"| {m['mae']:.2f} | {m['mase']:.3f} | {sn['mase']:.3f} | {rl['mase']:.3f} "
                 f"| {m['mae'] / sn['mae']:.2f} |"
             )
-    lines += ["", f"Measured {results['measured']} on the shared 2-core machine (other jobs running)."]
+    lines += ["", f"Written {results['measured']} on the shared 2-core machine (other jobs running)."]
+    when = sorted({r["measured"] for rows in results["datasets"].values() for r in rows if "measured" in r})
+    if when:
+        lines.append(f"Rows measured between {when[0]} and {when[-1]}.")
     return "\n".join(lines) + "\n"
 
 
@@ -165,21 +136,37 @@ def main() -> None:
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--samples", type=int, default=4000)
-    parser.add_argument("--no-experiment", action="store_true", help="skip the seasonal-difference rows")
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        action="append",
+        default=[],
+        help="results JSON whose rows are kept where this run does not redo the (data, model) pair",
+    )
+    parser.add_argument(
+        "--param", action="append", default=[], help="extra model param key=value (numbers), e.g. rin=1"
+    )
+    parser.add_argument(
+        "--validation-only", action="store_true", help="score on the validation rows (test rows cut off)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "energy_forecasts")
     args = parser.parse_args()
     results: dict[str, Any] = {"epochs": args.epochs, "samples": args.samples, "datasets": {}}
+    run_models = args.models.split(",")
+    extra = {k: float(v) if "." in v else int(v) for k, _, v in (p.partition("=") for p in args.param)}
+    for path in args.merge:
+        old = json.loads(path.read_text())
+        for name, rows in old["datasets"].items():
+            kept = [r for r in rows if r["model"] in DEFAULT_MODELS.split(",")]
+            results["datasets"].setdefault(name, []).extend(kept)
     for name in args.datasets.split(","):
         data, freq = load(name)
-        rows: list[dict[str, Any]] = []
-        for model in args.models.split(","):
-            rows.append(model_row(data, freq, model, args.epochs, args.samples))
+        rows = [r for r in results["datasets"].get(name, []) if r["model"] not in run_models]
+        for model in run_models:
+            rows.append(model_row(data, freq, model, args.epochs, args.samples, extra, args.validation_only))
             print(name, model, rows[-1]["scores"][model]["mase"], flush=True)
-        if not args.no_experiment:
-            rows.append(plain_on_validation(data, freq))
-            rows.append(sdiff_experiment(data, freq, "val"))
-            rows.append(sdiff_experiment(data, freq, "test"))
-        results["datasets"][name] = rows
+        order = {m: i for i, m in enumerate(DEFAULT_MODELS.split(","))}
+        results["datasets"][name] = sorted(rows, key=lambda r: order.get(r["model"], len(order)))
     results["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     args.out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
     args.out.with_suffix(".md").write_text(render(results))

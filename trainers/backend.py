@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,9 +21,10 @@ from schemas.bundle import DETECTORS, DetectorName
 from stream_app.core.extras import missing_extra
 from stream_app.core.reasons import point_reason
 from trainers import bundle, frames, metrics, models
+from trainers import target_transform as tt
 from trainers.detectors import AutoencoderDetector, ResidualDetector
 from trainers.errors import BundleError, TrainingError
-from trainers.forecast import Prepared, fit_scaler, multi_step, one_step, predict_next, prepare
+from trainers.forecast import Prepared, fit_scaler, multi_step, one_step, predict_next, prepare, scale
 
 MODEL_TYPES: tuple[str, ...] = models.MODEL_TYPES
 MAX_EVAL_ORIGINS = 1500
@@ -93,18 +94,8 @@ class TrainedModel:
     def _prepare(self, history: pd.DataFrame, extend: int) -> Prepared:
         return prepare(history, self.metadata, extend=extend)
 
-    @property
-    def supplied_future_covariates(self) -> list[str]:
-        """Future covariates a forecast needs supplied for its horizon (besides the calendar)."""
-        return list(self.metadata["features"].get("supplied_future_covariates", []))
-
-    def predict(
-        self, history: pd.DataFrame, horizon: int, future: Mapping[str, Sequence[float]] | None = None
-    ) -> pd.DataFrame:
-        """Forecast ``horizon`` steps after the history: timestamp, predicted_value, lower, upper.
-
-        ``future`` holds ``horizon`` values of each supplied future covariate (the forecast steps'
-        weather forecast, production plan...); the history carries their past values as columns."""
+    def predict(self, history: pd.DataFrame, horizon: int) -> pd.DataFrame:
+        """Forecast ``horizon`` steps after the history: timestamp, predicted_value, lower, upper."""
         trained_h = int(self.metadata["horizon"])
         if horizon < 1 or (horizon > trained_h and int(self.metadata["output_chunk_length"]) > 1):
             from trainers.forecast import PredictionError
@@ -115,12 +106,7 @@ class TrainedModel:
         context = history.iloc[-(self.input_length + 8 * int(self.metadata["day_steps"])) :]
         # Future covariates must reach the last forecast step (autoregressive models may go past the
         # trained horizon).
-        prep = prepare(
-            context,
-            self.metadata,
-            extend=max(trained_h, horizon),
-            future=supplied_values(self.metadata, future, horizon),
-        )
+        prep = self._prepare(context, extend=max(trained_h, horizon))
         if len(prep.index) < self.input_length:
             from trainers.forecast import PredictionError
 
@@ -205,34 +191,6 @@ class TrainedModel:
         if self.autoencoder is not None:
             self.autoencoder.save(directory)
         bundle.write_metadata(directory, self.metadata)
-
-
-def supplied_values(
-    meta: dict[str, Any], future: Mapping[str, Sequence[float]] | None, horizon: int
-) -> dict[str, np.ndarray] | None:
-    """The supplied future covariates a forecast of ``horizon`` steps needs, checked: every name the
-    bundle lists, exactly ``horizon`` finite values each (PredictionError naming the first problem)."""
-    from trainers.forecast import PredictionError
-
-    names = list(meta["features"].get("supplied_future_covariates", []))
-    if not names:
-        return None
-    out: dict[str, np.ndarray] = {}
-    for name in names:
-        given = (future or {}).get(name)
-        if given is None:
-            raise PredictionError(
-                f"future covariate {name!r}: the model needs {horizon} values (one per forecast step)"
-            )
-        arr = np.asarray(given, dtype=float)
-        if arr.shape != (horizon,):
-            raise PredictionError(
-                f"future covariate {name!r}: {horizon} values needed (one per forecast step), got {arr.size}"
-            )
-        if not np.isfinite(arr).all():
-            raise PredictionError(f"future covariate {name!r}: values must be finite")
-        out[name] = arr
-    return out
 
 
 def reason(value: float, expected: float) -> str:
@@ -355,20 +313,11 @@ def train(
         raise TrainingError(
             f"too little data: {n} rows at step {freq}, {spec.model_type} needs at least {need} rows"
         )
-    # Supplied future covariates (a weather forecast, a production plan): data columns whose values the
-    # caller supplies for the forecast steps. In training the actual values stand in for the forecast.
-    supplied = list(params.get("future_covariates", []))
-    missing_future = [c for c in supplied if c not in reg.frame.columns or c == "value"]
-    if missing_future:
-        raise TrainingError(
-            f"future_covariates {missing_future} not in the data (columns: {list(reg.frame.columns)})"
-        )
     requested = params.get("covariates", "auto")
     covs = [c for c in reg.frame.columns if c != "value"] if requested == "auto" else list(requested)
     unknown = [c for c in covs if c not in reg.frame.columns]
     if unknown:
         raise TrainingError(f"covariates {unknown} not in the data (columns: {list(reg.frame.columns)})")
-    covs = [c for c in covs if c not in supplied]  # a column is a past or a future covariate, not both
     if not models.uses_past_covariates(spec.model_type):
         covs = []
     meta: dict[str, Any] = {
@@ -384,12 +333,11 @@ def train(
         "features": {
             "target": params.get("target", "value"),
             "past_covariates": covs,
-            "future_covariates": [*frames.calendar(pd.DatetimeIndex([])).columns, *supplied],
-            "supplied_future_covariates": supplied,
+            "future_covariates": list(frames.calendar(pd.DatetimeIndex([])).columns),
         },
         "future_covariates": models.uses_future_covariates(spec.model_type),
         "output_chunk_length": models.output_chunk_length(spec.model_type, spec.horizon),
-        "scaler": fit_scaler(reg.frame.iloc[:n_train][["value", *covs, *supplied]]),
+        "scaler": fit_scaler(reg.frame.iloc[:n_train][["value", *covs]]),
         "quantile": spec.quantile,
         "quantiles": list(models.QUANTILES),
         "holdout_fraction": spec.holdout_fraction,
@@ -412,6 +360,9 @@ def train(
     }
     if not meta["future_covariates"]:
         meta["features"]["past_covariates_calendar"] = True
+    if spec.model_type == "lightgbm":
+        report(0.02, "choosing the target transform on validation rows")
+        _choose_transform(meta, params, spec, reg.frame, n_train, input_length, day, stop)
     train_frame = frame[frame["timestamp"] < pd.Timestamp(reg.frame.index[n_train]).tz_localize("UTC")]
     prep_all = prepare(frame, meta, extend=spec.horizon)
     t0 = time.perf_counter()
@@ -463,7 +414,7 @@ def train(
         meta["naive_residual_q"] = [float(np.quantile(res, 0.1)), float(np.quantile(res, 0.9))]
     trained = TrainedModel(meta, model, ResidualDetector(spec.quantile))
     # One-step forecasts over the hold-out only (plus the context they need): the residuals' sample.
-    ctx_start = reg.frame.index[max(0, n_train - input_length - 1)]
+    ctx_start = reg.frame.index[max(0, n_train - int(meta["input_length"]) - 1)]
     hold_frame = frame[frame["timestamp"] >= pd.Timestamp(ctx_start).tz_localize("UTC")]
     offset = prep_all.index.get_loc(ctx_start)
     pos, trip = one_step(model, meta, prepare(hold_frame, meta, extend=spec.horizon))
@@ -487,6 +438,44 @@ def train(
     meta["metrics"] = _eval_on(trained, prep_all, n_train)
     report(1.0, "done")
     return trained
+
+
+def _choose_transform(
+    meta: dict[str, Any],
+    params: dict[str, Any],
+    spec: TrainSpec,
+    grid: pd.DataFrame,
+    n_train: int,
+    input_length: int,
+    day: int,
+    stop: ShouldStop,
+) -> None:
+    """LightGBM's target transform (``trainers.target_transform``), chosen on validation rows: the last
+    1/8 of the train rows (the hold-out, which reports the metrics, is never looked at). Recorded in
+    ``meta``; a differenced model needs a day more history (``input_length``) and bundle format 2."""
+    val_rows = max(spec.horizon + tt.MIN_VALIDATION_ORIGINS, int(n_train * tt.VALIDATION_FRACTION))
+    scaled = scale(grid["value"].to_numpy(dtype=float), meta["scaler"]["value"])
+    choice = tt.choose(
+        params,
+        models.Shape(spec.horizon, day, False),
+        input_length,
+        scaled[:n_train],
+        grid.index[:n_train],
+        n_train - val_rows,
+        n_train,
+        spec.seed,
+        stop,
+    )
+    meta["target_transform"] = choice.kind
+    meta["target_transform_lag"] = day if choice.kind == tt.SEASONAL_DIFFERENCE else 0
+    meta["target_transform_choice"] = {
+        "reason": choice.reason,
+        "validation_mae_scaled": choice.val_mae,
+        "validation_rows": list(choice.val_rows),
+    }
+    if choice.kind == tt.SEASONAL_DIFFERENCE:
+        meta["input_length"] = input_length + day
+        meta["format_version"] = bundle.FORMAT_VERSION_TRANSFORM
 
 
 def _find_cancel(exc: BaseException) -> BaseException | None:

@@ -22,6 +22,7 @@ from stream_app import progress
 from stream_app.exit_codes import bad_input, check_input_file
 from stream_app.progress import add_quiet_flag
 from trainers import frames, metrics, models
+from trainers import target_transform as tt
 from trainers.errors import TrainingError
 
 MODELS = models.DARTS_TYPES
@@ -58,6 +59,8 @@ class BacktestResult:
     fit_cpu_seconds: float = 0.0  # CPU time of the fit (all threads of this process)
     epochs: int = 0  # epochs trained (torch models; early stopping may end before the budget)
     best_epoch: int = -1  # the epoch whose weights were kept (-1: the last; no validation)
+    target_transform: str = ""  # LightGBM: the transform kept (trainers.target_transform)
+    transform_val_mae: dict[str, float] | None = None  # LightGBM: each candidate's validation MAE
 
 
 def split_bounds(n: int, split: tuple[float, float, float]) -> tuple[int, int, int]:
@@ -177,13 +180,22 @@ def run(
         past = [past] * k if past is not None else None
         future = [future] * k if future is not None else None
     val = (val_series, past, future) if validation else None
+    lgb = model_type == "lightgbm"
     t0, c0 = time.perf_counter(), time.process_time()
-    models.fit(model, model_type, params, fit_series, past, future, None, None, val=val)
+    choice: tt.Choice | None = None
+    if lgb:  # the target transform is chosen on the validation rows, as training does
+        shape = models.Shape(horizon, day, False)
+        choice = tt.choose(params, shape, input_length, scaled, data.index, train_end, val_end, seed)
+        model = tt.fit_lightgbm(
+            choice.kind, params, shape, input_length, scaled, data.index, train_end, seed,
+            columns=[str(c) for c in data.columns],
+        )  # fmt: skip
+    else:
+        models.fit(model, model_type, params, fit_series, past, future, None, None, val=val)
     fit_seconds, fit_cpu = time.perf_counter() - t0, time.process_time() - c0
     epochs, best_epoch = _epochs(model) if torch_model else (0, -1)
     # LightGBM: every origin's recursion step in one booster call (trainers.native.rolling_medians gives
     # darts' numbers; darts' historical_forecasts loops over origins: > 6 min at horizon 96 x 7 columns).
-    lgb = model_type == "lightgbm"
     hf = (
         []
         if lgb
@@ -214,11 +226,9 @@ def run(
             ],
             axis=-1,
         )
-    elif lgb:
-        from trainers.native import rolling_medians
-
+    elif choice is not None:
         origins = np.arange(val_end, n - horizon + 1, stride)
-        pred_s = rolling_medians(model, scaled, data.index.asi8, origins, horizon)
+        pred_s = tt.rolling(model, choice.kind, day, scaled, data.index.asi8, origins, horizon)
     else:
         origins = data.index.get_indexer([ts.start_time() for ts in hf])
         medians = [f"{c}_q0.500" for c in series.components] if torch_model else list(series.components)
@@ -240,6 +250,8 @@ def run(
         fit_cpu_seconds=fit_cpu,
         epochs=epochs,
         best_epoch=best_epoch,
+        target_transform=choice.kind if choice is not None else "",
+        transform_val_mae=choice.val_mae if choice is not None else None,
     )
 
 
@@ -259,7 +271,8 @@ def render(result: BacktestResult) -> str:
         f"split rows train/val/test: {result.split[0]}/{result.split[1]}/{result.split[2]}; "
         f"{result.origins} forecast origins; model fit {result.fit_seconds:.1f} s "
         f"({result.fit_cpu_seconds:.1f} s CPU)"
-        + (f"; {result.epochs} epochs, best {result.best_epoch + 1}" if result.best_epoch >= 0 else ""),
+        + (f"; {result.epochs} epochs, best {result.best_epoch + 1}" if result.best_epoch >= 0 else "")
+        + (_transform_note(result) if result.target_transform else ""),
         f"{'method':<16}" + "".join(f"{c:>12}" for c in cols),
     ]
     for name, row in result.rows.items():
@@ -267,10 +280,18 @@ def render(result: BacktestResult) -> str:
     return "\n".join(lines)
 
 
-def _param(text: str) -> tuple[str, float]:
+def _transform_note(result: BacktestResult) -> str:
+    maes = result.transform_val_mae or {}
+    why = ", ".join(f"{k} {v:.4f}" for k, v in maes.items())
+    return f"; target transform {result.target_transform}" + (f" (validation MAE {why})" if why else "")
+
+
+def _param(text: str) -> tuple[str, float | str]:
     key, sep, value = text.partition("=")
     if not sep:
         raise argparse.ArgumentTypeError(f"--param needs key=value, got {text!r}")
+    if key == "target_transform":  # a word (checked with the other params)
+        return key, value
     try:
         return key, float(value) if "." in value or "e" in value else int(value)
     except ValueError:

@@ -19,6 +19,11 @@ from trainers import models
 from trainers.errors import BundleError
 
 FORMAT_VERSION = 1
+# A LightGBM bundle whose target is seasonally differenced (trainers.target_transform): an install that
+# reads only format 1 would serve its forecasts of the difference as forecasts of the target, so it
+# must refuse it.
+FORMAT_VERSION_TRANSFORM = 2
+READABLE_FORMATS = (FORMAT_VERSION, FORMAT_VERSION_TRANSFORM)
 LIBRARIES = ("darts", "torch", "lightgbm", "numpy", "pandas")
 
 
@@ -87,9 +92,10 @@ def read_metadata(directory: Path, known_types: tuple[str, ...]) -> dict[str, An
         raise BundleError(f"{directory}: cannot read metadata.json: {exc}") from None
     if not isinstance(meta, dict):
         raise BundleError(f"{directory}: metadata.json is not an object")
-    if meta.get("format_version") != FORMAT_VERSION:
+    if meta.get("format_version") not in READABLE_FORMATS:
         raise BundleError(
-            f"{directory}: bundle format {meta.get('format_version')!r}, this install reads {FORMAT_VERSION}"
+            f"{directory}: bundle format {meta.get('format_version')!r}, this install reads "
+            f"{' and '.join(map(str, READABLE_FORMATS))}"
         )
     if meta.get("model_type") not in known_types:
         raise BundleError(f"{directory}: unknown model type {meta.get('model_type')!r}")

@@ -6,7 +6,6 @@ inputs exactly as the trainer did. Forecasts are quantile triples (lower 10 %, m
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +14,7 @@ import pandas as pd
 
 from schemas.errors import KilowatchError
 from trainers import frames, metrics, models
+from trainers import target_transform as tt
 
 
 class PredictionError(KilowatchError):
@@ -26,7 +26,8 @@ class Prepared:
     index: pd.DatetimeIndex  # regular naive-UTC grid of the history
     values: np.ndarray  # target on the original scale
     observed: np.ndarray  # False where a gap was forward-filled
-    series: Any  # darts TimeSeries, scaled target (None for seasonal naive)
+    series: Any  # darts TimeSeries, scaled target (None for seasonal naive); differenced (row i+lag
+    # minus row i, indexed from the lag-th row) when the bundle's target transform says so
     past: Any
     future: Any
 
@@ -48,46 +49,16 @@ def fit_scaler(train: pd.DataFrame) -> dict[str, list[float]]:
     return out
 
 
-def supplied_frame(
-    data: pd.DataFrame,
-    names: list[str],
-    full_index: pd.DatetimeIndex,
-    scaler: dict[str, list[float]],
-    future: Mapping[str, np.ndarray] | None,
-) -> pd.DataFrame:
-    """Supplied future covariates on ``full_index`` (scaled): the history's own column on its rows, then
-    the supplied values for the steps after it. Steps past the supplied values repeat the last one (a
-    direct model reads its whole output chunk even when asked for fewer steps); without supplied values
-    (training, evaluation: only history rows are read) the history's last value is repeated."""
-    extra = len(full_index) - len(data)
-    out = {}
-    for name in names:
-        past = data[name].to_numpy(dtype=float)
-        given = np.asarray(future[name], dtype=float) if future is not None and name in future else past[-1:]
-        ahead = given[np.minimum(np.arange(extra), len(given) - 1)] if extra > 0 else given[:0]
-        out[name] = scale(np.concatenate([past, ahead]), scaler[name])
-    return pd.DataFrame(out, index=full_index)
-
-
-def prepare(
-    frame: pd.DataFrame,
-    meta: dict[str, Any],
-    extend: int,
-    future: Mapping[str, np.ndarray] | None = None,
-) -> Prepared:
-    """Regular grid, scaling, covariates; future covariates reach ``extend`` steps past the end.
-
-    ``future``: supplied future covariates' values for the steps after the history (see
-    :func:`supplied_frame`); their past values are columns of ``frame`` like past covariates'."""
+def prepare(frame: pd.DataFrame, meta: dict[str, Any], extend: int) -> Prepared:
+    """Regular grid, scaling, covariates; future covariates reach ``extend`` steps past the end."""
     freq = pd.Timedelta(seconds=float(meta["freq_seconds"]))
     if "timestamp" not in frame.columns or "value" not in frame.columns:
         raise PredictionError("history needs 'timestamp' and 'value' columns")
     covs: list[str] = list(meta["features"]["past_covariates"])
-    supplied: list[str] = list(meta["features"].get("supplied_future_covariates", []))
-    missing = [c for c in (*covs, *supplied) if c not in frame.columns]
+    missing = [c for c in covs if c not in frame.columns]
     if missing:
         raise PredictionError(f"history lacks covariate columns {missing} the model was trained with")
-    clean = frame[["timestamp", "value", *covs, *supplied]].copy()
+    clean = frame[["timestamp", "value", *covs]].copy()
     clean["timestamp"] = pd.to_datetime(clean["timestamp"], utc=True)
     clean = clean.dropna(subset=["timestamp", "value"]).sort_values("timestamp", kind="stable")
     if len(clean) < 2:
@@ -102,27 +73,37 @@ def prepare(
     scaler = meta["scaler"]
     # torch models train in float32 (about twice as fast on CPU); LightGBM keeps float64.
     dtype = np.float32 if meta["model_type"] in models.TORCH_TYPES else np.float64
+    target = scale(values, scaler["value"])[:, None]
+    lag = tt.lag_of(meta)
+    if lag and len(values) <= lag:
+        raise PredictionError(f"history has {len(values)} steps, the model needs more than {lag}")
     series = TimeSeries.from_times_and_values(
-        data.index, scale(values, scaler["value"])[:, None].astype(dtype), columns=["value"]
+        data.index[lag:], (tt.difference(target, lag) if lag else target).astype(dtype), columns=["value"]
     )
     full_index = pd.date_range(data.index[0], periods=len(data) + extend, freq=freq)
     cal = frames.calendar(full_index)
     past_df = pd.DataFrame({c: scale(data[c].to_numpy(), scaler[c]) for c in covs}, index=data.index)
-    past = future_ts = None
+    past = future = None
     if meta["future_covariates"]:
-        if supplied:
-            cal = cal.join(supplied_frame(data, supplied, full_index, scaler, future))
-        future_ts = TimeSeries.from_dataframe(cal.astype(dtype))
+        future = TimeSeries.from_dataframe(cal.astype(dtype))
     else:  # BlockRNN: calendar joins the past covariates
         past_df = past_df.join(cal, how="left")
     if len(past_df.columns):
         past = TimeSeries.from_dataframe(past_df.astype(dtype))
-    return Prepared(data.index, values, reg.observed, series, past, future_ts)
+    return Prepared(data.index, values, reg.observed, series, past, future)
 
 
-def _triples(ts: Any, stats: list[float]) -> np.ndarray:
-    """darts quantile components -> sorted (lower, median, upper) on the original scale."""
-    return np.sort(unscale(ts.values(copy=False), stats), axis=-1)
+def _triples(ts: Any, stats: list[float], base: np.ndarray | None = None) -> np.ndarray:
+    """darts quantile components -> sorted (lower, median, upper) on the original scale; ``base`` (one
+    scaled value per row) is added first: the day-ago values a differenced model's forecasts sit on."""
+    values = ts.values(copy=False)
+    if base is not None:
+        values = values + np.asarray(base, dtype=float)[:, None]
+    return np.sort(unscale(values, stats), axis=-1)
+
+
+def _scaled(meta: dict[str, Any], prep: Prepared) -> np.ndarray:
+    return scale(prep.values, meta["scaler"]["value"])
 
 
 def one_step(model: Any, meta: dict[str, Any], prep: Prepared) -> tuple[np.ndarray, np.ndarray]:
@@ -154,15 +135,17 @@ def one_step(model: Any, meta: dict[str, Any], prep: Prepared) -> tuple[np.ndarr
         verbose=False,
     )
     pos = prep.index.get_indexer(hf.time_index)
-    return pos, _triples(hf, meta["scaler"]["value"])
+    lag = tt.lag_of(meta)
+    base = _scaled(meta, prep)[pos - lag] if lag else None
+    return pos, _triples(hf, meta["scaler"]["value"], base)
 
 
 def _steps(model: Any, meta: dict[str, Any], ts_list: list[Any], horizon: int) -> np.ndarray:
-    """Median per forecast (n, horizon): the 0.5 quantile component, or the autoregressive median."""
-    stats = meta["scaler"]["value"]
+    """Scaled median per forecast (n, horizon): the 0.5 quantile component, or the autoregressive
+    median (of the differenced target for a differenced model)."""
     if horizon <= int(meta["output_chunk_length"]):
-        return np.stack([_triples(ts, stats)[:, 1] for ts in ts_list])
-    return np.stack([unscale(ts.values(copy=False)[:, 0], stats) for ts in ts_list])
+        return np.stack([np.sort(ts.values(copy=False), axis=-1)[:, 1] for ts in ts_list])
+    return np.stack([ts.values(copy=False)[:, 0] for ts in ts_list])
 
 
 def multi_step(
@@ -179,6 +162,7 @@ def multi_step(
     start = max(first_origin, int(meta["input_length"]))
     if start > n - horizon:
         raise PredictionError(f"no complete {horizon}-step window after row {start} of {n}")
+    lag = tt.lag_of(meta)
     hf = model.historical_forecasts(
         series=prep.series,
         past_covariates=prep.past,
@@ -188,14 +172,17 @@ def multi_step(
         retrain=False,
         last_points_only=False,
         predict_likelihood_parameters=horizon <= int(meta["output_chunk_length"]),
-        start=start,
+        start=start - lag,  # a position in prep.series, which starts at row lag
         start_format="position",
         overlap_end=False,
         show_warnings=False,
         verbose=False,
     )
     origins = prep.index.get_indexer([ts.start_time() for ts in hf])
-    return origins, _steps(model, meta, hf, horizon)
+    med = _steps(model, meta, hf, horizon)
+    if lag:
+        med = tt.integrate(med, tt.history_before(_scaled(meta, prep), origins, lag), lag)
+    return origins, unscale(med, meta["scaler"]["value"])
 
 
 def predict_next(model: Any, meta: dict[str, Any], prep: Prepared, horizon: int) -> np.ndarray:
@@ -218,9 +205,16 @@ def predict_next(model: Any, meta: dict[str, Any], prep: Prepared, horizon: int)
             show_warnings=False,
             verbose=False,
         )
-        if direct:
-            return _triples(pred, meta["scaler"]["value"])
-        med = unscale(pred.values(copy=False)[:, 0], meta["scaler"]["value"])
+        lag = tt.lag_of(meta)
+        before = tt.history_before(_scaled(meta, prep), np.array([len(prep.values)]), lag) if lag else None
+        if direct:  # LightGBM's output chunk is 1 step, never more than a lag (a day) of steps
+            return _triples(
+                pred, meta["scaler"]["value"], before[0, :horizon] if before is not None else None
+            )
+        med_s = pred.values(copy=False)[:, 0]
+        if before is not None:
+            med_s = tt.integrate(med_s[None, :], before, lag)[0]
+        med = unscale(med_s, meta["scaler"]["value"])
     q = np.asarray(
         meta["step_error_q"], dtype=float
     )  # (trained horizon, 2): 10 % and 90 % of actual - median

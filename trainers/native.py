@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from trainers import frames
+from trainers import target_transform as tt
 from trainers.forecast import PredictionError
 
 NS = 1_000_000_000
@@ -147,6 +148,7 @@ class NativeLightGBM:
         self.target_lags = np.asarray(dm.lags["target"], dtype=np.int64)  # negative, ascending
         self.future_lags = np.asarray(dm.lags.get("future", []), dtype=np.int64)
         self.max_lag = int(-self.target_lags.min())
+        self.lag = tt.lag_of(meta)  # > 0: the boosters forecast the day-ago difference of the target
         self.boosters = {float(q): est.booster_ for q, est in dm._model_container.items()}
         self.quantiles = sorted(self.boosters)
         self._predictors = {q: gil_holding_predict(b) for q, b in self.boosters.items()}
@@ -220,10 +222,13 @@ class NativeLightGBM:
                     f"history has {len(g.values)} steps, the model needs {self.input_length}"
                 )
         h_max = max(horizons)
-        lag_n = self.max_lag
+        lag_n, lag = self.max_lag, self.lag
         buf = np.empty((n, lag_n + h_max))
+        before = np.empty((n, lag))  # a differenced model: the last day of scaled values
         for i, g in enumerate(grids):
-            buf[i, :lag_n] = self._scale(g.values[-lag_n:])
+            tail = self._scale(g.values[-(lag_n + lag) :])
+            buf[i, :lag_n] = tt.difference(tail, lag) if lag else tail
+            before[i] = tail[len(tail) - lag :]
         ends = np.array([g.stamps[-1] for g in grids], dtype=np.int64)
         steps = ends[:, None] + (np.arange(1, h_max + 1, dtype=np.int64) * self.freq_ns)[None, :]
         future = self._future(steps)  # (n, h_max, f)
@@ -237,7 +242,12 @@ class NativeLightGBM:
             buf[:, lag_n + t] = self._predict(MEDIAN, x)
             if t == 0 and direct.any():  # one-step requests get the model's own 10/90 % quantiles
                 edge = {q: self._predict(q, x[direct]) for q in self.quantiles if q != MEDIAN}
-        med_all = self._unscale(buf[:, lag_n:])
+        med_s = buf[:, lag_n:]
+        if lag:
+            med_s = tt.integrate(med_s, before, lag)
+            base = before[direct, 0]
+            edge = {q: e + base for q, e in edge.items()}
+        med_all = self._unscale(med_s)
         out: list[np.ndarray] = []
         k = 0
         for i, h in enumerate(horizons):
@@ -262,13 +272,17 @@ class NativeLightGBM:
         n = len(grid.values)
         if n <= self.input_length:
             raise PredictionError(f"history has {n} steps, the model needs more than {self.input_length}")
-        pos = np.arange(self.max_lag, n)
+        lag = self.lag
+        pos = np.arange(self.max_lag + lag, n)
         scaled = self._scale(grid.values)
+        target = tt.difference(scaled, lag) if lag else scaled  # row j is grid row j + lag
         x = np.empty((len(pos), self.n_features))
         n_t = len(self.target_lags)
-        x[:, :n_t] = scaled[pos[:, None] + self.target_lags[None, :]]
+        x[:, :n_t] = target[pos[:, None] - lag + self.target_lags[None, :]]
         x[:, n_t:] = self._future(grid.stamps[pos])
         preds = np.stack([self._predict_long(q, x) for q in self.quantiles], axis=1)
+        if lag:
+            preds = preds + scaled[pos - lag][:, None]
         return pos, np.sort(self._unscale(preds), axis=1)
 
     def detect(self, grid: Grid) -> dict[str, np.ndarray]:

@@ -139,10 +139,12 @@ def choose(
     val_start: int,
     val_end: int,
     seed: int,
+    stop: Any = None,
 ) -> Choice:
     """The param's transform if it names one; for ``auto``: fit each candidate on rows ``:val_start``,
     forecast every validation origin (``val_start`` .. ``val_end - horizon``, stride 1, rows before
-    ``val_end`` only) and keep the lower MAE; ties and too few rows keep the plain target."""
+    ``val_end`` only) and keep the lower MAE; ties and too few rows keep the plain target. ``stop``
+    (a should-stop callable) is honoured between boosting rounds, as in the final fit."""
     asked = str(params.get("target_transform", AUTO))
     if asked != AUTO:
         return Choice(asked, {}, (0, 0), "asked for in the params")
@@ -164,7 +166,9 @@ def choose(
     actual = scaled[origins[:, None] + np.arange(h)[None, :]]
     maes: dict[str, float] = {}
     for kind in KINDS:
-        model = fit_lightgbm(kind, params, shape, input_length, scaled, index[:val_end], val_start, seed)
+        model = fit_lightgbm(
+            kind, params, shape, input_length, scaled, index[:val_end], val_start, seed, stop=stop
+        )
         pred = rolling(model, kind, lag, scaled, stamps, origins, h)
         maes[kind] = float(np.mean(np.abs(pred - actual)))
     best = SEASONAL_DIFFERENCE if maes[SEASONAL_DIFFERENCE] < maes[NONE] else NONE
