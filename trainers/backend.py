@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,8 +94,18 @@ class TrainedModel:
     def _prepare(self, history: pd.DataFrame, extend: int) -> Prepared:
         return prepare(history, self.metadata, extend=extend)
 
-    def predict(self, history: pd.DataFrame, horizon: int) -> pd.DataFrame:
-        """Forecast ``horizon`` steps after the history: timestamp, predicted_value, lower, upper."""
+    @property
+    def supplied_future_covariates(self) -> list[str]:
+        """Future covariates a forecast needs supplied for its horizon (besides the calendar)."""
+        return list(self.metadata["features"].get("supplied_future_covariates", []))
+
+    def predict(
+        self, history: pd.DataFrame, horizon: int, future: Mapping[str, Sequence[float]] | None = None
+    ) -> pd.DataFrame:
+        """Forecast ``horizon`` steps after the history: timestamp, predicted_value, lower, upper.
+
+        ``future`` holds ``horizon`` values of each supplied future covariate (the forecast steps'
+        weather forecast, production plan...); the history carries their past values as columns."""
         trained_h = int(self.metadata["horizon"])
         if horizon < 1 or (horizon > trained_h and int(self.metadata["output_chunk_length"]) > 1):
             from trainers.forecast import PredictionError
@@ -106,7 +116,12 @@ class TrainedModel:
         context = history.iloc[-(self.input_length + 8 * int(self.metadata["day_steps"])) :]
         # Future covariates must reach the last forecast step (autoregressive models may go past the
         # trained horizon).
-        prep = self._prepare(context, extend=max(trained_h, horizon))
+        prep = prepare(
+            context,
+            self.metadata,
+            extend=max(trained_h, horizon),
+            future=supplied_values(self.metadata, future, horizon),
+        )
         if len(prep.index) < self.input_length:
             from trainers.forecast import PredictionError
 
@@ -191,6 +206,34 @@ class TrainedModel:
         if self.autoencoder is not None:
             self.autoencoder.save(directory)
         bundle.write_metadata(directory, self.metadata)
+
+
+def supplied_values(
+    meta: dict[str, Any], future: Mapping[str, Sequence[float]] | None, horizon: int
+) -> dict[str, np.ndarray] | None:
+    """The supplied future covariates a forecast of ``horizon`` steps needs, checked: every name the
+    bundle lists, exactly ``horizon`` finite values each (PredictionError naming the first problem)."""
+    from trainers.forecast import PredictionError
+
+    names = list(meta["features"].get("supplied_future_covariates", []))
+    if not names:
+        return None
+    out: dict[str, np.ndarray] = {}
+    for name in names:
+        given = (future or {}).get(name)
+        if given is None:
+            raise PredictionError(
+                f"future covariate {name!r}: the model needs {horizon} values (one per forecast step)"
+            )
+        arr = np.asarray(given, dtype=float)
+        if arr.shape != (horizon,):
+            raise PredictionError(
+                f"future covariate {name!r}: {horizon} values needed (one per forecast step), got {arr.size}"
+            )
+        if not np.isfinite(arr).all():
+            raise PredictionError(f"future covariate {name!r}: values must be finite")
+        out[name] = arr
+    return out
 
 
 def reason(value: float, expected: float) -> str:
@@ -313,11 +356,20 @@ def train(
         raise TrainingError(
             f"too little data: {n} rows at step {freq}, {spec.model_type} needs at least {need} rows"
         )
+    # Supplied future covariates (a weather forecast, a production plan): data columns whose values the
+    # caller supplies for the forecast steps. In training the actual values stand in for the forecast.
+    supplied = list(params.get("future_covariates", []))
+    missing_future = [c for c in supplied if c not in reg.frame.columns or c == "value"]
+    if missing_future:
+        raise TrainingError(
+            f"future_covariates {missing_future} not in the data (columns: {list(reg.frame.columns)})"
+        )
     requested = params.get("covariates", "auto")
     covs = [c for c in reg.frame.columns if c != "value"] if requested == "auto" else list(requested)
     unknown = [c for c in covs if c not in reg.frame.columns]
     if unknown:
         raise TrainingError(f"covariates {unknown} not in the data (columns: {list(reg.frame.columns)})")
+    covs = [c for c in covs if c not in supplied]  # a column is a past or a future covariate, not both
     if not models.uses_past_covariates(spec.model_type):
         covs = []
     meta: dict[str, Any] = {
@@ -333,11 +385,12 @@ def train(
         "features": {
             "target": params.get("target", "value"),
             "past_covariates": covs,
-            "future_covariates": list(frames.calendar(pd.DatetimeIndex([])).columns),
+            "future_covariates": [*frames.calendar(pd.DatetimeIndex([])).columns, *supplied],
+            "supplied_future_covariates": supplied,
         },
         "future_covariates": models.uses_future_covariates(spec.model_type),
         "output_chunk_length": models.output_chunk_length(spec.model_type, spec.horizon),
-        "scaler": fit_scaler(reg.frame.iloc[:n_train][["value", *covs]]),
+        "scaler": fit_scaler(reg.frame.iloc[:n_train][["value", *covs, *supplied]]),
         "quantile": spec.quantile,
         "quantiles": list(models.QUANTILES),
         "holdout_fraction": spec.holdout_fraction,

@@ -6,6 +6,7 @@ inputs exactly as the trainer did. Forecasts are quantile triples (lower 10 %, m
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,16 +50,46 @@ def fit_scaler(train: pd.DataFrame) -> dict[str, list[float]]:
     return out
 
 
-def prepare(frame: pd.DataFrame, meta: dict[str, Any], extend: int) -> Prepared:
-    """Regular grid, scaling, covariates; future covariates reach ``extend`` steps past the end."""
+def supplied_frame(
+    data: pd.DataFrame,
+    names: list[str],
+    full_index: pd.DatetimeIndex,
+    scaler: dict[str, list[float]],
+    future: Mapping[str, np.ndarray] | None,
+) -> pd.DataFrame:
+    """Supplied future covariates on ``full_index`` (scaled): the history's own column on its rows, then
+    the supplied values for the steps after it. Steps past the supplied values repeat the last one (a
+    direct model reads its whole output chunk even when asked for fewer steps); without supplied values
+    (training, evaluation: only history rows are read) the history's last value is repeated."""
+    extra = len(full_index) - len(data)
+    out = {}
+    for name in names:
+        past = data[name].to_numpy(dtype=float)
+        given = np.asarray(future[name], dtype=float) if future is not None and name in future else past[-1:]
+        ahead = given[np.minimum(np.arange(extra), len(given) - 1)] if extra > 0 else given[:0]
+        out[name] = scale(np.concatenate([past, ahead]), scaler[name])
+    return pd.DataFrame(out, index=full_index)
+
+
+def prepare(
+    frame: pd.DataFrame,
+    meta: dict[str, Any],
+    extend: int,
+    future: Mapping[str, np.ndarray] | None = None,
+) -> Prepared:
+    """Regular grid, scaling, covariates; future covariates reach ``extend`` steps past the end.
+
+    ``future``: supplied future covariates' values for the steps after the history (see
+    :func:`supplied_frame`); their past values are columns of ``frame`` like past covariates'."""
     freq = pd.Timedelta(seconds=float(meta["freq_seconds"]))
     if "timestamp" not in frame.columns or "value" not in frame.columns:
         raise PredictionError("history needs 'timestamp' and 'value' columns")
     covs: list[str] = list(meta["features"]["past_covariates"])
-    missing = [c for c in covs if c not in frame.columns]
+    supplied: list[str] = list(meta["features"].get("supplied_future_covariates", []))
+    missing = [c for c in (*covs, *supplied) if c not in frame.columns]
     if missing:
         raise PredictionError(f"history lacks covariate columns {missing} the model was trained with")
-    clean = frame[["timestamp", "value", *covs]].copy()
+    clean = frame[["timestamp", "value", *covs, *supplied]].copy()
     clean["timestamp"] = pd.to_datetime(clean["timestamp"], utc=True)
     clean = clean.dropna(subset=["timestamp", "value"]).sort_values("timestamp", kind="stable")
     if len(clean) < 2:
@@ -83,14 +114,16 @@ def prepare(frame: pd.DataFrame, meta: dict[str, Any], extend: int) -> Prepared:
     full_index = pd.date_range(data.index[0], periods=len(data) + extend, freq=freq)
     cal = frames.calendar(full_index)
     past_df = pd.DataFrame({c: scale(data[c].to_numpy(), scaler[c]) for c in covs}, index=data.index)
-    past = future = None
+    past = future_ts = None
     if meta["future_covariates"]:
-        future = TimeSeries.from_dataframe(cal.astype(dtype))
+        if supplied:
+            cal = cal.join(supplied_frame(data, supplied, full_index, scaler, future))
+        future_ts = TimeSeries.from_dataframe(cal.astype(dtype))
     else:  # BlockRNN: calendar joins the past covariates
         past_df = past_df.join(cal, how="left")
     if len(past_df.columns):
         past = TimeSeries.from_dataframe(past_df.astype(dtype))
-    return Prepared(data.index, values, reg.observed, series, past, future)
+    return Prepared(data.index, values, reg.observed, series, past, future_ts)
 
 
 def _triples(ts: Any, stats: list[float], base: np.ndarray | None = None) -> np.ndarray:

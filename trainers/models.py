@@ -26,7 +26,16 @@ ShouldStop = Callable[[], bool]
 # without a better validation loss) and reversible instance normalisation (1 on, 0 off).
 TORCH_TRAINING = ("patience", "rin")
 # Params every model type accepts (beyond its own model-specific ones).
-COMMON_PARAMS = {"target", "input_length", "covariates", "detector", "window_hours", "threads", "season"}
+COMMON_PARAMS = {
+    "target",
+    "input_length",
+    "covariates",
+    "future_covariates",  # data columns whose values are supplied for the horizon when forecasting
+    "detector",
+    "window_hours",
+    "threads",
+    "season",
+}
 MODEL_PARAMS: dict[str, set[str]] = {
     "lightgbm": {
         "n_estimators",
@@ -380,6 +389,16 @@ def uses_future_covariates(model_type: str) -> bool:
     return model_type in ("lightgbm", "tide", "tft", "dlinear", "nlinear")
 
 
+def future_covariates_refusal(model_type: str) -> str:
+    """Why ``model_type`` cannot take supplied future covariates (see docs/forecasting-energy.md)."""
+    why = {
+        "lstm": "darts' BlockRNN (our lstm) reads past covariates only",
+        "seasonal_naive": "seasonal naive reads no covariates",
+    }.get(model_type, f"{model_type} takes no future covariates")
+    ok = ", ".join(t for t in MODEL_TYPES if uses_future_covariates(t))
+    return f"param future_covariates: {why}; models that take them: {ok}"
+
+
 def fit(
     model: Any,
     model_type: str,
@@ -450,6 +469,21 @@ def check_params(model_type: str, params: dict[str, Any]) -> None:
             unknown[0], f"unknown params for {model_type}: {unknown}; allowed: {sorted(allowed)}"
         )
     for key, value in params.items():
+        if key == "future_covariates":
+            if not (
+                isinstance(value, list)
+                and len(value) <= MAX_COVARIATES
+                and all(isinstance(c, str) and 0 < len(c) <= MAX_NAME for c in value)
+                and len(set(value)) == len(value)
+            ):
+                raise ParamError(
+                    key,
+                    f"param future_covariates must be a list of at most {MAX_COVARIATES} distinct column "
+                    f"names (each 1..{MAX_NAME} characters), got {_short(value)}",
+                )
+            if value and not uses_future_covariates(model_type):
+                raise ParamError(key, future_covariates_refusal(model_type))
+            continue
         if key == "covariates":
             if value != "auto" and not (
                 isinstance(value, list)
