@@ -315,6 +315,18 @@ MODEL_LOAD_FAILURES = Counter(
 MODEL_UPDATES = Counter(
     "kilowatch_model_updates_total", "Model-update events applied by this worker, by action.", ["action"]
 )
+COVARIATE_FORECASTS = Counter(
+    "kilowatch_covariate_forecasts_total",
+    "Messages of the covariate-forecasts topic read by this worker, by outcome (stored; invalid: "
+    "dead-lettered with the reason).",
+    ["outcome"],
+)
+MODEL_FUTURE_FALLBACKS = Counter(
+    "kilowatch_model_future_covariate_fallbacks_total",
+    "Model calls not made because the supplied future covariates the model needs for the next steps "
+    "were not there (the online model scored and forecast instead), by model type.",
+    ["model_type"],
+)
 
 # --- sinks: Kafka topics -> PostgreSQL (readings history, results) ---------------------------------
 SINK_ROWS = Counter(

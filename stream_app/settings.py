@@ -29,7 +29,14 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from stream_app.core.online import OnlineParams
 
 TopicKind = Literal[
-    "readings", "forecasts", "anomalies", "scores", "training-requests", "model-updates", "dead-letters"
+    "readings",
+    "forecasts",
+    "anomalies",
+    "scores",
+    "training-requests",
+    "model-updates",
+    "dead-letters",
+    "covariate-forecasts",
 ]
 TOPIC_KINDS: tuple[TopicKind, ...] = (
     "readings",
@@ -39,6 +46,7 @@ TOPIC_KINDS: tuple[TopicKind, ...] = (
     "training-requests",
     "model-updates",
     "dead-letters",
+    "covariate-forecasts",
 )
 ENV_PREFIX = "KILOWATCH_"
 
@@ -431,6 +439,13 @@ class WorkerSettings(_Group):
     )
     model_cache_size: int = Field(
         256, ge=1, description="Trained models a worker keeps loaded (least recently used are dropped)."
+    )
+    covariate_forecast_steps: int = Field(
+        2000,
+        ge=1,
+        le=100_000,
+        description="Supplied future covariates (covariate-forecasts topic) a worker keeps per asset: the "
+        "latest stamps, older ones dropped first. At most this x 32 covariates x 8 bytes per asset.",
     )
     state_cache_mib: float = Field(
         256.0,

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel
 
+from schemas.covariates import CovariateForecast
 from schemas.events import (
     ASSET_ID_PATTERN,
     Anomaly,
@@ -49,6 +50,11 @@ TOPICS: dict[TopicKind, tuple[type[BaseModel], str]] = {
     "training-requests": (TrainingRequest, "Requests to train a new model version; key = asset_id."),
     "model-updates": (ModelUpdated, "A model version became active; key = asset_id; compacted."),
     "dead-letters": (DeadLetter, "Messages that could not be used, with the reason; key = original key."),
+    "covariate-forecasts": (
+        CovariateForecast,
+        "Supplied future covariates (a weather forecast, a production plan) of one asset for the models "
+        "trained with them; key = asset_id; compacted (the latest per asset is kept).",
+    ),
 }
 
 
@@ -90,8 +96,12 @@ ROLES: dict[TopicKind, dict[Action, str]] = {
         "receive": "Every worker tails the topic and swaps to the active version.",
     },
     "dead-letters": {
-        "send": "The worker (unusable readings, with the reason) and the retraining agent (unusable "
-        "training requests).",
+        "send": "The worker (unusable readings, with the reason; unusable covariate forecasts) and the "
+        "retraining agent (unusable training requests).",
+    },
+    "covariate-forecasts": {
+        "receive": "Every worker tails the topic and keeps each asset's latest supplied values for its "
+        "trained model's forecasts.",
     },
 }
 

@@ -73,8 +73,9 @@ def topic_configs(settings: Settings, kind: TopicKind) -> dict[str, str]:
             "retention.ms": str(settings.kafka.dead_letter_retention_ms),
             "max.message.bytes": str(dead_letters_max_message_bytes()),
         }
-    if kind == "model-updates":
-        # The newest update per asset is what matters; compaction keeps it forever.
+    if kind in ("model-updates", "covariate-forecasts"):
+        # The newest update (covariate forecast) per asset is what matters; compaction keeps it forever,
+        # so a restarted worker reads every asset's latest one again.
         return {"cleanup.policy": "compact"}
     return {}
 

@@ -18,6 +18,13 @@ input window. The pipeline hands every reading's covariates to :meth:`LiveModels
 them for assets with an active model (``serving.covariates``); a plan is made only when every point of
 the window has them.
 
+Supplied future covariates: a bundle trained with ``params.future_covariates`` reads their past values
+from the readings (as above) and, for the steps it forecasts, the values the covariate-forecasts topic
+supplied (``serving.supplied``, fed by ``agents.covariate_forecasts``). When a step lacks them the model
+is not called: the online model scores and forecasts (the forecast event's ``model_id`` is the online
+model's) and ``kilowatch_model_future_covariate_fallbacks_total`` counts it. Not calendar-only: the
+model was never trained without the covariate, so a made-up value would be a guess.
+
 The online detector keeps learning underneath in every case: it is the fallback for an asset
 without a model, with too little history for the model's input length (or too few readings carrying
 the model's covariates), for late readings, or when a model cannot be loaded or fails.
@@ -37,6 +44,7 @@ from stream_app.core.window import AssetState
 from stream_app.serving.cache import Broken, LoadedModels
 from stream_app.serving.covariates import CovariateHistory
 from stream_app.serving.model import ServedModel
+from stream_app.serving.supplied import SuppliedCovariates
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +110,7 @@ class LiveModels:
         per_asset_metrics: bool = False,
         plan_steps: int | None = None,
         window: int = 4096,
+        supplied_steps: int = 2000,
     ) -> None:
         self.loader = loader
         # Readings judged per model call. The trained residual rule is calibrated on one-step
@@ -116,6 +125,8 @@ class LiveModels:
         self._plans: dict[str, _Plan] = {}
         # covariates of the last ``window`` readings (the worker's ring size) of assets with a model
         self.covariates = CovariateHistory(window)
+        # supplied future covariates per asset (covariate-forecasts topic), the latest supplied_steps stamps
+        self.supplied = SuppliedCovariates(supplied_steps)
 
     # --- updates --------------------------------------------------------------------------------
     def apply(self, update: ActiveModel) -> bool:
@@ -189,7 +200,8 @@ class LiveModels:
         values: Sequence[float],
         steps: int,
     ) -> _Plan | None:
-        names = model.past_covariates
+        ahead_names = model.supplied_future_covariates
+        names = (*model.past_covariates, *ahead_names)  # supplied ones' past values ride on the readings
         covariates = None
         if names:
             n = min(len(ts), model.input_length)
@@ -197,13 +209,21 @@ class LiveModels:
             if covariates is None:  # readings without the model's covariates: the online model scores
                 return None
             ts, values = ts[-n:], values[-n:]
+        future = None
+        if ahead_names:
+            step = float(model.meta.freq_seconds)
+            future = self.supplied.ahead(active.asset_id, ts[-1], step, steps, ahead_names)
+            if future is None:  # no supplied values for the next steps: the online model answers
+                metrics.MODEL_FUTURE_FALLBACKS.labels(active.model_type).inc()
+                return None
         started = time.perf_counter()
         try:
-            points = (
-                model.plan(ts, values, steps)
-                if covariates is None
-                else model.plan(ts, values, steps, covariates)
-            )
+            if future is not None:
+                points = model.plan(ts, values, steps, covariates, future)
+            elif covariates is None:
+                points = model.plan(ts, values, steps)
+            else:
+                points = model.plan(ts, values, steps, covariates)
         except Exception:  # same policy as a load failure, but retried at the next plan
             log.exception("model %s failed for asset %s", active.label, active.asset_id)
             metrics.MODEL_INFERENCE_FAILURES.labels(active.model_type).inc()

@@ -6,7 +6,16 @@ from typing import Any
 
 import faust
 
-from agents import alerting, batch_readings, history_sink, model_updates, readings, results_sink, retraining
+from agents import (
+    alerting,
+    batch_readings,
+    covariate_forecasts,
+    history_sink,
+    model_updates,
+    readings,
+    results_sink,
+    retraining,
+)
 from agents.context import AgentContext
 from stream_app.kafka.faust_compat.credentials import faust_credentials
 from stream_app.scoring.pipeline import ScoringPipeline
@@ -91,9 +100,11 @@ def create_app(settings: Settings, worker_id: str = "w1") -> tuple[faust.App, Ag
             per_asset_metrics=settings.worker.metrics_per_asset,
             plan_steps=settings.worker.model_plan_steps,
             window=settings.detector.window_size,
+            supplied_steps=settings.worker.covariate_forecast_steps,
         )
         ctx.pipeline.live = live
         model_updates.register(app, ctx, live, loader)
+        covariate_forecasts.register(app, ctx, live.supplied)
     if settings.worker.readings_path == "batch":
         batch_readings.register(app, ctx)
     else:

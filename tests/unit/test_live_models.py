@@ -29,6 +29,7 @@ class SeasonalNaive:
 
     input_length = 2 * SEASON
     past_covariates: tuple[str, ...] = ()
+    supplied_future_covariates: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.calls = 0

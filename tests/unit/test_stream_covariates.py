@@ -34,6 +34,7 @@ class CovariateModel:
 
     input_length = 8
     past_covariates = ("kvarh",)
+    supplied_future_covariates: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.seen: list[tuple[list[float], list[float]]] = []  # (stamps, kvarh) of each plan
