@@ -10,7 +10,9 @@ import {
   periodPie,
   pollDelayMs,
   recommendationTexts,
+  parseScale,
   validatePatterns,
+  validateUploadOptions,
   validatePeriods,
   validatePreprocess,
   validatePrices,
@@ -214,5 +216,45 @@ describe("dataset route", () => {
     expect(url.pathname).toBe("/admin/dataset");
     expect(parseRoute(url.pathname, url.search)).toEqual(r);
     expect(parseRoute("/admin/dataset", "")).toEqual({ page: "datasets" });
+  });
+});
+
+describe("upload options", () => {
+  it("reads a scale as a number or a fraction", () => {
+    expect(parseScale("1/60")).toBeCloseTo(1 / 60);
+    expect(parseScale("0.001")).toBe(0.001);
+    expect(parseScale("1/0")).toBeNaN();
+    expect(parseScale("x")).toBeNaN();
+  });
+  it("sends only the fields given, refuses what the API refuses", () => {
+    expect(validateUploadOptions({ timezone: "", unit: "", scale: "" })).toEqual({ ok: true, fields: [] });
+    expect(validateUploadOptions({ timezone: "Europe/Paris", unit: "kWh", scale: "1/60" })).toEqual({
+      ok: true,
+      fields: [
+        ["timezone", "Europe/Paris"],
+        ["unit", "kWh"],
+        ["scale", String(1 / 60)],
+      ],
+    });
+    expect(validateUploadOptions({ timezone: "Paris", unit: "J", scale: "-1" })).toEqual({
+      ok: false,
+      errors: { timezone: "zoneName", unit: "badChoice", scale: "scaleRange" },
+    });
+    expect(validateUploadOptions({ timezone: "", unit: "", scale: "2e9" })).toEqual({ ok: false, errors: { scale: "scaleRange" } });
+  });
+});
+
+describe("any text in the hour fields", () => {
+  it("never throws and only ever yields hours 0-23 or the token it could not read", () => {
+    const alphabet = "0123456789-,， x–~";
+    let seed = 99;
+    const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let i = 0; i < 2000; i++) {
+      const text = Array.from({ length: Math.floor(rnd() * 16) }, () => alphabet[Math.floor(rnd() * alphabet.length)]).join("");
+      const r = parseHours(text);
+      if (Array.isArray(r)) for (const h of r) expect(Number.isInteger(h) && h >= 0 && h <= 23).toBe(true);
+      else expect(text).toContain(r.token);
+      expect(() => validatePeriods({ peak_hours: text, valley_hours: "0-7", flat_hours: "" })).not.toThrow();
+    }
   });
 });

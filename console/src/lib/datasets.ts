@@ -128,6 +128,9 @@ export function validatePrices(
   return { ok: true, value: { peak: nums.peak as number, valley: nums.valley as number, flat: nums.flat as number, currency } };
 }
 
+// A name shaped like an IANA zone ("UTC", "Europe/Paris"); the API checks that it exists.
+const IANA = /^(UTC|[A-Za-z]+(\/[A-Za-z0-9_+-]+)+)$/;
+
 export const MISSING = ["interpolate", "forward_fill", "drop"] as const;
 export const OUTLIERS = ["clip", "remove", "none"] as const;
 export const RESAMPLE = ["", "15min", "30min", "1h", "1d"] as const;
@@ -163,7 +166,7 @@ export function validatePreprocess(
   if (!(RESAMPLE as readonly string[]).includes(form.resample)) errors.resample = "badChoice";
   else if (form.resample && (RESAMPLE_S[form.resample] as number) < intervalS) errors.resample = "coarserOnly";
   const tz = form.timezone.trim();
-  if (tz && !/^(UTC|[A-Za-z]+(\/[A-Za-z0-9_+-]+)+)$/.test(tz)) errors.timezone = "zoneName";
+  if (tz && !IANA.test(tz)) errors.timezone = "zoneName";
   if (Object.keys(errors).length) return { ok: false, errors };
   return {
     ok: true,
@@ -285,4 +288,40 @@ export function apiFieldErrors(details: readonly { loc: readonly (string | numbe
     if (field && out[field] === undefined) out[field] = d.msg;
   }
   return out;
+}
+
+export const UNITS = ["", "Wh", "kWh", "MWh", "kW"] as const;
+export interface UploadOptionsForm {
+  timezone: string;
+  unit: string;
+  scale: string;
+}
+export type UploadErrors = Partial<Record<keyof UploadOptionsForm, "zoneName" | "badChoice" | "scaleRange">>;
+
+
+/** A scale as a number or a fraction ("1/60": minute-average kW summed over an hour, to kWh). */
+export function parseScale(text: string): number {
+  const m = /^\s*([0-9.eE+-]+)\s*(?:\/\s*([0-9.eE+-]+)\s*)?$/.exec(text);
+  if (!m) return NaN;
+  const a = Number(m[1]);
+  const b = m[2] === undefined ? 1 : Number(m[2]);
+  return b === 0 ? NaN : a / b;
+}
+
+/** The upload's optional form fields as POST /datasets takes them (timezone, unit, scale in (0, 1e9]);
+ * empty fields are left out (the API detects or defaults). */
+export function validateUploadOptions(form: UploadOptionsForm): { ok: true; fields: [string, string][] } | { ok: false; errors: UploadErrors } {
+  const errors: UploadErrors = {};
+  const fields: [string, string][] = [];
+  const tz = form.timezone.trim();
+  if (tz && !IANA.test(tz)) errors.timezone = "zoneName";
+  else if (tz) fields.push(["timezone", tz]);
+  if (!(UNITS as readonly string[]).includes(form.unit)) errors.unit = "badChoice";
+  else if (form.unit) fields.push(["unit", form.unit]);
+  if (form.scale.trim()) {
+    const s = parseScale(form.scale);
+    if (!Number.isFinite(s) || s <= 0 || s > 1e9) errors.scale = "scaleRange";
+    else fields.push(["scale", String(s)]);
+  }
+  return Object.keys(errors).length ? { ok: false, errors } : { ok: true, fields };
 }

@@ -1,16 +1,18 @@
 import { useEffect, useState, type ReactNode } from "react";
 import { can } from "../api/auth";
-import { failureOf, headersFor } from "../api/client";
+import { ApiFailure, failureOf, headersFor } from "../api/client";
 import { listDatasets, type Dataset, type DatasetStatus } from "../api/datasets";
 import { ListTable, type Column } from "../components/ListTable";
+import { ShownError, type ShownErrors } from "../components/PeriodFields";
 import { ErrorBox } from "../components/Status";
 import { useApp } from "../components/context";
 import { formatNumber } from "../lib/chart";
+import { UNITS, apiFieldErrors, validateUploadOptions, type UploadOptionsForm } from "../lib/datasets";
 import type { MessageKey } from "../lib/i18n";
 import { pathOf } from "../lib/route";
 
 /** Multipart upload with progress (fetch cannot report upload progress; XMLHttpRequest can). */
-function upload(file: File, onProgress: (pct: number) => void): Promise<void> {
+function upload(file: File, fields: [string, string][], onProgress: (pct: number) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/v1/datasets");
@@ -34,6 +36,7 @@ function upload(file: File, onProgress: (pct: number) => void): Promise<void> {
     const form = new FormData();
     form.append("file", file);
     form.append("name", file.name.slice(0, 200));
+    for (const [k, v] of fields) form.append(k, v);
     xhr.send(form);
   });
 }
@@ -91,12 +94,21 @@ export function Datasets(): ReactNode {
   const list = useDatasetPages(status, version);
   const [pct, setPct] = useState<number | null>(null);
   const [error, setError] = useState<unknown>(null);
+  const [options, setOptions] = useState<UploadOptionsForm>({ timezone: "", unit: "", scale: "" });
+  const [optionErrors, setOptionErrors] = useState<ShownErrors>({});
   const canWrite = can(session, "write");
 
   const send = (file: File): void => {
     setError(null);
+    const v = validateUploadOptions(options);
+    if (!v.ok) {
+      const text: Record<string, MessageKey> = { zoneName: "errZoneName", badChoice: "errBadChoice", scaleRange: "errScaleRange" };
+      setOptionErrors(Object.fromEntries(Object.entries(v.errors).map(([f, code]) => [f, t(text[code] ?? "errBadChoice")])));
+      return;
+    }
+    setOptionErrors({});
     setPct(0);
-    upload(file, setPct).then(
+    upload(file, v.fields, setPct).then(
       () => {
         setPct(100);
         setVersion((v) => v + 1);
@@ -104,6 +116,7 @@ export function Datasets(): ReactNode {
       (e: unknown) => {
         setPct(null);
         setError(e);
+        if (e instanceof ApiFailure) setOptionErrors(apiFieldErrors(e.details));
       },
     );
   };
@@ -132,6 +145,30 @@ export function Datasets(): ReactNode {
       <h2>{t("datasets")}</h2>
       {canWrite ? (
         <div className="panel">
+          <fieldset className="form-row">
+            <legend>{t("dsUploadOptions")}</legend>
+            <label>
+              {t("dsUploadZone")}
+              <input name="upload-timezone" placeholder="UTC" value={options.timezone} onChange={(e) => setOptions({ ...options, timezone: e.target.value })} />
+              <ShownError errors={optionErrors} name="timezone" />
+            </label>
+            <label>
+              {t("dsUnit")}
+              <select name="upload-unit" value={options.unit} onChange={(e) => setOptions({ ...options, unit: e.target.value })}>
+                {UNITS.map((u) => (
+                  <option key={u} value={u}>
+                    {u || t("dsUnitDetect")}
+                  </option>
+                ))}
+              </select>
+              <ShownError errors={optionErrors} name="unit" />
+            </label>
+            <label className="grow">
+              {t("dsScale")}
+              <input name="upload-scale" placeholder="1" size={8} value={options.scale} onChange={(e) => setOptions({ ...options, scale: e.target.value })} />
+              <ShownError errors={optionErrors} name="scale" />
+            </label>
+          </fieldset>
           <label>
             {t("uploadDataset")}
             <input
@@ -141,6 +178,7 @@ export function Datasets(): ReactNode {
               onChange={(e) => {
                 const f = e.target.files?.[0];
                 if (f) send(f);
+                e.target.value = ""; // the same file may be chosen again after fixing an option
               }}
             />
           </label>

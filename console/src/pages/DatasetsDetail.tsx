@@ -55,7 +55,7 @@ export function DatasetsDetail({ datasetId }: { datasetId: string }): ReactNode 
             <dd>{formatNumber(d.interval_s / 60)} min</dd>
             <dt>{t("dsRange")}</dt>
             <dd>
-              {time(d.start_at)} – {time(d.end_at)}
+              {time(d.start_at)} – {time(d.end_at)} UTC
             </dd>
             <dt>{t("dsZone")}</dt>
             <dd>{d.timezone}</dd>
