@@ -17,6 +17,10 @@ What a test gets:
 - ``screenshot(page, "fleet")``: saves ``docs/img/console/fleet.png`` (the full page).
 - ``api``: an ``httpx.Client`` on the same server with the admin key, for seeding data.
 - ``worker_settings``: the Settings (topic prefix, ...) the API and the worker share.
+- ``history_sink``: a ``kilowatch history-sink`` process for the session (the asset chart and
+  history-based training read the readings it stores).
+- ``csrf(page)``: the ``X-CSRF-Token`` header of the page's session, for ``page.request`` calls that
+  change something.
 """
 
 from __future__ import annotations
@@ -120,6 +124,7 @@ def worker_env(
         api_verifications_per_minute=10_000,
         api_rate_limit_per_minute=100_000,
         api_sse_streams_per_key=16,
+        alerting_enabled=True,  # the worker groups anomalies into the episodes the Alerts page lists
     )
     env["KILOWATCH_LOG_FORMAT"] = env.get("KILOWATCH_LOG_FORMAT", "text")
     return settings, env
@@ -194,6 +199,41 @@ def console_server(
                 api.wait(10)
         worker.stop()
         _run_cli(["revoke-api-key", admin_key.split("_")[1]], env)
+
+
+@pytest.fixture(scope="session")
+def history_sink(
+    worker_env: tuple[Settings, dict[str, str]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """The readings history the asset chart reads (and history-based training takes) is written by the
+    history sink, off in the worker by default: run it as its own process, as a deployment does
+    (``kilowatch history-sink``, same settings as the worker)."""
+    _settings, env = worker_env
+    log = tmp_path_factory.mktemp("history-sink") / "history-sink.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [KILOWATCH, "history-sink"],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def csrf(page: Page) -> dict[str, str]:
+    """The CSRF header of the page's console session (state-changing ``page.request`` calls need it)."""
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "kw_csrf")
+    return {"X-CSRF-Token": token}
 
 
 @pytest.fixture(scope="session")

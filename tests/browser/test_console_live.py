@@ -1,31 +1,25 @@
 """An asset whose readings flow through the real worker: a spike posted while the asset page is open
-appears as an anomaly (table row and chart marker) without reloading the page."""
+appears as an anomaly (table row and chart marker) without reloading the page, pushed over the anomaly
+stream (Server-Sent Events: the page asks the anomalies list nothing meanwhile), and hovering its marker
+shows the expected value and the reason."""
 
 from __future__ import annotations
 
 import csv
+import json
 import re
-import subprocess
+import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Request, expect
 
-from stream_app.settings import Settings
-from tests.browser.conftest import ConsoleServer, Screenshot, SignIn
-from tests.integration.harness import KILOWATCH, ROOT
+from tests.browser.conftest import ConsoleServer, Screenshot, SignIn, csrf
 
 N_WARM = 400
 STEP = timedelta(minutes=15)
-
-
-def csrf(page: Page) -> dict[str, str]:
-    token = next(c["value"] for c in page.context.cookies() if c["name"] == "kw_csrf")
-    return {"X-CSRF-Token": token}
 
 
 def steel(data_dir: Path, n: int) -> list[float]:
@@ -41,35 +35,6 @@ def steel(data_dir: Path, n: int) -> list[float]:
 def post(page: Page, base: str, readings: list[dict[str, Any]]) -> None:
     r = page.request.post(f"{base}/api/v1/readings", data={"readings": readings}, headers=csrf(page))
     assert r.status == 202, r.text()
-
-
-@pytest.fixture(scope="module")
-def history_sink(
-    worker_env: tuple[Settings, dict[str, str]], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[None]:
-    """The readings history the asset chart reads (and history-based training takes) is written by the
-    history sink, off in the worker by default: run it as its own process, as a deployment does
-    (``kilowatch history-sink``, same settings as the worker)."""
-    _settings, env = worker_env
-    log = tmp_path_factory.mktemp("history-sink") / "history-sink.log"
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [KILOWATCH, "history-sink"],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
 
 
 def test_a_spike_appears_on_the_open_asset_page_without_reload(
@@ -95,7 +60,15 @@ def test_a_spike_appears_on_the_open_asset_page_without_reload(
     page.goto(f"{console_server.base_url}/admin/asset?id={asset}&range=7d")
     chart = page.get_by_test_id("asset-chart")
     expect(chart).to_have_attribute("data-readings", str(N_WARM), timeout=120_000)
+    expect(page.get_by_test_id("live-state")).to_have_attribute("data-state", "open")
     before = page.locator("[data-testid=anomalies] tbody tr").count()
+    asked: list[str] = []  # anomaly list requests from now on (the stream must bring the spike)
+
+    def on_request(req: Request) -> None:
+        if "/anomalies" in req.url and "/anomalies/stream" not in req.url:
+            asked.append(req.url)
+
+    page.on("request", on_request)
 
     spike_at = start + STEP * N_WARM
     post(
@@ -107,8 +80,35 @@ def test_a_spike_appears_on_the_open_asset_page_without_reload(
     row = page.locator("[data-testid=anomalies] tbody tr", has_text=when)
     expect(row).to_have_attribute("data-type", "spike", timeout=120_000)
     expect(row).to_contain_text("Exceeds predicted value by")
+    assert asked == [], f"the anomaly came by polling, not by the stream: {asked}"
     expect(chart).to_have_attribute("data-readings", str(N_WARM + 1))
     expect(chart).to_have_attribute("data-anomalies", re.compile(r"(^|,)spike:\d+"))
     assert page.locator("[data-testid=anomalies] tbody tr").count() >= before + 1
 
+    # hover the spike's marker (the rightmost: it is the newest reading): the tooltip shows the
+    # expected value and the reason, as the table row does
+    expected_cell = row.locator("td").nth(3).inner_text()
+    expect(chart).to_have_attribute("data-markers", re.compile(r"\[\[\d"))
+    markers = json.loads(chart.get_attribute("data-markers") or "[]")
+    x, y = max(markers, key=lambda p: p[0])
+    box = chart.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + x, box["y"] + y)
+    tooltip = chart.locator("div", has_text="Exceeds predicted value by").last
+    expect(tooltip).to_be_visible()
+    expect(tooltip).to_contain_text(f"expected: {expected_cell}")
+    expect(tooltip).to_contain_text("spike")
+
     screenshot(page, "asset-live-spike")
+
+    # the worker's alerting grouped the spike into an episode: the Alerts page lists it
+    url = f"{console_server.base_url}/api/v1/alert-episodes?asset_id={asset}"
+    deadline = time.monotonic() + 60
+    while not page.request.get(url).json()["data"]["items"]:  # a condition polled with a deadline
+        assert time.monotonic() < deadline, "no alert episode stored for the spike in 60 s"
+        page.wait_for_timeout(500)
+    page.get_by_role("link", name="Alerts").click()
+    episode = page.locator("[data-testid=episodes] tbody tr", has_text=asset)
+    expect(episode).to_contain_text("spike")
+    expect(episode).to_have_attribute("data-open", re.compile("true|false"))
+    screenshot(page, "alerts-episodes")

@@ -1,23 +1,19 @@
 """Train a model from the real console: an admin uploads a CSV of real readings (the Sceaux household,
 re-dated to end now), starts a LightGBM job, follows it over SSE to 100 %, and sees the new version
-active in the model table."""
+active in the model table; then cancels a running training, trains a second version and rolls back
+to the first."""
 
 from __future__ import annotations
 
 import csv
-import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
-from stream_app.settings import Settings
 from tests.browser.conftest import ConsoleServer, Screenshot, SignIn
-from tests.integration.harness import KILOWATCH, ROOT
 
 N_ROWS = 1200  # 50 days of hours: inside the history retention (60 days by default)
 
@@ -40,35 +36,6 @@ def household_csv(data_dir: Path, out: Path, n: int) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def history_sink(
-    worker_env: tuple[Settings, dict[str, str]], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[None]:
-    """The readings history the asset chart reads (and history-based training takes) is written by the
-    history sink, off in the worker by default: run it as its own process, as a deployment does
-    (``kilowatch history-sink``, same settings as the worker)."""
-    _settings, env = worker_env
-    log = tmp_path_factory.mktemp("history-sink") / "history-sink.log"
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [KILOWATCH, "history-sink"],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-
 def test_upload_train_follow_to_100_percent_and_activate(
     page: Page,
     console_server: ConsoleServer,
@@ -79,7 +46,7 @@ def test_upload_train_follow_to_100_percent_and_activate(
     tmp_path: Path,
 ) -> None:
     asset = f"browser-train-{uuid.uuid4().hex[:8]}"
-    sign_in(page, "admin")
+    sign_in(page, "admin")  # the upload needs the write scope (an operator trains, but cannot ingest)
     page.goto(f"{console_server.base_url}/admin/asset?id={asset}")
     expect(page.get_by_role("heading", name="Training")).to_be_visible()
     page.get_by_label("Upload a CSV file (timestamp,value)").check()
@@ -119,3 +86,38 @@ def test_upload_train_follow_to_100_percent_and_activate(
     expect(row).to_have_attribute("data-status", "active")
     expect(row.locator("td.metrics")).not_to_be_empty()
     screenshot(page, "asset-training")
+
+    # cancel a running training: a TFT (torch) job runs long enough to be caught while it trains
+    page.get_by_label("The asset's stored readings").check()
+    page.get_by_label("Model type").select_option("tft")
+    page.get_by_role("button", name="Start training").click()
+    expect(job).not_to_have_attribute("data-status", "TRAINED")
+    expect(page.get_by_test_id("job-status")).to_have_text("TRAINING", timeout=120_000)
+    job.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_test_id("job-status")).to_have_text("CANCELED", timeout=60_000)
+    expect(job.get_by_role("button", name="Cancel")).to_have_count(0)
+    jobs = page.request.get(f"{console_server.base_url}/api/v1/jobs?asset_id={asset}").json()["data"]["items"]
+    assert sorted(j["status"] for j in jobs) == ["CANCELED", "TRAINED"], jobs
+    screenshot(page, "asset-training-canceled")
+
+    # a second version (seasonal naive: quick), made active, then rolled back to the first
+    page.get_by_label("Model type").select_option("seasonal_naive")
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_test_id("job-status")).to_have_text("TRAINED", timeout=240_000)
+    v1, v2 = version_row(page, 1), version_row(page, 2)
+    expect(v2).to_be_visible(timeout=30_000)
+    if v2.get_attribute("data-status") != "active":  # not promoted: the operator activates it
+        v2.get_by_role("button", name="Activate").click()
+    expect(v2).to_have_attribute("data-status", "active")
+    expect(v1).to_have_attribute("data-status", "retired")
+    page.get_by_role("button", name="Roll back").click()
+    expect(v1).to_have_attribute("data-status", "active")
+    expect(v2).not_to_have_attribute("data-status", "active")
+    active = page.request.get(f"{console_server.base_url}/api/v1/assets/{asset}/models").json()["data"]
+    items = active["items"] if isinstance(active, dict) else active
+    assert [m["version"] for m in items if m["status"] == "active"] == [1]
+    screenshot(page, "asset-rolled-back")
+
+
+def version_row(page: Page, version: int) -> Locator:
+    return page.locator(f"[data-testid=models] tbody tr[data-version='{version}']")

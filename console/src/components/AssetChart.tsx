@@ -8,17 +8,36 @@ import { useApp } from "./context";
 
 echarts.use([LineChart, ScatterChart, GridComponent, TooltipComponent, LegendComponent, DataZoomComponent, CanvasRenderer]);
 
+const MARKED = 100; // anomaly markers whose pixel position the chart element carries (data-markers)
+
 const timeText = (ms: number): string => new Date(ms).toISOString().replace("T", " ").slice(0, 16) + " UTC";
 
 export function AssetChart({ data }: { data: AssetChartData }): ReactNode {
   const { t } = useApp();
   const el = useRef<HTMLDivElement>(null);
   const chart = useRef<echarts.ECharts | null>(null);
+  const shown = useRef<AssetChartData | null>(null);
 
   useEffect(() => {
     if (!el.current) return;
     const c = echarts.init(el.current);
     chart.current = c;
+    // Where the anomaly markers are drawn, in the element's pixels (after every render, zoom or resize):
+    // the canvas has no DOM per marker, so a test or a tool finds one to hover here.
+    c.on("finished", () => {
+      const node = el.current;
+      const d = shown.current;
+      if (!node || !d) return;
+      const points = Object.values(d.anomalies)
+        .flat()
+        .slice(0, MARKED)
+        .flatMap((m) => {
+          const p = c.convertToPixel({ gridIndex: 0 }, m.value) as number[] | undefined;
+          return p && Number.isFinite(p[0]) && Number.isFinite(p[1]) ? [[Math.round(p[0] ?? 0), Math.round(p[1] ?? 0)]] : [];
+        });
+      const text = JSON.stringify(points);
+      if (node.dataset.markers !== text) node.dataset.markers = text;
+    });
     const resize = (): void => c.resize();
     window.addEventListener("resize", resize);
     return () => {
@@ -31,6 +50,7 @@ export function AssetChart({ data }: { data: AssetChartData }): ReactNode {
   useEffect(() => {
     const c = chart.current;
     if (!c) return;
+    shown.current = data;
     const labels = { value: t("value"), expected: t("expected"), score: t("score") };
     const anomalySeries = Object.entries(data.anomalies).map(([type, markers]) => ({
       name: type,

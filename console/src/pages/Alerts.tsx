@@ -2,11 +2,15 @@ import { useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { can } from "../api/auth";
 import { ApiFailure } from "../api/client";
 import { getAlertConfig, putAlertConfig } from "../api/data";
+import { episodesPage } from "../api/live";
 import { FieldError } from "../components/FieldError";
-import { ErrorBox, Loading } from "../components/Status";
+import { Empty, ErrorBox, Loading } from "../components/Status";
 import { useApp } from "../components/context";
 import { ANOMALY_TYPES, FREQUENCIES, fieldErrorsFromApi, validateAlertForm, type AlertForm, type FieldErrors } from "../lib/forms";
+import { formatNumber } from "../lib/chart";
+import { pathOf } from "../lib/route";
 import { useAsync } from "../lib/useAsync";
+import { usePaged } from "../lib/usePaged";
 
 const BLANK: AlertForm = { email: "", threshold: "0.995", frequency: "immediate", anomaly_types: [], enabled: true };
 
@@ -101,6 +105,79 @@ export function Alerts(): ReactNode {
         </fieldset>
       </form>
       )}
+      <Episodes />
+    </section>
+  );
+}
+
+const when = (iso: string | null): string => (iso ? iso.slice(0, 16).replace("T", " ") : "–");
+
+/** Recent alert episodes (every asset), newest first, a page at a time. */
+function Episodes(): ReactNode {
+  const { t, navigate } = useApp();
+  const episodes = usePaged((cursor) => episodesPage(cursor), []);
+  const items = episodes.items ?? [];
+  return (
+    <section className="panel" aria-label={t("recentEpisodes")}>
+      <h3>{t("recentEpisodes")}</h3>
+      <ErrorBox error={episodes.error} />
+      {episodes.loading && !episodes.items ? <Loading text={t("loading")} /> : null}
+      {episodes.items && !items.length ? <Empty text={t("empty")} /> : null}
+      {items.length ? (
+        <div className="table-wrap">
+          <table data-testid="episodes">
+            <thead>
+              <tr>
+                <th>{t("asset")}</th>
+                <th>{t("openedAt")}</th>
+                <th>{t("lastAnomalyAt")}</th>
+                <th>{t("status")}</th>
+                <th>{t("anomalyCount")}</th>
+                <th>{t("maxScore")}</th>
+                <th>{t("type")}</th>
+                <th>{t("alerted")}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((e) => (
+                <tr key={e.episode_id} data-episode={e.episode_id} data-open={e.open}>
+                  <td>
+                    <a
+                      href={pathOf({ page: "asset", assetId: e.asset_id })}
+                      onClick={(ev) => {
+                        ev.preventDefault();
+                        navigate({ page: "asset", assetId: e.asset_id });
+                      }}
+                    >
+                      {e.asset_id}
+                    </a>
+                  </td>
+                  <td>{when(e.opened_at)}</td>
+                  <td>{when(e.last_anomaly_at)}</td>
+                  <td>
+                    <span className={`badge ${e.open ? "active" : "retired"}`}>{e.open ? t("episodeOpen") : t("episodeClosed")}</span>
+                  </td>
+                  <td>{e.anomaly_count}</td>
+                  <td>{formatNumber(e.max_score)}</td>
+                  <td>
+                    {e.types.map((type) => (
+                      <span key={type} className={`badge ${type}`}>
+                        {type}
+                      </span>
+                    ))}
+                  </td>
+                  <td>{e.alerted ? "✓" : "–"}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      {episodes.hasMore ? (
+        <button type="button" disabled={episodes.loading} onClick={episodes.more}>
+          {t("loadMore")}
+        </button>
+      ) : null}
     </section>
   );
 }

@@ -1,11 +1,13 @@
 import { Suspense, lazy, useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import { can } from "../api/auth";
 import { anomalies as fetchAnomalies, latestForecast, models, readings, type Anomaly, type Forecast } from "../api/data";
+import { anomalyStreamUrl, parseAnomalyEvent } from "../api/live";
 import { ModelsPanel } from "../components/ModelsPanel";
 import { Empty, ErrorBox, Loading } from "../components/Status";
 import { TrainingPanel } from "../components/TrainingPanel";
 import { useApp } from "../components/context";
 import { formatNumber, mergeReadings, rangeBounds, shapeAssetChart, type RangeKey, type ReadingSeries } from "../lib/chart";
+import { followStream, type LiveState } from "../lib/liveStream";
 import { pathOf } from "../lib/route";
 import { useAsync } from "../lib/useAsync";
 
@@ -13,8 +15,8 @@ import { useAsync } from "../lib/useAsync";
 const AssetChart = lazy(() => import("../components/AssetChart").then((m) => ({ default: m.AssetChart })));
 
 const RANGES: RangeKey[] = ["24h", "7d", "30d", "365d"];
-const LIVE_EVERY_MS = 3000;
-const LIVE_LOOKBACK_MS = 6 * 3_600_000; // anomalies are stored a moment after their reading: look back
+const LIVE_EVERY_MS = 3000; // readings and the forecast (anomalies are pushed over their stream)
+const LIVE_LOOKBACK_MS = 6 * 3_600_000; // a resync reads the anomalies of the last hours of readings
 
 interface Loaded {
   series: ReadingSeries;
@@ -22,6 +24,17 @@ interface Loaded {
   from: number;
   anomalies: Map<string, Anomaly>;
   forecast: Forecast | null;
+}
+
+/** `cur` with the anomalies of `found` it lacks (those of its range), or `cur` itself when none is new. */
+function withAnomalies(cur: Loaded, found: Anomaly[]): Loaded {
+  let merged: Map<string, Anomaly> | null = null;
+  for (const a of found) {
+    if (cur.anomalies.has(a.event_id) || Date.parse(a.timestamp) < cur.from) continue;
+    merged ??= new Map(cur.anomalies);
+    merged.set(a.event_id, a);
+  }
+  return merged ? { ...cur, anomalies: merged } : cur;
 }
 
 async function loadRange(assetId: string, range: RangeKey): Promise<Loaded> {
@@ -43,6 +56,7 @@ export function AssetPage({ assetId, initialRange }: { assetId: string; initialR
   const [state, setState] = useState<Loaded | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [liveError, setLiveError] = useState<unknown>(null);
+  const [liveState, setLiveState] = useState<LiveState | null>(null);
   const versions = useAsync(() => models(assetId), [assetId]);
   const held = useRef<Loaded | null>(null);
   const liveRef = useRef(live);
@@ -81,29 +95,46 @@ export function AssetPage({ assetId, initialRange }: { assetId: string; initialR
     };
   }, [assetId, range]);
 
-  // Live: newer readings, anomalies and the latest forecast while the page is open.
+  // Live: newer readings and the latest forecast while the page is open (anomalies: the stream below).
   const poll = useCallback(async () => {
     const cur = held.current;
     if (!cur) return;
     const last = cur.series.timestamps[cur.series.timestamps.length - 1];
     const since = last === undefined ? cur.from : last + 1;
-    const [fresh, found, forecast] = await Promise.all([
-      readings(assetId, new Date(since)),
-      fetchAnomalies(assetId, new Date(Math.max(cur.from, (last ?? cur.from) - LIVE_LOOKBACK_MS)), undefined, 1),
-      latestForecast(assetId),
-    ]);
+    const [fresh, forecast] = await Promise.all([readings(assetId, new Date(since)), latestForecast(assetId)]);
     const now = held.current;
     if (!now || now.from !== cur.from) return; // the range changed meanwhile
-    const merged = new Map(now.anomalies);
-    let changed = fresh.timestamps.length > 0 || forecast?.forecast_id !== now.forecast?.forecast_id;
-    for (const a of found) {
-      if (!merged.has(a.event_id)) {
-        merged.set(a.event_id, a);
-        changed = true;
-      }
+    if (fresh.timestamps.length > 0 || forecast?.forecast_id !== now.forecast?.forecast_id) {
+      setState({ ...now, series: mergeReadings(now.series, fresh, now.from), forecast });
     }
-    if (changed) setState({ ...now, series: mergeReadings(now.series, fresh, now.from), anomalies: merged, forecast });
   }, [assetId]);
+
+  // Live anomalies, pushed by the API as the results sink stores them (Server-Sent Events). On every
+  // (re)connection the last hours are read once, for what was stored while no stream was open.
+  const loaded = state !== null;
+  useEffect(() => {
+    if (!live || !loaded) {
+      setLiveState(null);
+      return;
+    }
+    const resync = (): void => {
+      const cur = held.current;
+      if (!cur) return;
+      const last = cur.series.timestamps[cur.series.timestamps.length - 1] ?? cur.from;
+      fetchAnomalies(assetId, new Date(Math.max(cur.from, last - LIVE_LOOKBACK_MS)), undefined, 1).then(
+        (found) => setState((s) => (s && s.from === cur.from ? withAnomalies(s, found) : s)),
+        setLiveError,
+      );
+    };
+    return followStream((lastId) => anomalyStreamUrl(assetId, lastId), {
+      onAnomaly: (data) => {
+        const a = parseAnomalyEvent(data, assetId);
+        if (a) setState((s) => (s ? withAnomalies(s, [a]) : s));
+      },
+      onResync: resync,
+      onState: setLiveState,
+    });
+  }, [assetId, live, loaded, range]);
 
   useEffect(() => {
     if (!live) return;
@@ -161,6 +192,11 @@ export function AssetPage({ assetId, initialRange }: { assetId: string; initialR
           <input type="checkbox" checked={live} onChange={(e) => setLive(e.target.checked)} /> {t("live")}
         </label>
       </div>
+      {liveState === "open" || liveState === "retrying" ? (
+        <p className={liveState === "open" ? "muted" : "notice"} data-testid="live-state" data-state={liveState}>
+          {liveState === "open" ? t("liveConnected") : t("liveReconnecting")}
+        </p>
+      ) : null}
       <ErrorBox error={error} />
       <ErrorBox error={liveError} />
       {!state && !error ? <Loading text={t("loading")} /> : null}

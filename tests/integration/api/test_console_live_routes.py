@@ -181,6 +181,7 @@ async def test_alert_episodes_newest_first_paged_and_filtered(live_api: Api) -> 
     r = await live_api.client.get("/api/v1/alert-episodes", params={"asset_id": "bad id"}, headers=h)
     assert r.status_code == 422 and r.json()["error"]["details"][0]["loc"] == ["query", "asset_id"]
     assert (await live_api.client.get("/api/v1/alert-episodes")).status_code == 401
+    await pool.execute("DELETE FROM alert_episodes WHERE asset_id = $1", asset)  # the database is shared
 
 
 async def _served(api: Api) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
@@ -272,6 +273,8 @@ async def test_the_anomaly_stream_pushes_a_stored_anomaly_of_its_asset_only(live
     finally:
         server.should_exit = True
         await task
+        await pool.execute("DELETE FROM anomalies WHERE asset_id = ANY($1::text[])", [asset, other])
+        await pool.execute("DELETE FROM assets WHERE asset_id = $1", asset)
 
 
 async def test_an_idle_session_ends_and_use_slides_it(live_api: Api) -> None:
