@@ -10,8 +10,10 @@ from __future__ import annotations
 import csv
 import uuid
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
@@ -51,14 +53,33 @@ def _upload(page: Page, path: Path) -> Locator:
     return row
 
 
+@pytest.fixture
+def uploaded(api: httpx.Client) -> Iterator[list[str]]:
+    """Names of the datasets a test uploads: deleted afterwards (their readings, jobs and results go
+    with them), so the shared database does not fill up run after run."""
+    names: list[str] = []
+    yield names
+    listed = api.get("/api/v1/datasets", params={"limit": 200})
+    listed.raise_for_status()
+    for d in listed.json()["data"]["items"]:
+        if d["name"] in names:
+            api.delete(f"/api/v1/datasets/{d['id']}").raise_for_status()
+
+
 def _wait_job(page: Page, test_id: str) -> None:
     expect(page.get_by_test_id(test_id)).to_have_attribute("data-status", "succeeded", timeout=JOB_TIMEOUT_MS)
 
 
 def test_upload_a_dataset_with_progress_and_see_it_listed(
-    page: Page, sign_in: SignIn, screenshot: Screenshot, data_dir: Path, tmp_path: Path
+    page: Page,
+    sign_in: SignIn,
+    screenshot: Screenshot,
+    data_dir: Path,
+    tmp_path: Path,
+    uploaded: list[str],
 ) -> None:
     path = _household_slice(data_dir, tmp_path / f"house-{uuid.uuid4().hex[:8]}.csv", N_ROWS)
+    uploaded.append(path.name)
     sign_in(page, "admin")
     page.get_by_role("link", name="Datasets", exact=True).click()
     page.locator("input[name=upload-scale]").fill("0")  # refused in the form: nothing is sent
@@ -80,9 +101,10 @@ def test_a_viewer_lists_datasets_but_cannot_upload(page: Page, sign_in: SignIn) 
 
 
 @pytest.fixture
-def household_page(page: Page, sign_in: SignIn, data_dir: Path, tmp_path: Path) -> Page:
+def household_page(page: Page, sign_in: SignIn, data_dir: Path, tmp_path: Path, uploaded: list[str]) -> Page:
     """An admin on the page of a freshly uploaded 60-day household slice."""
     path = _household_slice(data_dir, tmp_path / f"house60-{uuid.uuid4().hex[:8]}.csv", 24 * DAYS)
+    uploaded.append(path.name)
     sign_in(page, "admin")
     _upload(page, path).get_by_role("link", name=path.name).click()
     expect(page.get_by_test_id("dataset-name")).to_have_text(path.name)
@@ -116,7 +138,8 @@ def test_dataset_page_preprocess_statistics_patterns_anomalies_dashboard_reports
     stats = page.get_by_role("form", name="Statistics")
     stats.locator("input[name=stats-valley_hours]").fill("0-8")
     stats.get_by_role("button", name="Run").click()
-    expect(stats.locator(".field-error[data-field=valley_hours]")).to_have_text("hours both peak and valley: 8")
+    valley_error = stats.locator(".field-error[data-field=valley_hours]")
+    expect(valley_error).to_have_text("hours both peak and valley: 8")
     stats.locator("input[name=stats-valley_hours]").fill("23-6")
     stats.locator("input[name=stats-price-peak]").fill("0.3")
     stats.locator("input[name=stats-price-valley]").fill("0.1")
