@@ -20,7 +20,7 @@ import pandas as pd
 from schemas.bundle import DETECTORS, DetectorName
 from stream_app.core.extras import missing_extra
 from stream_app.core.reasons import point_reason
-from trainers import bundle, frames, metrics, models
+from trainers import bundle, frames, metrics, models, transform_choice
 from trainers import target_transform as tt
 from trainers.detectors import AutoencoderDetector, ResidualDetector
 from trainers.errors import BundleError, TrainingError
@@ -508,7 +508,7 @@ def _choose_transform(
     ``meta``; a differenced model needs a day more history (``input_length``) and bundle format 2."""
     val_rows = max(spec.horizon + tt.MIN_VALIDATION_ORIGINS, int(n_train * tt.VALIDATION_FRACTION))
     scaled = scale(grid["value"].to_numpy(dtype=float), meta["scaler"]["value"])
-    choice = tt.choose(
+    choice = transform_choice.choose(
         params,
         models.Shape(spec.horizon, day, False),
         input_length,

@@ -21,8 +21,7 @@ import pandas as pd
 from stream_app import progress
 from stream_app.exit_codes import bad_input, check_input_file
 from stream_app.progress import add_quiet_flag
-from trainers import frames, metrics, models
-from trainers import target_transform as tt
+from trainers import frames, metrics, models, transform_choice
 from trainers.errors import TrainingError
 
 MODELS = models.DARTS_TYPES
@@ -182,14 +181,23 @@ def run(
     val = (val_series, past, future) if validation else None
     lgb = model_type == "lightgbm"
     t0, c0 = time.perf_counter(), time.process_time()
-    choice: tt.Choice | None = None
+    choice: transform_choice.Choice | None = None
     if lgb:  # the target transform is chosen on the validation rows, as training does
         shape = models.Shape(horizon, day, False)
-        choice = tt.choose(params, shape, input_length, scaled, data.index, train_end, val_end, seed)
-        model = tt.fit_lightgbm(
-            choice.kind, params, shape, input_length, scaled, data.index, train_end, seed,
+        choice = transform_choice.choose(
+            params, shape, input_length, scaled, data.index, train_end, val_end, seed
+        )
+        model = transform_choice.fit_lightgbm(
+            choice.kind,
+            params,
+            shape,
+            input_length,
+            scaled,
+            data.index,
+            train_end,
+            seed,
             columns=[str(c) for c in data.columns],
-        )  # fmt: skip
+        )
     else:
         models.fit(model, model_type, params, fit_series, past, future, None, None, val=val)
     fit_seconds, fit_cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -228,7 +236,7 @@ def run(
         )
     elif choice is not None:
         origins = np.arange(val_end, n - horizon + 1, stride)
-        pred_s = tt.rolling(model, choice.kind, day, scaled, data.index.asi8, origins, horizon)
+        pred_s = transform_choice.rolling(model, choice.kind, day, scaled, data.index.asi8, origins, horizon)
     else:
         origins = data.index.get_indexer([ts.start_time() for ts in hf])
         medians = [f"{c}_q0.500" for c in series.components] if torch_model else list(series.components)

@@ -145,15 +145,18 @@ def test_detection_rebuilds_the_one_step_forecast(bundle: Any, pjm: pd.DataFrame
 
 def test_evaluation_and_backtest_forecasts_agree(bundle: Any, pjm: pd.DataFrame) -> None:
     """The hold-out evaluation (darts' historical forecasts, ``trainers.forecast.multi_step``) and the
-    backtest's vectorised path (``target_transform.rolling``) give the same rebuilt forecasts."""
+    backtest's vectorised path (``transform_choice.rolling``) give the same rebuilt forecasts."""
     from trainers import target_transform as tt
+    from trainers import transform_choice
     from trainers.forecast import multi_step, prepare
 
     meta = bundle.metadata
     prep = prepare(pjm, meta, extend=DAY)
     origins, med = multi_step(bundle.model, meta, prep, ROWS - 300, DAY, 7)
     y = _scaled(bundle, prep.values)
-    vec = tt.rolling(bundle.model, tt.SEASONAL_DIFFERENCE, DAY, y, prep.index.asi8, origins, DAY)
+    vec = transform_choice.rolling(
+        bundle.model, tt.SEASONAL_DIFFERENCE, DAY, y, prep.index.asi8, origins, DAY
+    )
     np.testing.assert_allclose(med, _unscale(bundle, vec[..., 0]), rtol=1e-9, atol=1e-6)
 
 
