@@ -71,10 +71,9 @@ def model_row(
     lookback = params.pop("input_length", None)
     t0, c0 = time.perf_counter(), _cpu()
     res = backtest.run(data, freq, model, HORIZON, split, lookback=lookback, params=params)
-    label = model + "".join(f" {k}={v}" for k, v in (extra or {}).items())
     return {
         "model": model,
-        "label": label + (" (val rows)" if validation_only else ""),
+        "label": _label(model, extra, validation_only),
         "params": params | ({"input_length": lookback} if lookback else {}),
         "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "target_transform": res.target_transform,
@@ -89,6 +88,11 @@ def model_row(
         "split": list(res.split),
         "scores": {k: {m: float(v) for m, v in row.items()} for k, row in res.rows.items()},
     }
+
+
+def _label(model: str, extra: dict[str, Any] | None, validation_only: bool) -> str:
+    label = model + "".join(f" {k}={v}" for k, v in (extra or {}).items())
+    return label + (" (val rows)" if validation_only else "")
 
 
 def render(results: dict[str, Any]) -> str:
@@ -157,16 +161,18 @@ def main() -> None:
     for path in args.merge:
         old = json.loads(path.read_text())
         for name, rows in old["datasets"].items():
-            kept = [r for r in rows if r["model"] in DEFAULT_MODELS.split(",")]
-            results["datasets"].setdefault(name, []).extend(kept)
+            results["datasets"].setdefault(name, []).extend(r for r in rows if "scores" in r)
     for name in args.datasets.split(","):
         data, freq = load(name)
-        rows = [r for r in results["datasets"].get(name, []) if r["model"] not in run_models]
+        redo = {_label(m, extra, args.validation_only) for m in run_models}
+        rows = [r for r in results["datasets"].get(name, []) if r.get("label", r["model"]) not in redo]
         for model in run_models:
             rows.append(model_row(data, freq, model, args.epochs, args.samples, extra, args.validation_only))
             print(name, model, rows[-1]["scores"][model]["mase"], flush=True)
         order = {m: i for i, m in enumerate(DEFAULT_MODELS.split(","))}
-        results["datasets"][name] = sorted(rows, key=lambda r: order.get(r["model"], len(order)))
+        results["datasets"][name] = sorted(
+            rows, key=lambda r: (order.get(r["model"], len(order)), r.get("label", ""))
+        )
     results["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     args.out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
     args.out.with_suffix(".md").write_text(render(results))
