@@ -321,6 +321,11 @@ COVARIATE_FORECASTS = Counter(
     "dead-lettered with the reason).",
     ["outcome"],
 )
+COVARIATES_RESTORED = Counter(
+    "kilowatch_covariates_restored_total",
+    "Readings' covariates read back from the state table for assets with a trained model (after a "
+    "restart, rebalance or cache eviction).",
+)
 MODEL_FUTURE_FALLBACKS = Counter(
     "kilowatch_model_future_covariate_fallbacks_total",
     "Model calls not made because the supplied future covariates the model needs for the next steps "
@@ -358,6 +363,12 @@ SINK_DELETED = Counter(
 API_SSE_STREAMS = Gauge(
     "kilowatch_api_sse_streams",
     "Server-Sent-Events log streams of training jobs open in the API (summed over its processes).",
+    multiprocess_mode="livesum",
+)
+API_ANOMALY_STREAMS = Gauge(
+    "kilowatch_api_anomaly_streams",
+    "Anomaly streams (Server-Sent Events) open in the API, each holding one LISTENing PostgreSQL "
+    "connection (summed over its processes).",
     multiprocess_mode="livesum",
 )
 

@@ -28,6 +28,7 @@ import orjson
 
 from api.http.sse import KEEPALIVE, RETRY_MS, frame
 from api.services.results_store import ANOMALY_COLUMNS
+from stream_app import metrics as prom
 
 log = logging.getLogger(__name__)
 CHANNEL = "kw_anomalies"
@@ -111,6 +112,7 @@ async def anomaly_events(
     box = Announcements(asset_id)
     callback = box.listener()
     deadline = time.monotonic() + max_s
+    prom.API_ANOMALY_STREAMS.inc()
     try:
         await listen.add_listener(CHANNEL, callback)  # before the backlog: nothing falls in between
         yield f"retry: {RETRY_MS}\n\n".encode()
@@ -140,6 +142,7 @@ async def anomaly_events(
     except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
         log.warning("anomaly stream of %s stopped: PostgreSQL unavailable: %r", asset_id, exc)
     finally:
+        prom.API_ANOMALY_STREAMS.dec()
         close_soon(listen)
 
 

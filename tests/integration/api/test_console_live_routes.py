@@ -241,6 +241,7 @@ async def test_the_anomaly_stream_pushes_a_stored_anomaly_of_its_asset_only(live
                     return any(e.get("event") == "anomaly" for e in events)
 
                 await _events_until(r, keepalive_then_anomaly, seen, 20)
+                assert "kilowatch_api_anomaly_streams 1.0" in (await client.get("/metrics")).text
             got = [e for e in seen if e.get("event") == "anomaly"]
             assert len(got) == 1 and got[0]["id"] == str(mine.event_id)
             assert (
@@ -256,6 +257,11 @@ async def test_the_anomaly_stream_pushes_a_stored_anomaly_of_its_asset_only(live
             ) as r:
                 await _events_until(r, lambda ev: any(e.get("event") == "anomaly" for e in ev), seen, 20)
             assert [e["id"] for e in seen if e.get("event") == "anomaly"] == [str(later.event_id)]
+            for _ in range(100):  # every stream closed counts down (once the server saw the client go)
+                if "kilowatch_api_anomaly_streams 0.0" in (await client.get("/metrics")).text:
+                    break
+                await asyncio.sleep(0.1)
+            assert "kilowatch_api_anomaly_streams 0.0" in (await client.get("/metrics")).text
             bad = await client.get(url, headers={**live_api.auth("read"), "Last-Event-ID": "yesterday"})
             assert bad.status_code == 400
             assert bad.json()["error"]["details"][0]["loc"] == ["header", "Last-Event-ID"]
