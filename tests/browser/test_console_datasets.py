@@ -199,6 +199,13 @@ def test_dataset_page_preprocess_statistics_patterns_anomalies_dashboard_reports
         assert "xl/workbook.xml" in z.namelist()
     screenshot(page, "dataset")
 
+    # Opened again, each section shows the dataset's latest job of its type and its result.
+    page.reload()
+    expect(page.get_by_test_id("stats-cost")).to_contain_text("EUR")
+    expect(page.get_by_test_id("patterns").locator("tbody tr")).to_have_count(4)
+    expect(page.get_by_test_id("anomalies-total")).to_have_text(str(total))
+    expect(page.get_by_test_id("report-download")).to_contain_text("-en-US.xlsx")
+
 
 def test_dataset_page_at_phone_width_in_chinese_for_a_viewer(
     household_page: Page,

@@ -73,3 +73,9 @@ export async function getDashboard(id: string): Promise<Dashboard> {
 export async function getReport(id: string): Promise<Report> {
   return unwrap(await api.GET("/api/v1/reports/{report_id}", { params: { path: { report_id: id } } }));
 }
+
+/** The dataset's latest jobs, newest first (one page of 100: enough to find each type's newest). */
+export async function datasetJobs(id: string): Promise<GenericJob[]> {
+  const page = unwrap(await api.GET("/api/v1/jobs", { params: { query: { dataset_id: id, limit: 100 } } }));
+  return page.items as GenericJob[];
+}

@@ -1,5 +1,5 @@
 import { useState, type FormEvent, type ReactNode } from "react";
-import { datasetAnomalies, type Dataset, type DatasetAnomaly } from "../api/datasets";
+import { datasetAnomalies, type Dataset, type DatasetAnomaly, type GenericJob } from "../api/datasets";
 import { DatasetAnomalyList } from "./DatasetAnomalyList";
 import { DatasetJob, useJobRun } from "./DatasetJob";
 import { ErrorBox } from "./Status";
@@ -18,10 +18,10 @@ const SHOWN = 50;
 
 /** Run the dataset's anomaly detection (autoencoder or the stream's detector) and list what it found;
  * `onFound` lets the dashboard re-read its recent anomalies. */
-export function DatasetAnomalies({ dataset, onFound }: { dataset: Dataset; onFound: () => void }): ReactNode {
+export function DatasetAnomalies({ dataset, onFound, last }: { dataset: Dataset; onFound: () => void; last?: GenericJob | undefined }): ReactNode {
   const { t } = useApp();
   const [method, setMethod] = useState<"autoencoder" | "streaming">("streaming");
-  const run = useJobRun();
+  const run = useJobRun(last);
   const r = run.result as AnomaliesResult | null;
 
   const submit = (e: FormEvent): void => {
@@ -51,7 +51,7 @@ export function DatasetAnomalies({ dataset, onFound }: { dataset: Dataset; onFou
           job={run.job}
           onDone={(res, j) => {
             run.done(res, j);
-            if (j.status === "succeeded") onFound();
+            if (j.status === "succeeded" && run.fresh) onFound();
           }}
           testId="anomalies-job"
         />

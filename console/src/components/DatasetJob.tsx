@@ -70,6 +70,8 @@ export function DatasetJob({ job, onDone, testId }: { job: GenericJob; onDone: (
 
 export interface JobRun {
   job: GenericJob | null;
+  /** The job was started on this page (not the latest one found when the page opened). */
+  fresh: boolean;
   result: unknown;
   error: unknown;
   busy: boolean;
@@ -78,14 +80,17 @@ export interface JobRun {
   done: (result: unknown, job: GenericJob) => void;
 }
 
-/** The state of one kind of job on the page: the latest submitted job and its result. */
-export function useJobRun(): JobRun {
-  const [job, setJob] = useState<GenericJob | null>(null);
+/** The state of one kind of job on the page: the latest submitted job (at first, the latest one the
+ * dataset had: its result shows again) and its result. */
+export function useJobRun(last?: GenericJob): JobRun {
+  const [job, setJob] = useState<GenericJob | null>(last ?? null);
+  const [fresh, setFresh] = useState(false);
   const [result, setResult] = useState<unknown>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   return {
     job,
+    fresh,
     result,
     error,
     busy,
@@ -95,6 +100,7 @@ export function useJobRun(): JobRun {
       submit().then(
         (j) => {
           setResult(null);
+          setFresh(true);
           setJob(j);
         },
         (e: unknown) => {

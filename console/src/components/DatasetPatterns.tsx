@@ -1,5 +1,5 @@
 import { Suspense, lazy, useState, type FormEvent, type ReactNode } from "react";
-import { loadPatterns, type Dataset } from "../api/datasets";
+import { loadPatterns, type Dataset, type GenericJob } from "../api/datasets";
 import { formatNumber } from "../lib/chart";
 import { localized, patternSeries, validatePatterns, type LoadPattern } from "../lib/datasets";
 import { DatasetJob, useJobRun } from "./DatasetJob";
@@ -17,12 +17,12 @@ interface PatternsResult {
   patterns: LoadPattern[];
 }
 
-export function DatasetPatterns({ dataset }: { dataset: Dataset }): ReactNode {
+export function DatasetPatterns({ dataset, last }: { dataset: Dataset; last?: GenericJob | undefined }): ReactNode {
   const { t, lang } = useApp();
   const [method, setMethod] = useState("kmeans");
   const [k, setK] = useState("3");
   const [kError, setKError] = useState<string | undefined>(undefined);
-  const run = useJobRun();
+  const run = useJobRun(last);
   const r = run.result as PatternsResult | null;
 
   const submit = (e: FormEvent): void => {

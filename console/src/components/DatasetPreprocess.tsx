@@ -1,6 +1,6 @@
 import { useState, type FormEvent, type ReactNode } from "react";
 import { ApiFailure } from "../api/client";
-import { preprocess, type Dataset } from "../api/datasets";
+import { preprocess, type Dataset, type GenericJob } from "../api/datasets";
 import { MISSING, OUTLIERS, RESAMPLE, apiFieldErrors, validatePreprocess, type PreprocessForm } from "../lib/datasets";
 import type { MessageKey } from "../lib/i18n";
 import { DatasetJob, useJobRun } from "./DatasetJob";
@@ -17,11 +17,11 @@ const ERROR_TEXT: Record<string, MessageKey> = {
 
 /** Preprocess (write scope): the form checked as PreprocessParams checks it, the job followed to its
  * end, then the dataset re-read (`onDone`) so its status and summary show. */
-export function DatasetPreprocess({ dataset, onDone }: { dataset: Dataset; onDone: () => void }): ReactNode {
+export function DatasetPreprocess({ dataset, onDone, last }: { dataset: Dataset; onDone: () => void; last?: GenericJob | undefined }): ReactNode {
   const { t } = useApp();
   const [form, setForm] = useState<PreprocessForm>({ missing: "interpolate", outliers: "clip", outlier_k: "3", resample: "", timezone: "" });
   const [errors, setErrors] = useState<ShownErrors>({});
-  const run = useJobRun();
+  const run = useJobRun(last);
   const set = (k: keyof PreprocessForm, v: string): void => setForm({ ...form, [k]: v });
 
   const submit = (e: FormEvent): void => {
@@ -99,7 +99,7 @@ export function DatasetPreprocess({ dataset, onDone }: { dataset: Dataset; onDon
           testId="preprocess-job"
           onDone={(res, j) => {
             run.done(res, j);
-            onDone();
+            if (run.fresh) onDone();
           }}
         />
       ) : null}

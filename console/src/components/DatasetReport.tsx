@@ -1,6 +1,6 @@
 import { useState, type FormEvent, type ReactNode } from "react";
 import { ApiFailure } from "../api/client";
-import { getReport, makeReport, type Dataset, type Report } from "../api/datasets";
+import { getReport, makeReport, type Dataset, type GenericJob, type Report } from "../api/datasets";
 import { apiFieldErrors } from "../lib/datasets";
 import { DatasetJob, useJobRun } from "./DatasetJob";
 import { usePeriodsForm } from "./DatasetStatistics";
@@ -9,7 +9,7 @@ import { ErrorBox } from "./Status";
 import { useApp } from "./context";
 
 /** A PDF or XLSX report (zh-CN or en-US) made by a job, then its state and a download link. */
-export function DatasetReport({ dataset }: { dataset: Dataset }): ReactNode {
+export function DatasetReport({ dataset, last }: { dataset: Dataset; last?: GenericJob | undefined }): ReactNode {
   const { t, lang } = useApp();
   const [format, setFormat] = useState<"pdf" | "xlsx">("pdf");
   const [language, setLanguage] = useState<"zh-CN" | "en-US">(lang);
@@ -17,7 +17,7 @@ export function DatasetReport({ dataset }: { dataset: Dataset }): ReactNode {
   const form = usePeriodsForm();
   const [report, setReport] = useState<Report | null>(null);
   const [readError, setReadError] = useState<unknown>(null);
-  const run = useJobRun();
+  const run = useJobRun(last);
 
   const submit = (e: FormEvent): void => {
     e.preventDefault();

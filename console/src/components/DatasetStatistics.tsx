@@ -1,6 +1,6 @@
 import { useState, type FormEvent, type ReactNode } from "react";
 import { ApiFailure } from "../api/client";
-import { statistics, type Dataset } from "../api/datasets";
+import { statistics, type Dataset, type GenericJob } from "../api/datasets";
 import { formatNumber } from "../lib/chart";
 import {
   DEFAULT_PERIOD_TEXT,
@@ -67,10 +67,10 @@ export function usePeriodsForm(): {
   return { periodTexts, setPeriodTexts, priceTexts, setPriceTexts, errors, setErrors, check };
 }
 
-export function DatasetStatistics({ dataset }: { dataset: Dataset }): ReactNode {
+export function DatasetStatistics({ dataset, last }: { dataset: Dataset; last?: GenericJob | undefined }): ReactNode {
   const { t, lang } = useApp();
   const form = usePeriodsForm();
-  const run = useJobRun();
+  const run = useJobRun(last);
   const r = run.result as StatisticsResult | null;
 
   const submit = (e: FormEvent): void => {

@@ -5,6 +5,7 @@ import {
   dailySeries,
   formatHours,
   hourCurve,
+  latestByType,
   parseHours,
   patternSeries,
   periodPie,
@@ -256,5 +257,20 @@ describe("any text in the hour fields", () => {
       else expect(text).toContain(r.token);
       expect(() => validatePeriods({ peak_hours: text, valley_hours: "0-7", flat_hours: "" })).not.toThrow();
     }
+  });
+});
+
+describe("latest job of each type", () => {
+  it("keeps the newest per type whatever the order", () => {
+    const j = (type: string, created_at: string, id: string) => ({ type, created_at, id });
+    const latest = latestByType([
+      j("statistics", "2026-12-07T10:00:00Z", "a"),
+      j("report", "2026-12-07T09:00:00Z", "b"),
+      j("statistics", "2026-12-07T11:00:00Z", "c"),
+      j("report", "2026-12-07T08:00:00Z", "d"),
+    ]);
+    expect(latest["statistics"]?.id).toBe("c");
+    expect(latest["report"]?.id).toBe("b");
+    expect(latest["anomalies"]).toBeUndefined();
   });
 });

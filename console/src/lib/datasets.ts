@@ -325,3 +325,14 @@ export function validateUploadOptions(form: UploadOptionsForm): { ok: true; fiel
   }
   return Object.keys(errors).length ? { ok: false, errors } : { ok: true, fields };
 }
+
+/** The newest job of each type among `jobs` (any order in, any status): what each section of the
+ * dataset page shows when it opens. */
+export function latestByType<J extends { type: string; created_at: string }>(jobs: readonly J[]): Record<string, J> {
+  const out: Record<string, J> = {};
+  for (const j of jobs) {
+    const seen = out[j.type];
+    if (!seen || j.created_at > seen.created_at) out[j.type] = j;
+  }
+  return out;
+}

@@ -1,6 +1,6 @@
 import { useState, type ReactNode } from "react";
 import { can } from "../api/auth";
-import { getDataset } from "../api/datasets";
+import { datasetJobs, getDataset } from "../api/datasets";
 import { DatasetAnomalies } from "../components/DatasetAnomalies";
 import { DatasetDashboard } from "../components/DatasetDashboard";
 import { DatasetPatterns } from "../components/DatasetPatterns";
@@ -11,6 +11,7 @@ import { ErrorBox, Loading } from "../components/Status";
 import { useApp } from "../components/context";
 import { formatNumber } from "../lib/chart";
 import type { MessageKey } from "../lib/i18n";
+import { latestByType } from "../lib/datasets";
 import { useAsync } from "../lib/useAsync";
 
 const time = (s: string | null): string => (s ?? "").slice(0, 16).replace("T", " ");
@@ -20,6 +21,9 @@ const time = (s: string | null): string => (s ?? "").slice(0, 16).replace("T", "
 export function DatasetsDetail({ datasetId }: { datasetId: string }): ReactNode {
   const { t, session, navigate } = useApp();
   const dataset = useAsync(() => getDataset(datasetId), [datasetId]);
+  // Each section opens on the dataset's latest job of its type (a report made yesterday is still there).
+  const jobs = useAsync(() => datasetJobs(datasetId).then(latestByType), [datasetId]);
+  const last = jobs.data ?? {};
   const [boardVersion, setBoardVersion] = useState(0);
   const d = dataset.data;
   const processed = d?.processed as Record<string, unknown> | null | undefined;
@@ -39,7 +43,8 @@ export function DatasetsDetail({ datasetId }: { datasetId: string }): ReactNode 
       </p>
       <ErrorBox error={dataset.error} />
       {dataset.loading && !d ? <Loading text={t("loading")} /> : null}
-      {d ? (
+      <ErrorBox error={jobs.error} />
+      {d && !jobs.loading ? (
         <>
           <h2 data-testid="dataset-name">{d.name}</h2>
           <dl className="facts" data-testid="dataset-facts">
@@ -75,16 +80,17 @@ export function DatasetsDetail({ datasetId }: { datasetId: string }): ReactNode 
           </dl>
           {can(session, "write") ? <DatasetPreprocess
               dataset={d}
+              last={last["preprocess"]}
               onDone={() => {
                 dataset.reload();
                 setBoardVersion((v) => v + 1);
               }}
             /> : null}
-          <DatasetStatistics dataset={d} />
-          <DatasetPatterns dataset={d} />
-          <DatasetAnomalies dataset={d} onFound={() => setBoardVersion((v) => v + 1)} />
+          <DatasetStatistics dataset={d} last={last["statistics"]} />
+          <DatasetPatterns dataset={d} last={last["load_patterns"]} />
+          <DatasetAnomalies dataset={d} last={last["anomalies"]} onFound={() => setBoardVersion((v) => v + 1)} />
           <DatasetDashboard datasetId={d.id} version={boardVersion} />
-          <DatasetReport dataset={d} />
+          <DatasetReport dataset={d} last={last["report"]} />
         </>
       ) : null}
     </section>
