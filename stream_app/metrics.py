@@ -321,6 +321,11 @@ COVARIATE_FORECASTS = Counter(
     "dead-lettered with the reason).",
     ["outcome"],
 )
+COVARIATES_RESTORED = Counter(
+    "kilowatch_covariates_restored_total",
+    "Readings' covariates read back from the state table for assets with a trained model (after a "
+    "restart, rebalance or cache eviction).",
+)
 MODEL_FUTURE_FALLBACKS = Counter(
     "kilowatch_model_future_covariate_fallbacks_total",
     "Model calls not made because the supplied future covariates the model needs for the next steps "

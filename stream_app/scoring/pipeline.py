@@ -39,6 +39,7 @@ from stream_app.scoring.state import (
     slot_key,
     verdict_from_record,
 )
+from stream_app.serving.covariates import covariate_key, decode_covariates, encode_covariates
 from stream_app.serving.live import LiveModels
 from stream_app.settings import Settings
 
@@ -136,6 +137,8 @@ class ScoringPipeline:
         self.cache = AssetCache(int(settings.worker.state_cache_mib * 1024 * 1024))
         self.model_version = f"{self.detector.name}/{self.detector.version}"
         self.routing = PartitionCheck(settings.kafka.topic_partitions)
+        # assets whose stored reading covariates were read back since they last entered the cache
+        self._covariates_read: set[str] = set()
 
     # --- cache management -----------------------------------------------------------------------
     def drop_partitions(self, partitions: Iterable[int]) -> int:
@@ -161,7 +164,27 @@ class ScoringPipeline:
             if entry is None:
                 entry = AssetEntry(state=self.detector.new_state(), partition=partition)
             self.cache[asset_id] = entry
+            self._covariates_read.discard(asset_id)  # rebuilt: its covariates may need reading too
         return entry
+
+    def _read_covariates(self, asset_id: str, index: int, store: StateStore) -> None:
+        """The stored covariates of an asset's ring readings back into the live models' history, once
+        after the asset (re)enters the cache with an active model and no covariates held (a restart,
+        a rebalance, an eviction): ``window`` table reads, then none until it is rebuilt again."""
+        if self.live is None or asset_id in self._covariates_read or asset_id not in self.live.active:
+            return
+        self._covariates_read.add(asset_id)
+        if self.live.covariates.has(asset_id):
+            return
+        rows = []
+        for s in range(self.window):
+            raw = store.get(covariate_key(asset_id, s, self.window), index)
+            row = decode_covariates(raw) if raw is not None else None
+            if row is not None:
+                rows.append(row)
+        if rows:
+            self.live.covariates.restore(asset_id, rows)
+            metrics.COVARIATES_RESTORED.inc(len(rows))
 
     # --- the batch step ---------------------------------------------------------------------------
     def process(self, batch: Sequence[RawMessage], store: StateStore, now: float | None = None) -> Emit:
@@ -252,13 +275,19 @@ class ScoringPipeline:
         else:
             verdict = self.detector.score_one(state, ts, value)
             label = None
+            kept = False
             if self.live is not None:
+                self._read_covariates(asset_id, index, store)
+                kept = bool(covariates) and asset_id in self.live.active
                 self.live.observe(asset_id, ts, covariates)
                 verdict, label = self.live.judge(asset_id, state, verdict)
             if verdict.status == "scored":
                 entry.last_offset = msg.offset
                 record = encode_record(verdict, msg.offset, state.record())
                 out.writes.append((index, slot_key(asset_id, state.seq, self.window), record))
+                if kept:  # what the model reads survives a restart (serving.covariates)
+                    cov = encode_covariates(ts, covariates)
+                    out.writes.append((index, covariate_key(asset_id, state.seq, self.window), cov))
                 if (state.seq + 1) % self.forecast_every == 0:
                     out.forecasts.append((key, self._forecast(asset_id, entry, ts)))
         out.count(verdict.status)
@@ -287,6 +316,11 @@ class ScoringPipeline:
         )
         for s in sorted(slots):
             out.writes.append((index, slot_key(asset, s, w), None))
+        # stored reading covariates (serving.covariates): only keys that exist (a table delete needs one)
+        for s in range(w):
+            if store.get(covariate_key(asset, s, w), index) is not None:
+                out.writes.append((index, covariate_key(asset, s, w), None))
+        self._covariates_read.discard(asset)
         self.cache[asset] = AssetEntry(
             state=self.detector.new_state(), partition=msg.partition, last_offset=msg.offset
         )

@@ -182,3 +182,47 @@ def test_covariate_history_is_bounded_and_answers_only_complete_windows(
     assert hist.columns("a", [1e9], ["x"]) is None  # a stamp never noted
     if kept:
         assert hist.columns("a", kept, ["x", "y"]) is None  # a covariate never sent
+
+
+def test_reading_covariates_survive_a_restart(cfg: Settings, data_dir: Path) -> None:
+    """The covariates of the readings go to the state table with their ring records: a new worker
+    (new live models and pipeline on the same table) plans with the model at its first readings
+    instead of waiting for ``input_length`` new readings carrying the covariate."""
+    df = steel_with_kvarh(data_dir, 120)
+    msgs = messages(df, "plant-4")
+    table = MemoryTable(cfg.detector.window_size)
+    first = CovariateModel()
+    live = LiveModels(lambda a: first, horizon=24, window=cfg.detector.window_size)
+    live.apply(active("plant-4"))
+    run(ScoringPipeline(cfg, live=live), table, msgs[:96])
+    assert any(k.endswith(b"|c95") for k in table.data)  # stored next to the ring record of reading 95
+
+    again = CovariateModel()
+    live2 = LiveModels(lambda a: again, horizon=24, window=cfg.detector.window_size)
+    live2.apply(active("plant-4"))
+    pipe2 = ScoringPipeline(cfg, live=live2)
+    run(pipe2, table, msgs[96:98])  # two readings: fewer than the model's input length (8)
+    assert again.seen, "the model waited for a window of new readings: covariates were not restored"
+    stamps, kvarh = again.seen[0]
+    by_ts = dict(
+        zip(pd.to_datetime(df["timestamp"], utc=True).map(pd.Timestamp.timestamp), df["kvarh"], strict=True)
+    )
+    assert len(stamps) == CovariateModel.input_length
+    assert kvarh == [pytest.approx(by_ts[t]) for t in stamps]
+
+    # a reset forgets them: the stored covariates are deleted with the ring
+    import uuid
+    from datetime import UTC, datetime
+
+    from schemas.events import AssetReset
+
+    reset = AssetReset(
+        control="reset_asset",
+        reset_id=uuid.uuid4(),
+        asset_id="plant-4",
+        requested_by="test",
+        requested_at=datetime.now(UTC),
+    )
+    out = pipe2.process([RawMessage(b"plant-4", reset.model_dump_json().encode(), "readings", 0, 500)], table)
+    table.apply(out.writes)
+    assert not [k for k in table.data if k.startswith(b"plant-4|c")]
