@@ -44,12 +44,20 @@ def parse_event_id(header: str | None, query: str | None) -> uuid.UUID | None:
     return None
 
 
-async def listening_connection(settings: Settings) -> asyncpg.Connection:
-    """A connection of the stream's own (503 when PostgreSQL cannot be reached in db_timeout_s)."""
+APPLICATION_NAME = "kw-anomaly-stream"  # how the connections show in pg_stat_activity (+ the asset id)
+
+
+async def listening_connection(settings: Settings, asset_id: str) -> asyncpg.Connection:
+    """A connection of the stream's own (503 when PostgreSQL cannot be reached in db_timeout_s), named
+    for its asset in ``pg_stat_activity.application_name`` (63 bytes at most)."""
     bound = settings.api.db_timeout_s
+    name = f"{APPLICATION_NAME} {asset_id}".encode()[:63].decode(errors="ignore")
     try:
         conn: asyncpg.Connection = await asyncpg.connect(
-            **connect_kwargs(settings), timeout=bound, command_timeout=bound
+            **connect_kwargs(settings),
+            timeout=bound,
+            command_timeout=bound,
+            server_settings={"application_name": name},
         )
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
         raise unavailable("PostgreSQL") from None
@@ -106,7 +114,7 @@ async def stream_anomalies(
     await require_known(pool, asset_id)
     slot = await sse_slots.take(resources, key)  # 429 when the caller holds all its streams
     try:
-        listen = await listening_connection(settings)
+        listen = await listening_connection(settings, asset_id)
     except BaseException:
         await slot.release()
         raise

@@ -139,7 +139,8 @@ async def anomaly_events(
             ids = [i for i in box.drain(first, BATCH) if i not in sent]  # (sent: the backlog's, bounded)
             for r in await rows_by_id(pool, asset_id, ids) if ids else []:
                 yield frame(show(r), "anomaly", str(r["event_id"]))
-    except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        # The client reconnects (retry) with its Last-Event-ID and resumes where it stopped.
         log.warning("anomaly stream of %s stopped: PostgreSQL unavailable: %r", asset_id, exc)
     finally:
         prom.API_ANOMALY_STREAMS.dec()

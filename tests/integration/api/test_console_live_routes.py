@@ -34,7 +34,14 @@ async def live_api() -> AsyncIterator[Api]:
     tag = uuid.uuid4().hex[:8]
     # keep-alive every 0.2 s so the stream's heartbeat is seen quickly; idle timeout at its minimum
     async with keyed_api(
-        api_settings(topic_prefix=f"kwlive{tag}", api_sse_keepalive_s=0.2, api_session_idle_s=60)
+        api_settings(
+            topic_prefix=f"kwlive{tag}",
+            api_sse_keepalive_s=0.2,
+            api_session_idle_s=60,
+            # two streams at a time: the test opens more one after the other, so a stream whose client
+            # went away must give its slot back (else 429)
+            api_sse_streams_per_key=2,
+        )
     ) as made:
         yield made
 
@@ -207,10 +214,10 @@ async def _events_until(r: httpx.Response, done: object, seen: list[dict[str, st
                 return
 
 
-async def listening(pool: object) -> int:
-    """Connections of this database listening for anomalies (every API process's open streams)."""
+async def listening(pool: object, asset: str) -> int:
+    """Connections listening for this asset's anomalies (its streams, in any API process)."""
     n: int = await pool.fetchval(  # type: ignore[attr-defined]
-        "SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'LISTEN%kw_anomalies%'"
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", f"kw-anomaly-stream {asset}"
     )
     return n
 
@@ -220,7 +227,6 @@ async def test_the_anomaly_stream_pushes_a_stored_anomaly_of_its_asset_only(live
     asset, other = f"stream-{tag}", f"stream-{tag}-other"
     await register(live_api, asset)
     pool = await live_api.resources.pool()
-    before = await listening(pool)
     server, task, base = await _served(live_api)
     now = datetime.now(UTC)
     mine, theirs = anomaly(asset, now), anomaly(other, now)
@@ -262,6 +268,19 @@ async def test_the_anomaly_stream_pushes_a_stored_anomaly_of_its_asset_only(live
                     break
                 await asyncio.sleep(0.1)
             assert "kilowatch_api_anomaly_streams 0.0" in (await client.get("/metrics")).text
+            # the stream's PostgreSQL connection is lost: the server ends the stream (EventSource reconnects)
+            killed = False
+            async with client.stream("GET", url, headers=live_api.auth("read")) as r, asyncio.timeout(15):
+                async for chunk in r.aiter_text():  # (returning from inside would close the stream)
+                    if "keep-alive" in chunk and not killed:
+                        assert await listening(pool, asset) == 1
+                        await pool.execute(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE application_name = $1",
+                            f"kw-anomaly-stream {asset}",
+                        )
+                        killed = True
+            assert killed  # and the loop ended: the server closed the stream by itself
             bad = await client.get(url, headers={**live_api.auth("read"), "Last-Event-ID": "yesterday"})
             assert bad.status_code == 400
             assert bad.json()["error"]["details"][0]["loc"] == ["header", "Last-Event-ID"]
@@ -272,10 +291,10 @@ async def test_the_anomaly_stream_pushes_a_stored_anomaly_of_its_asset_only(live
             assert (await client.get(url)).status_code == 401
         # every stream gave its listening connection back when the client went away
         for _ in range(100):
-            if await listening(pool) <= before:
+            if not await listening(pool, asset):
                 break
             await asyncio.sleep(0.1)
-        assert await listening(pool) <= before
+        assert await listening(pool, asset) == 0
     finally:
         server.should_exit = True
         await task
