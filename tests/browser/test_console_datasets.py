@@ -234,3 +234,30 @@ def test_dataset_page_at_phone_width_in_chinese_for_a_viewer(
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways at phone width ({width} px)"
     screenshot(phone, "dataset-phone")
+
+
+def test_rename_rezone_and_delete_a_dataset(household_page: Page, uploaded: list[str]) -> None:
+    page = household_page
+    manage = page.get_by_test_id("dataset-manage")
+    manage.locator("summary").click()
+    form = manage.get_by_role("form")
+    form.locator("input[name=dataset-timezone]").fill("Paris")  # no IANA name: refused in the form
+    form.get_by_role("button", name="Save").click()
+    zone_error = form.locator(".field-error[data-field=timezone]")
+    expect(zone_error).to_have_text("an IANA zone such as Europe/Paris")
+
+    new_name = f"renamed-{uuid.uuid4().hex[:8]}"
+    uploaded.append(new_name)
+    form.locator("input[name=dataset-name]").fill(new_name)
+    form.locator("input[name=dataset-timezone]").fill("America/New_York")
+    form.get_by_role("button", name="Save").click()
+    expect(page.get_by_test_id("dataset-name")).to_have_text(new_name)
+    expect(page.get_by_test_id("dataset-facts")).to_contain_text("America/New_York")
+
+    manage = page.get_by_test_id("dataset-manage")  # the page's sections were drawn afresh
+    manage.locator("summary").click()
+    manage.get_by_role("button", name="Delete the dataset").click()
+    manage.get_by_role("button", name="Delete it with its readings, jobs, results and reports").click()
+    expect(page.get_by_role("heading", name="Datasets")).to_be_visible()
+    assert page.url.endswith("/admin/datasets")
+    expect(page.locator(f"[data-testid=datasets] tbody tr[data-name='{new_name}']")).to_have_count(0)

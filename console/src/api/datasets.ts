@@ -79,3 +79,12 @@ export async function datasetJobs(id: string): Promise<GenericJob[]> {
   const page = unwrap(await api.GET("/api/v1/jobs", { params: { query: { dataset_id: id, limit: 100 } } }));
   return page.items as GenericJob[];
 }
+
+export async function patchDataset(id: string, body: Schemas["DatasetPatch"]): Promise<Dataset> {
+  return unwrap(await api.PATCH("/api/v1/datasets/{dataset_id}", { ...ds(id), body }));
+}
+
+export async function deleteDataset(id: string): Promise<void> {
+  const res = await api.DELETE("/api/v1/datasets/{dataset_id}", ds(id));
+  if (!res.response.ok) throw failureOf(res.response.status, res.error ?? null);
+}

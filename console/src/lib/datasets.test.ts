@@ -12,6 +12,7 @@ import {
   pollDelayMs,
   recommendationTexts,
   parseScale,
+  validatePatch,
   validatePatterns,
   validateUploadOptions,
   validatePeriods,
@@ -272,5 +273,18 @@ describe("latest job of each type", () => {
     expect(latest["statistics"]?.id).toBe("c");
     expect(latest["report"]?.id).toBe("b");
     expect(latest["anomalies"]).toBeUndefined();
+  });
+});
+
+describe("dataset patch", () => {
+  const current = { name: "house", timezone: "UTC" };
+  it("sends only what changed, nothing when nothing did", () => {
+    expect(validatePatch({ name: " house ", timezone: "UTC" }, current)).toEqual({ ok: true, body: null });
+    expect(validatePatch({ name: "home", timezone: "UTC" }, current)).toEqual({ ok: true, body: { name: "home" } });
+    expect(validatePatch({ name: "house", timezone: "Europe/Paris" }, current)).toEqual({ ok: true, body: { timezone: "Europe/Paris" } });
+  });
+  it("refuses an empty or long name and a zone that is no IANA name", () => {
+    expect(validatePatch({ name: "  ", timezone: "Paris" }, current)).toEqual({ ok: false, errors: { name: "nameLength", timezone: "zoneName" } });
+    expect(validatePatch({ name: "x".repeat(201), timezone: "UTC" }, current)).toEqual({ ok: false, errors: { name: "nameLength" } });
   });
 });

@@ -336,3 +336,21 @@ export function latestByType<J extends { type: string; created_at: string }>(job
   }
   return out;
 }
+
+/** PATCH /datasets/{id}: only what changed (a name 1-200 characters, an IANA-shaped zone); nothing
+ * changed is no request. */
+export function validatePatch(
+  form: { name: string; timezone: string },
+  current: { name: string; timezone: string },
+): { ok: true; body: { name?: string; timezone?: string } | null } | { ok: false; errors: Partial<Record<"name" | "timezone", "nameLength" | "zoneName">> } {
+  const name = form.name.trim();
+  const tz = form.timezone.trim();
+  const errors: Partial<Record<"name" | "timezone", "nameLength" | "zoneName">> = {};
+  if (name.length < 1 || name.length > 200) errors.name = "nameLength";
+  if (!IANA.test(tz)) errors.timezone = "zoneName";
+  if (Object.keys(errors).length) return { ok: false, errors };
+  const body: { name?: string; timezone?: string } = {};
+  if (name !== current.name) body.name = name;
+  if (tz !== current.timezone) body.timezone = tz;
+  return { ok: true, body: Object.keys(body).length ? body : null };
+}

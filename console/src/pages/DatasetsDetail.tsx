@@ -3,6 +3,7 @@ import { can } from "../api/auth";
 import { datasetJobs, getDataset } from "../api/datasets";
 import { DatasetAnomalies } from "../components/DatasetAnomalies";
 import { DatasetDashboard } from "../components/DatasetDashboard";
+import { DatasetManage } from "../components/DatasetManage";
 import { DatasetPatterns } from "../components/DatasetPatterns";
 import { DatasetPreprocess } from "../components/DatasetPreprocess";
 import { DatasetReport } from "../components/DatasetReport";
@@ -20,9 +21,10 @@ const time = (s: string | null): string => (s ?? "").slice(0, 16).replace("T", "
  * its dashboard and reports (read scope: they read the data and store a result). */
 export function DatasetsDetail({ datasetId }: { datasetId: string }): ReactNode {
   const { t, session, navigate } = useApp();
-  const dataset = useAsync(() => getDataset(datasetId), [datasetId]);
+  const [version, setVersion] = useState(0); // a rename or a new zone: read again, sections afresh
+  const dataset = useAsync(() => getDataset(datasetId), [datasetId, version]);
   // Each section opens on the dataset's latest job of its type (a report made yesterday is still there).
-  const jobs = useAsync(() => datasetJobs(datasetId).then(latestByType), [datasetId]);
+  const jobs = useAsync(() => datasetJobs(datasetId).then(latestByType), [datasetId, version]);
   const last = jobs.data ?? {};
   const [boardVersion, setBoardVersion] = useState(0);
   const d = dataset.data;
@@ -45,7 +47,7 @@ export function DatasetsDetail({ datasetId }: { datasetId: string }): ReactNode 
       {dataset.loading && !d ? <Loading text={t("loading")} /> : null}
       <ErrorBox error={jobs.error} />
       {d && !jobs.loading ? (
-        <>
+        <div key={version}>
           <h2 data-testid="dataset-name">{d.name}</h2>
           <dl className="facts" data-testid="dataset-facts">
             <dt>{t("status")}</dt>
@@ -78,20 +80,25 @@ export function DatasetsDetail({ datasetId }: { datasetId: string }): ReactNode 
               </>
             ) : null}
           </dl>
-          {can(session, "write") ? <DatasetPreprocess
-              dataset={d}
-              last={last["preprocess"]}
-              onDone={() => {
-                dataset.reload();
-                setBoardVersion((v) => v + 1);
-              }}
-            /> : null}
+          {can(session, "write") ? (
+            <>
+              <DatasetManage dataset={d} onChanged={() => setVersion((v) => v + 1)} onDeleted={() => navigate({ page: "datasets" })} />
+              <DatasetPreprocess
+                dataset={d}
+                last={last["preprocess"]}
+                onDone={() => {
+                  dataset.reload();
+                  setBoardVersion((v) => v + 1);
+                }}
+              />
+            </>
+          ) : null}
           <DatasetStatistics dataset={d} last={last["statistics"]} />
           <DatasetPatterns dataset={d} last={last["load_patterns"]} />
           <DatasetAnomalies dataset={d} last={last["anomalies"]} onFound={() => setBoardVersion((v) => v + 1)} />
           <DatasetDashboard datasetId={d.id} version={boardVersion} />
           <DatasetReport dataset={d} last={last["report"]} />
-        </>
+        </div>
       ) : null}
     </section>
   );
