@@ -112,24 +112,52 @@ class JobFailed(KilowatchError):
         return JobErrorBody(code=self.code, message=self.message, details=self.details)
 
 
+class TrainingDetail(BaseModel):
+    """What a training job adds to the one job shape (null for other types)."""
+
+    asset_id: str
+    model_type: str
+    request_id: UUID = Field(description="Idempotency key of the request that made the job.")
+    data_url: str | None = Field(
+        description="Where the data comes from (credentials and query string removed); null = the "
+        "asset's readings history."
+    )
+    message: str | None = Field(
+        None, description="The latest progress message of a running job, or why it was canceled."
+    )
+    cancel_requested: bool = Field(description="A cancel was asked and the running job has not ended yet.")
+    promoted: bool | None = Field(None, description="Of a succeeded job: whether its version became active.")
+    duration_s: float | None = None
+    cpu_percent: float | None = None
+    peak_rss_mb: float | None = None
+
+
 class GenericJobPublic(BaseModel):
-    """A job of any type as the API shows it."""
+    """A job of any type as the API shows it (training jobs too: ``training`` holds their finer state)."""
 
     id: UUID
-    type: str = Field(description="preprocess, statistics, load_patterns, anomalies, report ...")
+    type: str = Field(description="training, preprocess, statistics, load_patterns, anomalies, report ...")
     status: JobState = Field(
         description="queued -> running -> succeeded | failed; queued/running may end canceled."
     )
     progress: float = Field(ge=0, le=1, description="0..1.")
     dataset_id: UUID | None = Field(None, description="The dataset the job works on, if any.")
     params: dict[str, Any]
-    result_id: UUID | None = Field(
-        None, description="The stored result (GET /jobs/{id}/result) once succeeded."
+    result_id: UUID | int | None = Field(
+        None,
+        description="Once succeeded: the stored result (GET /jobs/{id}/result); of a training job, the model "
+        "version it registered (an integer).",
     )
     error: JobErrorBody | None = None
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    stage: JobStatus | None = Field(
+        None,
+        description="Training jobs: the finer state, PENDING (queued), PREPARING and TRAINING (running), "
+        "TRAINED (succeeded), FAILED, CANCELED; null for other types.",
+    )
+    training: TrainingDetail | None = Field(None, description="Training jobs only.")
 
 
 class JobResultBody(BaseModel):
@@ -144,4 +172,7 @@ class JobResultBody(BaseModel):
 
 
 class CancelAnswer(BaseModel):
-    canceled: bool = Field(description="True: the job is canceled (or was already).")
+    canceled: bool = Field(
+        description="True: the job is canceled (or was already); a running training job answers 202 and "
+        "ends canceled within its grace period."
+    )

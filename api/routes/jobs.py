@@ -1,22 +1,23 @@
-"""Jobs: generic jobs of every type (preprocess, statistics, ...) and training jobs.
+"""Jobs: every kind of long work in one shape (training, preprocess, statistics, load_patterns,
+anomalies, report).
 
-A generic job (``GET /jobs/{id}`` of a job made by e.g. ``POST /datasets/{id}/preprocess``) shows
-``type``, ``status`` queued|running|succeeded|failed|canceled, ``progress`` 0..1, ``result_id`` and
-``error {code, message, details}``; its cancel answers ``{"canceled": true}`` (also when it was already
-canceled; 409 CONFLICT once it succeeded or failed). Cancel needs the ``model`` scope (long work's
-control) for every type. ``GET /jobs`` lists training jobs; ``GET /jobs?type=<type>`` (or
-``?dataset_id=``) lists generic jobs.
+``GET /jobs`` and ``GET /jobs/{id}`` answer every job as ``GenericJobPublic``: ``type``, ``status``
+queued|running|succeeded|failed|canceled, ``progress`` 0..1, ``result_id`` (a training job's: the model
+version it registered), ``error {code, message, details}``; a training job adds ``stage`` (its finer
+state PENDING ... CANCELED) and ``training`` (asset, model type, message, timings). docs/api.md maps the
+stages onto the five states. Training jobs are still stored apart (``training_jobs``, leased by the
+worker's training service); generic ones in ``jobs`` (leased by the API's job runners).
 
-Training jobs keep their finer shape here (docs/analytics.md maps it). Cancel of a training job: a
-PENDING job ends CANCELED at once; a running one gets the cancel flag its runner watches
-(202, ``cancel_requested``: true, it ends CANCELED within the grace period); a CANCELED job is
-returned unchanged (cancel is idempotent); a TRAINED or FAILED job is 409 CONFLICT.
+Cancel (scope ``model``, long work's control) answers ``{"canceled": true}`` for every type: 200 when the
+job is canceled (also when it already was), 202 when a running training job was asked to stop (it ends
+canceled within its grace period); a job that already succeeded or failed is 409 CONFLICT.
 """
 
 from __future__ import annotations
 
 import functools
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
@@ -31,10 +32,17 @@ from api.http.sse import idle_seconds, parse_last_id
 from api.services import sse_slots
 from api.services.job_events import job_events
 from api.services.job_submit import generic_public
-from api.services.jobs_view import JobPublic, job_public, job_view
+from api.services.jobs_view import training_public, training_view
 from api.services.registry import redis_needed, training_service
 from schemas.events import ASSET_ID_PATTERN
-from schemas.jobs import CancelAnswer, GenericJobPublic, JobResultBody, JobState, JobStatus
+from schemas.jobs import (
+    TRAINING_AS_GENERIC,
+    CancelAnswer,
+    GenericJobPublic,
+    JobResultBody,
+    JobState,
+    JobStatus,
+)
 from stream_app.store import jobs as generic
 from stream_app.store import registry_admin as admin
 from stream_app.store import repository as repo
@@ -58,54 +66,59 @@ class JobResultPublic(BaseModel):
 TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 
 
-@router.get(
-    "",
-    response_model=Envelope[Page[JobPublic]] | Envelope[Page[GenericJobPublic]],
-    summary="List jobs (training jobs, or generic jobs of one type)",
-)
+@router.get("", response_model=Envelope[Page[GenericJobPublic]], summary="List jobs of every type")
 async def list_jobs(
     _key: ReadKey,
     pool: PoolDep,
     page: PageDep,
-    asset_id: Annotated[str | None, Query(pattern=ASSET_ID_PATTERN, description="Only this asset's.")] = None,
+    asset_id: Annotated[
+        str | None, Query(pattern=ASSET_ID_PATTERN, description="Only this asset's (training jobs).")
+    ] = None,
     status: Annotated[
         str | None,
         Query(
             max_length=16,
-            description="Only jobs in this state (training: PENDING ... CANCELED; generic: queued ... "
-            "canceled).",
+            description="Only jobs in this state: queued, running, succeeded, failed, canceled (a training "
+            "stage, PENDING ... CANCELED, is accepted too and selects training jobs).",
         ),
     ] = None,
     type: Annotated[
         str | None,
-        Query(
-            pattern=TYPE_PATTERN,
-            description="A generic job type (preprocess, statistics ...); absent or training: training jobs.",
-        ),
+        Query(pattern=TYPE_PATTERN, description="Only this type (training, preprocess, statistics ...)."),
     ] = None,
-    dataset_id: Annotated[uuid.UUID | None, Query(description="Generic jobs of this dataset.")] = None,
-) -> Envelope[Page[JobPublic]] | Envelope[Page[GenericJobPublic]]:
-    """Newest first by default; live progress is merged only by ``GET /jobs/{id}``. Both answer
-    ``data: {items, next_cursor, has_more}``."""
-    if (type is not None and type != "training") or dataset_id is not None:
-        state = _state(status, JobState, "status")
-        rows = await generic.list_jobs(
+    dataset_id: Annotated[uuid.UUID | None, Query(description="Only this dataset's (generic jobs).")] = None,
+) -> Envelope[Page[GenericJobPublic]]:
+    """Newest first by default, both kinds of job in one cursor-paged list (``data: {items, next_cursor,
+    has_more}``); live training progress is merged only by ``GET /jobs/{id}``."""
+    state, stage = _status_filter(status)
+    keys = functools.partial(keyset, page)
+    rows: list[tuple[datetime, str, GenericJobPublic]] = []
+    if type != "training" and asset_id is None and stage is None:  # asset and stage: training jobs only
+        generic_rows = await generic.list_jobs(
             pool,
-            functools.partial(keyset, page),
+            keys,
             type_name=type,
             status=None if state is None else state.value,
             dataset_id=dataset_id,
         )
-        return paged(rows, page, lambda j: (j.created_at, j.id), generic_public)
-    training_state = _state(status, JobStatus, "status")
-    status = None if training_state is None else training_state.value
-    training_rows = await admin.list_jobs(
-        pool,
-        functools.partial(keyset, page),
-        asset_id=asset_id,
-        status=status,
-    )
-    return paged(training_rows, page, lambda j: (j.created_at, j.id), job_public)
+        rows += [(j.created_at, str(j.id), generic_public(j)) for j in generic_rows]
+    if type in (None, "training") and dataset_id is None:
+        stages = [stage.value] if stage is not None else None
+        if state is not None:
+            stages = [s.value for s, g in TRAINING_AS_GENERIC.items() if g is state]
+        training_rows = await admin.list_jobs(pool, keys, asset_id=asset_id, status=stages)
+        rows += [(j.created_at, str(j.id), training_public(j)) for j in training_rows]
+    rows.sort(key=lambda r: (r[0], r[1]), reverse=page.descending)
+    return paged(rows, page, lambda r: (r[0], r[1]), lambda r: r[2])
+
+
+def _status_filter(value: str | None) -> tuple[JobState | None, JobStatus | None]:
+    """(a generic state, a training stage) from ``status``; 422 naming the field for anything else."""
+    if value is None:
+        return None, None
+    if value in JobStatus.__members__:
+        return None, JobStatus(value)
+    return _state(value, JobState, "status"), None
 
 
 def _state(value: str | None, enum: Any, field: str) -> Any:
@@ -118,22 +131,18 @@ def _state(value: str | None, enum: Any, field: str) -> Any:
         raise field_error(["query", field], f"one of {allowed}") from None
 
 
-@router.get(
-    "/{job_id}",
-    response_model=Envelope[GenericJobPublic] | Envelope[JobPublic],
-    summary="A job (any type)",
-)
+@router.get("/{job_id}", response_model=Envelope[GenericJobPublic], summary="A job (any type)")
 async def get_job(
     job_id: uuid.UUID, _key: ReadKey, pool: PoolDep, resources: ResourcesDep
-) -> Envelope[GenericJobPublic] | Envelope[JobPublic]:
-    """A generic job: type, status, progress 0..1, result_id, error. A training job: status, progress
-    (live from Redis while it runs), timings, error and result."""
+) -> Envelope[GenericJobPublic]:
+    """type, status, progress 0..1, result_id, error; a training job with its stage and live progress
+    (from Redis while it runs)."""
     found = await generic.find(pool, job_id)
     if found is not None:
         return ok(generic_public(found))
     job = await repo.get_job(pool, job_id)
     service = await training_service(resources)
-    return ok(await job_view(job, service.channel))
+    return ok(await training_view(job, service.channel))
 
 
 async def _generic_cancel(job: generic.GenericJob, pool: Any) -> CancelAnswer:
@@ -147,11 +156,11 @@ async def _generic_cancel(job: generic.GenericJob, pool: Any) -> CancelAnswer:
 
 @router.post(
     "/{job_id}/cancel",
-    response_model=Envelope[CancelAnswer] | Envelope[JobPublic],
+    response_model=Envelope[CancelAnswer],
     summary="Cancel a job",
     responses={
-        202: {"model": Envelope[JobPublic], "description": "Training job running: asked to stop."},
-        409: {"description": "The job already succeeded or failed (TRAINED or FAILED)."},
+        202: {"model": Envelope[CancelAnswer], "description": "A running training job was asked to stop."},
+        409: {"description": "The job already succeeded or failed (CONFLICT)."},
     },
 )
 async def cancel_job(
@@ -160,23 +169,25 @@ async def cancel_job(
     pool: PoolDep,
     resources: ResourcesDep,
     response: Response,
-) -> Envelope[CancelAnswer] | Envelope[JobPublic]:
-    """Needs the ``model`` scope (it controls long work). A generic job: ``{"canceled": true}`` (queued
-    or running; repeats are harmless). A training job: 200 with the CANCELED job (PENDING ones end at once;
-    repeats are harmless); 202 while a running job winds down."""
+) -> Envelope[CancelAnswer]:
+    """Needs the ``model`` scope (it controls long work). ``{"canceled": true}`` for every type: 200 once
+    the job is canceled (repeats are harmless), 202 while a running training job winds down; 409 CONFLICT
+    for a job that already succeeded or failed."""
     found = await generic.find(pool, job_id)
     if found is not None:
         return ok(await _generic_cancel(found, pool))
     service = await training_service(resources)
     job = await repo.get_job(pool, job_id)
     if job.status in (JobStatus.TRAINED, JobStatus.FAILED):
-        raise conflict(f"training job {job_id} already ended {job.status.value}")
+        raise conflict(f"job {job_id} already ended {TRAINING_AS_GENERIC[job.status].value}")
     if job.status is not JobStatus.CANCELED:
         with redis_needed():
             job = await service.cancel(job_id)
+    if job.status in (JobStatus.TRAINED, JobStatus.FAILED):  # it ended meanwhile
+        raise conflict(f"job {job_id} already ended {TRAINING_AS_GENERIC[job.status].value}")
     if not job.terminal:
         response.status_code = 202
-    return ok(await job_view(job, service.channel))
+    return ok(CancelAnswer(canceled=True))
 
 
 @router.get("/{job_id}/logs", response_model=Envelope[JobLogsPublic], summary="A job's log lines")

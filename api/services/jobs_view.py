@@ -1,4 +1,6 @@
-"""How a training job is shown: the PostgreSQL record merged with its live state in Redis."""
+"""How a training job is shown: the PostgreSQL record merged with its live state in Redis, in the one job
+shape every job answers (:func:`training_public`, ``GET /jobs``, ``GET /jobs/{id}``, the SSE ``end``
+event) or in the training request's own answer (:class:`JobPublic`, ``POST /training-jobs``)."""
 
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
-from schemas.jobs import JobStatus
+from schemas.jobs import TRAINING_AS_GENERIC, GenericJobPublic, JobErrorBody, JobStatus, TrainingDetail
 from stream_app.lifecycle.coord import JobChannel
+from stream_app.lifecycle.service import LOST_RUNNING, LOST_TOO_OFTEN
 from stream_app.store.repository import Job
 
 log = logging.getLogger(__name__)
@@ -101,3 +104,66 @@ async def job_view(job: Job, channel: JobChannel) -> JobPublic:
         log.warning("live state of job %s unavailable: %s", job.id, exc)
         return job_public(job)
     return job_public(job, live, cancel)
+
+
+def training_error(job: Job) -> JobErrorBody | None:
+    """A FAILED training job's error as the one job shape's ``{code, message, details}``: WORKER_LOST when
+    its worker was lost, else PROCESSING_ERROR (the message is the job's public error text)."""
+    if job.status is not JobStatus.FAILED:
+        return None
+    text = job.error or "training failed"
+    code = "WORKER_LOST" if text in (LOST_RUNNING, LOST_TOO_OFTEN) else "PROCESSING_ERROR"
+    return JobErrorBody(code=code, message=text, details=None)
+
+
+def training_public(
+    job: Job, live: dict[str, str] | None = None, cancel_requested: bool = False
+) -> GenericJobPublic:
+    """A training job in the one job shape: generic status, progress 0..1, the registered model version
+    as ``result_id``, ``stage`` the finer state, ``training`` the rest."""
+    old = job_public(job, live, cancel_requested)
+    result = job.result or {}
+    version = result.get("version") if job.status is JobStatus.TRAINED else None
+    progress = 1.0 if job.status is JobStatus.TRAINED else min(max(old.progress / 100.0, 0.0), 1.0)
+    message = old.message
+    if job.status is JobStatus.CANCELED:
+        message = job.error
+    return GenericJobPublic(
+        id=job.id,
+        type="training",
+        status=TRAINING_AS_GENERIC[job.status],
+        progress=round(progress, 3),
+        dataset_id=None,
+        params=job.params,
+        result_id=None if version is None else int(version),
+        error=training_error(job),
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        stage=job.status,
+        training=TrainingDetail(
+            asset_id=job.asset_id,
+            model_type=job.model_type,
+            request_id=job.request_id,
+            data_url=old.data_url,
+            message=message,
+            cancel_requested=old.cancel_requested,
+            promoted=bool(result["promoted"]) if version is not None and "promoted" in result else None,
+            duration_s=job.duration_s,
+            cpu_percent=job.cpu_percent,
+            peak_rss_mb=job.peak_rss_mb,
+        ),
+    )
+
+
+async def training_view(job: Job, channel: JobChannel) -> GenericJobPublic:
+    """:func:`training_public` with the live state while the job is open (see :func:`job_view`)."""
+    if job.terminal:
+        return training_public(job)
+    try:
+        live = await channel.state(job.id)
+        cancel = await channel.cancel_requested(job.id)
+    except (RedisError, OSError) as exc:
+        log.warning("live state of job %s unavailable: %s", job.id, exc)
+        return training_public(job)
+    return training_public(job, live, cancel)

@@ -33,11 +33,14 @@ async def page_rows(
     id_col: str = "id",
 ) -> list[T]:
     """``SELECT columns FROM source WHERE col = value ... <page> ORDER BY ts_col, id_col LIMIT n``, each
-    row made by ``row``; a filter whose value is None is left out."""
+    row made by ``row``; a filter whose value is None is left out, a list value means any of them."""
     conds: list[str] = []
     args: list[Any] = []
     for col, value in filters:
-        if value is not None:
+        if isinstance(value, list | tuple):
+            args.append(list(value))
+            conds.append(f"{col} = ANY(${len(args)})")
+        elif value is not None:
             args.append(value)
             conds.append(f"{col} = ${len(args)}")
     more, more_args, order = keyset(ts_col, id_col, len(args) + 1)

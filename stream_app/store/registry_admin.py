@@ -98,7 +98,10 @@ async def list_assets(conn: Conn, keyset: Keyset) -> list[Asset]:
     return await page_rows(conn, keyset, "assets", asset_row, id_col="asset_id")
 
 
-async def list_jobs(conn: Conn, keyset: Keyset, *, asset_id: str | None, status: str | None) -> list[Job]:
+async def list_jobs(
+    conn: Conn, keyset: Keyset, *, asset_id: str | None, status: str | list[str] | None
+) -> list[Job]:
+    """A page of training jobs (``status``: one state or any of a list)."""
     filters = [("asset_id", asset_id), ("status", status)]
     return await page_rows(conn, keyset, "training_jobs", job_row, filters=filters)
 

@@ -91,13 +91,14 @@ def test_upload_train_follow_to_100_percent_and_activate(
     page.get_by_label("The asset's stored readings").check()
     page.get_by_label("Model type").select_option("tft")
     page.get_by_role("button", name="Start training").click()
-    expect(job).not_to_have_attribute("data-status", "TRAINED")
+    expect(job).not_to_have_attribute("data-stage", "TRAINED")
     expect(page.get_by_test_id("job-status")).to_have_text("TRAINING", timeout=120_000)
     job.get_by_role("button", name="Cancel").click()
     expect(page.get_by_test_id("job-status")).to_have_text("CANCELED", timeout=60_000)
     expect(job.get_by_role("button", name="Cancel")).to_have_count(0)
     jobs = page.request.get(f"{console_server.base_url}/api/v1/jobs?asset_id={asset}").json()["data"]["items"]
-    assert sorted(j["status"] for j in jobs) == ["CANCELED", "TRAINED"], jobs
+    shapes = sorted((j["type"], j["status"], j["stage"]) for j in jobs)  # the one job shape
+    assert shapes == [("training", "canceled", "CANCELED"), ("training", "succeeded", "TRAINED")], jobs
     screenshot(page, "asset-training-canceled")
 
     # a second version (seasonal naive: quick), made active, then rolled back to the first

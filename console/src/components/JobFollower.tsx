@@ -1,6 +1,6 @@
 import { useEffect, useReducer, useState, type ReactNode } from "react";
 import { cancelJob } from "../api/data";
-import { applyJobEvent, initialJob, type JobView } from "../lib/jobEvents";
+import { applyJobEvent, initialJob, shownState, type JobView } from "../lib/jobEvents";
 import { ErrorBox } from "./Status";
 import { useApp } from "./context";
 
@@ -8,7 +8,7 @@ type Action = { kind: string; data: string };
 const reducer = (view: JobView, a: Action): JobView => applyJobEvent(view, a.kind, a.data);
 const KINDS = ["status", "progress", "log", "end"];
 
-/** A training job followed live over its SSE stream: progress bar, status, log, cancel. */
+/** A job followed live over its SSE stream: progress bar, state (a training job's stage), log, cancel. */
 export function JobFollower({ jobId, canCancel, onEnded }: { jobId: string; canCancel: boolean; onEnded: (view: JobView) => void }): ReactNode {
   const { t } = useApp();
   const [view, dispatch] = useReducer(reducer, initialJob);
@@ -38,11 +38,11 @@ export function JobFollower({ jobId, canCancel, onEnded }: { jobId: string; canC
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [view.ended]);
 
-  const pct = Math.round(view.progress);
+  const pct = Math.round(100 * view.progress);
   return (
-    <div className="job" data-testid="job" data-status={view.status} data-progress={pct}>
+    <div className="job" data-testid="job" data-status={view.status} data-stage={view.stage} data-progress={pct}>
       <div>
-        {t("job")} <code>{jobId.slice(0, 8)}</code> · <b data-testid="job-status">{view.status}</b> {view.message ? `· ${view.message}` : ""}
+        {t("job")} <code>{jobId.slice(0, 8)}</code> · <b data-testid="job-status">{shownState(view)}</b> {view.message ? `· ${view.message}` : ""}
       </div>
       <div className="progress-row">
         <progress max={100} value={pct} aria-label={t("progress")} />

@@ -112,7 +112,14 @@ async def test_a_training_job_is_stored_pending_and_its_request_published(env: E
     assert again.status_code == 409 and again.json()["error"]["code"] == "CONFLICT"
     assert job["id"] in again.json()["error"]["message"]
     r = await env.api.client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=env.api.auth("model"))
-    assert r.status_code == 200 and r.json()["data"]["status"] == "CANCELED"
+    assert r.status_code == 200 and r.json()["data"] == {"canceled": True}
+    shown = await env.job(job["id"])
+    assert (shown["type"], shown["status"], shown["stage"], shown["progress"]) == (
+        "training",
+        "canceled",
+        "CANCELED",
+        0,
+    )
 
 
 async def test_retries_with_the_same_key_or_request_id_make_one_job(env: Env) -> None:
@@ -258,9 +265,15 @@ async def test_a_job_trains_from_the_topic_and_reports_its_result(env: Env) -> N
     assert str(done.id) == job["id"]  # the agent ran the API's row, no second job
 
     shown = await env.job(job["id"])
-    assert shown["status"] == "TRAINED" and shown["progress"] == 100
-    assert shown["started_at"] and shown["finished_at"] and shown["duration_s"] > 0
-    assert shown["result"]["version"] == 1 and shown["result"]["promoted"] is True
+    assert (shown["type"], shown["status"], shown["stage"], shown["progress"]) == (
+        "training",
+        "succeeded",
+        "TRAINED",
+        1,
+    )
+    assert shown["started_at"] and shown["finished_at"] and shown["training"]["duration_s"] > 0
+    assert shown["result_id"] == 1 and shown["training"]["promoted"] is True and shown["error"] is None
+    assert shown["training"]["asset_id"] == asset and shown["training"]["model_type"] == "lsq"
     r = await env.api.client.get(f"/api/v1/jobs/{job['id']}/result", headers=env.api.auth("read"))
     assert r.status_code == 200
     result = r.json()["data"]
@@ -281,9 +294,15 @@ async def test_a_job_trains_from_the_topic_and_reports_its_result(env: Env) -> N
     r = await env.api.client.get(url, headers=env.api.auth("read"))
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
     events = [e for e in parse_sse(r.text) if "data" in e]
-    statuses = [orjson.loads(e["data"])["status"] for e in events if e.get("event") == "status"]
-    assert statuses == ["PENDING", "PREPARING", "TRAINING", "TRAINED"]
-    assert events[-1]["event"] == "end" and orjson.loads(events[-1]["data"])["status"] == "TRAINED"
+    status_events = [orjson.loads(e["data"]) for e in events if e.get("event") == "status"]
+    assert [e["stage"] for e in status_events] == ["PENDING", "PREPARING", "TRAINING", "TRAINED"]
+    assert [e["status"] for e in status_events] == ["queued", "running", "running", "succeeded"]
+    end = orjson.loads(events[-1]["data"])
+    assert events[-1]["event"] == "end" and (end["status"], end["stage"], end["result_id"]) == (
+        "succeeded",
+        "TRAINED",
+        1,
+    )
     ids = [e["id"] for e in events[:-1]]
     assert len(ids) == len(set(ids)) > 4
     # Resuming after an event sends only what followed it.
@@ -338,10 +357,10 @@ async def test_the_log_stream_follows_a_running_job_live_until_it_ends(env: Env)
     kinds = [e.get("event") for e in events if "data" in e]
     assert kinds[0] == "status" and kinds[-1] == "end" and "progress" in kinds and "log" in kinds
     assert any(e.get("comment") == "keep-alive" for e in events)  # idle gaps between stages
-    statuses = [orjson.loads(e["data"])["status"] for e in events if e.get("event") == "status"]
-    assert statuses == ["PENDING", "PREPARING", "TRAINING", "TRAINED"]
+    stages = [orjson.loads(e["data"])["stage"] for e in events if e.get("event") == "status"]
+    assert stages == ["PENDING", "PREPARING", "TRAINING", "TRAINED"]
     progress = [float(orjson.loads(e["data"])["progress"]) for e in events if e.get("event") == "progress"]
-    assert progress == sorted(progress) and progress[-1] == 100.0
+    assert progress == sorted(progress) and progress[-1] == 1.0 and 0 < progress[0] < 1
 
 
 async def test_canceling_a_pending_job_ends_it_and_the_worker_skips_it(env: Env) -> None:
@@ -349,19 +368,21 @@ async def test_canceling_a_pending_job_ends_it_and_the_worker_skips_it(env: Env)
     job = (await env.post(asset)).json()["data"]
     url = f"/api/v1/jobs/{job['id']}"
     r = await env.api.client.post(f"{url}/cancel", headers=env.api.auth("model"))
-    assert r.status_code == 200
-    canceled = r.json()["data"]
-    assert canceled["status"] == "CANCELED" and canceled["error"] == "canceled before it started"
-    assert canceled["finished_at"] is not None and canceled["cancel_requested"] is False
+    assert r.status_code == 200 and r.json()["data"] == {"canceled": True}
+    canceled = await env.job(job["id"])
+    assert (canceled["status"], canceled["stage"], canceled["error"]) == ("canceled", "CANCELED", None)
+    assert canceled["training"]["message"] == "canceled before it started"
+    assert canceled["finished_at"] is not None and canceled["training"]["cancel_requested"] is False
     again = await env.api.client.post(f"{url}/cancel", headers=env.api.auth("model"))
-    assert again.status_code == 200 and again.json()["data"]["finished_at"] == canceled["finished_at"]
+    assert again.status_code == 200 and again.json()["data"] == {"canceled": True}
+    assert (await env.job(job["id"]))["finished_at"] == canceled["finished_at"]
     r = await env.api.client.get(f"{url}/result", headers=env.api.auth("read"))
     assert r.status_code == 409 and r.json()["error"]["code"] == "JOB_CANCELED"
     # The request is still on the topic; the worker finds the job ended and runs nothing.
     skipped = await env.worker.handle(await env.request_of(job))
     assert skipped.status is JobStatus.CANCELED
     assert await repo.list_versions(await env.api.resources.pool(), asset) == []
-    assert (await env.job(job["id"]))["status"] == "CANCELED"
+    assert (await env.job(job["id"]))["stage"] == "CANCELED"
 
 
 async def test_canceling_a_running_job_stops_its_training(env: Env) -> None:
@@ -373,10 +394,16 @@ async def test_canceling_a_running_job_stops_its_training(env: Env) -> None:
         await wait_status(env.worker.channel, job_id, "TRAINING")
         await wait_event(env.worker.channel, job_id, lambda f: f.get("message") == "training")
         shown = await env.job(job["id"])  # live state from Redis merged into the record
-        assert (shown["status"], shown["progress"], shown["message"]) == ("TRAINING", 5.0, "training")
+        assert (shown["status"], shown["stage"], shown["progress"], shown["training"]["message"]) == (
+            "running",
+            "TRAINING",
+            0.05,
+            "training",
+        )
         r = await env.api.client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=env.api.auth("model"))
-        assert r.status_code == 202, r.text
-        assert r.json()["data"]["status"] == "TRAINING" and r.json()["data"]["cancel_requested"] is True
+        assert r.status_code == 202 and r.json()["data"] == {"canceled": True}, r.text
+        asked = await env.job(job["id"])
+        assert asked["stage"] == "TRAINING" and asked["training"]["cancel_requested"] is True
         ended = await asyncio.wait_for(asyncio.shield(training), 30)
     finally:
         if not training.done():
@@ -384,12 +411,12 @@ async def test_canceling_a_running_job_stops_its_training(env: Env) -> None:
     assert ended.status is JobStatus.CANCELED and ended.error == "training canceled"
     assert ended.duration_s is not None and ended.duration_s < 15  # not the 20 s the stages would take
     shown = await env.job(job["id"])
-    assert shown["status"] == "CANCELED" and shown["cancel_requested"] is False
+    assert shown["status"] == "canceled" and shown["training"]["cancel_requested"] is False
     r = await env.api.client.get(f"/api/v1/jobs/{job['id']}/result", headers=env.api.auth("read"))
     assert r.json()["error"]["code"] == "JOB_CANCELED"
     r = await env.api.client.get(f"/api/v1/jobs/{job['id']}/logs/stream", headers=env.api.auth("read"))
     events = [e for e in parse_sse(r.text) if "data" in e]
-    assert orjson.loads(events[-1]["data"])["status"] == "CANCELED" and events[-1]["event"] == "end"
+    assert orjson.loads(events[-1]["data"])["status"] == "canceled" and events[-1]["event"] == "end"
     assert await repo.list_versions(await env.api.resources.pool(), asset) == []
 
 
@@ -412,16 +439,25 @@ async def test_jobs_are_listed_by_asset_and_status_page_by_page(env: Env) -> Non
         if cursor is None:
             break
     assert seen == ids[::-1]  # newest first, each once
-    r = await env.api.client.get(
-        "/api/v1/jobs", params={"asset_id": asset, "status": "TRAINED"}, headers=env.api.auth("read")
-    )
-    assert r.json()["data"]["items"] == []
-    r = await env.api.client.get(
-        "/api/v1/jobs",
-        params={"asset_id": asset, "status": "CANCELED", "sort": "created_at:asc"},
-        headers=env.api.auth("read"),
-    )
-    assert [j["id"] for j in r.json()["data"]["items"]] == ids
+    for status in ("TRAINED", "succeeded", "queued", "running"):
+        r = await env.api.client.get(
+            "/api/v1/jobs", params={"asset_id": asset, "status": status}, headers=env.api.auth("read")
+        )
+        assert r.json()["data"]["items"] == [], status
+    for status in ("CANCELED", "canceled"):  # a training stage or the generic state
+        r = await env.api.client.get(
+            "/api/v1/jobs",
+            params={"asset_id": asset, "status": status, "sort": "created_at:asc"},
+            headers=env.api.auth("read"),
+        )
+        items = r.json()["data"]["items"]
+        assert [j["id"] for j in items] == ids and {j["type"] for j in items} == {"training"}
+    # Without a filter, the list holds both kinds of job (one order, one cursor).
+    r = await env.api.client.get("/api/v1/jobs", params={"limit": 1000}, headers=env.api.auth("read"))
+    listed = r.json()["data"]["items"]
+    assert set(ids) <= {j["id"] for j in listed}
+    stamps = [(j["created_at"], j["id"]) for j in listed]
+    assert [pd.Timestamp(t) for t, _ in stamps] == sorted((pd.Timestamp(t) for t, _ in stamps), reverse=True)
     r = await env.api.client.get("/api/v1/jobs", params={"status": "DONE"}, headers=env.api.auth("read"))
     assert r.status_code == 422 and r.json()["error"]["details"][0]["loc"] == ["query", "status"]
     r = await env.api.client.get(f"/api/v1/jobs/{uuid.uuid4()}", headers=env.api.auth("read"))
