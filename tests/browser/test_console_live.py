@@ -49,6 +49,12 @@ def test_a_spike_appears_on_the_open_asset_page_without_reload(
     values = steel(data_dir, N_WARM)
     start = datetime.now(UTC).replace(second=0, microsecond=0) - STEP * (N_WARM + 2)
     sign_in(page, "admin")  # admin: its role holds the ingestion scope too
+    made = page.request.post(
+        f"{console_server.base_url}/api/v1/assets",
+        data={"asset_id": asset, "name": "Steel plant (live test)"},
+        headers=csrf(page),
+    )
+    assert made.status == 201, made.text()  # registered: the fleet lists registered assets
     post(
         page,
         console_server.base_url,
@@ -112,3 +118,14 @@ def test_a_spike_appears_on_the_open_asset_page_without_reload(
     expect(episode).to_contain_text("spike")
     expect(episode).to_have_attribute("data-open", re.compile("true|false"))
     screenshot(page, "alerts-episodes")
+
+    # the fleet (one GET /fleet) shows the asset's last reading (the spike) and its anomalies of 24 h
+    page.get_by_role("link", name="Fleet").click()
+    page.get_by_role("searchbox").fill(asset)
+    fleet_row = page.locator(f"[data-testid=fleet] tbody tr[data-asset='{asset}']")
+    expect(fleet_row.locator("td").nth(2)).to_contain_text(spike_at.strftime("%Y-%m-%d %H:%M"))
+    expect(fleet_row.locator("td").nth(3)).to_have_class("hot")
+    assert int(fleet_row.locator("td").nth(3).inner_text()) >= 1
+    expect(fleet_row.locator("td").nth(4)).to_have_text("none")
+    expect(page.locator("[data-testid=fleet] tbody tr")).to_have_count(1)
+    screenshot(page, "fleet-live")
