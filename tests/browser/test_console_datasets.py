@@ -118,6 +118,10 @@ def test_dataset_page_preprocess_statistics_patterns_anomalies_dashboard_reports
     page = household_page
     assert "/admin/dataset?id=" in page.url
     expect(page.get_by_test_id("dataset-status")).to_have_text("ready")
+    readings = page.get_by_test_id("readings-chart-wrap")
+    expect(readings).to_have_attribute("data-series", "raw")
+    expect(readings).to_have_attribute("data-points", "1000")  # the last 1,000 of the 1,440
+    expect(readings.locator("canvas")).to_have_count(1)
 
     # Preprocess: a finer interval than the data's hour is refused in the form, nothing sent.
     pre = page.get_by_role("form", name="Preprocess")
@@ -133,6 +137,9 @@ def test_dataset_page_preprocess_statistics_patterns_anomalies_dashboard_reports
     _wait_job(page, "preprocess-job")
     expect(page.get_by_test_id("dataset-status")).to_have_text("processed")
     expect(page.get_by_test_id("dataset-processed")).to_contain_text(f"rows_out {24 * DAYS}")
+    expect(readings).to_have_attribute("data-series", "processed")
+    page.get_by_role("button", name="as uploaded").click()
+    expect(readings).to_have_attribute("data-series", "raw")
 
     # Statistics: peak and valley sharing hour 8 is named on the valley field, as the API names it.
     stats = page.get_by_role("form", name="Statistics")

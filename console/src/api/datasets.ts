@@ -1,5 +1,6 @@
 // What the Datasets pages ask the API (issue 17's routes), through the generated client: a changed
 // route or payload fails tsc.
+import { lastWindowStart } from "../lib/datasets";
 import { api, failureOf, unwrap, type Schemas } from "./client";
 
 export type Dataset = Schemas["DatasetPublic"];
@@ -87,4 +88,14 @@ export async function patchDataset(id: string, body: Schemas["DatasetPatch"]): P
 export async function deleteDataset(id: string): Promise<void> {
   const res = await api.DELETE("/api/v1/datasets/{dataset_id}", ds(id));
   if (!res.response.ok) throw failureOf(res.response.status, res.error ?? null);
+}
+
+export const READINGS_SHOWN = 1000; // the route's page limit: the last 1,000 readings in one request
+
+/** The dataset's last readings (raw or processed) as [timestamp, kWh | null] pairs. */
+export async function lastReadings(d: Dataset, series: "raw" | "processed"): Promise<unknown[]> {
+  const query: { series: "raw" | "processed"; format: "compact"; limit: number; from?: string } = { series, format: "compact", limit: READINGS_SHOWN };
+  if (d.end_at) query.from = lastWindowStart(d.end_at, d.interval_s, READINGS_SHOWN);
+  const page = unwrap(await api.GET("/api/v1/datasets/{dataset_id}/data", { params: { path: { dataset_id: d.id }, query } }));
+  return page.items;
 }

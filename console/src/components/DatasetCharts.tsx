@@ -1,11 +1,11 @@
 import { BarChart, LineChart, PieChart } from "echarts/charts";
-import { GridComponent, LegendComponent, TooltipComponent } from "echarts/components";
+import { DataZoomComponent, GridComponent, LegendComponent, TooltipComponent } from "echarts/components";
 import * as echarts from "echarts/core";
 import { CanvasRenderer } from "echarts/renderers";
 import { useEffect, useRef, type ReactNode } from "react";
 import { formatNumber } from "../lib/chart";
 
-echarts.use([LineChart, BarChart, PieChart, GridComponent, TooltipComponent, LegendComponent, CanvasRenderer]);
+echarts.use([LineChart, BarChart, PieChart, GridComponent, TooltipComponent, LegendComponent, DataZoomComponent, CanvasRenderer]);
 
 const HOURS = Array.from({ length: 24 }, (_, h) => `${h}`);
 const valueFormatter = (v: unknown): string => (typeof v === "number" ? formatNumber(v) : String(v ?? "–"));
@@ -109,6 +109,25 @@ export function PatternProfileChart({ series, title, testId }: { series: { name:
         xAxis: { type: "category", data: HOURS, name: "h" },
         yAxis: { type: "value", name: "kWh" },
         series: series.map((s) => ({ name: s.name, type: "line", data: s.data })),
+      }}
+    />
+  );
+}
+
+/** Readings over time (kWh per interval; gaps where a value is missing), zoomable. */
+export function ReadingsChart({ points, title, testId }: { points: [number, number | null][]; title: string; testId: string }): ReactNode {
+  return (
+    <EChart
+      testId={testId}
+      label={title}
+      option={{
+        animation: false,
+        grid: { ...grid, bottom: 64 },
+        tooltip: { trigger: "axis", valueFormatter },
+        xAxis: { type: "time" },
+        yAxis: { type: "value", name: "kWh" },
+        dataZoom: [{ type: "inside" }, { type: "slider", height: 20, bottom: 8 }],
+        series: [{ name: title, type: "line", data: points, showSymbol: false, connectNulls: false }],
       }}
     />
   );

@@ -5,6 +5,8 @@ import {
   dailySeries,
   formatHours,
   hourCurve,
+  lastWindowStart,
+  seriesPoints,
   latestByType,
   parseHours,
   patternSeries,
@@ -286,5 +288,34 @@ describe("dataset patch", () => {
   it("refuses an empty or long name and a zone that is no IANA name", () => {
     expect(validatePatch({ name: "  ", timezone: "Paris" }, current)).toEqual({ ok: false, errors: { name: "nameLength", timezone: "zoneName" } });
     expect(validatePatch({ name: "x".repeat(201), timezone: "UTC" }, current)).toEqual({ ok: false, errors: { name: "nameLength" } });
+  });
+});
+
+describe("readings series", () => {
+  it("starts the window n-1 intervals before the last reading", () => {
+    expect(lastWindowStart("2007-02-14T15:00:00Z", 3600, 3)).toBe("2007-02-14T13:00:00.000Z");
+    expect(lastWindowStart("2007-02-14T15:00:00+01:00", 900, 1)).toBe("2007-02-14T14:00:00.000Z");
+  });
+  it("reads compact pairs and full points, oldest first, gaps kept as null", () => {
+    expect(
+      seriesPoints([
+        ["2007-01-01T01:00:00+01:00", 2],
+        ["2007-01-01T00:30:00Z", null],
+        ["not a time", 3],
+      ]),
+    ).toEqual([
+      [Date.parse("2007-01-01T00:00:00Z"), 2],
+      [Date.parse("2007-01-01T00:30:00Z"), null],
+    ]);
+    expect(seriesPoints([{ timestamp: "2007-01-01T00:00:00Z", value: 1.5 }, { timestamp: "2007-01-01T01:00:00Z" }])).toEqual([
+      [Date.parse("2007-01-01T00:00:00Z"), 1.5],
+      [Date.parse("2007-01-01T01:00:00Z"), null],
+    ]);
+  });
+});
+
+describe("readings series from anything", () => {
+  it("drops what is not a reading instead of throwing", () => {
+    expect(seriesPoints([null, 3, "x", [], [5, 1], { value: 2 }, ["2007-01-01T00:00:00Z", "7"]])).toEqual([[Date.parse("2007-01-01T00:00:00Z"), null]]);
   });
 });

@@ -354,3 +354,24 @@ export function validatePatch(
   if (tz !== current.timezone) body.timezone = tz;
   return { ok: true, body: Object.keys(body).length ? body : null };
 }
+
+/** Where the last `n` readings of a dataset start: `n - 1` intervals before its last reading. */
+export function lastWindowStart(endAt: string, intervalS: number, n: number): string {
+  return new Date(Date.parse(endAt) - Math.max(0, n - 1) * intervalS * 1000).toISOString();
+}
+
+/** A compact data page ([timestamp, kWh | null] pairs; or full points) as [ms, kWh | null], oldest first;
+ * unreadable timestamps dropped, non-finite values as gaps. */
+export function seriesPoints(items: readonly unknown[]): [number, number | null][] {
+  const out: [number, number | null][] = [];
+  for (const it of items) {
+    let ts: unknown;
+    let v: unknown;
+    if (Array.isArray(it)) [ts, v] = it as unknown[];
+    else if (it && typeof it === "object") ({ timestamp: ts, value: v } = it as { timestamp?: unknown; value?: unknown });
+    const ms = typeof ts === "string" ? Date.parse(ts) : NaN;
+    if (!Number.isFinite(ms)) continue;
+    out.push([ms, typeof v === "number" && Number.isFinite(v) ? v : null]);
+  }
+  return out.sort((a, b) => a[0] - b[0]);
+}

@@ -6,6 +6,7 @@ import { DatasetDashboard } from "../components/DatasetDashboard";
 import { DatasetManage } from "../components/DatasetManage";
 import { DatasetPatterns } from "../components/DatasetPatterns";
 import { DatasetPreprocess } from "../components/DatasetPreprocess";
+import { DatasetReadings } from "../components/DatasetReadings";
 import { DatasetReport } from "../components/DatasetReport";
 import { DatasetStatistics } from "../components/DatasetStatistics";
 import { ErrorBox, Loading } from "../components/Status";
@@ -80,6 +81,7 @@ export function DatasetsDetail({ datasetId }: { datasetId: string }): ReactNode 
               </>
             ) : null}
           </dl>
+          <DatasetReadings key={d.status} dataset={d} />
           {can(session, "write") ? (
             <>
               <DatasetManage dataset={d} onChanged={() => setVersion((v) => v + 1)} onDeleted={() => navigate({ page: "datasets" })} />
