@@ -156,7 +156,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "energy_forecasts")
     args = parser.parse_args()
     results: dict[str, Any] = {"epochs": args.epochs, "samples": args.samples, "datasets": {}}
-    run_models = args.models.split(",")
+    run_models = [m for m in args.models.split(",") if m and m != "none"]  # none: only merge
     extra = {k: float(v) if "." in v else int(v) for k, _, v in (p.partition("=") for p in args.param)}
     for path in args.merge:
         old = json.loads(path.read_text())
