@@ -19,7 +19,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from pydantic import BaseModel
 
 from api.deps import PoolDep, ReadKey, SettingsDep, WriteKey
-from api.http.envelope import COMMON_RESPONSES, Envelope, Page, ok
+from api.http.envelope import COMMON_RESPONSES, Envelope, ErrorResponse, Page, ok
 from api.http.errors import ApiError, Code, field_error
 from api.http.pagination import MAX_PAGE, PageDep, encode_cursor, keyset, paged
 from api.services.job_submit import submit
@@ -172,7 +172,17 @@ async def get_dataset(dataset_id: uuid.UUID, _key: ReadKey, pool: PoolDep) -> En
     return ok(public(await ds.get(pool, dataset_id)))
 
 
-@router.patch("/{dataset_id}", response_model=Envelope[DatasetPublic], summary="Rename or re-zone a dataset")
+@router.patch(
+    "/{dataset_id}",
+    response_model=Envelope[DatasetPublic],
+    summary="Rename or re-zone a dataset",
+    responses={
+        409: {
+            "model": ErrorResponse,
+            "description": "A new time zone while a job on the dataset is queued or running (CONFLICT).",
+        }
+    },
+)
 async def patch_dataset(
     dataset_id: uuid.UUID, body: DatasetPatch, _key: WriteKey, pool: PoolDep
 ) -> Envelope[DatasetPublic]:
