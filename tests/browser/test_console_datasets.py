@@ -8,6 +8,7 @@ pattern names in Chinese and a viewer without the preprocess form."""
 from __future__ import annotations
 
 import csv
+import re
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -181,6 +182,12 @@ def test_dataset_page_preprocess_statistics_patterns_anomalies_dashboard_reports
         expect(board).to_contain_text("No anomaly run yet")  # the dashboard's empty list
     for chart in ("chart-load-curve", "chart-periods", "chart-daily"):
         expect(board.get_by_test_id(chart).locator("canvas")).to_have_count(1)
+    recommendations = board.get_by_test_id("recommendations").locator("li")
+    expect(recommendations.first).to_be_visible()
+    page.get_by_label("Language", exact=True).select_option("zh-CN")  # read again in the UI's new language
+    expect(recommendations.first).to_contain_text(re.compile("[\u4e00-\u9fff]"))
+    page.get_by_label("语言", exact=True).select_option("en-US")
+    expect(recommendations.first).not_to_contain_text(re.compile("[\u4e00-\u9fff]"))
 
     # Reports: a Chinese PDF and an English workbook, downloaded and read by their bytes.
     rep = page.get_by_role("form", name="Report")

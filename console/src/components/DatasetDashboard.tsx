@@ -1,7 +1,7 @@
 import { Suspense, lazy, type ReactNode } from "react";
 import { getDashboard } from "../api/datasets";
 import { formatNumber } from "../lib/chart";
-import { dailySeries, hourCurve, periodPie, recommendationTexts } from "../lib/datasets";
+import { dailySeries, hourCurve, orderRecommendations, periodPie } from "../lib/datasets";
 import type { MessageKey } from "../lib/i18n";
 import { useAsync } from "../lib/useAsync";
 import { DatasetAnomalyList } from "./DatasetAnomalyList";
@@ -17,9 +17,11 @@ const PeriodPieChart = lazy(() => charts().then((m) => ({ default: m.PeriodPieCh
  * trend, period pie, recent anomalies, and recommendations when the API gives them. */
 export function DatasetDashboard({ datasetId, version }: { datasetId: string; version: number }): ReactNode {
   const { t, lang } = useApp();
-  const board = useAsync(() => getDashboard(datasetId), [datasetId, version]);
+  // Recommendations come in the request's language: read again when the UI's language changes, one
+  // microtask later, once App's effect has set the requests' language (a child's effects run first).
+  const board = useAsync(() => Promise.resolve().then(() => getDashboard(datasetId)), [datasetId, version, lang]);
   const d = board.data;
-  const recs = d ? recommendationTexts(d, lang) : [];
+  const recs = orderRecommendations(d?.recommendations);
   return (
     <section className="panel" aria-labelledby="ds-dashboard">
       <h3 id="ds-dashboard">{t("dsDashboard")}</h3>
@@ -56,9 +58,11 @@ export function DatasetDashboard({ datasetId, version }: { datasetId: string; ve
           {recs.length ? (
             <>
               <h4>{t("dsRecommendations")}</h4>
-              <ul data-testid="recommendations">
-                {recs.map((r, i) => (
-                  <li key={i}>{r}</li>
+              <ul data-testid="recommendations" className="recommendations">
+                {recs.map((r) => (
+                  <li key={r.id} data-id={r.id} data-severity={r.severity} className={r.severity}>
+                    <b>{r.title}</b> {r.text}
+                  </li>
                 ))}
               </ul>
             </>

@@ -12,7 +12,7 @@ import {
   patternSeries,
   periodPie,
   pollDelayMs,
-  recommendationTexts,
+  orderRecommendations,
   parseScale,
   validatePatch,
   validatePatterns,
@@ -184,13 +184,15 @@ describe("chart shaping", () => {
     expect(s[0]?.data[23]).toBeCloseTo(2.3);
   });
 
-  it("reads recommendations in either shape and ignores the rest", () => {
-    expect(recommendationTexts({}, "en-US")).toEqual([]);
-    expect(recommendationTexts({ recommendations: ["a", { text: { "en-US": "b", "zh-CN": "乙" } }, 3, { message: "c" }] }, "zh-CN")).toEqual([
-      "a",
-      "乙",
-      "c",
-    ]);
+  it("puts warnings first and keeps the API's order otherwise", () => {
+    const recs = [
+      { id: "a", severity: "info" },
+      { id: "b", severity: "warning" },
+      { id: "c", severity: "info" },
+      { id: "d", severity: "warning" },
+    ];
+    expect(orderRecommendations(recs).map((r) => r.id)).toEqual(["b", "d", "a", "c"]);
+    expect(orderRecommendations(undefined)).toEqual([]);
   });
 
   it("polls quickly first, then every 2 s", () => {

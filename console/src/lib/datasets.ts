@@ -256,26 +256,10 @@ export function patternSeries(patterns: readonly LoadPattern[], lang: Lang, days
   }));
 }
 
-/** Recommendations, when the dashboard carries them (another piece of work adds them): strings or
- * objects with a localized text. Anything else is ignored. */
-export function recommendationTexts(dashboard: unknown, lang: Lang): string[] {
-  const recs = (dashboard as { recommendations?: unknown } | null)?.recommendations;
-  if (!Array.isArray(recs)) return [];
-  return recs.flatMap((r: unknown): string[] => {
-    if (typeof r === "string") return [r];
-    if (r && typeof r === "object") {
-      const o = r as Record<string, unknown>;
-      for (const k of ["text", "message", "title", "display_name", "description"]) {
-        const v = o[k];
-        if (typeof v === "string") return [v];
-        if (v && typeof v === "object") {
-          const s = localized(v as Localized, lang, "");
-          if (s) return [s];
-        }
-      }
-    }
-    return [];
-  });
+/** Recommendations in the order to show them: warnings first, then as the API gave them. */
+export function orderRecommendations<R extends { severity: string }>(recs: readonly R[] | undefined): R[] {
+  const rank = (r: R): number => (r.severity === "warning" ? 0 : 1);
+  return [...(recs ?? [])].map((r, i) => ({ r, i })).sort((x, y) => rank(x.r) - rank(y.r) || x.i - y.i).map((x) => x.r);
 }
 
 /** The API's 422 details by the innermost field they name (`["body", "periods", "valley_hours"]` ->
