@@ -26,8 +26,12 @@ router = APIRouter(prefix="/alert-episodes", tags=["alerts"], responses=COMMON_R
 class AlertEpisodePublic(BaseModel):
     episode_id: uuid.UUID
     asset_id: str
-    opened_at: datetime = Field(description="Time of the episode's first anomaly (UTC).")
-    last_anomaly_at: datetime = Field(description="Time of its latest anomaly.")
+    opened_at: datetime = Field(
+        description="When its first anomaly was detected (the worker's clock, UTC; not the reading's time)."
+    )
+    last_anomaly_at: datetime = Field(
+        description="When its latest anomaly was detected (the worker's clock)."
+    )
     closed_at: datetime | None = Field(description="When it closed (null: still open).")
     open: bool = Field(description="Whether the episode is still open.")
     anomaly_count: int = Field(description="Anomalies grouped into it.")
