@@ -332,7 +332,8 @@ def test_absurd_training_params_are_refused_naming_the_param(param: str, value: 
 
 
 def test_bounds_cover_every_numeric_param_and_sane_values_pass() -> None:
-    numeric = (COMMON_PARAMS | set().union(*MODEL_PARAMS.values())) - {"target", "covariates", "detector"}
+    text_params = {"target", "covariates", "future_covariates", "detector", "target_transform"}
+    numeric = (COMMON_PARAMS | set().union(*MODEL_PARAMS.values())) - text_params
     assert numeric == set(PARAM_BOUNDS)
     check_params("tide", {"n_epochs": 8, "hidden_size": 64, "batch_size": 64, "lr": 3e-3, "dropout": 0.1})
     check_params(
@@ -342,6 +343,7 @@ def test_bounds_cover_every_numeric_param_and_sane_values_pass() -> None:
         {"threads": cores() + 1},
         {"n_epochs": 2.5},
         {"covariates": ["c"] * 65},
+        {"future_covariates": ["c"] * 65},
         {"target": "t" * 200},
     ):
         with pytest.raises(ParamError):
