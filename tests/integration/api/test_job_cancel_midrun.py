@@ -125,3 +125,66 @@ async def test_cancel_mid_run_stops_the_child_and_keeps_nothing(
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+async def test_cancel_of_a_preprocess_in_flight_writes_no_processed_series(
+    api: Api, household: dict[str, Any]
+) -> None:
+    """A preprocess job is canceled while its runner's child is still starting (a fresh runner: the
+    spawn and imports take seconds, the handler 0.03 s): no processed reading, no result, the dataset
+    back to ``ready`` (not left ``processing``), and a preprocess after it succeeds whole."""
+    pool = await api.resources.pool()
+    ds_id = household["id"]
+    did = uuid.UUID(ds_id)
+    before = await pool.fetchval(
+        "SELECT count(*) FROM dataset_readings WHERE dataset_id = $1 AND series = 1", did
+    )
+    assert before == 0  # nothing preprocessed this dataset yet
+    runner = JobRunner(api.resources.pool, lease_s=60.0, poll_s=0.05)
+    task = asyncio.create_task(runner.run_forever())
+    try:
+        body = {"resample": "1d"}
+        r = await api.client.post(
+            f"/api/v1/datasets/{ds_id}/preprocess", json=body, headers=api.auth("write")
+        )
+        job_id = r.json()["data"]["id"]
+        await _until(api, job_id, lambda j: j["status"] == "running" and j["progress"] >= 0.2)
+        shown = (await api.client.get(f"/api/v1/datasets/{ds_id}", headers=api.auth("read"))).json()["data"]
+        assert shown["status"] == "processing"
+        cancel = await api.client.post(f"/api/v1/jobs/{job_id}/cancel", headers=api.auth("model"))
+        assert cancel.status_code == 200 and cancel.json()["data"] == {"canceled": True}, cancel.text
+        deadline = time.monotonic() + STOPPED_WITHIN_S
+        while True:
+            shown = (await api.client.get(f"/api/v1/datasets/{ds_id}", headers=api.auth("read"))).json()[
+                "data"
+            ]
+            if shown["status"] == "ready":
+                break
+            assert time.monotonic() < deadline, shown["status"]
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(3.0)  # long enough for the handler to have finished had it gone on
+        assert (
+            await pool.fetchval(
+                "SELECT count(*) FROM dataset_readings WHERE dataset_id = $1 AND series = 1", did
+            )
+            == 0
+        )
+        assert (
+            await pool.fetchval("SELECT count(*) FROM job_results WHERE job_id = $1", uuid.UUID(job_id)) == 0
+        )
+        assert (await _job(api, job_id))["status"] == "canceled"
+        shown = (await api.client.get(f"/api/v1/datasets/{ds_id}", headers=api.auth("read"))).json()["data"]
+        assert shown["status"] == "ready" and shown["processed"] is None
+        r = await api.client.post(
+            f"/api/v1/datasets/{ds_id}/preprocess", json=body, headers=api.auth("write")
+        )
+        after = await _until(api, r.json()["data"]["id"], lambda j: j["status"] not in ("queued", "running"))
+        assert after["status"] == "succeeded", after
+        days = await pool.fetchval(
+            "SELECT count(*) FROM dataset_readings WHERE dataset_id = $1 AND series = 1", did
+        )
+        assert days > 1400  # the whole daily series of four years
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
