@@ -182,6 +182,19 @@ def test_dataset_page_preprocess_statistics_patterns_anomalies_dashboard_reports
         expect(board).to_contain_text("No anomaly run yet")  # the dashboard's empty list
     for chart in ("chart-load-curve", "chart-periods", "chart-daily"):
         expect(board.get_by_test_id(chart).locator("canvas")).to_have_count(1)
+    # The pie by hours of one's own: a gap is named on flat_hours, then the shares follow the new hours.
+    peak_share = board.get_by_test_id("period-shares").locator("li[data-period=peak]")
+    expect(peak_share).to_contain_text("(8-10, 18-20)")
+    pie = board.get_by_test_id("pie-hours")
+    pie.locator("summary").click()
+    pie.locator("input[name=pie-peak_hours]").fill("17-21")
+    pie.locator("input[name=pie-valley_hours]").fill("0-6")
+    pie.locator("input[name=pie-flat_hours]").fill("7-16")
+    pie.get_by_role("button", name="Apply").click()
+    expect(pie.locator(".field-error[data-field=flat_hours]")).to_have_text("hours in no period: 22-23")
+    pie.locator("input[name=pie-flat_hours]").fill("7-16, 22-23")
+    pie.get_by_role("button", name="Apply").click()
+    expect(peak_share).to_contain_text("(17-21)")
     recommendations = board.get_by_test_id("recommendations").locator("li")
     expect(recommendations.first).to_be_visible()
     page.get_by_label("Language", exact=True).select_option("zh-CN")  # read again in the UI's new language

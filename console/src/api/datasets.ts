@@ -67,8 +67,10 @@ export async function jobResult(id: string): Promise<unknown> {
   return (res.data.data as { data?: unknown }).data;
 }
 
-export async function getDashboard(id: string): Promise<Dashboard> {
-  return unwrap(await api.GET("/api/v1/dashboards/{dataset_id}", ds(id)));
+/** The dashboard; the period pie by the given hours, else the API's default periods. */
+export async function getDashboard(id: string, periods?: Schemas["TariffPeriods"] | null): Promise<Dashboard> {
+  const query = periods ? { peak_hours: periods.peak_hours, valley_hours: periods.valley_hours, flat_hours: periods.flat_hours } : {};
+  return unwrap(await api.GET("/api/v1/dashboards/{dataset_id}", { params: { path: { dataset_id: id }, query } }));
 }
 
 export async function getReport(id: string): Promise<Report> {

@@ -1,10 +1,13 @@
-import { Suspense, lazy, type ReactNode } from "react";
+import { Suspense, lazy, useState, type FormEvent, type ReactNode } from "react";
+import { ApiFailure } from "../api/client";
 import { getDashboard } from "../api/datasets";
 import { formatNumber } from "../lib/chart";
-import { dailySeries, hourCurve, orderRecommendations, periodPie } from "../lib/datasets";
+import { apiFieldErrors, dailySeries, formatHours, hourCurve, localized, orderRecommendations, periodPie, type Periods } from "../lib/datasets";
 import type { MessageKey } from "../lib/i18n";
 import { useAsync } from "../lib/useAsync";
 import { DatasetAnomalyList } from "./DatasetAnomalyList";
+import { usePeriodsForm } from "./DatasetStatistics";
+import { PeriodFields } from "./PeriodFields";
 import { ErrorBox, Loading } from "./Status";
 import { useApp } from "./context";
 
@@ -19,7 +22,18 @@ export function DatasetDashboard({ datasetId, version }: { datasetId: string; ve
   const { t, lang } = useApp();
   // Recommendations come in the request's language: read again when the UI's language changes, one
   // microtask later, once App's effect has set the requests' language (a child's effects run first).
-  const board = useAsync(() => Promise.resolve().then(() => getDashboard(datasetId)), [datasetId, version, lang]);
+  const form = usePeriodsForm();
+  const [periods, setPeriods] = useState<Periods | null>(null);
+  const board = useAsync(
+    () =>
+      Promise.resolve().then(() =>
+        getDashboard(datasetId, periods).catch((e: unknown) => {
+          if (e instanceof ApiFailure) form.setErrors(apiFieldErrors(e.details));
+          throw e;
+        }),
+      ),
+    [datasetId, version, lang, periods],
+  );
   const d = board.data;
   const recs = orderRecommendations(d?.recommendations);
   return (
@@ -47,7 +61,29 @@ export function DatasetDashboard({ datasetId, version }: { datasetId: string; ve
               </div>
               <div>
                 <h4>{t("dsPeriodPie")}</h4>
+                <details data-testid="pie-hours">
+                  <summary>{t("dsPieHours")}</summary>
+                  <form
+                    noValidate
+                    aria-label={t("dsPieHours")}
+                    onSubmit={(e: FormEvent) => {
+                      e.preventDefault();
+                      const v = form.check(t);
+                      if (v) setPeriods(v.periods);
+                    }}
+                  >
+                    <PeriodFields texts={form.periodTexts} onChange={form.setPeriodTexts} errors={form.errors} idPrefix="pie" />
+                    <button type="submit">{t("dsApply")}</button>
+                  </form>
+                </details>
                 <PeriodPieChart slices={periodPie(d.period_distribution, lang)} title={t("dsPeriodPie")} testId="chart-periods" />
+                <ul className="period-shares" data-testid="period-shares">
+                  {d.period_distribution.map((p) => (
+                    <li key={p.period} data-period={p.period}>
+                      {localized(p.display_name, lang, p.period)} ({formatHours(p.hours)}): {formatNumber(p.kwh)} kWh · {(100 * p.ratio).toFixed(1)} %
+                    </li>
+                  ))}
+                </ul>
               </div>
             </div>
             <h4>{t("dsDailyTrend")}</h4>
