@@ -26,6 +26,8 @@ const en = {
   alerted: "Alerted",
   liveConnected: "Live: anomalies appear as they are stored",
   liveReconnecting: "Live connection lost: reconnecting…",
+  // job follower: the stream broke before the job ended
+  jobReconnecting: "Job stream lost: reconnecting… (progress read from the job meanwhile)",
   signIn: "Sign in",
   signOut: "Sign out",
   username: "Username",
@@ -238,6 +240,7 @@ const zh: Record<MessageKey, string> = {
   alerted: "已告警",
   liveConnected: "实时：异常一经存储即显示",
   liveReconnecting: "实时连接中断：正在重连…",
+  jobReconnecting: "任务事件流中断：正在重连…（期间从任务状态读取进度）",
   signIn: "登录",
   signOut: "退出登录",
   username: "用户名",
