@@ -288,3 +288,34 @@ def test_rename_rezone_and_delete_a_dataset(household_page: Page, uploaded: list
     expect(page.get_by_role("heading", name="Datasets")).to_be_visible()
     assert page.url.endswith("/admin/datasets")
     expect(page.locator(f"[data-testid=datasets] tbody tr[data-name='{new_name}']")).to_have_count(0)
+
+
+def test_the_list_pages_by_25_and_filters_by_status(
+    page: Page, sign_in: SignIn, api: httpx.Client, uploaded: list[str]
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    rows = "".join(f"2024-01-01T{h:02d}:00:00Z,{h / 10}\n" for h in range(24))
+    for i in range(26):  # more than a page, whatever else the shared database holds
+        name = f"page-{tag}-{i:02d}.csv"
+        uploaded.append(name)
+        r = api.post(
+            "/api/v1/datasets",
+            files={"file": (name, f"timestamp,value\n{rows}", "text/csv")},
+            data={"name": name},
+        )
+        assert r.status_code == 201, r.text
+    sign_in(page, "viewer")
+    page.get_by_role("link", name="Datasets", exact=True).click()
+    table = page.get_by_test_id("datasets").locator("tbody tr")
+    expect(table).to_have_count(25)
+    mine = page.locator(f"[data-testid=datasets] tbody tr[data-name^='page-{tag}-']")
+    page.get_by_role("button", name="More").click()
+    expect(mine).to_have_count(26)  # the next page appended to the first
+
+    status = page.locator("select[name=dataset-status]")
+    status.select_option("processed")
+    expect(mine).to_have_count(0)
+    expect(page.locator("[data-testid=datasets] tbody tr:not([data-status=processed])")).to_have_count(0)
+    status.select_option("ready")
+    expect(table).to_have_count(25)
+    expect(page.locator("[data-testid=datasets] tbody tr:not([data-status=ready])")).to_have_count(0)
