@@ -1,37 +1,43 @@
 import { useEffect, useReducer, useState, type ReactNode } from "react";
 import { cancelJob } from "../api/data";
+import { readJob } from "../api/jobs";
 import { applyJobEvent, initialJob, shownState, type JobView } from "../lib/jobEvents";
+import { applyJobSnapshot, followJob, type FollowState, type JobSnapshot } from "../lib/jobFollow";
 import { ErrorBox } from "./Status";
 import { useApp } from "./context";
 
-type Action = { kind: string; data: string };
-const reducer = (view: JobView, a: Action): JobView => applyJobEvent(view, a.kind, a.data);
-const KINDS = ["status", "progress", "log", "end"];
+type Action = { kind: "event"; event: string; data: string } | { kind: "snapshot"; snapshot: JobSnapshot };
+const reducer = (view: JobView, a: Action): JobView =>
+  a.kind === "event" ? applyJobEvent(view, a.event, a.data) : applyJobSnapshot(view, a.snapshot);
 
-/** A job followed live over its SSE stream: progress bar, state (a training job's stage), log, cancel. */
+/** A job followed live over its SSE stream: progress bar, state (a training job's stage), log, cancel. A
+ * broken stream is reopened with a back-off while the job is read by id (lib/jobFollow). */
 export function JobFollower({ jobId, canCancel, onEnded }: { jobId: string; canCancel: boolean; onEnded: (view: JobView) => void }): ReactNode {
   const { t } = useApp();
   const [view, dispatch] = useReducer(reducer, initialJob);
   const [error, setError] = useState<unknown>(null);
+  const [readError, setReadError] = useState<unknown>(null);
+  const [link, setLink] = useState<FollowState>("connecting");
 
-  useEffect(() => {
-    const source = new EventSource(`/api/v1/jobs/${encodeURIComponent(jobId)}/logs/stream`);
-    const handlers = KINDS.map((kind) => {
-      const h = (e: MessageEvent<string>): void => {
-        dispatch({ kind, data: e.data });
-        if (kind === "end") source.close();
-      };
-      source.addEventListener(kind, h);
-      return h;
-    });
-    return () => {
-      KINDS.forEach((kind, i) => {
-        const h = handlers[i];
-        if (h) source.removeEventListener(kind, h);
-      });
-      source.close();
-    };
-  }, [jobId]);
+  useEffect(
+    () =>
+      followJob(
+        jobId,
+        {
+          openStream: (url) => new EventSource(url),
+          readJob,
+          setTimeout: (fn, ms) => window.setTimeout(fn, ms),
+          clearTimeout: (id) => window.clearTimeout(id),
+        },
+        {
+          onEvent: (event, data) => dispatch({ kind: "event", event, data }),
+          onSnapshot: (snapshot) => dispatch({ kind: "snapshot", snapshot }),
+          onState: setLink,
+          onReadError: setReadError,
+        },
+      ),
+    [jobId],
+  );
 
   useEffect(() => {
     if (view.ended) onEnded(view);
@@ -40,7 +46,7 @@ export function JobFollower({ jobId, canCancel, onEnded }: { jobId: string; canC
 
   const pct = Math.round(100 * view.progress);
   return (
-    <div className="job" data-testid="job" data-status={view.status} data-stage={view.stage} data-progress={pct}>
+    <div className="job" data-testid="job" data-status={view.status} data-stage={view.stage} data-progress={pct} data-link={link}>
       <div>
         {t("job")} <code>{jobId.slice(0, 8)}</code> · <b data-testid="job-status">{shownState(view)}</b> {view.message ? `· ${view.message}` : ""}
       </div>
@@ -58,7 +64,13 @@ export function JobFollower({ jobId, canCancel, onEnded }: { jobId: string; canC
           </button>
         ) : null}
       </div>
+      {link === "reconnecting" && !view.ended ? (
+        <p className="notice" data-testid="job-reconnecting" role="status">
+          {t("jobReconnecting")}
+        </p>
+      ) : null}
       <ErrorBox error={error} />
+      {link === "reconnecting" && !view.ended ? <ErrorBox error={readError} /> : null}
       <details open>
         <summary>{t("log")}</summary>
         <pre className="log" data-testid="job-log">
