@@ -319,3 +319,30 @@ def test_the_list_pages_by_25_and_filters_by_status(
     status.select_option("ready")
     expect(table).to_have_count(25)
     expect(page.locator("[data-testid=datasets] tbody tr:not([data-status=ready])")).to_have_count(0)
+
+
+def test_upload_naming_the_value_column(
+    page: Page, sign_in: SignIn, api: httpx.Client, tmp_path: Path, uploaded: list[str]
+) -> None:
+    """Two meters in one file: the value column is named; a column the file lacks is refused by the API
+    on that field."""
+    path = tmp_path / f"two-meters-{uuid.uuid4().hex[:8]}.csv"
+    uploaded.append(path.name)
+    path.write_text(
+        "when,meter_a,meter_b\n" + "".join(f"2024-01-01T{h:02d}:00:00Z,1.0,2.5\n" for h in range(24))
+    )
+    sign_in(page, "admin")
+    page.get_by_role("link", name="Datasets", exact=True).click()
+    page.locator("input[name=upload-value_column]").fill("meter_c")
+    page.get_by_label("Upload a dataset (CSV or Excel)").set_input_files(str(path))
+    expect(page.locator(".field-error[data-field=value_column]")).to_be_visible()
+    expect(page.get_by_role("alert").filter(has_text="FILE_FORMAT_ERROR")).to_be_visible()
+
+    page.locator("input[name=upload-value_column]").fill("meter_b")
+    page.get_by_label("Upload a dataset (CSV or Excel)").set_input_files(str(path))
+    expect(page.get_by_test_id("dataset-progress")).to_have_text("100 %")
+    expect(page.locator(f"[data-testid=datasets] tbody tr[data-name='{path.name}']")).to_contain_text("24")
+    listed = api.get("/api/v1/datasets", params={"limit": 50}).json()["data"]["items"]
+    dataset_id = next(d["id"] for d in listed if d["name"] == path.name)
+    data = api.get(f"/api/v1/datasets/{dataset_id}/data", params={"format": "compact"}).json()["data"]
+    assert [v for _, v in data["items"]] == [2.5] * 24

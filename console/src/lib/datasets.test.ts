@@ -233,8 +233,20 @@ describe("upload options", () => {
     expect(parseScale("x")).toBeNaN();
   });
   it("sends only the fields given, refuses what the API refuses", () => {
-    expect(validateUploadOptions({ timezone: "", unit: "", scale: "" })).toEqual({ ok: true, fields: [] });
-    expect(validateUploadOptions({ timezone: "Europe/Paris", unit: "kWh", scale: "1/60" })).toEqual({
+    const none = { timestamp_column: "", value_column: "", sheet: "" };
+    expect(validateUploadOptions({ timezone: "", unit: "", scale: "", ...none })).toEqual({ ok: true, fields: [] });
+    expect(validateUploadOptions({ timezone: "", unit: "", scale: "", timestamp_column: " datetime ", value_column: "", sheet: "Sheet2" })).toEqual({
+      ok: true,
+      fields: [
+        ["timestamp_column", "datetime"],
+        ["sheet", "Sheet2"],
+      ],
+    });
+    expect(validateUploadOptions({ timezone: "", unit: "", scale: "", ...none, value_column: "x".repeat(201) })).toEqual({
+      ok: false,
+      errors: { value_column: "nameLength" },
+    });
+    expect(validateUploadOptions({ timezone: "Europe/Paris", unit: "kWh", scale: "1/60", ...none })).toEqual({
       ok: true,
       fields: [
         ["timezone", "Europe/Paris"],
@@ -242,11 +254,11 @@ describe("upload options", () => {
         ["scale", String(1 / 60)],
       ],
     });
-    expect(validateUploadOptions({ timezone: "Paris", unit: "J", scale: "-1" })).toEqual({
+    expect(validateUploadOptions({ timezone: "Paris", unit: "J", scale: "-1", ...none })).toEqual({
       ok: false,
       errors: { timezone: "zoneName", unit: "badChoice", scale: "scaleRange" },
     });
-    expect(validateUploadOptions({ timezone: "", unit: "", scale: "2e9" })).toEqual({ ok: false, errors: { scale: "scaleRange" } });
+    expect(validateUploadOptions({ timezone: "", unit: "", scale: "2e9", ...none })).toEqual({ ok: false, errors: { scale: "scaleRange" } });
   });
 });
 

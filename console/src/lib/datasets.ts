@@ -279,8 +279,12 @@ export interface UploadOptionsForm {
   timezone: string;
   unit: string;
   scale: string;
+  timestamp_column: string;
+  value_column: string;
+  sheet: string;
 }
-export type UploadErrors = Partial<Record<keyof UploadOptionsForm, "zoneName" | "badChoice" | "scaleRange">>;
+export const UPLOAD_TEXT_FIELDS = ["timestamp_column", "value_column", "sheet"] as const;
+export type UploadErrors = Partial<Record<keyof UploadOptionsForm, "zoneName" | "badChoice" | "scaleRange" | "nameLength">>;
 
 
 /** A scale as a number or a fraction ("1/60": minute-average kW summed over an hour, to kWh). */
@@ -292,7 +296,8 @@ export function parseScale(text: string): number {
   return b === 0 ? NaN : a / b;
 }
 
-/** The upload's optional form fields as POST /datasets takes them (timezone, unit, scale in (0, 1e9]);
+/** The upload's optional form fields as POST /datasets takes them (timezone, unit, scale in (0, 1e9],
+ * the timestamp and value columns and the Excel sheet by name);
  * empty fields are left out (the API detects or defaults). */
 export function validateUploadOptions(form: UploadOptionsForm): { ok: true; fields: [string, string][] } | { ok: false; errors: UploadErrors } {
   const errors: UploadErrors = {};
@@ -306,6 +311,11 @@ export function validateUploadOptions(form: UploadOptionsForm): { ok: true; fiel
     const s = parseScale(form.scale);
     if (!Number.isFinite(s) || s <= 0 || s > 1e9) errors.scale = "scaleRange";
     else fields.push(["scale", String(s)]);
+  }
+  for (const f of UPLOAD_TEXT_FIELDS) {
+    const v = form[f].trim(); // a column or sheet name, 1-200 characters; empty: detected
+    if (v.length > 200) errors[f] = "nameLength";
+    else if (v) fields.push([f, v]);
   }
   return Object.keys(errors).length ? { ok: false, errors } : { ok: true, fields };
 }

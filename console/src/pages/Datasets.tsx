@@ -7,7 +7,7 @@ import { ShownError, type ShownErrors } from "../components/PeriodFields";
 import { ErrorBox } from "../components/Status";
 import { useApp } from "../components/context";
 import { formatNumber } from "../lib/chart";
-import { UNITS, apiFieldErrors, validateUploadOptions, type UploadOptionsForm } from "../lib/datasets";
+import { UNITS, UPLOAD_TEXT_FIELDS, apiFieldErrors, validateUploadOptions, type UploadOptionsForm } from "../lib/datasets";
 import type { MessageKey } from "../lib/i18n";
 import { pathOf } from "../lib/route";
 
@@ -42,6 +42,11 @@ function upload(file: File, fields: [string, string][], onProgress: (pct: number
 }
 
 const STATUSES: readonly DatasetStatus[] = ["ready", "processing", "processed"];
+const UPLOAD_TEXT_LABELS: Record<(typeof UPLOAD_TEXT_FIELDS)[number], MessageKey> = {
+  timestamp_column: "dsTimestampColumn",
+  value_column: "dsValueColumn",
+  sheet: "dsSheet",
+};
 
 /** Pages of datasets, newest first, of one status or all; "More" appends the next page. */
 function useDatasetPages(status: DatasetStatus | "", version: number): {
@@ -94,7 +99,7 @@ export function Datasets(): ReactNode {
   const list = useDatasetPages(status, version);
   const [pct, setPct] = useState<number | null>(null);
   const [error, setError] = useState<unknown>(null);
-  const [options, setOptions] = useState<UploadOptionsForm>({ timezone: "", unit: "", scale: "" });
+  const [options, setOptions] = useState<UploadOptionsForm>({ timezone: "", unit: "", scale: "", timestamp_column: "", value_column: "", sheet: "" });
   const [optionErrors, setOptionErrors] = useState<ShownErrors>({});
   const canWrite = can(session, "write");
 
@@ -102,7 +107,7 @@ export function Datasets(): ReactNode {
     setError(null);
     const v = validateUploadOptions(options);
     if (!v.ok) {
-      const text: Record<string, MessageKey> = { zoneName: "errZoneName", badChoice: "errBadChoice", scaleRange: "errScaleRange" };
+      const text: Record<string, MessageKey> = { zoneName: "errZoneName", badChoice: "errBadChoice", scaleRange: "errScaleRange", nameLength: "errNameLength" };
       setOptionErrors(Object.fromEntries(Object.entries(v.errors).map(([f, code]) => [f, t(text[code] ?? "errBadChoice")])));
       return;
     }
@@ -168,6 +173,13 @@ export function Datasets(): ReactNode {
               <input name="upload-scale" placeholder="1" size={8} value={options.scale} onChange={(e) => setOptions({ ...options, scale: e.target.value })} />
               <ShownError errors={optionErrors} name="scale" />
             </label>
+            {UPLOAD_TEXT_FIELDS.map((f) => (
+              <label key={f}>
+                {t(UPLOAD_TEXT_LABELS[f])}
+                <input name={`upload-${f}`} maxLength={200} placeholder={t("dsDetected")} value={options[f]} onChange={(e) => setOptions({ ...options, [f]: e.target.value })} />
+                <ShownError errors={optionErrors} name={f} />
+              </label>
+            ))}
           </fieldset>
           <label>
             {t("uploadDataset")}
