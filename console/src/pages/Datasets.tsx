@@ -168,7 +168,7 @@ export function Datasets(): ReactNode {
               </select>
               <ShownError errors={optionErrors} name="unit" />
             </label>
-            <label className="grow">
+            <label>
               {t("dsScale")}
               <input name="upload-scale" placeholder="1" size={8} value={options.scale} onChange={(e) => setOptions({ ...options, scale: e.target.value })} />
               <ShownError errors={optionErrors} name="scale" />
@@ -180,6 +180,7 @@ export function Datasets(): ReactNode {
                 <ShownError errors={optionErrors} name={f} />
               </label>
             ))}
+            <p className="muted hint">{t("dsScaleHint")}</p>
           </fieldset>
           <label>
             {t("uploadDataset")}
