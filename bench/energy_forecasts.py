@@ -61,7 +61,9 @@ def model_row(
     the train rows for its whole epoch budget (no early stopping: the validation rows are what it is
     scored on), is scored on the validation rows (for choosing settings without looking at test rows)."""
     params: dict[str, Any] = {"threads": 1}
-    if model != "lightgbm":
+    if model == "lightgbm":  # the served rule: plain or differenced target, chosen on validation rows
+        params["target_transform"] = "auto"
+    else:
         params |= {"n_epochs": epochs, "max_samples": samples}
     params |= extra or {}
     split: tuple[float, float, float] = SPLIT

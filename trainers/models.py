@@ -43,7 +43,7 @@ MODEL_PARAMS: dict[str, set[str]] = {
         "learning_rate",
         "max_train_rows",
         "min_child_samples",
-        # auto (default) | none | seasonal_difference: trainers.target_transform, chosen on validation rows
+        # none (default) | auto (chosen on validation rows) | seasonal_difference: trainers.target_transform
         "target_transform",
     },
     "tide": {

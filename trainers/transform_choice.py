@@ -11,6 +11,7 @@ import pandas as pd
 
 from trainers.target_transform import (
     AUTO,
+    DEFAULT,
     KINDS,
     MIN_VALIDATION_ORIGINS,
     NONE,
@@ -95,7 +96,9 @@ def choose(
     forecast every validation origin (``val_start`` .. ``val_end - horizon``, stride 1, rows before
     ``val_end`` only) and keep the lower MAE; ties and too few rows keep the plain target. ``stop``
     (a should-stop callable) is honoured between boosting rounds, as in the final fit."""
-    asked = str(params.get("target_transform", AUTO))
+    if "target_transform" not in params:
+        return Choice(DEFAULT, {}, (0, 0), "the default (target_transform=auto compares on validation rows)")
+    asked = str(params["target_transform"])
     if asked != AUTO:
         return Choice(asked, {}, (0, 0), "asked for in the params")
     h, lag = shape.horizon, shape.day
