@@ -814,7 +814,9 @@ class TrainingSettings(_Group):
     history_retention_days: float = Field(
         60.0, gt=0, description="Readings kept in the readings_history table for history-based training."
     )
-    history_max_rows: int = Field(20_000, ge=100, description="Newest readings a history-based job uses.")
+    history_max_rows: int = Field(
+        20_000, ge=100, description="Newest readings a history- or dataset-based job uses."
+    )
     retraining_enabled: bool = Field(
         True, description="Run the retraining agent and its timers in the worker."
     )

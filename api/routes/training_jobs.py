@@ -22,6 +22,7 @@ import uuid
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+import asyncpg
 from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from redis.exceptions import RedisError
@@ -33,14 +34,22 @@ from api.http.validation import storable_json
 from api.services.jobs_view import JobPublic, job_view
 from api.services.registry import redis_needed, training_backend
 from api.services.resources import Resources
+from schemas.datasets import DatasetStatus
 from schemas.errors import KilowatchError
 from schemas.events import AssetId, TrainingRequest, utc_now
 from schemas.jobs import JobStatus
 from stream_app import metrics as prom
 from stream_app.lifecycle.coord import JobChannel, job_key
-from stream_app.lifecycle.datasource import HISTORY, DataSourceError, resolve_file
+from stream_app.lifecycle.datasource import (
+    HISTORY,
+    DataSourceError,
+    dataset_id,
+    dataset_url,
+    resolve_file,
+)
 from stream_app.lifecycle.service import spec_kwargs
 from stream_app.settings import Settings
+from stream_app.store import datasets
 from stream_app.store import registry_admin as admin
 from stream_app.store import repository as repo
 from trainers.models import ParamError
@@ -73,8 +82,9 @@ class TrainingJobCreate(BaseModel):
     data_url: str | None = Field(
         None,
         max_length=2048,
-        description="CSV to train on: http(s)://, file:// (under the server's data_file_roots) or "
-        "'history' / null for the asset's readings history.",
+        description="CSV to train on: http(s)://, file:// (under the server's data_file_roots), "
+        "'dataset:<uuid>' for an uploaded dataset (ready or processed; its preprocessed series if it "
+        "has one) or 'history' / null for the asset's readings history.",
     )
     request_id: uuid.UUID | None = Field(
         None, description="Idempotency: a retry with the same request_id returns the same job."
@@ -91,9 +101,15 @@ class TrainingJobCreate(BaseModel):
     def _scheme(cls, v: str | None) -> str | None:
         if v is None or v == HISTORY:
             return v
+        try:
+            ident = dataset_id(v)
+        except DataSourceError as exc:
+            raise ValueError(str(exc)) from None
+        if ident is not None:
+            return dataset_url(ident)  # one spelling, so retries compare equal
         parts = urlsplit(v)
         if parts.scheme.lower() not in SCHEMES:
-            raise ValueError("data_url must be http://, https://, file:// or 'history'")
+            raise ValueError("data_url must be http://, https://, file://, dataset:<uuid> or 'history'")
         if parts.scheme.lower() != "file" and not parts.hostname:
             raise ValueError("an http(s) data_url needs a host")
         return v
@@ -122,6 +138,24 @@ def check_data_url(data_url: str | None, settings: Settings) -> None:
             resolve_file(data_url, settings.training.data_file_roots)
         except DataSourceError as exc:
             raise field_error(["body", "data_url"], str(exc)) from None
+
+
+async def check_dataset(data_url: str | None, pool: asyncpg.Pool) -> None:
+    """A ``dataset:<uuid>`` data_url must name a dataset that exists and is not being preprocessed
+    (422 on data_url, before any job is made)."""
+    ident = None if data_url is None else dataset_id(data_url)  # the body's validator checked the form
+    if ident is None:
+        return
+    try:
+        dataset = await datasets.get(pool, ident)
+    except repo.NotFound:
+        raise field_error(["body", "data_url"], f"dataset {ident} does not exist") from None
+    if dataset.status not in (DatasetStatus.READY, DatasetStatus.PROCESSED):
+        raise field_error(
+            ["body", "data_url"], f"dataset {ident} is {dataset.status.value}: wait until it is ready"
+        )
+    if dataset.row_count == 0:
+        raise field_error(["body", "data_url"], f"dataset {ident} has no readings")
 
 
 def request_id_of(body: TrainingJobCreate, idempotency_key: str | None, key_id: uuid.UUID) -> uuid.UUID:
@@ -205,6 +239,7 @@ async def create_training_job(
     model_type = body.model_type or resources.settings.training.retrain_default_model
     check_spec(resources, model_type, body.params)
     check_data_url(body.data_url, resources.settings)
+    await check_dataset(body.data_url, pool)
     request_id = request_id_of(body, idempotency_key, key.key_id)
     channel = service.channel
     existing = await admin.job_by_request(pool, request_id)
