@@ -1,10 +1,12 @@
 import { useState, type ReactNode } from "react";
 import { postReadings, startTraining } from "../api/data";
 import { ApiFailure } from "../api/client";
+import { listDatasets, type Dataset } from "../api/datasets";
 import { chunks, fieldErrorsFromApi, parseReadingsCsv, validateTrainForm, type FieldErrors, type TrainForm } from "../lib/forms";
 import { FieldError } from "./FieldError";
 import { JobFollower } from "./JobFollower";
-import { ErrorBox } from "./Status";
+import { useAsync } from "../lib/useAsync";
+import { Empty, ErrorBox, Loading } from "./Status";
 import { useApp } from "./context";
 
 const MODEL_TYPES = ["lightgbm", "seasonal_naive", "dlinear", "nlinear", "tide", "lstm", "tft"];
@@ -12,16 +14,24 @@ const BATCH = 5000;
 
 
 
-/** Start a training job (from the asset's readings, an uploaded CSV sent as readings, or a data URL) and follow it. */
+/** The datasets a job can train on: ready (as uploaded) or processed (preprocessed), the newest first page of each. */
+async function trainableDatasets(): Promise<Dataset[]> {
+  const [ready, processed] = await Promise.all([listDatasets("ready", null), listDatasets("processed", null)]);
+  return [...ready.items, ...processed.items].sort((a, b) => b.created_at.localeCompare(a.created_at));
+}
+
+/** Start a training job (from the asset's readings, an uploaded CSV sent as readings, a data URL or a dataset) and follow it. */
 export function TrainingPanel({ assetId, canUpload, onTrained }: { assetId: string; canUpload: boolean; onTrained: () => void }): ReactNode {
   const { t } = useApp();
-  const [form, setForm] = useState<TrainForm>({ model_type: "lightgbm", horizon: "24", source: "history", data_url: "" });
+  const [form, setForm] = useState<TrainForm>({ model_type: "lightgbm", horizon: "24", source: "history", data_url: "", dataset_id: "" });
   const [errors, setErrors] = useState<FieldErrors>({});
   const [error, setError] = useState<unknown>(null);
   const [uploaded, setUploaded] = useState(0);
   const [uploadText, setUploadText] = useState("");
   const [busy, setBusy] = useState(false);
   const [jobId, setJobId] = useState<string | null>(null);
+  const wantsDatasets = form.source === "dataset";
+  const datasets = useAsync(() => (wantsDatasets ? trainableDatasets() : Promise.resolve([])), [wantsDatasets]);
 
   const upload = async (file: File): Promise<void> => {
     setError(null);
@@ -106,6 +116,10 @@ export function TrainingPanel({ assetId, canUpload, onTrained }: { assetId: stri
             <input type="radio" name="source" value="url" checked={form.source === "url"} onChange={() => setForm({ ...form, source: "url" })} />
             {t("dataUrl")}
           </label>
+          <label className="inline">
+            <input type="radio" name="source" value="dataset" checked={form.source === "dataset"} onChange={() => setForm({ ...form, source: "dataset" })} />
+            {t("dataDataset")}
+          </label>
           {form.source === "upload" ? (
             <div>
               <input
@@ -127,6 +141,28 @@ export function TrainingPanel({ assetId, canUpload, onTrained }: { assetId: stri
               <input name="data_url" value={form.data_url} placeholder="https://…/readings.csv" onChange={(e) => setForm({ ...form, data_url: e.target.value })} />
               <FieldError errors={errors} name="data_url" t={t} />
             </label>
+          ) : null}
+          {form.source === "dataset" ? (
+            <div>
+              {datasets.loading ? <Loading text={t("loading")} /> : null}
+              <ErrorBox error={datasets.error} />
+              {!datasets.loading && !datasets.error && datasets.data?.length === 0 ? <Empty text={t("noTrainableDatasets")} /> : null}
+              {datasets.data?.length ? (
+                <label>
+                  {t("chooseDataset")}
+                  <select name="dataset_id" value={form.dataset_id} onChange={(e) => setForm({ ...form, dataset_id: e.target.value })}>
+                    <option value="">—</option>
+                    {datasets.data.map((d) => (
+                      <option key={d.id} value={d.id}>
+                        {`${d.name} (${d.row_count}, ${d.status})`}
+                      </option>
+                    ))}
+                  </select>
+                </label>
+              ) : null}
+              <FieldError errors={errors} name="dataset_id" t={t} />
+              <FieldError errors={errors} name="data_url" t={t} />
+            </div>
           ) : null}
         </fieldset>
       </div>

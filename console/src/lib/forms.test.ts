@@ -58,7 +58,7 @@ describe("fieldErrorsFromApi", () => {
 });
 
 describe("validateTrainForm", () => {
-  const f = { model_type: "lightgbm", horizon: "24", source: "history" as const, data_url: "" };
+  const f = { model_type: "lightgbm", horizon: "24", source: "history" as const, data_url: "", dataset_id: "" };
   it("builds the training-job body", () => {
     expect(validateTrainForm("m-1", f, 0)).toEqual({
       ok: true,
@@ -72,6 +72,20 @@ describe("validateTrainForm", () => {
     expect(validateTrainForm("m", { ...f, source: "url", data_url: "ftp://x" }, 0).ok).toBe(false);
     const r = validateTrainForm("m", { ...f, source: "url", data_url: "https://example.com/a.csv" }, 0);
     expect(r.ok && r.value.data_url).toBe("https://example.com/a.csv");
+  });
+  it("trains on a chosen dataset as data_url dataset:<id>, and needs one chosen", () => {
+    const id = "6F1C2A8E-93D4-4B0E-9C55-0D2F5E7A1B3C";
+    const r = validateTrainForm("m", { ...f, source: "dataset", dataset_id: id }, 0);
+    expect(r).toEqual({
+      ok: true,
+      value: { asset_id: "m", model_type: "lightgbm", params: { horizon: 24 }, data_url: `dataset:${id.toLowerCase()}` },
+    });
+    for (const dataset_id of ["", "  ", "42", id.replace(/-/g, ""), `${id}x`, `{${id}}`]) {
+      expect(validateTrainForm("m", { ...f, source: "dataset", dataset_id }, 0)).toEqual({ ok: false, errors: { dataset_id: "errDataset" } });
+    }
+    // a dataset id left over from an earlier choice is not sent with another source
+    const h = validateTrainForm("m", { ...f, dataset_id: id }, 0);
+    expect(h.ok && h.value.data_url).toBe("history");
   });
 });
 

@@ -66,9 +66,14 @@ export function fieldErrorsFromApi(details: readonly { loc: readonly (string | n
 export interface TrainForm {
   model_type: string;
   horizon: string;
-  source: "history" | "upload" | "url";
+  source: "history" | "upload" | "url" | "dataset";
   data_url: string;
+  /** The chosen dataset's id (source "dataset"); sent as data_url "dataset:<id>". */
+  dataset_id: string;
 }
+
+// The API takes a dataset id in its canonical 8-4-4-4-12 form only (stream_app.lifecycle.datasource).
+const DATASET_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface TrainingBody {
   asset_id: string;
@@ -85,14 +90,17 @@ export function validateTrainForm(assetId: string, f: TrainForm, uploaded: numbe
   if (f.source === "upload" && uploaded === 0) errors["file"] = "errFile";
   const url = f.data_url.trim();
   if (f.source === "url" && !/^(https?|file):\/\/\S+$/i.test(url)) errors["data_url"] = "errRequired";
+  const dataset = f.dataset_id.trim().toLowerCase();
+  if (f.source === "dataset" && !DATASET_ID.test(dataset)) errors["dataset_id"] = "errDataset";
   if (Object.keys(errors).length || h === null) return { ok: false, errors };
+  const source = f.source === "url" ? url : f.source === "dataset" ? `dataset:${dataset}` : "history";
   return {
     ok: true,
     value: {
       asset_id: assetId,
       model_type: f.model_type.trim(),
       params: { horizon: h },
-      data_url: f.source === "url" ? url : "history",
+      data_url: source,
     },
   };
 }
