@@ -59,8 +59,10 @@ def _alive(pid: int) -> bool:
         return False
 
 
+# The streaming-anomalies job was a case too: on a quiet machine it ends within the runner's cancel poll
+# (1 s) after reaching progress 0.2, so the cancel finds the job's work done and the runner's child (which
+# serves the next job) rightly lives on; a fresh-clone CI failed on it. The PDF report runs long enough.
 CASES = [
-    ("anomalies streaming", "anomalies", {"method": "streaming"}),
     ("report pdf", "reports", {"format": "pdf", "language": "en-US"}),
 ]
 
