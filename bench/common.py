@@ -212,3 +212,60 @@ def machine_busy() -> tuple[float, float]:
     hz = os.sysconf("SC_CLK_TCK")
     idle = vals[3] + vals[4]
     return (sum(vals) - idle) / hz, sum(vals) / hz
+
+
+@dataclass(frozen=True)
+class EpochCost:
+    """CPU and wall seconds of one training epoch over ``windows`` sampled windows, and the fitted model."""
+
+    model: Any
+    windows: int
+    cpu: float
+    wall: float
+
+    @property
+    def cpu_per_window(self) -> float:
+        return self.cpu / self.windows
+
+    @property
+    def weights(self) -> int:
+        return int(sum(p.numel() for p in self.model.model.parameters()))
+
+
+def etth2_epoch_cost(
+    model_type: str,
+    params: dict[str, Any],
+    per_channel: int,
+    *,
+    data_path: Path,
+    targets: list[str],
+    train: int,
+    lookback: int,
+    horizon: int,
+) -> EpochCost:
+    """Time one epoch of ``model_type`` (through ``trainers.models``, one thread) over ``per_channel``
+    sampled windows of each target column of the first ``train`` rows, as channel-independent series
+    scaled with those rows' mean/std; calendar covariates go in as future covariates where the model
+    takes them (known ``horizon`` rows ahead), else as past covariates. Reads no row after ``train``."""
+    import numpy as np
+    from darts import TimeSeries
+
+    from trainers import backtest, frames, models
+
+    frame, _ = backtest.read_targets(data_path, targets)
+    rows = frame.iloc[:train].to_numpy(dtype=float)
+    scaled = (rows - rows.mean(axis=0)) / rows.std(axis=0)
+    index = frame.index[:train]
+    n = len(targets)
+    series = [TimeSeries.from_times_and_values(index, scaled[:, [j]].astype(np.float32)) for j in range(n)]
+    future = models.uses_future_covariates(model_type)
+    cal_index = frame.index[: train + horizon] if future else index
+    covs = [TimeSeries.from_dataframe(frames.calendar(cal_index).astype(np.float32))] * n
+    full = {**params, "n_epochs": 1, "max_samples": per_channel, "threads": 1}
+    model = models.build(model_type, full, models.Shape(horizon, 24, False), lookback, 0, train)
+    c0, t0 = time.process_time(), time.perf_counter()
+    models.fit(
+        model, model_type, full, series, None if future else covs, covs if future else None, None, None
+    )
+    cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+    return EpochCost(model, n * per_channel, cpu, wall)

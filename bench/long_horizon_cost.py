@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.common import etth2_epoch_cost
+
 DATA = Path(os.environ.get("KW_SHARED_DATA", "/work/shared/data")) / "ett" / "ETTh2.csv"
 TARGETS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
 TRAIN, LOOKBACK, HORIZON = 8640, 720, 96
@@ -28,38 +30,27 @@ OUT = Path(__file__).resolve().parent / "results"
 
 
 def measure(model_type: str, per_channel: int) -> dict[str, Any]:
-    import numpy as np
-    from darts import TimeSeries
-
-    from trainers import backtest, frames, models
-
-    data, _ = backtest.read_targets(DATA, TARGETS)
-    train = data.iloc[:TRAIN].to_numpy(dtype=float)
-    scaled = (train - train.mean(axis=0)) / train.std(axis=0)
-    index = data.index[:TRAIN]
-    series = [TimeSeries.from_times_and_values(index, scaled[:, [j]].astype(np.float32)) for j in range(7)]
-    future = models.uses_future_covariates(model_type)
-    cal_index = data.index[: TRAIN + HORIZON] if future else index
-    cal = TimeSeries.from_dataframe(frames.calendar(cal_index).astype(np.float32))
-    params = {"n_epochs": 1, "max_samples": per_channel, "threads": 1}
-    model = models.build(model_type, params, models.Shape(HORIZON, 24, False), LOOKBACK, 0, TRAIN)
-    c0, t0 = time.process_time(), time.perf_counter()
-    covs = [cal] * 7
-    models.fit(
-        model, model_type, params, series, None if future else covs, covs if future else None, None, None
+    cost = etth2_epoch_cost(
+        model_type,
+        {},
+        per_channel,
+        data_path=DATA,
+        targets=TARGETS,
+        train=TRAIN,
+        lookback=LOOKBACK,
+        horizon=HORIZON,
     )
-    cpu, wall = time.process_time() - c0, time.perf_counter() - t0
-    per_window = cpu / (7 * per_channel)
+    per_window = cost.cpu_per_window
     return {
-        "windows_fitted": 7 * per_channel,
-        "cpu_seconds": round(cpu, 1),
-        "wall_seconds": round(wall, 1),
+        "windows_fitted": cost.windows,
+        "cpu_seconds": round(cost.cpu, 1),
+        "wall_seconds": round(cost.wall, 1),
         "cpu_ms_per_window": round(1000 * per_window, 2),
         "cpu_seconds_per_full_epoch": round(per_window * 7 * WINDOWS_PER_CHANNEL, 0),
         "cpu_seconds_per_run_epoch": round(
             per_window * 7 * min(WINDOWS_PER_CHANNEL, RUN_WINDOWS_PER_CHANNEL)
         ),
-        "weights": int(sum(p.numel() for p in model.model.parameters())),
+        "weights": cost.weights,
     }
 
 

@@ -14,9 +14,10 @@ import argparse
 import json
 import os
 import platform
-import time
 from pathlib import Path
 from typing import Any
+
+from bench.common import etth2_epoch_cost
 
 DATA = Path(os.environ.get("KW_SHARED_DATA", "/work/shared/data")) / "ett" / "ETTh2.csv"
 TARGETS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
@@ -44,24 +45,17 @@ PAPER_EPOCHS = 100  # train.py: up to 100 epochs, early stopping with patience 4
 
 
 def measure(name: str, params: dict[str, Any], per_channel: int) -> dict[str, Any]:
-    import numpy as np
-    from darts import TimeSeries
-
-    from trainers import backtest, frames, models
-
-    data, _ = backtest.read_targets(DATA, TARGETS)
-    train = data.iloc[:TRAIN].to_numpy(dtype=float)
-    scaled = (train - train.mean(axis=0)) / train.std(axis=0)
-    index = data.index[:TRAIN]
-    series = [TimeSeries.from_times_and_values(index, scaled[:, [j]].astype(np.float32)) for j in range(7)]
-    cal = TimeSeries.from_dataframe(
-        frames.calendar(data.index[: TRAIN + HORIZON]).astype(np.float32)  # known ahead: future covariates
+    cost = etth2_epoch_cost(
+        "tide",
+        params,
+        per_channel,
+        data_path=DATA,
+        targets=TARGETS,
+        train=TRAIN,
+        lookback=LOOKBACK,
+        horizon=HORIZON,
     )
-    full = {**params, "n_epochs": 1, "max_samples": per_channel, "threads": 1}
-    model = models.build("tide", full, models.Shape(HORIZON, 24, False), LOOKBACK, 0, TRAIN)
-    c0, t0 = time.process_time(), time.perf_counter()
-    models.fit(model, "tide", full, series, None, [cal] * 7, None, None)
-    cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+    cpu, wall = cost.cpu, cost.wall
     windows = 7 * per_channel
     per_window = cpu / windows
     epoch = per_window * 7 * WINDOWS_PER_CHANNEL
@@ -72,7 +66,7 @@ def measure(name: str, params: dict[str, Any], per_channel: int) -> dict[str, An
         "wall_seconds": round(wall, 1),
         "cpu_ms_per_window": round(1000 * per_window, 2),
         "cpu_seconds_per_full_epoch": round(epoch, 0),
-        "weights": int(sum(p.numel() for p in model.model.parameters())),
+        "weights": cost.weights,
     }
 
 
