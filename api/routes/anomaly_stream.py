@@ -18,6 +18,7 @@ from fastapi.responses import StreamingResponse
 from api.deps import PoolDep, ReadKey, ResourcesDep, SettingsDep
 from api.http.envelope import COMMON_RESPONSES
 from api.http.errors import field_error, unavailable
+from api.http.sse_docs import event_stream, sse_doc
 from api.routes.anomalies import AnomalyPublic, AssetIdPath, require_known
 from api.services import sse_slots
 from api.services.anomaly_events import anomaly_events
@@ -72,27 +73,14 @@ def _show(r: asyncpg.Record) -> bytes:
     "/{asset_id:path}/anomalies/stream",
     response_class=StreamingResponse,
     summary="Stream an asset's new anomalies (Server-Sent Events)",
-    responses={
-        200: {
-            "content": {
-                "text/event-stream": {
-                    "schema": {
-                        "type": "object",
-                        "description": "One Server-Sent Event.",
-                        "properties": {
-                            "event": {"type": "string", "description": "anomaly or reset."},
-                            "data": {"type": "string", "description": "JSON of the anomaly."},
-                            "id": {"type": "string", "description": "The anomaly's event_id."},
-                            "retry": {"type": "integer"},
-                        },
-                    }
-                }
-            },
-            "description": "`anomaly` events (data: the anomaly as the anomalies list shows it; id: its "
-            "event_id), keep-alive comments, and `reset` (then the stream ends) when anomalies came "
-            "faster than they could be sent: read the list again and reconnect.",
-        }
-    },
+    responses=sse_doc(
+        events="anomaly or reset.",
+        data="JSON of the anomaly.",
+        event_id="The anomaly's event_id.",
+        description="`anomaly` events (data: the anomaly as the anomalies list shows it; id: its "
+        "event_id), keep-alive comments, and `reset` (then the stream ends) when anomalies came "
+        "faster than they could be sent: read the list again and reconnect.",
+    ),
 )
 async def stream_anomalies(
     asset_id: AssetIdPath,
@@ -127,8 +115,4 @@ async def stream_anomalies(
         keepalive_s=settings.api.sse_keepalive_s,
         max_s=settings.api.sse_max_s,
     )
-    return StreamingResponse(
-        sse_slots.holding(slot, body),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return event_stream(sse_slots.holding(slot, body))

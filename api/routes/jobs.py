@@ -29,6 +29,7 @@ from api.http.envelope import COMMON_RESPONSES, Envelope, Page, ok
 from api.http.errors import ApiError, Code, conflict, field_error
 from api.http.pagination import PageDep, keyset, paged
 from api.http.sse import idle_seconds, parse_last_id
+from api.http.sse_docs import event_stream, sse_doc
 from api.services import sse_slots
 from api.services.job_events import job_events
 from api.services.job_submit import generic_public
@@ -205,26 +206,13 @@ async def job_logs(
     "/{job_id}/logs/stream",
     response_class=StreamingResponse,
     summary="Stream a job's events (Server-Sent Events)",
-    responses={
-        200: {
-            "content": {
-                "text/event-stream": {
-                    "schema": {
-                        "type": "object",
-                        "description": "One Server-Sent Event.",
-                        "properties": {
-                            "event": {"type": "string", "description": "status, progress, log or end."},
-                            "data": {"type": "string", "description": "JSON of the event."},
-                            "id": {"type": "string", "description": "Redis stream id (Last-Event-ID)."},
-                            "retry": {"type": "integer"},
-                        },
-                    }
-                }
-            },
-            "description": "Events `status`, `progress`, `log` (id = stream id, data = JSON), keep-alive "
-            "comments, and a final `end` event with the job when it has finished.",
-        }
-    },
+    responses=sse_doc(
+        events="status, progress, log or end.",
+        data="JSON of the event.",
+        event_id="Redis stream id (Last-Event-ID).",
+        description="Events `status`, `progress`, `log` (id = stream id, data = JSON), keep-alive "
+        "comments, and a final `end` event with the job when it has finished.",
+    ),
 )
 async def stream_job(
     job_id: uuid.UUID,
@@ -255,11 +243,7 @@ async def stream_job(
         keepalive_s=idle_seconds(settings.api.sse_keepalive_s, settings.redis.timeout_s),
         max_s=settings.api.sse_max_s,
     )
-    return StreamingResponse(
-        sse_slots.holding(slot, body),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return event_stream(sse_slots.holding(slot, body))
 
 
 @router.get(
