@@ -34,6 +34,7 @@ Engine = Literal["native", "darts", "online"]
 Judgement = tuple[float, AnomalyType | None, str]  # (score in [0, 1], kind or None, reason)
 Job = tuple[np.ndarray, np.ndarray, int]  # a batched forecast request: stamps (ns), values, horizon
 JobResult = tuple[int, np.ndarray]  # (last grid stamp in ns, (horizon, 3) lower / predicted / upper)
+Columns = Mapping[str, Sequence[float]]  # named series: a window's values and covariates, future values
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,30 @@ def _stamps_ns(col: Any) -> np.ndarray:
     return np.asarray(col.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]").astype(np.int64))
 
 
+def _points(at: Any, lower: Any, predicted: Any, upper: Any) -> list[ForecastPoint]:
+    """Forecast points from their stamps (epoch seconds) and bands, step by step."""
+    return [
+        ForecastPoint(float(t), float(v), float(lo), float(hi))
+        for t, lo, v, hi in zip(at, lower, predicted, upper, strict=True)
+    ]
+
+
+# The columns of a bundle's verdicts (darts frame or native dict), in Detected's order, and their dtypes.
+_VERDICT_COLUMNS: dict[str, type] = {
+    "value": float,
+    "expected": float,
+    "lower": float,
+    "upper": float,
+    "score": float,
+    "is_anomaly": bool,  # Detected.flag
+    "kind": str,
+}
+
+
+def _detected(stamps: np.ndarray, columns: Mapping[str, np.ndarray]) -> Detected:
+    return Detected(stamps, *(columns[name] for name in _VERDICT_COLUMNS))
+
+
 class DartsEngine:
     """A bundle served through darts (every model type)."""
 
@@ -130,25 +155,27 @@ class DartsEngine:
         covariates: Mapping[str, Sequence[float]] | None = None,
         future: Mapping[str, Sequence[float]] | None = None,
     ) -> list[ForecastPoint]:
-        import pandas as pd
-
         n = self.input_length
-        columns: dict[str, Any] = {
-            "timestamp": pd.to_datetime(list(ts[-n:]), unit="s", utc=True),
-            "value": list(values[-n:]),
-        }
+        window: dict[str, Sequence[float]] = {"value": values[-n:]}
         for name in (*self.past_covariates, *self.supplied_future_covariates):
             given = (covariates or {}).get(name)
             if given is None or len(given) != len(ts):
                 raise ValueError(f"covariate {name!r} must be given for every point of the history")
-            columns[name] = list(given[-n:])
+            window[name] = given[-n:]
+        return self._plan_window(ts[-n:], window, horizon, future)
+
+    def _plan_window(
+        self, ts: Sequence[float], window: Columns, horizon: int, future: Columns | None
+    ) -> list[ForecastPoint]:
+        """:meth:`plan` after the last ``input_length`` stamps ``ts``; ``window`` holds their values and
+        covariates (the column names a bundle takes)."""
+        import pandas as pd
+
+        columns: dict[str, Any] = {"timestamp": pd.to_datetime(list(ts), unit="s", utc=True)}
+        columns.update((name, list(given)) for name, given in window.items())
         out = self.model.predict(pd.DataFrame(columns), horizon, future)
-        return [
-            ForecastPoint(t.timestamp(), float(v), float(lo), float(hi))
-            for t, v, lo, hi in zip(
-                out["timestamp"], out["predicted_value"], out["lower"], out["upper"], strict=True
-            )
-        ]
+        at = [t.timestamp() for t in out["timestamp"]]
+        return _points(at, out["lower"], out["predicted_value"], out["upper"])
 
     def judge(self, value: float, point: ForecastPoint) -> Judgement:
         score, flagged, kind, reason = self.model.judge_point(value, point.value, point.lower, point.upper)
@@ -165,16 +192,8 @@ class DartsEngine:
         self, stamps: np.ndarray, values: np.ndarray, frame: Any, detector: DetectorName = "residual"
     ) -> Detected:
         out = self.model.detect(frame, detector)
-        return Detected(
-            _stamps_ns(out["timestamp"]),
-            out["value"].to_numpy(dtype=float),
-            out["expected"].to_numpy(dtype=float),
-            out["lower"].to_numpy(dtype=float),
-            out["upper"].to_numpy(dtype=float),
-            out["score"].to_numpy(dtype=float),
-            out["is_anomaly"].to_numpy(dtype=bool),
-            out["kind"].to_numpy(dtype=str),
-        )
+        columns = {name: out[name].to_numpy(dtype=dtype) for name, dtype in _VERDICT_COLUMNS.items()}
+        return _detected(_stamps_ns(out["timestamp"]), columns)
 
 
 class NativeEngine(DartsEngine):
@@ -190,24 +209,16 @@ class NativeEngine(DartsEngine):
     def freq_ns(self) -> int:
         return int(self.native.freq_ns)
 
-    def plan(
-        self,
-        ts: Sequence[float],
-        values: Sequence[float],
-        horizon: int,
-        covariates: Mapping[str, Sequence[float]] | None = None,
-        future: Mapping[str, Sequence[float]] | None = None,
+    def _plan_window(
+        self, ts: Sequence[float], window: Columns, horizon: int, future: Columns | None
     ) -> list[ForecastPoint]:
-        # native LightGBM bundles read no past or supplied future covariates (trainers.native.native_reason)
-        n = self.input_length
-        stamps = np.round(np.asarray(ts[-n:], dtype=float) * 1e9).astype(np.int64)
-        grid = self.native.grid(stamps, np.asarray(values[-n:], dtype=float), for_predict=True)
+        # native LightGBM bundles read no past or supplied future covariates (trainers.native.native_reason),
+        # so the window holds the values alone
+        stamps = np.round(np.asarray(ts, dtype=float) * 1e9).astype(np.int64)
+        grid = self.native.grid(stamps, np.asarray(window["value"], dtype=float), for_predict=True)
         (trip,) = self.native.forecast([grid], [horizon])
         at = self.native.forecast_stamps(grid, horizon) / 1e9
-        return [
-            ForecastPoint(float(t), float(mid), float(lo), float(hi))
-            for t, (lo, mid, hi) in zip(at, trip, strict=True)
-        ]
+        return _points(at, trip[:, 0], trip[:, 1], trip[:, 2])
 
     def forecast(
         self, frame: Any, horizon: int, future: Mapping[str, Sequence[float]] | None = None
@@ -250,16 +261,7 @@ class NativeEngine(DartsEngine):
         if detector != "residual":  # a native bundle has no autoencoder (trainers.native.native_reason)
             return super().detect(stamps, values, frame, detector)
         d = self.native.detect(self.native.grid(stamps, values, for_predict=False))
-        return Detected(
-            d["stamps"],
-            d["value"],
-            d["expected"],
-            d["lower"],
-            d["upper"],
-            d["score"],
-            d["is_anomaly"],
-            d["kind"],
-        )
+        return _detected(d["stamps"], d)
 
 
 def serve(model: Any, *, native: bool = True) -> DartsEngine:
