@@ -15,6 +15,24 @@ const ERROR_TEXT: Record<string, MessageKey> = {
   badChoice: "errBadChoice",
 };
 
+/** A labelled select of one of the form's choices, each shown as `text(choice)`; `children` follow it
+ * (the field's error). */
+function ChoiceField(props: { label: string; name: string; value: string; choices: readonly string[]; text: (choice: string) => string; onChange: (value: string) => void; children?: ReactNode }): ReactNode {
+  return (
+    <label>
+      {props.label}
+      <select name={props.name} value={props.value} onChange={(e) => props.onChange(e.target.value)}>
+        {props.choices.map((c) => (
+          <option key={c} value={c}>
+            {props.text(c)}
+          </option>
+        ))}
+      </select>
+      {props.children}
+    </label>
+  );
+}
+
 /** Preprocess (write scope): the form checked as PreprocessParams checks it, the job followed to its
  * end, then the dataset re-read (`onDone`) so its status and summary show. */
 export function DatasetPreprocess({ dataset, onDone, last }: { dataset: Dataset; onDone: () => void; last?: GenericJob | undefined }): ReactNode {
@@ -23,6 +41,7 @@ export function DatasetPreprocess({ dataset, onDone, last }: { dataset: Dataset;
   const [errors, setErrors] = useState<ShownErrors>({});
   const run = useJobRun(last);
   const set = (k: keyof PreprocessForm, v: string): void => setForm({ ...form, [k]: v });
+  const optionText = (m: string): string => t(`opt_${m}` as MessageKey);
 
   const submit = (e: FormEvent): void => {
     e.preventDefault();
@@ -46,42 +65,16 @@ export function DatasetPreprocess({ dataset, onDone, last }: { dataset: Dataset;
     <section className="panel" aria-labelledby="ds-pre">
       <h3 id="ds-pre">{t("dsPreprocess")}</h3>
       <form className="form-row" onSubmit={submit} noValidate aria-label={t("dsPreprocess")}>
-        <label>
-          {t("dsMissing")}
-          <select name="missing" value={form.missing} onChange={(e) => set("missing", e.target.value)}>
-            {MISSING.map((m) => (
-              <option key={m} value={m}>
-                {t(`opt_${m}` as MessageKey)}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          {t("dsOutliers")}
-          <select name="outliers" value={form.outliers} onChange={(e) => set("outliers", e.target.value)}>
-            {OUTLIERS.map((m) => (
-              <option key={m} value={m}>
-                {t(`opt_${m}` as MessageKey)}
-              </option>
-            ))}
-          </select>
-        </label>
+        <ChoiceField label={t("dsMissing")} name="missing" value={form.missing} choices={MISSING} text={optionText} onChange={(v) => set("missing", v)} />
+        <ChoiceField label={t("dsOutliers")} name="outliers" value={form.outliers} choices={OUTLIERS} text={optionText} onChange={(v) => set("outliers", v)} />
         <label>
           {t("dsOutlierK")}
           <input name="outlier_k" inputMode="decimal" size={6} value={form.outlier_k} onChange={(e) => set("outlier_k", e.target.value)} />
           <ShownError errors={errors} name="outlier_k" />
         </label>
-        <label>
-          {t("dsResample")}
-          <select name="resample" value={form.resample} onChange={(e) => set("resample", e.target.value)}>
-            {RESAMPLE.map((r) => (
-              <option key={r} value={r}>
-                {r || t("dsKeepInterval")}
-              </option>
-            ))}
-          </select>
+        <ChoiceField label={t("dsResample")} name="resample" value={form.resample} choices={RESAMPLE} text={(r) => r || t("dsKeepInterval")} onChange={(v) => set("resample", v)}>
           <ShownError errors={errors} name="resample" />
-        </label>
+        </ChoiceField>
         <label>
           {t("dsTimezone")}
           <input name="timezone" placeholder={dataset.timezone} value={form.timezone} onChange={(e) => set("timezone", e.target.value)} />
