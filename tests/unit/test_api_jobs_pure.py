@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 
@@ -12,7 +11,7 @@ from api.http.sse import frame, idle_seconds, parse_last_id
 from api.routes.training_jobs import TrainingJobCreate, request_id_of, same_request
 from api.services.jobs_view import job_public, public_url
 from schemas.jobs import JobStatus
-from stream_app.store.repository import Job
+from tests.unit.conftest import job_row
 
 
 @pytest.mark.parametrize(
@@ -42,36 +41,13 @@ def test_sse_frame_and_resume_ids() -> None:
     assert idle_seconds(10.0, 15.0) == 7.5 and idle_seconds(1.0, 15.0) == 1.0
 
 
-def _job(**kw: object) -> Job:
-    base: dict[str, object] = {
-        "id": uuid.uuid4(),
-        "asset_id": "m-1",
-        "request_id": uuid.uuid4(),
-        "model_type": "lsq",
-        "params": {"season": 96},
-        "data_url": None,
-        "status": JobStatus.TRAINING,
-        "progress": 20.0,
-        "error": None,
-        "started_at": None,
-        "finished_at": None,
-        "cpu_percent": None,
-        "peak_rss_mb": None,
-        "duration_s": None,
-        "result": None,
-        "created_at": datetime(2026, 1, 1, tzinfo=UTC),
-    }
-    base.update(kw)
-    return Job(**base)  # type: ignore[arg-type]
-
-
 def test_live_state_is_merged_only_into_running_jobs() -> None:
     live = {"progress": "42.5", "message": "stage 4/10"}
-    running = job_public(_job(), live, cancel_requested=True)
+    running = job_public(job_row(), live, cancel_requested=True)
     assert (running.progress, running.message, running.cancel_requested) == (42.5, "stage 4/10", True)
-    done = job_public(_job(status=JobStatus.CANCELED, progress=20.0), live, cancel_requested=True)
+    done = job_public(job_row(status=JobStatus.CANCELED, progress=20.0), live, cancel_requested=True)
     assert (done.progress, done.message, done.cancel_requested) == (20.0, None, False)
-    assert job_public(_job(progress=60.0), {"progress": "10.0"}).progress == 60.0  # never backwards
+    assert job_public(job_row(progress=60.0), {"progress": "10.0"}).progress == 60.0  # never backwards
 
 
 def test_idempotency_ids_and_request_comparison() -> None:
@@ -85,11 +61,11 @@ def test_idempotency_ids_and_request_comparison() -> None:
     assert request_id_of(with_id, None, a) == rid
     with pytest.raises(ApiError):
         request_id_of(with_id, "k", a)
-    assert same_request(_job(), body, "lsq")
+    assert same_request(job_row(), body, "lsq")
     history = TrainingJobCreate(asset_id="m-1", model_type="lsq", params={"season": 96}, data_url="history")
-    assert same_request(_job(), history, "lsq")  # 'history' is stored as no data_url
-    assert not same_request(_job(), TrainingJobCreate(asset_id="m-1", model_type="lsq", params={}), "lsq")
+    assert same_request(job_row(), history, "lsq")  # 'history' is stored as no data_url
+    assert not same_request(job_row(), TrainingJobCreate(asset_id="m-1", model_type="lsq", params={}), "lsq")
     # without model_type the route resolves the default type first: compared as resolved
     untyped = TrainingJobCreate(asset_id="m-1", params={"season": 96})
     assert untyped.model_type is None
-    assert same_request(_job(), untyped, "lsq") and not same_request(_job(), untyped, "lightgbm")
+    assert same_request(job_row(), untyped, "lsq") and not same_request(job_row(), untyped, "lightgbm")

@@ -3,8 +3,6 @@ registered version as result_id, errors as {code, message, details}; SSE events 
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,29 +12,11 @@ from api.services.jobs_view import training_public
 from schemas.jobs import TRAINING_AS_GENERIC, GenericJobPublic, JobState, JobStatus
 from stream_app.lifecycle.service import LOST_RUNNING
 from stream_app.store.repository import Job
+from tests.unit.conftest import job_row
 
 
 def _job(**kw: Any) -> Job:
-    base: dict[str, Any] = {
-        "id": uuid.uuid4(),
-        "asset_id": "m-1",
-        "request_id": uuid.uuid4(),
-        "model_type": "lsq",
-        "params": {"season": 96},
-        "data_url": "https://u:p@data.example/a.csv?token=t",
-        "status": JobStatus.TRAINING,
-        "progress": 20.0,
-        "error": None,
-        "started_at": None,
-        "finished_at": None,
-        "cpu_percent": None,
-        "peak_rss_mb": None,
-        "duration_s": None,
-        "result": None,
-        "created_at": datetime(2026, 1, 1, tzinfo=UTC),
-    }
-    base.update(kw)
-    return Job(**base)
+    return job_row(**{"data_url": "https://u:p@data.example/a.csv?token=t", **kw})
 
 
 @pytest.mark.parametrize("stage", list(JobStatus))
