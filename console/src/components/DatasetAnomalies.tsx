@@ -1,8 +1,7 @@
 import { useState, type FormEvent, type ReactNode } from "react";
 import { datasetAnomalies, type Dataset, type DatasetAnomaly, type GenericJob } from "../api/datasets";
 import { DatasetAnomalyList } from "./DatasetAnomalyList";
-import { DatasetJob, useJobRun } from "./DatasetJob";
-import { ErrorBox } from "./Status";
+import { JobRunView, useJobRun } from "./DatasetJob";
 import { useApp } from "./context";
 
 interface AnomaliesResult {
@@ -44,18 +43,14 @@ export function DatasetAnomalies({ dataset, onFound, last }: { dataset: Dataset;
           {t("dsRun")}
         </button>
       </form>
-      <ErrorBox error={run.error} />
-      {run.job ? (
-        <DatasetJob
-          key={run.job.id}
-          job={run.job}
-          onDone={(res, j) => {
-            run.done(res, j);
-            if (j.status === "succeeded" && run.fresh) onFound();
-          }}
-          testId="anomalies-job"
-        />
-      ) : null}
+      <JobRunView
+        run={run}
+        testId="anomalies-job"
+        onDone={(res, j) => {
+          run.done(res, j);
+          if (j.status === "succeeded" && run.fresh) onFound();
+        }}
+      />
       {r ? (
         <div data-testid="anomalies-result">
           <p>

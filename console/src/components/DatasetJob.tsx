@@ -115,3 +115,14 @@ export function useJobRun(last?: GenericJob): JobRun {
     },
   };
 }
+
+/** Under a job form: the refusal of its last submit, then the job it started (or the latest one found)
+ * followed to its end; `onDone` defaults to the run's own. */
+export function JobRunView({ run, testId, onDone }: { run: JobRun; testId: string; onDone?: (result: unknown, job: GenericJob) => void }): ReactNode {
+  return (
+    <>
+      <ErrorBox error={run.error} />
+      {run.job ? <DatasetJob key={run.job.id} job={run.job} onDone={onDone ?? run.done} testId={testId} /> : null}
+    </>
+  );
+}

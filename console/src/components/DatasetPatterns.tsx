@@ -2,9 +2,9 @@ import { Suspense, lazy, useState, type FormEvent, type ReactNode } from "react"
 import { loadPatterns, type Dataset, type GenericJob } from "../api/datasets";
 import { formatNumber } from "../lib/chart";
 import { localized, patternSeries, validatePatterns, type LoadPattern } from "../lib/datasets";
-import { DatasetJob, useJobRun } from "./DatasetJob";
+import { JobRunView, useJobRun } from "./DatasetJob";
 import { ShownError } from "./PeriodFields";
-import { ErrorBox, Loading } from "./Status";
+import { Loading } from "./Status";
 import { useApp } from "./context";
 
 const PatternProfileChart = lazy(() => import("./DatasetCharts").then((m) => ({ default: m.PatternProfileChart })));
@@ -58,8 +58,7 @@ export function DatasetPatterns({ dataset, last }: { dataset: Dataset; last?: Ge
           {t("dsRun")}
         </button>
       </form>
-      <ErrorBox error={run.error} />
-      {run.job ? <DatasetJob key={run.job.id} job={run.job} onDone={run.done} testId="patterns-job" /> : null}
+      <JobRunView run={run} testId="patterns-job" />
       {r ? (
         <div data-testid="patterns-result">
           <p className="muted">

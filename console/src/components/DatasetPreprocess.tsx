@@ -3,9 +3,8 @@ import { ApiFailure } from "../api/client";
 import { preprocess, type Dataset, type GenericJob } from "../api/datasets";
 import { MISSING, OUTLIERS, RESAMPLE, apiFieldErrors, validatePreprocess, type PreprocessForm } from "../lib/datasets";
 import type { MessageKey } from "../lib/i18n";
-import { DatasetJob, useJobRun } from "./DatasetJob";
+import { JobRunView, useJobRun } from "./DatasetJob";
 import { ShownError, type ShownErrors } from "./PeriodFields";
-import { ErrorBox } from "./Status";
 import { useApp } from "./context";
 
 const ERROR_TEXT: Record<string, MessageKey> = {
@@ -84,18 +83,14 @@ export function DatasetPreprocess({ dataset, onDone, last }: { dataset: Dataset;
           {t("dsPreprocess")}
         </button>
       </form>
-      <ErrorBox error={run.error} />
-      {run.job ? (
-        <DatasetJob
-          key={run.job.id}
-          job={run.job}
-          testId="preprocess-job"
-          onDone={(res, j) => {
-            run.done(res, j);
-            if (run.fresh) onDone();
-          }}
-        />
-      ) : null}
+      <JobRunView
+        run={run}
+        testId="preprocess-job"
+        onDone={(res, j) => {
+          run.done(res, j);
+          if (run.fresh) onDone();
+        }}
+      />
     </section>
   );
 }

@@ -2,7 +2,7 @@ import { useState, type FormEvent, type ReactNode } from "react";
 import { ApiFailure } from "../api/client";
 import { getReport, makeReport, type Dataset, type GenericJob, type Report } from "../api/datasets";
 import { apiFieldErrors } from "../lib/datasets";
-import { DatasetJob, useJobRun } from "./DatasetJob";
+import { JobRunView, useJobRun } from "./DatasetJob";
 import { usePeriodsForm } from "./DatasetStatistics";
 import { PeriodFields, PriceFields, ShownError } from "./PeriodFields";
 import { ErrorBox } from "./Status";
@@ -66,18 +66,14 @@ export function DatasetReport({ dataset, last }: { dataset: Dataset; last?: Gene
         </button>
         </div>
       </form>
-      <ErrorBox error={run.error} />
-      {run.job ? (
-        <DatasetJob
-          key={run.job.id}
-          job={run.job}
-          testId="report-job"
-          onDone={(res, j) => {
-            run.done(res, j);
-            getReport(j.id).then(setReport, setReadError);
-          }}
-        />
-      ) : null}
+      <JobRunView
+        run={run}
+        testId="report-job"
+        onDone={(res, j) => {
+          run.done(res, j);
+          getReport(j.id).then(setReport, setReadError);
+        }}
+      />
       <ErrorBox error={readError} />
       {report?.download_url ? (
         <p data-testid="report-ready">

@@ -16,9 +16,8 @@ import {
   type Prices,
 } from "../lib/datasets";
 import type { MessageKey } from "../lib/i18n";
-import { DatasetJob, useJobRun } from "./DatasetJob";
+import { JobRunView, useJobRun } from "./DatasetJob";
 import { PeriodFields, PriceFields, hourErrorText, type ShownErrors } from "./PeriodFields";
-import { ErrorBox } from "./Status";
 import { useApp } from "./context";
 
 interface LoadPoint {
@@ -98,8 +97,7 @@ export function DatasetStatistics({ dataset, last }: { dataset: Dataset; last?: 
           {t("dsRun")}
         </button>
       </form>
-      <ErrorBox error={run.error} />
-      {run.job ? <DatasetJob key={run.job.id} job={run.job} onDone={run.done} testId="stats-job" /> : null}
+      <JobRunView run={run} testId="stats-job" />
       {r ? (
         <div data-testid="stats-result">
           <dl className="facts">
