@@ -17,7 +17,7 @@ import logging
 from datetime import UTC, datetime
 
 import faust
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
 from agents.context import AgentContext
@@ -25,7 +25,7 @@ from agents.periodic import keep_running
 from schemas.covariates import CovariateForecast
 from stream_app import metrics
 from stream_app.core.decode import dead_key_bytes, dead_letter
-from stream_app.kafka.security import aiokafka_security
+from stream_app.kafka.tail import tail_from_beginning
 from stream_app.serving.supplied import SuppliedCovariates
 
 log = logging.getLogger(__name__)
@@ -51,42 +51,28 @@ def register(app: faust.App, ctx: AgentContext, supplied: SuppliedCovariates) ->
     settings = ctx.settings
     topic = settings.kafka.topic("covariate-forecasts")
 
-    async def follow() -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka.bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            **aiokafka_security(settings.kafka),
+    async def store(record: ConsumerRecord[bytes, bytes]) -> None:
+        why = apply_forecast(record.value, record.key, supplied)
+        if why is None:
+            metrics.COVARIATE_FORECASTS.labels("stored").inc()
+            return
+        metrics.COVARIATE_FORECASTS.labels("invalid").inc()
+        log.warning("dead-lettering covariate forecast at offset %d: %s", record.offset, why)
+        letter = dead_letter(
+            record.topic,
+            record.partition,
+            record.offset,
+            record.key,
+            record.value,
+            why,
+            datetime.now(UTC),
         )
-        try:
-            await consumer.start()
-            consumer.assign([TopicPartition(topic, p) for p in range(settings.kafka.topic_partitions)])
-            await consumer.seek_to_beginning()
-            while True:
-                batches = await consumer.getmany(timeout_ms=500, max_records=500)
-                for records in batches.values():
-                    for record in records:
-                        why = apply_forecast(record.value, record.key, supplied)
-                        if why is None:
-                            metrics.COVARIATE_FORECASTS.labels("stored").inc()
-                            continue
-                        metrics.COVARIATE_FORECASTS.labels("invalid").inc()
-                        log.warning("dead-lettering covariate forecast at offset %d: %s", record.offset, why)
-                        letter = dead_letter(
-                            record.topic,
-                            record.partition,
-                            record.offset,
-                            record.key,
-                            record.value,
-                            why,
-                            datetime.now(UTC),
-                        )
-                        await ctx.dead_letters_topic.send(
-                            key=dead_key_bytes(record.key), value=letter.model_dump_json().encode()
-                        )
-        finally:
-            await consumer.stop()
+        await ctx.dead_letters_topic.send(
+            key=dead_key_bytes(record.key), value=letter.model_dump_json().encode()
+        )
+
+    async def follow() -> None:
+        await tail_from_beginning(settings.kafka, topic, store)
 
     @app.task
     async def tail_covariate_forecasts() -> None:

@@ -19,14 +19,14 @@ import asyncio
 import logging
 
 import faust
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
 from agents.context import AgentContext
 from agents.periodic import keep_running
 from schemas.events import ModelUpdated
 from stream_app import metrics
-from stream_app.kafka.security import aiokafka_security
+from stream_app.kafka.tail import tail_from_beginning
 from stream_app.serving.live import ActiveModel, LiveModels, Loader
 
 log = logging.getLogger(__name__)
@@ -80,25 +80,11 @@ def register(app: faust.App, ctx: AgentContext, live: LiveModels, loader: Loader
     settings = ctx.settings
     topic = settings.kafka.topic("model-updates")
 
+    async def swap(record: ConsumerRecord[bytes, bytes]) -> None:
+        await apply_update(record.value, live, loader, record.key)
+
     async def follow() -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka.bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            **aiokafka_security(settings.kafka),
-        )
-        try:
-            await consumer.start()
-            consumer.assign([TopicPartition(topic, p) for p in range(settings.kafka.topic_partitions)])
-            await consumer.seek_to_beginning()
-            while True:
-                batches = await consumer.getmany(timeout_ms=500, max_records=500)
-                for records in batches.values():
-                    for record in records:
-                        await apply_update(record.value, live, loader, record.key)
-        finally:
-            await consumer.stop()
+        await tail_from_beginning(settings.kafka, topic, swap)
 
     @app.task
     async def tail_model_updates() -> None:
