@@ -6,7 +6,6 @@ tests check what LiveModels and the pipeline do with any model that follows the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import orjson
@@ -19,28 +18,22 @@ from stream_app.core.types import AnomalyType, ForecastPoint
 from stream_app.scoring.pipeline import ScoringPipeline
 from stream_app.serving.live import ActiveModel, LiveModels
 from stream_app.settings import Settings
+from tests.unit.stand_in_models import PlanCall, StandIn
 from tests.unit.test_pipeline import MemoryTable, messages, run, steel
 
 SEASON = 96
 
 
-class SeasonalNaive:
+class SeasonalNaive(StandIn):
     """Tomorrow looks like today; the band is the day's spread of one-day differences."""
 
     input_length = 2 * SEASON
-    past_covariates: tuple[str, ...] = ()
-    supplied_future_covariates: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.calls = 0
 
-    def plan(
-        self,
-        ts: Sequence[float],
-        values: Sequence[float],
-        horizon: int,
-        covariates: Mapping[str, Sequence[float]] | None = None,
-    ) -> list[ForecastPoint]:
+    def points(self, call: PlanCall) -> list[ForecastPoint]:
+        ts, values, horizon = call.ts, call.values, call.horizon
         self.calls += 1
         diffs = sorted(abs(values[-i] - values[-i - SEASON]) for i in range(1, SEASON + 1))
         half = diffs[int(0.98 * (len(diffs) - 1))] + 1e-6

@@ -8,7 +8,6 @@ bundle trained with a covariate is served in the stream in tests/integration/tes
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import orjson
@@ -24,28 +23,23 @@ from stream_app.scoring.pipeline import RawMessage, ScoringPipeline
 from stream_app.serving.covariates import CovariateHistory
 from stream_app.serving.live import ActiveModel, LiveModels
 from stream_app.settings import Settings
+from tests.unit.stand_in_models import PlanCall, StandIn
 from tests.unit.test_pipeline import MemoryTable, run
 
 KVARH = "Lagging_Current_Reactive.Power_kVarh"
 
 
-class CovariateModel:
+class CovariateModel(StandIn):
     """Forecasts every step as the newest ``kvarh`` of its window (a band no reading leaves)."""
 
     input_length = 8
     past_covariates = ("kvarh",)
-    supplied_future_covariates: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.seen: list[tuple[list[float], list[float]]] = []  # (stamps, kvarh) of each plan
 
-    def plan(
-        self,
-        ts: Sequence[float],
-        values: Sequence[float],
-        horizon: int,
-        covariates: Mapping[str, Sequence[float]] | None = None,
-    ) -> list[ForecastPoint]:
+    def points(self, call: PlanCall) -> list[ForecastPoint]:
+        ts, horizon, covariates = call.ts, call.horizon, call.covariates
         assert covariates is not None, "the model needs its covariate"
         kvarh = list(covariates["kvarh"])
         assert len(kvarh) == len(ts)

@@ -5,7 +5,6 @@ runs the real worker and broker)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -24,6 +23,7 @@ from stream_app.serving.live import ActiveModel, LiveModels
 from stream_app.serving.model import ServedModel
 from stream_app.serving.supplied import SuppliedCovariates
 from stream_app.settings import Settings
+from tests.unit.stand_in_models import PlanCall, StandIn
 from tests.unit.test_pipeline import MemoryTable, run
 
 STEP = 900.0
@@ -112,26 +112,19 @@ class _Meta:
     freq_seconds: float = STEP
 
 
-class PlanModel:
+class PlanModel(StandIn):
     """Forecasts each step as the supplied ``plan`` value of that step (so the forecast shows what the
     stream passed), from ``plan``'s past values on the readings."""
 
     input_length = 8
-    past_covariates: tuple[str, ...] = ()
     supplied_future_covariates = ("plan",)
     meta = _Meta()
 
     def __init__(self) -> None:
         self.calls = 0
 
-    def plan(
-        self,
-        ts: Sequence[float],
-        values: Sequence[float],
-        horizon: int,
-        covariates: Mapping[str, Sequence[float]] | None = None,
-        future: Mapping[str, Sequence[float]] | None = None,
-    ) -> list[ForecastPoint]:
+    def points(self, call: PlanCall) -> list[ForecastPoint]:
+        ts, horizon, covariates, future = call.ts, call.horizon, call.covariates, call.future
         assert covariates is not None and len(covariates["plan"]) == len(ts)
         assert future is not None and len(future["plan"]) == horizon
         self.calls += 1
