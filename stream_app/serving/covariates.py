@@ -52,6 +52,21 @@ def decode_covariates(record: bytes) -> tuple[float, dict[str, float]] | None:
     return float(ts), out
 
 
+def gather(rows: Iterable[Mapping[str, float] | None], names: Sequence[str]) -> dict[str, list[float]] | None:
+    """``names``' values over ``rows`` (one list per name, in row order), or None as soon as a row is
+    missing (None) or lacks one of them."""
+    out: dict[str, list[float]] = {name: [] for name in names}
+    for row in rows:
+        if row is None:
+            return None
+        for name in names:
+            value = row.get(name)
+            if value is None:
+                return None
+            out[name].append(value)
+    return out
+
+
 class CovariateHistory:
     """Per asset: timestamp -> covariates of its last ``window`` readings (oldest dropped first)."""
 
@@ -78,17 +93,7 @@ class CovariateHistory:
         held = self._assets.get(asset_id)
         if held is None:
             return None
-        out: dict[str, list[float]] = {name: [] for name in names}
-        for ts in stamps:
-            row = held.get(ts)
-            if row is None:
-                return None
-            for name in names:
-                value = row.get(name)
-                if value is None:
-                    return None
-                out[name].append(value)
-        return out
+        return gather((held.get(ts) for ts in stamps), names)
 
     def drop(self, asset_id: str) -> None:
         self._assets.pop(asset_id, None)

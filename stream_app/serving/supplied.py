@@ -15,7 +15,9 @@ model needs it; values older than the latest message's are not (compaction keeps
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+
+from stream_app.serving.covariates import gather
 
 
 class SuppliedCovariates:
@@ -57,19 +59,14 @@ class SuppliedCovariates:
             return None
         values = self._values[asset_id]
         tol = abs(step) / 2.0
-        out: dict[str, list[float]] = {name: [] for name in names}
-        for k in range(1, horizon + 1):
-            want = last_ts + k * step
-            i = bisect.bisect_left(stamps, want - tol)
-            if i >= len(stamps) or abs(stamps[i] - want) > tol:
-                return None
-            row = values[stamps[i]]
-            for name in names:
-                value = row.get(name)
-                if value is None:
-                    return None
-                out[name].append(value)
-        return out
+
+        def rows() -> Iterator[Mapping[str, float] | None]:
+            for k in range(1, horizon + 1):
+                want = last_ts + k * step
+                i = bisect.bisect_left(stamps, want - tol)
+                yield None if i >= len(stamps) or abs(stamps[i] - want) > tol else values[stamps[i]]
+
+        return gather(rows(), names)
 
     def drop(self, asset_id: str) -> None:
         self._stamps.pop(asset_id, None)
