@@ -10,6 +10,7 @@ import { formatNumber } from "../lib/chart";
 import { UNITS, UPLOAD_TEXT_FIELDS, apiFieldErrors, validateUploadOptions, type UploadOptionsForm } from "../lib/datasets";
 import type { MessageKey } from "../lib/i18n";
 import { pathOf } from "../lib/route";
+import { startLoad } from "../lib/useAsync";
 
 /** Multipart upload with progress (fetch cannot report upload progress; XMLHttpRequest can). */
 function upload(file: File, fields: [string, string][], onProgress: (pct: number) => void): Promise<void> {
@@ -59,26 +60,13 @@ function useDatasetPages(status: DatasetStatus | "", version: number): {
   const [error, setError] = useState<unknown>(null);
   const [loading, setLoading] = useState(false);
   const key = `${status}|${version}`;
-  const load = (cursor: string | null, before: Dataset[]): (() => void) => {
-    let live = true;
-    setLoading(true);
-    listDatasets(status, cursor).then(
-      (p) => {
-        if (!live) return;
-        setPages({ key, rows: [...before, ...p.items], cursor: p.has_more ? p.next_cursor : null });
-        setError(null);
-        setLoading(false);
-      },
-      (e: unknown) => {
-        if (!live) return;
-        setError(e);
-        setLoading(false);
-      },
+  const load = (cursor: string | null, before: Dataset[]): (() => void) =>
+    startLoad(
+      () => listDatasets(status, cursor),
+      (p) => setPages({ key, rows: [...before, ...p.items], cursor: p.has_more ? p.next_cursor : null }),
+      setError,
+      setLoading,
     );
-    return () => {
-      live = false;
-    };
-  };
   // eslint-disable-next-line react-hooks/exhaustive-deps
   useEffect(() => load(null, []), [key]);
   const current = pages?.key === key ? pages : null;
