@@ -8,37 +8,17 @@ stopped: the break is in this browser only."""
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from pathlib import Path
 
 from playwright.sync_api import Page, Route, expect
 
 from tests.browser.conftest import ConsoleServer, Screenshot, SignIn
-from tests.browser.test_console_training import household_csv
+from tests.browser.training_steps import expect_progress_100, start_lightgbm, upload_readings
 
 N_ROWS = 1200
 STREAM = re.compile(r"/api/v1/jobs/[^/?]+/logs/stream")
 JOB_READ = re.compile(r"/api/v1/jobs/[^/?]+$")
-
-
-def upload_readings(
-    page: Page, console_server: ConsoleServer, asset: str, data_dir: Path, tmp_path: Path
-) -> None:
-    page.get_by_label("Upload a CSV file (timestamp,value)").check()
-    page.get_by_label("File", exact=True).set_input_files(
-        str(household_csv(data_dir, tmp_path / "house.csv", N_ROWS))
-    )
-    expect(page.get_by_test_id("upload-status")).to_have_text(f"{N_ROWS} readings uploaded", timeout=60_000)
-    url = f"{console_server.base_url}/api/v1/assets/{asset}/readings?max_points=100000"
-    deadline = time.monotonic() + 120
-    stored = 0
-    while stored < N_ROWS:  # the history sink has stored them all (a polled condition, not a sleep)
-        r = page.request.get(url)
-        stored = len(r.json()["data"]["values"]) if r.status == 200 else 0
-        assert time.monotonic() < deadline, f"{stored} of {N_ROWS} readings stored after 120 s"
-        if stored < N_ROWS:
-            page.wait_for_timeout(500)
 
 
 def test_training_followed_through_a_broken_stream(
@@ -54,7 +34,7 @@ def test_training_followed_through_a_broken_stream(
     sign_in(page, "admin")
     page.goto(f"{console_server.base_url}/admin/asset?id={asset}")
     expect(page.get_by_role("heading", name="Training")).to_be_visible()
-    upload_readings(page, console_server, asset, data_dir, tmp_path)
+    upload_readings(page, console_server, asset, data_dir, tmp_path, N_ROWS)
 
     # 1. every stream request fails: progress and the final state come from GET /jobs/{id}
     aborted: list[str] = []
@@ -67,20 +47,12 @@ def test_training_followed_through_a_broken_stream(
     page.route(STREAM, abort_stream)
     page.on("request", lambda r: reads.append(r.url) if JOB_READ.search(r.url) else None)
     page.evaluate("window.__kwSamePage = true")  # gone if the page reloads
-    page.get_by_label("Model type").select_option("lightgbm")
-    page.get_by_label("Horizon").fill("24")
-    page.get_by_role("button", name="Start training").click()
-    job = page.get_by_test_id("job")
-    expect(job).to_be_visible()
+    job = start_lightgbm(page)
     notice = page.get_by_test_id("job-reconnecting")
     expect(notice).to_have_text("Job stream lost: reconnecting… (progress read from the job meanwhile)")
     expect(job).to_have_attribute("data-link", "reconnecting")
     screenshot(page, "asset-training-reconnecting")
-    try:
-        expect(page.get_by_test_id("job-progress")).to_have_text("100 %", timeout=240_000)
-    except AssertionError as exc:
-        jobs = page.request.get(f"{console_server.base_url}/api/v1/jobs?asset_id={asset}").text()
-        raise AssertionError(f"{exc}\njob shown: {job.inner_text()}\njobs: {jobs[:2000]}") from None
+    expect_progress_100(page, console_server, asset, job)
     expect(page.get_by_test_id("job-status")).to_have_text("TRAINED")
     expect(job).to_have_attribute("data-link", "done")
     expect(notice).to_have_count(0)

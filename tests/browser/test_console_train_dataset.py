@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ConsoleServer, SignIn
+from tests.browser.training_steps import expect_progress_100, start_lightgbm
 
 N_ROWS = 1200  # 50 days of hours
 
@@ -63,16 +64,8 @@ def test_pick_a_dataset_train_lightgbm_and_follow_to_100_percent(
     picker = page.locator("select[name=dataset_id]")
     expect(picker.locator(f"option[value='{dataset['id']}']")).to_have_count(1)
     picker.select_option(dataset["id"])
-    page.get_by_label("Model type").select_option("lightgbm")
-    page.get_by_label("Horizon").fill("24")
-    page.get_by_role("button", name="Start training").click()
-    job = page.get_by_test_id("job")
-    expect(job).to_be_visible()
-    try:
-        expect(page.get_by_test_id("job-progress")).to_have_text("100 %", timeout=240_000)
-    except AssertionError as exc:  # say where the job stopped
-        jobs = page.request.get(f"{console_server.base_url}/api/v1/jobs?asset_id={asset}").text()
-        raise AssertionError(f"{exc}\njob shown: {job.inner_text()}\njobs: {jobs[:2000]}") from None
+    job = start_lightgbm(page)
+    expect_progress_100(page, console_server, asset, job)
     expect(page.get_by_test_id("job-status")).to_have_text("TRAINED")
     jobs = page.request.get(f"{console_server.base_url}/api/v1/jobs?asset_id={asset}").json()["data"]["items"]
     assert [(j["status"], j["training"]["data_url"]) for j in jobs] == [

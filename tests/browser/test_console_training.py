@@ -5,35 +5,15 @@ to the first."""
 
 from __future__ import annotations
 
-import csv
-import time
 import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import ConsoleServer, Screenshot, SignIn
+from tests.browser.training_steps import expect_progress_100, start_lightgbm, upload_readings
 
 N_ROWS = 1200  # 50 days of hours: inside the history retention (60 days by default)
-
-
-def household_csv(data_dir: Path, out: Path, n: int) -> Path:
-    """The first n hourly values of the household, the last one an hour ago (kept by any retention)."""
-    values: list[float] = []
-    with (data_dir / "energy" / "household_sceaux_hourly.csv").open() as f:
-        for rec in csv.DictReader(f):
-            if rec["Global_active_power"]:
-                values.append(float(rec["Global_active_power"]))
-            if len(values) == n:
-                break
-    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-    with out.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["timestamp", "value"])
-        for i, v in enumerate(values):
-            w.writerow([(end - timedelta(hours=n - 1 - i)).isoformat(), v])
-    return out
 
 
 def test_upload_train_follow_to_100_percent_and_activate(
@@ -49,32 +29,11 @@ def test_upload_train_follow_to_100_percent_and_activate(
     sign_in(page, "admin")  # the upload needs the write scope (an operator trains, but cannot ingest)
     page.goto(f"{console_server.base_url}/admin/asset?id={asset}")
     expect(page.get_by_role("heading", name="Training")).to_be_visible()
-    page.get_by_label("Upload a CSV file (timestamp,value)").check()
-    page.get_by_label("File", exact=True).set_input_files(
-        str(household_csv(data_dir, tmp_path / "house.csv", N_ROWS))
-    )
-    expect(page.get_by_test_id("upload-status")).to_have_text(f"{N_ROWS} readings uploaded", timeout=60_000)
     # the job trains on the asset's stored readings: wait until the worker's history sink has them all
-    url = f"{console_server.base_url}/api/v1/assets/{asset}/readings?max_points=100000"
-    deadline = time.monotonic() + 120
-    stored = 0
-    while stored < N_ROWS:  # a condition polled with a deadline, not a fixed sleep
-        r = page.request.get(url)
-        stored = len(r.json()["data"]["values"]) if r.status == 200 else 0
-        assert time.monotonic() < deadline, f"{stored} of {N_ROWS} readings stored after 120 s"
-        if stored < N_ROWS:
-            page.wait_for_timeout(500)
+    upload_readings(page, console_server, asset, data_dir, tmp_path, N_ROWS)
 
-    page.get_by_label("Model type").select_option("lightgbm")
-    page.get_by_label("Horizon").fill("24")
-    page.get_by_role("button", name="Start training").click()
-    job = page.get_by_test_id("job")
-    expect(job).to_be_visible()
-    try:
-        expect(page.get_by_test_id("job-progress")).to_have_text("100 %", timeout=240_000)
-    except AssertionError as exc:  # say where the job stopped
-        jobs = page.request.get(f"{console_server.base_url}/api/v1/jobs?asset_id={asset}").text()
-        raise AssertionError(f"{exc}\njob shown: {job.inner_text()}\njobs: {jobs[:2000]}") from None
+    job = start_lightgbm(page)
+    expect_progress_100(page, console_server, asset, job)
     expect(page.get_by_test_id("job-status")).to_have_text("TRAINED")
     expect(page.get_by_test_id("job-log")).not_to_be_empty()
 
