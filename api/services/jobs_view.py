@@ -7,8 +7,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field
@@ -92,18 +93,28 @@ def job_public(job: Job, live: dict[str, str] | None = None, cancel_requested: b
     )
 
 
-async def job_view(job: Job, channel: JobChannel) -> JobPublic:
-    """The job with its live progress while it is open; without it (logged) when Redis is down, since
-    the record in PostgreSQL is still right."""
+V = TypeVar("V")
+
+
+async def _with_live_state(
+    job: Job, channel: JobChannel, view: Callable[[Job, dict[str, str] | None, bool], V]
+) -> V:
+    """``view`` of the job with its live state (Redis) while it is open; without it (logged) when Redis
+    is down, since the record in PostgreSQL is still right."""
     if job.terminal:
-        return job_public(job)
+        return view(job, None, False)
     try:
         live = await channel.state(job.id)
         cancel = await channel.cancel_requested(job.id)
     except (RedisError, OSError) as exc:
         log.warning("live state of job %s unavailable: %s", job.id, exc)
-        return job_public(job)
-    return job_public(job, live, cancel)
+        return view(job, None, False)
+    return view(job, live, cancel)
+
+
+async def job_view(job: Job, channel: JobChannel) -> JobPublic:
+    """The job with its live progress while it is open (see :func:`_with_live_state`)."""
+    return await _with_live_state(job, channel, job_public)
 
 
 def training_error(job: Job) -> JobErrorBody | None:
@@ -158,12 +169,4 @@ def training_public(
 
 async def training_view(job: Job, channel: JobChannel) -> GenericJobPublic:
     """:func:`training_public` with the live state while the job is open (see :func:`job_view`)."""
-    if job.terminal:
-        return training_public(job)
-    try:
-        live = await channel.state(job.id)
-        cancel = await channel.cancel_requested(job.id)
-    except (RedisError, OSError) as exc:
-        log.warning("live state of job %s unavailable: %s", job.id, exc)
-        return training_public(job)
-    return training_public(job, live, cancel)
+    return await _with_live_state(job, channel, training_public)
