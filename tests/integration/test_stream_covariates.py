@@ -8,32 +8,18 @@ columns") and every forecast came from the online model.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 import pandas as pd
 import pytest
 
-from schemas.events import ModelUpdated
-from stream_app.kafka.clients import produce as kafka_produce
-from stream_app.kafka.clients import producer
 from stream_app.kafka.topics import ensure_topics
 from tests.integration.harness import TopicReader, Worker, isolated_settings, produce
+from tests.integration.worker_support import publish_model, wait_log
+from tests.steel_kvarh import kvarh_points, steel_with_kvarh
 
 ASSET = "plant-cov"
-KVARH = "Lagging_Current_Reactive.Power_kVarh"
-
-
-def _steel(data_dir: Path) -> pd.DataFrame:
-    df = pd.read_csv(data_dir / "energy" / "steel_industry_2018_15min.csv", nrows=6000)
-    return pd.DataFrame(
-        {
-            "timestamp": pd.to_datetime(df["timestamp"], utc=True),
-            "value": df["Usage_kWh"].astype(float),
-            "kvarh": df[KVARH].astype(float),
-        }
-    )
 
 
 @pytest.mark.integration
@@ -43,7 +29,7 @@ def test_a_bundle_trained_with_a_covariate_is_served_with_it(tmp_path: Path, dat
 
     settings, env = isolated_settings(tmp_path, topic_partitions=1, artifact_root=tmp_path / "artifacts")
     ensure_topics(settings)
-    data = _steel(data_dir)
+    data = steel_with_kvarh(data_dir, 6000)
     # trained on the first 4,000 rows; the stream gets the 1,000 after them
     spec = TrainSpec("dlinear", {"n_epochs": 2, "max_samples": 1000, "threads": 1}, horizon=24)
     model = train(data.iloc[:4000].reset_index(drop=True), spec)
@@ -52,33 +38,12 @@ def test_a_bundle_trained_with_a_covariate_is_served_with_it(tmp_path: Path, dat
     uri = open_store(settings).put_dir(tmp_path / "bundle", prefix=ASSET)
 
     stream = data.iloc[4000:5000].reset_index(drop=True)
-    msgs = [
-        (
-            ASSET.encode(),
-            orjson.dumps(
-                {"timestamp": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "value": float(v), "kvarh": float(k)}
-            ),
-        )
-        for t, v, k in zip(stream["timestamp"], stream["value"], stream["kvarh"], strict=True)
-    ]
+    msgs = [(ASSET.encode(), orjson.dumps(p)) for p in kvarh_points(stream)]
     worker = Worker(env, "cov", tmp_path)
     forecasts = TopicReader(settings, "forecasts")
     try:
-        event = ModelUpdated(
-            asset_id=ASSET,
-            model_id="dlinear",
-            model_version="1",
-            model_type="dlinear",
-            artifact_uri=uri,
-            action="promoted",
-            updated_at=datetime.now(UTC),
-        )
-        prod = producer(settings)
-        kafka_produce(
-            prod, settings.kafka.topic("model-updates"), ASSET.encode(), event.model_dump_json().encode()
-        )
-        assert prod.flush(30) == 0
-        _wait_log(worker, "now scored by dlinear/1")
+        publish_model(settings, ASSET, "dlinear", "1", uri)
+        wait_log(worker, "now scored by dlinear/1", timeout=90.0)
         produce(settings, msgs)
         every = settings.worker.forecast_every
         forecasts.wait_for(lambda items: len(items) >= len(msgs) // every, 300, "forecasts", [worker])
@@ -103,15 +68,3 @@ def test_a_bundle_trained_with_a_covariate_is_served_with_it(tmp_path: Path, dat
     finally:
         worker.stop()
         forecasts.close()
-
-
-def _wait_log(worker: Worker, text: str, timeout: float = 90.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in worker.log_path.read_text(errors="replace"):
-            return
-        assert worker.alive(), worker.tail()
-        time.sleep(0.3)
-    raise AssertionError(f"worker never logged {text!r}:\n{worker.tail()}")

@@ -14,7 +14,6 @@ plan B, although fewer new readings arrived than the model's input length.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -22,40 +21,19 @@ import pandas as pd
 import pytest
 
 from schemas.covariates import CovariateForecast
-from schemas.events import ModelUpdated
-from stream_app.kafka.clients import produce as kafka_produce
-from stream_app.kafka.clients import producer
 from stream_app.kafka.topics import ensure_topics
 from tests.integration.harness import TopicReader, Worker, isolated_settings, produce
+from tests.integration.worker_support import publish_model, wait_log
+from tests.steel_kvarh import kvarh_points, steel_with_kvarh
 
 pytestmark = [pytest.mark.integration, pytest.mark.ml]
 ASSET = "plant-future"
-KVARH = "Lagging_Current_Reactive.Power_kVarh"
 STEP = 900.0
 SHIFT = 40.0  # plan B = plan A + SHIFT kVArh
 
 
-def _steel(data_dir: Path) -> pd.DataFrame:
-    df = pd.read_csv(data_dir / "energy" / "steel_industry_2018_15min.csv", nrows=6000)
-    return pd.DataFrame(
-        {
-            "timestamp": pd.to_datetime(df["timestamp"], utc=True),
-            "value": df["Usage_kWh"].astype(float),
-            "kvarh": df[KVARH].astype(float),
-        }
-    )
-
-
 def _readings(rows: pd.DataFrame) -> list[tuple[bytes, bytes]]:
-    return [
-        (
-            ASSET.encode(),
-            orjson.dumps(
-                {"timestamp": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "value": float(v), "kvarh": float(k)}
-            ),
-        )
-        for t, v, k in zip(rows["timestamp"], rows["value"], rows["kvarh"], strict=True)
-    ]
+    return [(ASSET.encode(), orjson.dumps(p)) for p in kvarh_points(rows)]
 
 
 def _plan(rows: pd.DataFrame, shift: float) -> tuple[bytes, bytes]:
@@ -68,16 +46,6 @@ def _plan(rows: pd.DataFrame, shift: float) -> tuple[bytes, bytes]:
     return ASSET.encode(), msg.model_dump_json().encode()
 
 
-def _wait_log(worker: Worker, text: str, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in worker.log_path.read_text(errors="replace"):
-            return
-        assert worker.alive(), worker.tail()
-        time.sleep(0.3)
-    raise AssertionError(f"worker never logged {text!r}:\n{worker.tail()}")
-
-
 def test_supplied_future_covariates_reach_the_model_and_survive_a_restart(
     tmp_path: Path, data_dir: Path
 ) -> None:
@@ -86,7 +54,7 @@ def test_supplied_future_covariates_reach_the_model_and_survive_a_restart(
 
     settings, env = isolated_settings(tmp_path, topic_partitions=1, artifact_root=tmp_path / "artifacts")
     ensure_topics(settings)
-    data = _steel(data_dir)
+    data = steel_with_kvarh(data_dir, 6000)
     params = {"n_epochs": 2, "max_samples": 1000, "threads": 1, "future_covariates": ["kvarh"]}
     model = train(data.iloc[:4000].reset_index(drop=True), TrainSpec("dlinear", params, horizon=24))
     assert model.metadata["features"]["supplied_future_covariates"] == ["kvarh"]
@@ -107,26 +75,13 @@ def test_supplied_future_covariates_reach_the_model_and_survive_a_restart(
         return [f for f in items[n:] if f["model_id"] == "dlinear"]
 
     produce(settings, [_plan(data.iloc[4000:5000], 0.0)], kind="covariate-forecasts")
-    event = ModelUpdated(
-        asset_id=ASSET,
-        model_id="dlinear",
-        model_version="1",
-        model_type="dlinear",
-        artifact_uri=uri,
-        action="promoted",
-        updated_at=datetime.now(UTC),
-    )
-    prod = producer(settings)
-    kafka_produce(
-        prod, settings.kafka.topic("model-updates"), ASSET.encode(), event.model_dump_json().encode()
-    )
-    assert prod.flush(30) == 0
+    publish_model(settings, ASSET, "dlinear", "1", uri)
 
     every = settings.worker.forecast_every
     forecasts = TopicReader(settings, "forecasts")
     worker = Worker(env, "future-1", tmp_path)
     try:
-        _wait_log(worker, "now scored by dlinear/1")
+        wait_log(worker, "now scored by dlinear/1", timeout=90.0)
         time.sleep(3)  # the covariate-forecasts follower reads plan A (it polls every 0.5 s)
         produce(settings, _readings(data.iloc[4000:4400]))
         forecasts.wait_for(lambda items: len(items) >= 400 // every, 300, "plan A forecasts", [worker])
@@ -156,7 +111,7 @@ def test_supplied_future_covariates_reach_the_model_and_survive_a_restart(
     # model's input length are enough
     worker = Worker(env, "future-2", tmp_path)
     try:
-        _wait_log(worker, "now scored by dlinear/1")
+        wait_log(worker, "now scored by dlinear/1", timeout=90.0)
         time.sleep(3)
         seen = len(forecasts.items)
         n = 5 * every
