@@ -10,42 +10,25 @@ ends TRAINED with its version registered and active.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
-import pandas as pd
 import psutil
 import pytest
 
 from schemas.jobs import JobStatus, VersionStatus
-from stream_app.store import migrations
 from stream_app.store import repository as repo
-from tests.conftest import DATA_DIR
-from tests.integration.harness import ROOT, Worker, isolated_settings, training_children
+from tests.integration.harness import Worker, training_children
+from tests.integration.lsq_worker import lsq_training_worker
 from tests.integration.outage import infra
-from tests.integration.test_retraining_agent import STEEL, db, request, send, wait_jobs
+from tests.integration.test_retraining_agent import db, request, send, wait_jobs
 
 pytestmark = pytest.mark.integration
 
 
 def test_a_worker_trains_through_a_postgres_outage(tmp_path: Path) -> None:
-    settings, env = isolated_settings(
-        tmp_path,
-        training_backend="tests.integration.lsq_backend",
-        retrain_default_model="lsq",
-        training_lock_ttl_ms=3000,
-        job_lease_s=8.0,  # shorter than the outage: the lease looks stale when PostgreSQL is back
-        job_recovery_every_s=1.0,
-        emit_scores=False,
-    )
-    env["KILOWATCH_ARTIFACT_ROOT"] = str(tmp_path / "artifacts")
-    env["KILOWATCH_DATA_FILE_ROOTS"] = json.dumps([str(tmp_path), str(DATA_DIR)])
-    env["PYTHONPATH"] = str(ROOT)
-    settings = settings.with_changes(artifact_root=tmp_path / "artifacts")
-    db(settings, migrations.upgrade)
-    data = tmp_path / "steel.csv"
-    pd.read_csv(STEEL, nrows=3 * 7 * 96).to_csv(data, index=False)
+    # the lease (8 s) is shorter than the outage: it looks stale when PostgreSQL is back
+    settings, env, data = lsq_training_worker(tmp_path, job_lease_s=8.0)
     asset = f"{settings.kafka.topic_prefix}-outage"
 
     worker = Worker(env, "w1", tmp_path)
