@@ -15,7 +15,6 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from schemas.errors import KilowatchError
+from trainers import backend
 
 MODEL_TYPES = ("lsq",)
 NAIVE_SEASON = 96  # the seasonal-naive reference of MASE (one day of 15-minute readings)
@@ -36,14 +36,8 @@ class TrainingCanceled(KilowatchError):
     pass
 
 
-@dataclass(frozen=True)
-class TrainSpec:
-    model_type: str
-    params: dict[str, Any] = field(default_factory=dict)
-    horizon: int = 24
-    quantile: float = 0.98
-    holdout_fraction: float = 0.2
-    seed: int = 0
+class TrainSpec(backend.TrainSpec):
+    """The trainers API's spec (its fields and defaults), checked for this backend's one model type."""
 
     def validate(self) -> None:
         if self.model_type not in MODEL_TYPES:
