@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from schemas.events import ModelUpdated
-from stream_app.kafka.clients import produce as kafka_produce
-from stream_app.kafka.clients import producer
 from stream_app.kafka.topics import ensure_topics
 from stream_app.settings import Settings
 from tests.integration.data import steel_assets
 from tests.integration.harness import TopicReader, Worker, isolated_settings, produce
+from tests.integration.worker_support import publish_model, request_training, wait_log
 
 ASSET = "plant-0"
+LIGHTGBM = {"target": "Usage_kWh", "n_estimators": 60, "threads": 1}
 
 
 def _bundle(data_dir: Path, out: Path, rows: slice) -> Path:
@@ -38,35 +36,6 @@ def _store(settings: Settings, bundle: Path) -> str:
     return open_store(settings).put_dir(bundle, prefix=ASSET)
 
 
-def _publish(settings: Settings, version: str, uri: str, action: str = "promoted") -> None:
-    event = ModelUpdated(
-        asset_id=ASSET,
-        model_id="lightgbm",
-        model_version=version,
-        model_type="lightgbm",
-        artifact_uri=uri,
-        action=action,  # type: ignore[arg-type]
-        updated_at=datetime.now(UTC),
-    )
-    prod = producer(settings)
-    kafka_produce(
-        prod, settings.kafka.topic("model-updates"), ASSET.encode(), event.model_dump_json().encode()
-    )
-    assert prod.flush(30) == 0
-
-
-def _wait_log(worker: Worker, text: str, count: int = 1, timeout: float = 60.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if worker.log_path.read_text(errors="replace").count(text) >= count:
-            return
-        assert worker.alive(), worker.tail()
-        time.sleep(0.3)
-    raise AssertionError(f"worker never logged {text!r}:\n{worker.tail()}")
-
-
 @pytest.mark.kafka4
 def test_promotion_and_rollback_reach_a_running_worker(tmp_path: Path, data_dir: Path) -> None:
     settings, env = isolated_settings(tmp_path, topic_partitions=2, artifact_root=tmp_path / "artifacts")
@@ -83,17 +52,17 @@ def test_promotion_and_rollback_reach_a_running_worker(tmp_path: Path, data_dir:
         forecasts.wait_for(lambda items: len(items) >= 800 // 24, 120, "online forecasts", [worker])
         assert {f["model_id"] for f in forecasts.items} == {"online-seasonal"}
 
-        _publish(settings, "1", v1)
-        _wait_log(worker, "now scored by lightgbm/1")
+        publish_model(settings, ASSET, "lightgbm", "1", v1)
+        wait_log(worker, "now scored by lightgbm/1")
         produce(settings, msgs[800:1600])
         forecasts.wait_for(lambda items: len(items) >= 1600 // 24, 120, "v1 forecasts", [worker])
         after_v1 = [f for f in forecasts.items if f["issued_at"] > msgs_ts(msgs, 800)]
         assert after_v1 and {(f["model_id"], f["model_version"]) for f in after_v1} == {("lightgbm", "1")}
 
-        _publish(settings, "2", v2)
-        _wait_log(worker, "now scored by lightgbm/2")
-        _publish(settings, "1", v1, action="rolled_back")
-        _wait_log(worker, "now scored by lightgbm/1", count=2)
+        publish_model(settings, ASSET, "lightgbm", "2", v2)
+        wait_log(worker, "now scored by lightgbm/2")
+        publish_model(settings, ASSET, "lightgbm", "1", v1, action="rolled_back")
+        wait_log(worker, "now scored by lightgbm/1", count=2)
         produce(settings, msgs[1600:2400])
         forecasts.wait_for(lambda items: len(items) >= 2400 // 24, 120, "forecasts after rollback", [worker])
         after_rollback = [f for f in forecasts.items if f["issued_at"] > msgs_ts(msgs, 1600)]
@@ -116,9 +85,7 @@ def test_training_request_to_new_version_scoring_in_the_stream(tmp_path: Path, d
     version -> model update -> the running worker's forecasts and anomalies carry that version."""
     import asyncio
     import json
-    import uuid
 
-    from schemas.events import TrainingRequest, utc_now
     from stream_app.store import migrations
     from stream_app.store import repository as repo
     from stream_app.store.pool import connect
@@ -144,24 +111,13 @@ def test_training_request_to_new_version_scoring_in_the_stream(tmp_path: Path, d
     updates, forecasts = TopicReader(settings, "model-updates"), TopicReader(settings, "forecasts")
     try:
         produce(settings, msgs[:900])
-        req = TrainingRequest(
-            request_id=uuid.uuid4(),
-            asset_id=asset,
-            model_type="lightgbm",
-            params={"target": "Usage_kWh", "n_estimators": 60, "threads": 1},
-            data_url=csv.as_uri(),
-            requested_at=utc_now(),
-        )
-        prod = producer(settings)
-        payload = req.model_dump_json().encode()
-        kafka_produce(prod, settings.kafka.topic("training-requests"), asset.encode(), payload)
-        assert prod.flush(30) == 0
+        request_training(settings, asset, "lightgbm", LIGHTGBM, csv.as_uri())
         got = updates.wait_for(lambda items: len(items) >= 1, 300, "a model update", [worker])
         assert got[0]["asset_id"] == asset and got[0]["action"] == "promoted"
         version = got[0]["model_version"]
         jobs = asyncio.run(with_conn(lambda c: repo.list_jobs(c, asset)))
         assert [(j.status.value, j.progress) for j in jobs] == [("TRAINED", 100)]
-        _wait_log(worker, f"now scored by lightgbm/{version}")
+        wait_log(worker, f"now scored by lightgbm/{version}")
         produce(settings, msgs[900:1800])
         forecasts.wait_for(lambda items: len(items) >= 1800 // 24, 180, "forecasts", [worker])
         later = [f for f in forecasts.items if f["issued_at"] > msgs_ts(msgs, 900)]

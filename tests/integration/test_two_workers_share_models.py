@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +14,6 @@ import pytest
 
 from api.http.envelope import Envelope
 from api.routes.inference import PredictionPublic
-from schemas.events import TrainingRequest, utc_now
-from stream_app.kafka.clients import produce as kafka_produce
-from stream_app.kafka.clients import producer
 from stream_app.kafka.topics import ensure_topics
 from stream_app.lifecycle.artifact_pg import parse_uri
 from stream_app.settings import Settings
@@ -28,6 +23,7 @@ from stream_app.store.pool import connect
 from tests.integration.api.conftest import keyed_api
 from tests.integration.data import steel_assets
 from tests.integration.harness import TopicReader, Worker, isolated_settings, produce
+from tests.integration.worker_support import request_training, wait_log
 
 pytestmark = [pytest.mark.integration, pytest.mark.ml]
 
@@ -42,16 +38,6 @@ def host_env(env: dict[str, str], tmp: Path, name: str, **extra: str) -> dict[st
         "KILOWATCH_ARTIFACT_STORE": "postgres",
         **extra,
     }
-
-
-def wait_log(worker: Worker, text: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in worker.log_path.read_text(errors="replace"):
-            return
-        assert worker.alive(), worker.tail()
-        time.sleep(0.3)
-    raise AssertionError(f"worker {worker.worker_id} never logged {text!r}:\n{worker.tail()}")
 
 
 def bundles_under(folder: Path) -> list[Path]:
@@ -105,19 +91,8 @@ def test_a_model_promoted_by_one_worker_is_served_by_another_and_by_the_api(
     updates, forecasts = TopicReader(settings, "model-updates"), TopicReader(settings, "forecasts")
     try:
         produce(settings, msgs[:900])
-        req = TrainingRequest(
-            request_id=uuid.uuid4(),
-            asset_id=asset,
-            model_type="lightgbm",
-            params={"target": "Usage_kWh", "n_estimators": 60, "threads": 1},
-            data_url=csv.as_uri(),
-            requested_at=utc_now(),
-        )
-        prod = producer(settings)
-        kafka_produce(
-            prod, settings.kafka.topic("training-requests"), asset.encode(), req.model_dump_json().encode()
-        )
-        assert prod.flush(30) == 0
+        params = {"target": "Usage_kWh", "n_estimators": 60, "threads": 1}
+        request_training(settings, asset, "lightgbm", params, csv.as_uri())
         got = updates.wait_for(lambda items: len(items) >= 1, 300, "a model update", [trainer, server])
         assert got[0]["asset_id"] == asset and got[0]["action"] == "promoted"
         version, uri = got[0]["model_version"], got[0]["artifact_uri"]
@@ -125,7 +100,7 @@ def test_a_model_promoted_by_one_worker_is_served_by_another_and_by_the_api(
         jobs = with_conn(settings, lambda c: repo.list_jobs(c, asset))
         assert [j.status.value for j in jobs] == ["TRAINED"]
 
-        wait_log(server, f"now scored by lightgbm/{version}")
+        wait_log(server, f"now scored by lightgbm/{version}", timeout=120.0)
         produce(settings, msgs[900:1800])
         forecasts.wait_for(
             lambda items: sum(f["model_id"] == "lightgbm" for f in items) >= 20,
