@@ -286,42 +286,20 @@ async def test_bad_input_is_4xx_naming_the_field(
     hist = window(steel, 6000)
     pts = points(hist)
     ts = [p["timestamp"] for p in pts]
+
+    def bad_point(
+        i: int, field: str, value: Any, status: int, kind: str
+    ) -> tuple[str, Any, int, list[Any], str]:
+        """Point ``i`` of the history with ``field`` set to ``value``: ``status`` at that point's field."""
+        body = {"historical_data": shifted(hist, **{f"p{i}": {field: value}})}
+        return asset, body, status, ["body", "historical_data", i, field], kind
+
     cases: list[tuple[str, Any, int, list[Any], str]] = [
-        (
-            asset,
-            {"historical_data": shifted(hist, p5={"timestamp": ts[3]})},
-            400,
-            ["body", "historical_data", 5, "timestamp"],
-            "unsorted_timestamps",
-        ),
-        (
-            asset,
-            {"historical_data": shifted(hist, p9={"timestamp": ts[8]})},
-            400,
-            ["body", "historical_data", 9, "timestamp"],
-            "duplicate_timestamp",
-        ),
-        (
-            asset,
-            {"historical_data": shifted(hist, p7={"value": "NaN"})},
-            422,
-            ["body", "historical_data", 7, "value"],
-            "float_type",
-        ),
-        (
-            asset,
-            {"historical_data": shifted(hist, p7={"value": "abc"})},
-            422,
-            ["body", "historical_data", 7, "value"],
-            "float_type",
-        ),
-        (
-            asset,
-            {"historical_data": shifted(hist, p2={"temp": "NaN"})},
-            422,
-            ["body", "historical_data", 2, "temp"],
-            "float_type",
-        ),
+        bad_point(5, "timestamp", ts[3], 400, "unsorted_timestamps"),
+        bad_point(9, "timestamp", ts[8], 400, "duplicate_timestamp"),
+        bad_point(7, "value", "NaN", 422, "float_type"),
+        bad_point(7, "value", "abc", 422, "float_type"),
+        bad_point(2, "temp", "NaN", 422, "float_type"),
         (asset, {"historical_data": pts[:1]}, 400, ["body", "historical_data"], "too_short"),
         (
             asset,
