@@ -23,24 +23,16 @@ from api.services.inference_input import PredictOptions, check_future
 from schemas.covariates import MAX_FUTURE_STEPS, CovariateForecast
 from schemas.events import MAX_ABS
 from tests.conftest import DATA_DIR
+from tests.steel_kvarh import steel_with_kvarh
 from trainers import models
 from trainers.backend import TrainedModel, TrainSpec, supplied_values, train
 from trainers.errors import TrainingError
 from trainers.forecast import PredictionError, supplied_frame
 
-KVARH = "Lagging_Current_Reactive.Power_kVarh"
-
 
 @pytest.fixture(scope="module")
 def steel() -> pd.DataFrame:
-    raw = pd.read_csv(DATA_DIR / "energy" / "steel_industry_2018_15min.csv", nrows=2400)
-    return pd.DataFrame(
-        {
-            "timestamp": pd.to_datetime(raw["timestamp"], utc=True),
-            "value": raw["Usage_kWh"].astype(float),
-            "kvarh": raw[KVARH].astype(float),
-        }
-    )
+    return steel_with_kvarh(DATA_DIR, 2400)
 
 
 @pytest.fixture(scope="module")

@@ -14,25 +14,18 @@ import pandas as pd
 import pytest
 
 from tests.conftest import DATA_DIR
+from tests.steel_kvarh import kvarh_points, steel_with_kvarh
 from trainers.backend import TrainedModel, TrainSpec, train
 
 from .conftest import Api
 from .test_inference import forecast_of, new_asset, register
 
 pytestmark = pytest.mark.ml
-KVARH = "Lagging_Current_Reactive.Power_kVarh"
 
 
 @pytest.fixture(scope="module")
 def steel() -> pd.DataFrame:
-    df = pd.read_csv(DATA_DIR / "energy" / "steel_industry_2018_15min.csv", nrows=6000)
-    return pd.DataFrame(
-        {
-            "timestamp": pd.to_datetime(df["timestamp"], utc=True),
-            "value": df["Usage_kWh"].astype(float),
-            "kvarh": df[KVARH].astype(float),
-        }
-    )
+    return steel_with_kvarh(DATA_DIR, 6000)
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +39,7 @@ def bundle(steel: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> tup
 
 
 def body(frame: pd.DataFrame, with_kvarh: bool = True) -> dict[str, Any]:
-    pts = []
-    for t, v, k in zip(frame["timestamp"], frame["value"], frame["kvarh"], strict=True):
-        p: dict[str, Any] = {"timestamp": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "value": float(v)}
-        if with_kvarh:
-            p["kvarh"] = float(k)
-        pts.append(p)
-    return {"historical_data": pts, "forecast_horizon": 24}
+    return {"historical_data": kvarh_points(frame, with_kvarh), "forecast_horizon": 24}
 
 
 async def test_predict_reads_the_covariate_of_each_point(

@@ -16,26 +16,19 @@ import pandas as pd
 import pytest
 
 from tests.conftest import DATA_DIR
+from tests.steel_kvarh import kvarh_points, steel_with_kvarh
 from trainers.backend import TrainedModel, TrainSpec, train
 
 from .conftest import Api
 from .test_inference import forecast_of, new_asset, register
 
 pytestmark = pytest.mark.ml
-KVARH = "Lagging_Current_Reactive.Power_kVarh"
 H = 8
 
 
 @pytest.fixture(scope="module")
 def steel() -> pd.DataFrame:
-    df = pd.read_csv(DATA_DIR / "energy" / "steel_industry_2018_15min.csv", nrows=3000)
-    return pd.DataFrame(
-        {
-            "timestamp": pd.to_datetime(df["timestamp"], utc=True),
-            "value": df["Usage_kWh"].astype(float),
-            "kvarh": df[KVARH].astype(float),
-        }
-    )
+    return steel_with_kvarh(DATA_DIR, 3000)
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +41,7 @@ def bundle(steel: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> tup
 
 
 def body(frame: pd.DataFrame, future: Any = None, horizon: int = H) -> dict[str, Any]:
-    pts = [
-        {"timestamp": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "value": float(v), "kvarh": float(k)}
-        for t, v, k in zip(frame["timestamp"], frame["value"], frame["kvarh"], strict=True)
-    ]
-    out: dict[str, Any] = {"historical_data": pts, "forecast_horizon": horizon}
+    out: dict[str, Any] = {"historical_data": kvarh_points(frame), "forecast_horizon": horizon}
     if future is not None:
         out["future_covariates"] = future
     return out
