@@ -99,6 +99,20 @@ def forecast_of(r: Any) -> PredictionPublic:
     return Envelope[PredictionPublic].model_validate(r.json()).data
 
 
+async def detect_a_planted_spike(
+    api: Api, asset: str, steel: pd.DataFrame
+) -> tuple[pd.DataFrame, DetectionPublic]:
+    """detect_anomalies on 800 steel rows whose row 700 is three times the window's maximum."""
+    data = window(steel, 3000, 800)
+    data.loc[700, "value"] = data["value"].max() * 3
+    r = await api.client.post(
+        f"/api/v1/assets/{asset}/detect_anomalies",
+        json={"data_stream": points(data)},
+        headers=api.auth("read"),
+    )
+    return data, Envelope[DetectionPublic].model_validate(r.json()).data
+
+
 def assert_forecast_equals(got: PredictionPublic, ref: pd.DataFrame) -> None:
     assert [p.timestamp for p in got.forecast_data] == [t.to_pydatetime() for t in ref["timestamp"]]
     for key in ("predicted_value", "lower", "upper"):
@@ -186,14 +200,7 @@ async def test_a_registered_asset_without_a_model_gets_the_online_model(
     assert [p.timestamp.timestamp() for p in got.forecast_data] == [p.ts for p in ref]
     assert [p.predicted_value for p in got.forecast_data] == [p.value for p in ref]
 
-    data = window(steel, 3000, 800)
-    data.loc[700, "value"] = data["value"].max() * 3
-    r = await api.client.post(
-        f"/api/v1/assets/{asset}/detect_anomalies",
-        json={"data_stream": points(data)},
-        headers=api.auth("read"),
-    )
-    det = Envelope[DetectionPublic].model_validate(r.json()).data
+    data, det = await detect_a_planted_spike(api, asset, steel)
     assert det.model.kind == "online" and det.points_scored == 800
     spike = [a for a in det.anomalies if a.timestamp == data["timestamp"][700].to_pydatetime()]
     assert spike and spike[0].reason.startswith("Exceeds predicted value by ")
@@ -385,14 +392,7 @@ async def test_an_unregistered_asset_is_answered_by_the_online_model(api: Api, s
         assert [p.predicted_value for p in got.forecast_data] == [p.value for p in ref]
         assert got.forecast_data[0].timestamp - hist["timestamp"].iloc[-1] == pd.Timedelta(minutes=15)
 
-    data = window(steel, 3000, 800)
-    data.loc[700, "value"] = data["value"].max() * 3
-    r = await api.client.post(
-        f"/api/v1/assets/{asset}/detect_anomalies",
-        json={"data_stream": points(data)},
-        headers=api.auth("read"),
-    )
-    det = Envelope[DetectionPublic].model_validate(r.json()).data
+    data, det = await detect_a_planted_spike(api, asset, steel)
     assert det.asset_registered is False and det.model.kind == "online" and det.points_scored == 800
     assert any(a.timestamp == data["timestamp"][700].to_pydatetime() for a in det.anomalies)
     # too few points to flag anything: the error says how many are needed
