@@ -53,6 +53,14 @@ class TrainSpec:
         if not isinstance(self.params, dict):
             raise TrainingError("params must be a mapping")
         models.check_params(self.model_type, self.params)
+        if models.point_forecast(self.model_type, self.params):
+            # A trained bundle serves 10/50/90 % quantiles (intervals, residual detector): an MSE-trained
+            # point forecaster has none, so it is refused here rather than served without intervals.
+            raise models.ParamError(
+                "loss",
+                "param loss 'mse' trains a point forecast without intervals; served models need loss "
+                "'quantile' (the default); 'mse' is for kilowatch backtest and bench/long_horizon.py",
+            )
         if self.params.get("detector", "residual") not in DETECTORS:
             raise TrainingError(f"detector must be one of {DETECTORS}, got {self.params.get('detector')!r}")
         if not isinstance(self.horizon, int) or not 1 <= self.horizon <= 1000:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,8 @@ class BacktestResult:
     best_epoch: int = -1  # the epoch whose weights were kept (-1: the last; no validation)
     target_transform: str = ""  # LightGBM: the transform kept (trainers.target_transform)
     transform_val_mae: dict[str, float] | None = None  # LightGBM: each candidate's validation MAE
+    evaluated: str = "test"  # the rows whose origins were scored: "test" or "validation" (choosing settings)
+    model: Any = field(default=None, repr=False, compare=False)  # the fitted darts model (not LightGBM)
 
 
 def split_bounds(n: int, split: tuple[float, float, float]) -> tuple[int, int, int]:
@@ -127,11 +129,20 @@ def run(
     params: dict[str, Any] | None = None,
     seed: int = 0,
     channels: str = "joint",
+    evaluate: str = "test",
+    fitted: Any = None,
 ) -> BacktestResult:
     """Fit on the train rows (torch models: early stopping on the validation rows, best weights kept) and
     forecast every test origin. ``channels="independent"`` trains a torch model on each target column as
     its own univariate series (one global model, weights shared across channels: how TiDE, DLinear and
-    NLinear are evaluated on the long-horizon benchmarks); ``"joint"`` feeds the model all columns at once."""
+    NLinear are evaluated on the long-horizon benchmarks); ``"joint"`` feeds the model all columns at once.
+
+    ``evaluate="validation"`` scores origins in the validation rows instead (for choosing settings): the
+    test rows are cut off before anything is built, so they are neither seen nor scored. ``fitted`` (a
+    torch model this function returned for the same data, split, params and channels) skips the fit: the
+    test rows of a setting chosen on validation rows are then scored without training it again."""
+    if evaluate not in ("test", "validation"):
+        raise TrainingError(f"evaluate must be 'test' or 'validation', got {evaluate!r}")
     from darts import TimeSeries
 
     params = dict(params or {})
@@ -144,6 +155,13 @@ def run(
         raise TrainingError(
             f"split leaves too few rows: test starts at row {val_end} of {n}, lookback {input_length}"
         )
+    # the rows whose origins are scored: [score_start, n) (validation: the test rows are dropped here)
+    score_start = val_end
+    if evaluate == "validation":
+        if model_type not in models.TORCH_TYPES or val_end - train_end < horizon:
+            raise TrainingError("evaluate='validation' needs a torch model and >= horizon validation rows")
+        n, score_start = val_end, train_end
+        data = data.iloc[:n]
     values = data.to_numpy(dtype=float)
     mean = values[:train_end].mean(axis=0) if scale else np.zeros(values.shape[1])
     std = values[:train_end].std(axis=0) if scale else np.ones(values.shape[1])
@@ -159,14 +177,18 @@ def run(
     independent = torch_model and channels == "independent" and len(series.components) > 1
     # Validation windows need their lookback: they start input_length rows before the validation rows.
     validation = torch_model and val_end - train_end >= horizon
-    model = models.build(
-        model_type,
-        params,
-        models.Shape(horizon, day, False),
-        input_length,
-        seed,
-        train_end,
-        validation=validation,
+    model = (
+        fitted
+        if fitted is not None
+        else models.build(
+            model_type,
+            params,
+            models.Shape(horizon, day, False),
+            input_length,
+            seed,
+            train_end,
+            validation=validation,
+        )
     )
     fit_series: Any = series[:train_end]
     val_series: Any = series[max(0, train_end - input_length) : val_end] if validation else None
@@ -180,6 +202,7 @@ def run(
         future = [future] * k if future is not None else None
     val = (val_series, past, future) if validation else None
     lgb = model_type == "lightgbm"
+    point = models.point_forecast(model_type, params)
     t0, c0 = time.perf_counter(), time.process_time()
     choice: transform_choice.Choice | None = None
     if lgb:  # the target transform is chosen on the validation rows, as training does
@@ -198,7 +221,7 @@ def run(
             seed,
             columns=[str(c) for c in data.columns],
         )
-    else:
+    elif fitted is None:
         models.fit(model, model_type, params, fit_series, past, future, None, None, val=val)
     fit_seconds, fit_cpu = time.perf_counter() - t0, time.process_time() - c0
     epochs, best_epoch = _epochs(model) if torch_model else (0, -1)
@@ -215,31 +238,31 @@ def run(
             stride=stride,
             retrain=False,
             last_points_only=False,
-            start=val_end,
+            start=score_start,
             start_format="position",
             overlap_end=False,
             show_warnings=False,
             verbose=False,
             # torch quantile models: their 0.5 quantile (one "sample" would be a random draw); LightGBM
-            # forecasts autoregressively, where one sample is its median.
-            predict_likelihood_parameters=torch_model,
+            # forecasts autoregressively, where one sample is its median; MSE-trained ones a point.
+            predict_likelihood_parameters=torch_model and not point,
         )
     )
     if independent:  # one list of forecasts per channel -> (origins, horizon, targets)
         origins = data.index.get_indexer([ts.start_time() for ts in hf[0]])
         pred_s = np.stack(
             [
-                np.stack([ts[f"{c}_q0.500"].values(copy=False)[:, 0] for ts in per])
+                np.stack([ts[_median(c, point)].values(copy=False)[:, 0] for ts in per])
                 for c, per in zip(series.components, hf, strict=True)
             ],
             axis=-1,
         )
     elif choice is not None:
-        origins = np.arange(val_end, n - horizon + 1, stride)
+        origins = np.arange(score_start, n - horizon + 1, stride)
         pred_s = transform_choice.rolling(model, choice.kind, day, scaled, data.index.asi8, origins, horizon)
     else:
         origins = data.index.get_indexer([ts.start_time() for ts in hf])
-        medians = [f"{c}_q0.500" for c in series.components] if torch_model else list(series.components)
+        medians = [_median(c, point) for c in series.components] if torch_model else list(series.components)
         pred_s = np.stack([ts[medians].values(copy=False) for ts in hf])  # (origins, horizon, targets)
     actual_s = metrics.rolling_windows(scaled, origins, horizon)
     base = metrics.baseline_forecasts(scaled, origins, horizon, season)
@@ -260,7 +283,14 @@ def run(
         best_epoch=best_epoch,
         target_transform=choice.kind if choice is not None else "",
         transform_val_mae=choice.val_mae if choice is not None else None,
+        evaluated=evaluate,
+        model=None if lgb else model,
     )
+
+
+def _median(component: str, point: bool) -> str:
+    """The forecast component of ``component``: its 0.5 quantile, or itself for a point forecast."""
+    return component if point else f"{component}_q0.500"
 
 
 def _epochs(model: Any) -> tuple[int, int]:
@@ -298,7 +328,7 @@ def _param(text: str) -> tuple[str, float | str]:
     key, sep, value = text.partition("=")
     if not sep:
         raise argparse.ArgumentTypeError(f"--param needs key=value, got {text!r}")
-    if key == "target_transform":  # a word (checked with the other params)
+    if key in ("target_transform", "loss"):  # a word (checked with the other params)
         return key, value
     try:
         return key, float(value) if "." in value or "e" in value else int(value)

@@ -23,8 +23,12 @@ Progress = Callable[[float, str], None]
 ShouldStop = Callable[[], bool]
 
 # Training params of every torch model (trainers/torch_defaults.py): early-stopping patience (epochs
-# without a better validation loss) and reversible instance normalisation (1 on, 0 off).
-TORCH_TRAINING = ("patience", "rin")
+# without a better validation loss), reversible instance normalisation (1 on, 0 off) and the training
+# loss (``LOSSES``).
+TORCH_TRAINING = ("patience", "rin", "loss")
+# quantile: pinball loss at QUANTILES (the default; served models need its 10/90 % intervals);
+# mse: a point forecast trained on squared error (darts likelihood None), for the backtest only.
+LOSSES = ("quantile", "mse")
 # Params every model type accepts (beyond its own model-specific ones).
 COMMON_PARAMS = {
     "target",
@@ -296,10 +300,15 @@ def build(
     n_epochs = epochs_of(model_type, params, validation)
     lr = float(p("lr", 3e-3))
     extra = td.early_stopping_callbacks(int(p("patience", 4))) if validation else []
+    output: dict[str, Any] = {"likelihood": QuantileRegression(quantiles=list(QUANTILES))}
+    if point_forecast(model_type, params):
+        import torch
+
+        output = {"likelihood": None, "loss_fn": torch.nn.MSELoss()}
     common: dict[str, Any] = {
         "input_chunk_length": input_length,
         "output_chunk_length": h,
-        "likelihood": QuantileRegression(quantiles=list(QUANTILES)),
+        **output,
         "n_epochs": n_epochs,
         "batch_size": int(p("batch_size", 64)),
         "optimizer_kwargs": {"lr": lr},
@@ -356,6 +365,12 @@ def build(
         dropout=dropout,
         **common,
     )
+
+
+def point_forecast(model_type: str, params: dict[str, Any]) -> bool:
+    """True when ``model_type`` with ``params`` is a torch model trained on MSE (``loss`` ``mse``): its
+    forecast is one value per step, with no quantile components."""
+    return model_type in TORCH_TYPES and params.get("loss", "quantile") == "mse"
 
 
 def libraries_missing(model_type: str) -> str | None:
@@ -501,6 +516,10 @@ def check_params(model_type: str, params: dict[str, Any]) -> None:
 
             if value not in PARAM_CHOICES:
                 raise ParamError(key, f"param target_transform must be one of {list(PARAM_CHOICES)}")
+            continue
+        if key == "loss":
+            if value not in LOSSES:
+                raise ParamError(key, f"param loss must be one of {list(LOSSES)}, got {_short(value)}")
             continue
         if key in ("target", "detector"):
             if not isinstance(value, str) or not 0 < len(value) <= MAX_NAME:

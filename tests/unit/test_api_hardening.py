@@ -332,7 +332,7 @@ def test_absurd_training_params_are_refused_naming_the_param(param: str, value: 
 
 
 def test_bounds_cover_every_numeric_param_and_sane_values_pass() -> None:
-    text_params = {"target", "covariates", "future_covariates", "detector", "target_transform"}
+    text_params = {"target", "covariates", "future_covariates", "detector", "target_transform", "loss"}
     numeric = (COMMON_PARAMS | set().union(*MODEL_PARAMS.values())) - text_params
     assert numeric == set(PARAM_BOUNDS)
     check_params("tide", {"n_epochs": 8, "hidden_size": 64, "batch_size": 64, "lr": 3e-3, "dropout": 0.1})
