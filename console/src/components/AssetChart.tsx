@@ -5,6 +5,7 @@ import { CanvasRenderer } from "echarts/renderers";
 import { useEffect, useRef, type ReactNode } from "react";
 import { ANOMALY_COLORS, ANOMALY_SYMBOLS, anomalyTooltip, formatNumber, type AnomalyMarker, type AssetChartData } from "../lib/chart";
 import { useApp } from "./context";
+import { useEChart } from "./useEChart";
 
 echarts.use([LineChart, ScatterChart, GridComponent, TooltipComponent, LegendComponent, DataZoomComponent, CanvasRenderer]);
 
@@ -15,13 +16,9 @@ const timeText = (ms: number): string => new Date(ms).toISOString().replace("T",
 export function AssetChart({ data }: { data: AssetChartData }): ReactNode {
   const { t } = useApp();
   const el = useRef<HTMLDivElement>(null);
-  const chart = useRef<echarts.ECharts | null>(null);
   const shown = useRef<AssetChartData | null>(null);
 
-  useEffect(() => {
-    if (!el.current) return;
-    const c = echarts.init(el.current);
-    chart.current = c;
+  const chart = useEChart(el, (c) => {
     // Where the anomaly markers are drawn, in the element's pixels (after every render, zoom or resize):
     // the canvas has no DOM per marker, so a test or a tool finds one to hover here.
     c.on("finished", () => {
@@ -38,14 +35,7 @@ export function AssetChart({ data }: { data: AssetChartData }): ReactNode {
       const text = JSON.stringify(points);
       if (node.dataset.markers !== text) node.dataset.markers = text;
     });
-    const resize = (): void => c.resize();
-    window.addEventListener("resize", resize);
-    return () => {
-      window.removeEventListener("resize", resize);
-      c.dispose();
-      chart.current = null;
-    };
-  }, []);
+  });
 
   useEffect(() => {
     const c = chart.current;
@@ -99,7 +89,7 @@ export function AssetChart({ data }: { data: AssetChartData }): ReactNode {
       },
       { replaceMerge: ["series"] },
     );
-  }, [data, t]);
+  }, [chart, data, t]); // chart: the same ref object on every render
 
   const counts = Object.entries(data.anomalies)
     .map(([k, v]) => `${k}:${v.length}`)

@@ -4,6 +4,7 @@ import * as echarts from "echarts/core";
 import { CanvasRenderer } from "echarts/renderers";
 import { useEffect, useRef, type ReactNode } from "react";
 import { formatNumber } from "../lib/chart";
+import { useEChart } from "./useEChart";
 
 echarts.use([LineChart, BarChart, PieChart, GridComponent, TooltipComponent, LegendComponent, DataZoomComponent, CanvasRenderer]);
 
@@ -19,22 +20,10 @@ interface ChartProps {
  * changes, resized with the window. */
 function EChart({ option, testId, title }: ChartProps & { option: echarts.EChartsCoreOption }): ReactNode {
   const el = useRef<HTMLDivElement>(null);
-  const chart = useRef<echarts.ECharts | null>(null);
-  useEffect(() => {
-    if (!el.current) return;
-    const c = echarts.init(el.current);
-    chart.current = c;
-    const resize = (): void => c.resize();
-    window.addEventListener("resize", resize);
-    return () => {
-      window.removeEventListener("resize", resize);
-      c.dispose();
-      chart.current = null;
-    };
-  }, []);
+  const chart = useEChart(el);
   useEffect(() => {
     chart.current?.setOption({ animation: false, ...option }, { notMerge: true });
-  }, [option]);
+  }, [chart, option]); // chart: the same ref object on every render
   return <div ref={el} className="chart chart-small" data-testid={testId} role="img" aria-label={title} />;
 }
 
