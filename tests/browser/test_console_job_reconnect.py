@@ -8,13 +8,17 @@ stopped: the break is in this browser only."""
 from __future__ import annotations
 
 import re
-import uuid
 from pathlib import Path
 
 from playwright.sync_api import Page, Route, expect
 
 from tests.browser.conftest import ConsoleServer, Screenshot, SignIn
-from tests.browser.training_steps import expect_progress_100, start_lightgbm, upload_readings
+from tests.browser.training_steps import (
+    expect_progress_100,
+    open_training_panel,
+    start_lightgbm,
+    upload_readings,
+)
 
 N_ROWS = 1200
 STREAM = re.compile(r"/api/v1/jobs/[^/?]+/logs/stream")
@@ -30,10 +34,7 @@ def test_training_followed_through_a_broken_stream(
     history_sink: None,
     tmp_path: Path,
 ) -> None:
-    asset = f"browser-reconnect-{uuid.uuid4().hex[:8]}"
-    sign_in(page, "admin")
-    page.goto(f"{console_server.base_url}/admin/asset?id={asset}")
-    expect(page.get_by_role("heading", name="Training")).to_be_visible()
+    asset = open_training_panel(page, console_server, sign_in, "admin", "browser-reconnect")
     upload_readings(page, console_server, asset, data_dir, tmp_path, N_ROWS)
 
     # 1. every stream request fails: progress and the final state come from GET /jobs/{id}

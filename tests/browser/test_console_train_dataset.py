@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ConsoleServer, SignIn
-from tests.browser.training_steps import expect_progress_100, start_lightgbm
+from tests.browser.training_steps import expect_progress_100, open_training_panel, start_lightgbm
 
 N_ROWS = 1200  # 50 days of hours
 
@@ -54,10 +54,7 @@ def dataset(api: httpx.Client, data_dir: Path) -> Iterator[dict[str, str]]:
 def test_pick_a_dataset_train_lightgbm_and_follow_to_100_percent(
     page: Page, console_server: ConsoleServer, sign_in: SignIn, dataset: dict[str, str]
 ) -> None:
-    asset = f"browser-dataset-{uuid.uuid4().hex[:8]}"
-    sign_in(page, "operator")
-    page.goto(f"{console_server.base_url}/admin/asset?id={asset}")
-    expect(page.get_by_role("heading", name="Training")).to_be_visible()
+    asset = open_training_panel(page, console_server, sign_in, "operator", "browser-dataset")
     page.get_by_label("A dataset", exact=True).check()
     page.get_by_role("button", name="Start training").click()  # none chosen yet: refused in the form
     expect(page.get_by_text("choose a dataset")).to_be_visible()

@@ -5,13 +5,17 @@ to the first."""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import ConsoleServer, Screenshot, SignIn
-from tests.browser.training_steps import expect_progress_100, start_lightgbm, upload_readings
+from tests.browser.training_steps import (
+    expect_progress_100,
+    open_training_panel,
+    start_lightgbm,
+    upload_readings,
+)
 
 N_ROWS = 1200  # 50 days of hours: inside the history retention (60 days by default)
 
@@ -25,10 +29,8 @@ def test_upload_train_follow_to_100_percent_and_activate(
     history_sink: None,
     tmp_path: Path,
 ) -> None:
-    asset = f"browser-train-{uuid.uuid4().hex[:8]}"
-    sign_in(page, "admin")  # the upload needs the write scope (an operator trains, but cannot ingest)
-    page.goto(f"{console_server.base_url}/admin/asset?id={asset}")
-    expect(page.get_by_role("heading", name="Training")).to_be_visible()
+    # admin: the upload needs the write scope (an operator trains, but cannot ingest)
+    asset = open_training_panel(page, console_server, sign_in, "admin", "browser-train")
     # the job trains on the asset's stored readings: wait until the worker's history sink has them all
     upload_readings(page, console_server, asset, data_dir, tmp_path, N_ROWS)
 

@@ -6,12 +6,25 @@ from __future__ import annotations
 
 import csv
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.conftest import ConsoleServer
+from tests.browser.conftest import ConsoleServer, SignIn
+
+
+def open_training_panel(
+    page: Page, console_server: ConsoleServer, sign_in: SignIn, role: str, prefix: str
+) -> str:
+    """Sign in as ``role`` and open the page of a new asset (``<prefix>-<8 hex>``) until its training
+    panel shows; the asset's id."""
+    asset = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    sign_in(page, role)
+    page.goto(f"{console_server.base_url}/admin/asset?id={asset}")
+    expect(page.get_by_role("heading", name="Training")).to_be_visible()
+    return asset
 
 
 def household_csv(data_dir: Path, out: Path, n: int) -> Path:
