@@ -41,6 +41,11 @@ the best of the others while the reading is at or beyond that mean (``online_evi
 a slide or a new level that the one-step predictors follow reading by reading is improbable as a
 sustained mean even when no single reading is (docs/detector-v5.md).
 
+Change confirmation (v7).  A two-sided Page-Hinkley test on the value min-max scaled by the asset's
+running range (``online_change``, the test of ``river.drift.PageHinkley`` written over the statistics
+vector) confirms level and regime changes; for ``CONFIRM_HOLD`` readings after one, the combined tail
+probability counts ``CONFIRM_FACTOR`` times its value (docs/detector-v7.md).
+
 Repeated alarms.  A reading whose tail probability ``1 - score`` (score >= 0.99) is not below half
 that of the highest score the asset had within ``repeat_window_s`` (a day by default) repeats an
 alarm already raised -- it is not at least twice as improbable: ``Verdict.novel`` is False.  It is
@@ -72,6 +77,7 @@ from dataclasses import dataclass
 
 from schemas.errors import InvalidReading
 from schemas.events import MAX_ABS
+from stream_app.core import online_change as chg
 from stream_app.core import online_conformal as cf
 from stream_app.core import online_evidence as ev
 from stream_app.core import online_stats as st
@@ -214,7 +220,7 @@ class OnlineDetector:
     """Causal per-reading scorer; all model state lives in :class:`AssetState`."""
 
     name = "online-seasonal"
-    version = "6"
+    version = "7"
 
     def __init__(self, params: OnlineParams) -> None:
         self.params = params
@@ -377,6 +383,8 @@ class OnlineDetector:
                 best, which = ps, "point"
         ev.span_learn(s, target)
         ev.learn_extreme(s, value, target)
+        # a change that the Page-Hinkley test confirms makes this reading count more (v7, online_change)
+        best = chg.confirm(s, value, target, best, target > params.warmup)
         score = 1.0 - best
         novel = True
         if score >= NOVEL_MIN:  # a repeat of an alarm raised within the window is not a new one

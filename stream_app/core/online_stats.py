@@ -65,7 +65,20 @@ SPAN_M = HIST + N_BINS
 SPAN_W = SPAN_M + 1
 SPAN_TAIL = SPAN_M + 2
 SPAN_HIST = SPAN_M + 3
-assert SPAN_HIST + N_BINS == STATS_LEN
+# Change confirmation (v7, ``online_change``): the asset's running min/max (the scaler of the
+# Page-Hinkley test's input; empty while PH_LO > PH_HI), the two-sided Page-Hinkley test on the scaled
+# value (running mean and its count, the two cumulative sums and their extremes) and the seq of its
+# last detection.
+PH_LO = SPAN_HIST + N_BINS
+PH_HI = PH_LO + 1
+PH_N = PH_LO + 2
+PH_MEAN = PH_LO + 3
+PH_UP = PH_LO + 4  # cumulative sum of (deviation - delta), faded by alpha (an increase shows above its min)
+PH_DOWN = PH_LO + 5  # cumulative sum of (deviation + delta), faded (a decrease shows below its max)
+PH_MIN_UP = PH_LO + 6
+PH_MAX_DOWN = PH_LO + 7
+PH_LAST = PH_LO + 8  # seq of the last detected change
+assert PH_LAST + 1 == STATS_LEN
 
 # Bin edges of |z| = |residual| / normaliser; the last bin is open-ended with a power-law tail.
 # Past 12 the bins are logarithmic (v4): a meter idling at exactly 0 has a scale near 0 there, so its
@@ -84,6 +97,7 @@ PRIOR_WEIGHT = 30.0  # pseudo-count of the prior (|z| ~ Exp(1)) so early scores 
 # One absurd residual must not decide the tail for thousands of readings: the Hill estimator takes
 # ln(z / last edge) capped here (z = 12 * e^23 ~ 1.2e11), and quantiles are capped likewise.
 LOG_Z_MAX = 23.0
+NEVER = -1e9  # PH_LAST of an asset without a detected change
 Z_MAX = EDGES[-1] * math.exp(LOG_Z_MAX)
 
 assert len(EDGES) == N_BINS
@@ -95,6 +109,9 @@ def fresh_stats() -> array:
     for i in (E_NAIVE, E_LEVEL, E_SDIFF, E_SMEAN):
         s[i] = -1.0
     s[HIST_W] = s[X_W] = s[SPAN_W] = 1.0
+    s[PH_LO] = 1.0  # empty scaler (PH_LO > PH_HI)
+    s[PH_MAX_DOWN] = -1.0
+    s[PH_LAST] = NEVER
     s[P_CONT] = 0.3
     s[TAIL] = s[X_TAIL] = s[SPAN_TAIL] = TAIL_PRIOR
     for k in range(N_BINS):

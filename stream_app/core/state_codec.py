@@ -5,10 +5,10 @@ A record is what the streaming agent writes to the changelog-backed table under 
 Pickle is deliberately avoided: a changelog that can be written by others must never execute code
 when it is read back.
 
-Layout (version 4, 69 statistics; version 3 had 56, version 2 had 34, version 1 had 32; records of an
-older version are refused, so the asset starts afresh)::
+Layout (version 5, 78 statistics; version 4 had 69, version 3 had 56, version 2 had 34, version 1 had
+32; records of an older version are refused, so the asset starts afresh)::
 
-    B  format version (=4)
+    B  format version (=5)
     q  seq (0-based count of readings accepted into the ring)
     d  ts (epoch seconds, UTC)
     d  value
@@ -24,8 +24,8 @@ from typing import NamedTuple
 
 from schemas.errors import KilowatchError
 
-FORMAT_VERSION = 4
-STATS_LEN = 69  # fixed length of the model statistics vector (float64)
+FORMAT_VERSION = 5
+STATS_LEN = 78  # fixed length of the model statistics vector (float64)
 
 _HEAD = struct.Struct("<BqddB")
 _RECORD = struct.Struct(f"<BqddB{STATS_LEN}d")

@@ -58,7 +58,7 @@ def test_decode_rejects_bad_records(mutate: object) -> None:
 
 def test_record_is_not_pickle() -> None:
     rec = encode_record(5, 1.5, 2.5, True, OnlineDetector(PARAMS).new_state().stats)
-    assert rec[0] == FORMAT_VERSION == 4 and not rec.startswith(b"\x80")
+    assert rec[0] == FORMAT_VERSION == 5 and not rec.startswith(b"\x80")
     assert struct.unpack_from("<q", rec, 1)[0] == 5
 
 
@@ -103,9 +103,9 @@ def test_state_size_is_bounded() -> None:
     ts, vs = steel(3000)
     det = OnlineDetector(PARAMS)
     state, table = _run_with_records(det, list(ts), list(vs))
-    assert len(state.stats) == STATS_LEN <= 70
-    # one changelog record per reading: keep it small (v5: 69 stats, 578 B; v4: 56 stats, 474 B)
-    assert RECORD_SIZE <= 580
+    assert len(state.stats) == STATS_LEN <= 80
+    # one changelog record per reading: keep it small (v7: 78 stats, 650 B; v5: 69 stats, 578 B)
+    assert RECORD_SIZE <= 650
     assert len(state.values) == len(state.ts) == len(state.flags) == PARAMS.window_size
     assert len(state) == PARAMS.window_size
     assert len(table) == PARAMS.window_size
