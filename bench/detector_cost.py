@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Steel plant consumption, {N_READINGS:,} readings; best of {args.rounds} alternating rounds.",
         "",
-        f"| measure | baseline {args.baseline} (v3) | current (v4) | change |",
+        f"| measure | baseline {args.baseline} | current | change |",
         "|---|---:|---:|---:|",
         f"| `score_one`, µs per reading | {b['score_one_us']:.1f} | {c['score_one_us']:.1f} | "
         f"{100 * (c['score_one_us'] / b['score_one_us'] - 1):+.0f} % |",
