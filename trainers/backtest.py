@@ -307,7 +307,7 @@ def render(result: BacktestResult) -> str:
     cols = ["mse_scaled", "mae_scaled", "mae", "rmse", "smape", "mase"]
     lines = [
         f"split rows train/val/test: {result.split[0]}/{result.split[1]}/{result.split[2]}; "
-        f"{result.origins} forecast origins; model fit {result.fit_seconds:.1f} s "
+        f"{result.origins} forecast origins ({result.evaluated} rows); model fit {result.fit_seconds:.1f} s "
         f"({result.fit_cpu_seconds:.1f} s CPU)"
         + (f"; {result.epochs} epochs, best {result.best_epoch + 1}" if result.best_epoch >= 0 else "")
         + (_transform_note(result) if result.target_transform else ""),
@@ -372,6 +372,12 @@ def register(sub: Any) -> None:
     )
     b.add_argument("--param", type=_param, action="append", default=[], help="model param key=value")
     b.add_argument(
+        "--validation-only",
+        action="store_true",
+        help="torch models: score origins in the validation rows, never the test rows (which are cut off "
+        "before anything is built): for choosing settings without looking at the test split",
+    )
+    b.add_argument(
         "--plot",
         type=Path,
         default=None,
@@ -412,6 +418,7 @@ def handle(args: argparse.Namespace, settings: Any) -> int:
             args.season,
             params,
             channels=args.channels,
+            evaluate="validation" if args.validation_only else "test",
         )
     print(f"{args.csv.name}: {', '.join(map(str, data.columns))}; step {freq}; horizon {args.horizon}")
     print(render(result))

@@ -3,6 +3,7 @@ validation-only mode used to choose TiDE settings (issue 16)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -130,3 +131,24 @@ def test_the_training_api_answers_422_naming_params_loss() -> None:
         assert caught.value.status == 422
         assert caught.value.details[0]["loc"] == ["body", "params", "loss"]  # type: ignore[index]
     check_spec(_Res(), "tide", {"loss": "quantile"})  # type: ignore[arg-type]
+
+
+def test_cli_validation_only_scores_the_validation_rows_of_an_mse_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("darts")
+    from stream_app import cli
+
+    data, _ = _frame(600)
+    src = tmp_path / "s.csv"
+    data.rename_axis("timestamp").to_csv(src)
+    args = ["-q", "backtest", "--csv", str(src), "--target", "a,b", "--horizon", "12", "--model", "tide"]
+    args += ["--lookback", "48", "--split", "400/100/100", "--validation-only"]
+    for key, value in TINY.items():
+        args += ["--param", f"{key}={value}"]
+    assert cli.main([*args, "--param", "loss=mse"]) == 0
+    out = capsys.readouterr().out
+    assert "split rows train/val/test: 400/100/0; 89 forecast origins (validation rows)" in out
+    assert cli.main([*args, "--param", "loss=l1"]) != 0
+    refused = capsys.readouterr()
+    assert "param loss must be one of" in refused.err + refused.out
