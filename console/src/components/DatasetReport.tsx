@@ -3,8 +3,8 @@ import { ApiFailure } from "../api/client";
 import { getReport, makeReport, type Dataset, type GenericJob, type Report } from "../api/datasets";
 import { apiFieldErrors } from "../lib/datasets";
 import { JobRunView, useJobRun } from "./DatasetJob";
-import { usePeriodsForm } from "./DatasetStatistics";
-import { PeriodFields, PriceFields, ShownError } from "./PeriodFields";
+import { TariffFields, usePeriodsForm } from "./DatasetStatistics";
+import { ShownError } from "./PeriodFields";
 import { ErrorBox } from "./Status";
 import { useApp } from "./context";
 
@@ -39,8 +39,7 @@ export function DatasetReport({ dataset, last }: { dataset: Dataset; last?: Gene
     <section className="panel" aria-labelledby="ds-report">
       <h3 id="ds-report">{t("dsReport")}</h3>
       <form onSubmit={submit} noValidate aria-label={t("dsReport")}>
-        <PeriodFields texts={form.periodTexts} onChange={form.setPeriodTexts} errors={form.errors} idPrefix="report" />
-        <PriceFields texts={form.priceTexts} onChange={form.setPriceTexts} errors={form.errors} idPrefix="report" />
+        <TariffFields form={form} idPrefix="report" />
         <div className="form-row">
         <label>
           {t("dsFormat")}

@@ -42,7 +42,7 @@ export interface StatisticsResult {
 const EMPTY_PRICES: Record<PriceField, string> = { peak: "", valley: "", flat: "", currency: "" };
 
 /** The periods and prices of a form, checked as the API checks them; errors worded for the fields. */
-export function usePeriodsForm(): {
+export interface PeriodsForm {
   periodTexts: Record<PeriodField, string>;
   setPeriodTexts: (v: Record<PeriodField, string>) => void;
   priceTexts: Record<PriceField, string>;
@@ -50,7 +50,9 @@ export function usePeriodsForm(): {
   errors: ShownErrors;
   setErrors: (e: ShownErrors) => void;
   check: (t: (k: MessageKey) => string) => { periods: Periods; prices: Prices | null } | null;
-} {
+}
+
+export function usePeriodsForm(): PeriodsForm {
   const [periodTexts, setPeriodTexts] = useState(DEFAULT_PERIOD_TEXT);
   const [priceTexts, setPriceTexts] = useState(EMPTY_PRICES);
   const [errors, setErrors] = useState<ShownErrors>({});
@@ -64,6 +66,16 @@ export function usePeriodsForm(): {
     return p.ok && c.ok ? { periods: p.value, prices: c.value } : null;
   };
   return { periodTexts, setPeriodTexts, priceTexts, setPriceTexts, errors, setErrors, check };
+}
+
+/** A periods form's tariff period hours and prices (statistics, report). */
+export function TariffFields({ form, idPrefix }: { form: PeriodsForm; idPrefix: string }): ReactNode {
+  return (
+    <>
+      <PeriodFields texts={form.periodTexts} onChange={form.setPeriodTexts} errors={form.errors} idPrefix={idPrefix} />
+      <PriceFields texts={form.priceTexts} onChange={form.setPriceTexts} errors={form.errors} idPrefix={idPrefix} />
+    </>
+  );
 }
 
 export function DatasetStatistics({ dataset, last }: { dataset: Dataset; last?: GenericJob | undefined }): ReactNode {
@@ -91,8 +103,7 @@ export function DatasetStatistics({ dataset, last }: { dataset: Dataset; last?: 
     <section className="panel" aria-labelledby="ds-stats">
       <h3 id="ds-stats">{t("dsStatistics")}</h3>
       <form onSubmit={submit} noValidate aria-label={t("dsStatistics")}>
-        <PeriodFields texts={form.periodTexts} onChange={form.setPeriodTexts} errors={form.errors} idPrefix="stats" />
-        <PriceFields texts={form.priceTexts} onChange={form.setPriceTexts} errors={form.errors} idPrefix="stats" />
+        <TariffFields form={form} idPrefix="stats" />
         <button type="submit" disabled={run.busy}>
           {t("dsRun")}
         </button>
