@@ -12,13 +12,13 @@ import uuid
 from typing import Annotated
 
 import asyncpg
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from api.deps import PoolDep, ReadKey, ResourcesDep, SettingsDep
 from api.http.envelope import COMMON_RESPONSES
 from api.http.errors import field_error, unavailable
-from api.http.sse_docs import event_stream, sse_doc
+from api.http.sse_docs import LastEventIdQuery, event_stream, last_event_header, sse_doc
 from api.routes.anomalies import AnomalyPublic, AssetIdPath, require_known
 from api.services import sse_slots
 from api.services.anomaly_events import anomaly_events
@@ -88,13 +88,8 @@ async def stream_anomalies(
     pool: PoolDep,
     settings: SettingsDep,
     resources: ResourcesDep,
-    last_event_id: Annotated[
-        str | None, Header(alias="Last-Event-ID", max_length=64, description="Resume after this anomaly.")
-    ] = None,
-    last_event_id_query: Annotated[
-        str | None,
-        Query(alias="last_event_id", max_length=64, description="Same as Last-Event-ID (for links)."),
-    ] = None,
+    last_event_id: Annotated[str | None, last_event_header("Resume after this anomaly.")] = None,
+    last_event_id_query: LastEventIdQuery = None,
 ) -> StreamingResponse:
     """404 for an asset nothing knows; new anomalies from the moment the stream opens (and after
     Last-Event-ID, those stored since that one)."""

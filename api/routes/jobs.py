@@ -20,7 +20,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -29,7 +29,7 @@ from api.http.envelope import COMMON_RESPONSES, Envelope, Page, ok
 from api.http.errors import ApiError, Code, conflict, field_error
 from api.http.pagination import PageDep, keyset, paged
 from api.http.sse import idle_seconds, parse_last_id
-from api.http.sse_docs import event_stream, sse_doc
+from api.http.sse_docs import LastEventIdQuery, event_stream, last_event_header, sse_doc
 from api.services import sse_slots
 from api.services.job_events import job_events
 from api.services.job_submit import generic_public
@@ -221,13 +221,8 @@ async def stream_job(
     service: ServiceDep,
     settings: SettingsDep,
     resources: ResourcesDep,
-    last_event_id: Annotated[
-        str | None, Header(alias="Last-Event-ID", max_length=64, description="Resume after this event.")
-    ] = None,
-    last_event_id_query: Annotated[
-        str | None,
-        Query(alias="last_event_id", max_length=64, description="Same as Last-Event-ID (for links)."),
-    ] = None,
+    last_event_id: Annotated[str | None, last_event_header("Resume after this event.")] = None,
+    last_event_id_query: LastEventIdQuery = None,
 ) -> StreamingResponse:
     """Backlog first (after Last-Event-ID), then live events until the job has finished."""
     after = parse_last_id(last_event_id, last_event_id_query)
