@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -100,7 +101,7 @@ async def test_new_asset_ids_per_key_are_capped_per_hour() -> None:
 
 
 async def test_sse_streams_per_key_are_bounded_and_given_back() -> None:
-    settings = api_settings(api_sse_streams_per_key=2, api_sse_max_s=1.5, api_sse_keepalive_s=0.2)
+    settings = api_settings(api_sse_streams_per_key=2, api_sse_max_s=4.0, api_sse_keepalive_s=0.2)
     async with keyed_api(settings) as api:
         asset = f"sse-{uuid.uuid4().hex[:8]}"
         r = await api.client.post(
@@ -114,7 +115,7 @@ async def test_sse_streams_per_key_are_bounded_and_given_back() -> None:
         url = f"/api/v1/jobs/{job.id}/logs/stream"
         # Two streams are open (each until api_sse_max_s) ...
         streams = [asyncio.create_task(api.client.get(url, headers=api.auth("read"))) for _ in range(2)]
-        await asyncio.sleep(0.5)
+        await _until_slots_held(api, settings.kafka.topic_prefix, 2)
         # ... so a third of the same key is refused; another key's is not.
         r = await api.client.get(url, headers=api.auth("read"))
         assert r.status_code == 429, r.text
@@ -125,6 +126,18 @@ async def test_sse_streams_per_key_are_bounded_and_given_back() -> None:
         # The slots were given back when the streams ended.
         r = await api.client.get(url, headers=api.auth("read"))
         assert r.status_code == 200
+
+
+async def _until_slots_held(api: Api, prefix: str, n: int, timeout_s: float = 3.0) -> None:
+    """Until one key holds ``n`` stream slots in Redis (a loaded machine takes a while to open them)."""
+    redis = api.resources.redis
+    deadline = time.monotonic() + timeout_s
+    while True:
+        held = [await redis.zcard(k) for k in await redis.keys(f"{prefix}:sse:*")]
+        if n in held:
+            return
+        assert time.monotonic() < deadline, f"stream slots held: {held}"
+        await asyncio.sleep(0.02)
 
 
 @asynccontextmanager
