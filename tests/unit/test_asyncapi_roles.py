@@ -17,7 +17,7 @@ SOURCES = ("agents", "api", "stream_app")
 EXCLUDED = ("stream_app/devtools",)
 
 SEND = frozenset({"send", "send_soon", "send_and_wait", "produce", "publish"})
-RECEIVE = frozenset({"agent", "subscribe", "subscribe_topic", "assign"})
+RECEIVE = frozenset({"agent", "subscribe", "subscribe_topic", "assign", "tail_from_beginning"})
 # Calls that wrap a topic without using it: app.topic(name), TopicPartition(name, p).
 WRAPPERS = frozenset({"topic", "TopicPartition"})
 ATTRIBUTES = {f"{kind.replace('-', '_')}_topic": kind for kind in TOPIC_KINDS}
