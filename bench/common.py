@@ -214,6 +214,14 @@ def machine_busy() -> tuple[float, float]:
     return (sum(vals) - idle) / hz, sum(vals) / hz
 
 
+# The ETTh2 long-horizon protocol (bench/long_horizon.py, docs/forecasting-long-horizon.md): the first
+# 14,400 rows split 8,640/2,880/2,880, all 7 columns, lookback 720, horizon 96.
+ETTH2_DATA = Path(os.environ.get("KW_SHARED_DATA", "/work/shared/data")) / "ett" / "ETTh2.csv"
+ETTH2_TARGETS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
+ETTH2_ROWS, ETTH2_TRAIN, ETTH2_LOOKBACK, ETTH2_HORIZON = 14_400, 8640, 720, 96
+ETTH2_WINDOWS_PER_CHANNEL = ETTH2_TRAIN - ETTH2_LOOKBACK - ETTH2_HORIZON + 1  # every train window
+
+
 @dataclass(frozen=True)
 class EpochCost:
     """CPU and wall seconds of one training epoch over ``windows`` sampled windows, and the fitted model."""
@@ -237,11 +245,11 @@ def etth2_epoch_cost(
     params: dict[str, Any],
     per_channel: int,
     *,
-    data_path: Path,
-    targets: list[str],
-    train: int,
-    lookback: int,
-    horizon: int,
+    data_path: Path = ETTH2_DATA,
+    targets: list[str] = ETTH2_TARGETS,
+    train: int = ETTH2_TRAIN,
+    lookback: int = ETTH2_LOOKBACK,
+    horizon: int = ETTH2_HORIZON,
 ) -> EpochCost:
     """Time one epoch of ``model_type`` (through ``trainers.models``, one thread) over ``per_channel``
     sampled windows of each target column of the first ``train`` rows, as channel-independent series

@@ -10,18 +10,20 @@ kept, is made on the validation rows (early stopping). The test rows are scored 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import platform
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.common import ETTH2_DATA, ETTH2_HORIZON, ETTH2_LOOKBACK, ETTH2_ROWS, ETTH2_TARGETS
 from trainers import backtest
 
-DATA = Path(os.environ.get("KW_SHARED_DATA", "/work/shared/data")) / "ett" / "ETTh2.csv"
-TARGETS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
-ROWS, SPLIT, LOOKBACK, HORIZON = 14_400, (8640.0, 2880.0, 2880.0), 720, 96
+DATA, TARGETS = ETTH2_DATA, ETTH2_TARGETS
+ROWS, SPLIT, LOOKBACK, HORIZON = ETTH2_ROWS, (8640.0, 2880.0, 2880.0), ETTH2_LOOKBACK, ETTH2_HORIZON
 OUT = Path(__file__).resolve().parent / "results"
 # Per model: params (fixed a priori; early stopping on validation picks the epoch) and channel handling.
 RUNS: dict[str, dict[str, Any]] = {
@@ -140,12 +142,7 @@ def validate_candidates(names: list[str]) -> None:
     for name in names:
         one, fitted = run_one("tide", dict(TIDE_CANDIDATES[name]), evaluate="validation")
         fitted.save(str(MODEL_DIR / f"tide-{name}.pt"), clean=True)  # no callbacks (unpicklable)
-        results = json.loads(path.read_text()) if path.is_file() else {"candidates": {}}
-        results["machine"] = machine()
-        results["candidates"][name] = one
-        path.write_text(json.dumps(results, indent=2) + "\n")
-        (OUT / "long_horizon_validation.md").write_text(render_validation(results))
-        print(render_validation(results))
+        merge_into(path, "candidates", name, one, render_validation)
 
 
 def chosen(results: dict[str, Any]) -> str:
@@ -179,14 +176,22 @@ def machine() -> str:
 
 
 def merge(model: str, one: dict[str, Any]) -> None:
-    path = OUT / "long_horizon.json"
-    # read just before writing: another run (another model) may have finished meanwhile
-    results = json.loads(path.read_text()) if path.is_file() else {"models": {}}
-    results["machine"] = machine()
-    results["models"][model] = one
-    path.write_text(json.dumps(results, indent=2) + "\n")
-    (OUT / "long_horizon.md").write_text(render(results))
-    print(render(results))
+    merge_into(OUT / "long_horizon.json", "models", model, one, render)
+
+
+def merge_into(
+    path: Path, group: str, name: str, one: dict[str, Any], render_md: Callable[[dict[str, Any]], str]
+) -> None:
+    """Put ``one`` under ``results[group][name]`` in ``path`` and rewrite its ``.md``. Runs in parallel
+    (one model or candidate each) read and write under one lock, so none overwrites another's row."""
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = json.loads(path.read_text()) if path.is_file() else {group: {}}
+        results["machine"] = machine()
+        results[group][name] = one
+        path.write_text(json.dumps(results, indent=2) + "\n")
+        path.with_suffix(".md").write_text(render_md(results))
+    print(render_md(results))
 
 
 def render_validation(results: dict[str, Any]) -> str:

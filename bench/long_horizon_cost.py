@@ -19,27 +19,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.common import ETTH2_HORIZON as HORIZON
+from bench.common import ETTH2_LOOKBACK as LOOKBACK
+from bench.common import ETTH2_WINDOWS_PER_CHANNEL as WINDOWS_PER_CHANNEL
 from bench.common import etth2_epoch_cost
 
-DATA = Path(os.environ.get("KW_SHARED_DATA", "/work/shared/data")) / "ett" / "ETTh2.csv"
-TARGETS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
-TRAIN, LOOKBACK, HORIZON = 8640, 720, 96
-WINDOWS_PER_CHANNEL = TRAIN - LOOKBACK - HORIZON + 1
 RUN_WINDOWS_PER_CHANNEL = 4000  # bench/long_horizon.py's max_samples
 OUT = Path(__file__).resolve().parent / "results"
 
 
 def measure(model_type: str, per_channel: int) -> dict[str, Any]:
-    cost = etth2_epoch_cost(
-        model_type,
-        {},
-        per_channel,
-        data_path=DATA,
-        targets=TARGETS,
-        train=TRAIN,
-        lookback=LOOKBACK,
-        horizon=HORIZON,
-    )
+    cost = etth2_epoch_cost(model_type, {}, per_channel)
     per_window = cost.cpu_per_window
     return {
         "windows_fitted": cost.windows,

@@ -17,12 +17,11 @@ import platform
 from pathlib import Path
 from typing import Any
 
+from bench.common import ETTH2_HORIZON as HORIZON
+from bench.common import ETTH2_LOOKBACK as LOOKBACK
+from bench.common import ETTH2_WINDOWS_PER_CHANNEL as WINDOWS_PER_CHANNEL
 from bench.common import etth2_epoch_cost
 
-DATA = Path(os.environ.get("KW_SHARED_DATA", "/work/shared/data")) / "ett" / "ETTh2.csv"
-TARGETS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
-TRAIN, LOOKBACK, HORIZON = 8640, 720, 96
-WINDOWS_PER_CHANNEL = TRAIN - LOOKBACK - HORIZON + 1  # every train window of one channel
 OUT = Path(__file__).resolve().parent / "results"
 CONFIGS: dict[str, dict[str, Any]] = {
     # bench/long_horizon.py's TiDE (the row in docs/forecasting-long-horizon.md)
@@ -45,26 +44,14 @@ PAPER_EPOCHS = 100  # train.py: up to 100 epochs, early stopping with patience 4
 
 
 def measure(name: str, params: dict[str, Any], per_channel: int) -> dict[str, Any]:
-    cost = etth2_epoch_cost(
-        "tide",
-        params,
-        per_channel,
-        data_path=DATA,
-        targets=TARGETS,
-        train=TRAIN,
-        lookback=LOOKBACK,
-        horizon=HORIZON,
-    )
-    cpu, wall = cost.cpu, cost.wall
-    windows = 7 * per_channel
-    per_window = cpu / windows
-    epoch = per_window * 7 * WINDOWS_PER_CHANNEL
+    cost = etth2_epoch_cost("tide", params, per_channel)
+    epoch = cost.cpu_per_window * 7 * WINDOWS_PER_CHANNEL
     return {
         "params": params,
-        "windows_fitted": windows,
-        "cpu_seconds": round(cpu, 1),
-        "wall_seconds": round(wall, 1),
-        "cpu_ms_per_window": round(1000 * per_window, 2),
+        "windows_fitted": cost.windows,
+        "cpu_seconds": round(cost.cpu, 1),
+        "wall_seconds": round(cost.wall, 1),
+        "cpu_ms_per_window": round(1000 * cost.cpu_per_window, 2),
         "cpu_seconds_per_full_epoch": round(epoch, 0),
         "weights": cost.weights,
     }
