@@ -167,7 +167,12 @@ def main() -> None:
     parser.add_argument(
         "--validation-only", action="store_true", help="score on the validation rows (test rows cut off)"
     )
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "energy_forecasts")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "bench" / "results" / "energy_forecasts",
+        help="path stem: STEM.json and STEM.md are written (a dot in the name is kept: run.tft-lb24)",
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {"epochs": args.epochs, "samples": args.samples, "datasets": {}}
     run_models = [m for m in args.models.split(",") if m and m != "none"]  # none: only merge
@@ -191,8 +196,9 @@ def main() -> None:
             rows, key=lambda r: (order.get(r["model"], len(order)), r.get("label", ""))
         )
     results["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    args.out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(render(results))
+    stem = args.out.with_name(args.out.name.removesuffix(".json").removesuffix(".md"))
+    stem.with_name(stem.name + ".json").write_text(json.dumps(results, indent=2) + "\n")
+    stem.with_name(stem.name + ".md").write_text(render(results))
     print(render(results))
 
 
