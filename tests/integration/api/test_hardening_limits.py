@@ -66,6 +66,9 @@ async def test_absurd_training_params_are_422_on_the_param(api: Api) -> None:
         ("lstm", "batch_size", 10**8),
         ("tft", "lr", 50.0),
         ("lightgbm", "input_length", 10**9),
+        ("tide", "loss", "mse"),  # a point forecast: backtests only, a served model needs quantiles
+        ("lstm", "loss", "huber"),
+        ("lightgbm", "loss", "quantile"),  # a torch-only param
     ):
         body = {"asset_id": asset, "model_type": model_type, "params": {param: value}}
         r = await api.client.post("/api/v1/training-jobs", json=body, headers=api.auth("model"))
