@@ -101,6 +101,16 @@ def model_row(
     }
 
 
+def _value(text: str) -> int | float | str:
+    """A ``--param`` value: a number where it reads as one, else the word (``loss=mse``)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def _label(model: str, extra: dict[str, Any] | None, validation_only: bool) -> str:
     label = model + "".join(f" {k}={v}" for k, v in (extra or {}).items())
     return label + (" (val rows)" if validation_only else "")
@@ -162,7 +172,10 @@ def main() -> None:
         help="results JSON whose rows are kept where this run does not redo the (data, model) pair",
     )
     parser.add_argument(
-        "--param", action="append", default=[], help="extra model param key=value (numbers), e.g. rin=1"
+        "--param",
+        action="append",
+        default=[],
+        help="extra model param key=value (a number or a word): rin=1, loss=mse",
     )
     parser.add_argument(
         "--validation-only", action="store_true", help="score on the validation rows (test rows cut off)"
@@ -176,7 +189,7 @@ def main() -> None:
     args = parser.parse_args()
     results: dict[str, Any] = {"epochs": args.epochs, "samples": args.samples, "datasets": {}}
     run_models = [m for m in args.models.split(",") if m and m != "none"]  # none: only merge
-    extra = {k: float(v) if "." in v else int(v) for k, _, v in (p.partition("=") for p in args.param)}
+    extra = {k: _value(v) for k, _, v in (p.partition("=") for p in args.param)}
     for path in args.merge:
         old = json.loads(path.read_text())
         for name, rows in old["datasets"].items():
