@@ -358,7 +358,7 @@ def build(
     from darts.models import TFTModel
 
     return TFTModel(
-        hidden_size=int(p("hidden_size", 16)),
+        hidden_size=int(p("hidden_size", 64)),
         lstm_layers=1,
         num_attention_heads=int(p("num_attention_heads", 2)),
         hidden_continuous_size=8,
