@@ -24,6 +24,12 @@ def open_training_panel(
     sign_in(page, role)
     page.goto(f"{console_server.base_url}/admin/asset?id={asset}")
     expect(page.get_by_role("heading", name="Training")).to_be_visible()
+    # an asset with no readings yet is a notice pointing at the training panel, not an error
+    expect(page.get_by_test_id("asset-not-yet")).to_have_text(
+        "No readings for this asset yet: the page fills in when its first readings arrive. "
+        "You can upload readings or train a model for it below."
+    )
+    expect(page.get_by_role("alert")).to_have_count(0)
     return asset
 
 

@@ -1,6 +1,7 @@
 import { Suspense, lazy, useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import { can } from "../api/auth";
 import { anomalies as fetchAnomalies, latestForecast, models, readings, type Anomaly, type Forecast } from "../api/data";
+import { ApiFailure } from "../api/client";
 import { anomalyStreamUrl, parseAnomalyEvent } from "../api/live";
 import { ModelsPanel } from "../components/ModelsPanel";
 import { Empty, ErrorBox, Loading } from "../components/Status";
@@ -163,6 +164,10 @@ export function AssetPage({ assetId, initialRange }: { assetId: string; initialR
     [state],
   );
   const canModel = can(session, "model");
+  // 404: no asset with this id yet (no reading has arrived and nobody registered it). Not an error on
+  // this page: it fills in once the first readings arrive (the load is retried while live), and an
+  // operator can upload readings or train from a dataset in the training panel below.
+  const notYet = error instanceof ApiFailure && error.status === 404;
 
   return (
     <section>
@@ -197,7 +202,13 @@ export function AssetPage({ assetId, initialRange }: { assetId: string; initialR
           {liveState === "open" ? t("liveConnected") : t("liveReconnecting")}
         </p>
       ) : null}
-      <ErrorBox error={error} />
+      {notYet ? (
+        <p className="notice" data-testid="asset-not-yet">
+          {t("assetNotYet")} {canModel ? t("assetNotYetTrain") : null}
+        </p>
+      ) : (
+        <ErrorBox error={error} />
+      )}
       <ErrorBox error={liveError} />
       {!state && !error ? <Loading text={t("loading")} /> : null}
       {state && chartData ? (
