@@ -94,8 +94,12 @@ def test_language_follows_the_switch_and_sticks(
     expect(page.get_by_role("heading", name="设备总览")).to_be_visible()
     page.reload()
     expect(page.get_by_role("heading", name="设备总览")).to_be_visible()
-    # the API answers in the chosen language too (Accept-Language)
+    # an asset with no readings yet: the page's own notice, in the chosen language (not an error)
     page.goto(console_server.base_url + "/admin/asset?id=" + "never-" + uuid.uuid4().hex)
+    expect(page.get_by_test_id("asset-not-yet")).to_contain_text("该资产尚无读数")
+    expect(page.get_by_role("alert")).to_have_count(0)
+    # the API answers in the chosen language too (Accept-Language): a dataset that does not exist
+    page.goto(console_server.base_url + "/admin/dataset?id=" + str(uuid.uuid4()))
     expect(page.get_by_role("alert").first).to_contain_text("RESOURCE_NOT_FOUND")
     screenshot(page, "zh-cn-error")
     page.get_by_label("语言").select_option("en-US")
