@@ -101,16 +101,6 @@ def model_row(
     }
 
 
-def _value(text: str) -> int | float | str:
-    """A ``--param`` value: a number where it reads as one, else the word (``loss=mse``)."""
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
 def _label(model: str, extra: dict[str, Any] | None, validation_only: bool) -> str:
     label = model + "".join(f" {k}={v}" for k, v in (extra or {}).items())
     return label + (" (val rows)" if validation_only else "")
@@ -173,6 +163,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--param",
+        type=backtest.parse_param,
         action="append",
         default=[],
         help="extra model param key=value (a number or a word): rin=1, loss=mse",
@@ -189,7 +180,7 @@ def main() -> None:
     args = parser.parse_args()
     results: dict[str, Any] = {"epochs": args.epochs, "samples": args.samples, "datasets": {}}
     run_models = [m for m in args.models.split(",") if m and m != "none"]  # none: only merge
-    extra = {k: _value(v) for k, _, v in (p.partition("=") for p in args.param)}
+    extra = dict(args.param)
     for path in args.merge:
         old = json.loads(path.read_text())
         for name, rows in old["datasets"].items():

@@ -324,7 +324,9 @@ def _transform_note(result: BacktestResult) -> str:
     return f"; target transform {result.target_transform}" + (f" (validation MAE {why})" if why else "")
 
 
-def _param(text: str) -> tuple[str, float | str]:
+def parse_param(text: str) -> tuple[str, float | str]:
+    """One ``--param key=value`` (the backtest CLI and the benches): a number, or a word for the
+    params whose values are words."""
     key, sep, value = text.partition("=")
     if not sep:
         raise argparse.ArgumentTypeError(f"--param needs key=value, got {text!r}")
@@ -370,7 +372,7 @@ def register(sub: Any) -> None:
         help="several targets, torch models: one multivariate series (joint) or each column its own "
         "univariate series of one global model (independent, as the long-horizon papers evaluate)",
     )
-    b.add_argument("--param", type=_param, action="append", default=[], help="model param key=value")
+    b.add_argument("--param", type=parse_param, action="append", default=[], help="model param key=value")
     b.add_argument(
         "--validation-only",
         action="store_true",
